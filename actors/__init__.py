@@ -1,0 +1,1 @@
+"""actors: arrives with the actor-runtime issue."""

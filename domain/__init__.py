@@ -1,0 +1,1 @@
+"""Pure domain model: exact decimal money and Binance Spot symbol filters (no I/O)."""

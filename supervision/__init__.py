@@ -1,0 +1,1 @@
+"""supervision: arrives with the actor-runtime issue."""

@@ -1,0 +1,175 @@
+"""Shared fixtures: a seeded simulated exchange on loopback and real Binance clients."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+import websocket
+from binance.client import Client
+
+from exchange.simulator import SimulatedExchange, SimulatorConfig
+from exchange.simulator.auth import hmac_hex, ws_payload
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll until ``predicate()`` is truthy; fail with a clear message at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+class SimHandle:
+    """A running simulator plus helpers to drive its fault API over HTTP."""
+
+    def __init__(self, exchange: SimulatedExchange) -> None:
+        self.exchange = exchange
+        self.rest = exchange.rest_url
+        self.ws_api = exchange.ws_api_url
+        self.streams = exchange.streams_url
+        self.api_key = exchange.config.api_key
+        self.api_secret = exchange.config.api_secret.get_secret_value()
+
+    def state(self) -> dict[str, Any]:
+        return requests.get(f"{self.rest}/_sim/state", timeout=5).json()
+
+    def arm(self, kind: str, **spec: Any) -> dict[str, Any]:
+        resp = requests.post(f"{self.rest}/_sim/faults", json={"kind": kind, **spec}, timeout=5)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def clear(self) -> None:
+        requests.delete(f"{self.rest}/_sim/faults", timeout=5).raise_for_status()
+
+    def tick(self, steps: int = 1) -> dict[str, Any]:
+        return requests.post(f"{self.rest}/_sim/tick", json={"steps": steps}, timeout=5).json()
+
+    def set_price(self, symbol: str, price: str) -> None:
+        resp = requests.post(
+            f"{self.rest}/_sim/price", json={"symbol": symbol, "price": price}, timeout=5
+        )
+        assert resp.status_code == 200, resp.text
+
+    def client(self, timeout: float = 5.0) -> Client:
+        client = Client(self.api_key, self.api_secret, ping=False, requests_params={"timeout": timeout})
+        client.API_URL = f"{self.rest}/api"
+        return client
+
+    def balance(self, asset: str) -> dict[str, str]:
+        return self.state()["balances"][asset]
+
+
+@pytest.fixture
+def sim_config() -> SimulatorConfig:
+    """Manual clock (tick_interval 0) and a fixed seed: fully deterministic."""
+    return SimulatorConfig(tick_interval=0, seed=11)
+
+
+@pytest.fixture
+def sim(sim_config: SimulatorConfig) -> Iterator[SimHandle]:
+    exchange = SimulatedExchange(sim_config).start()
+    try:
+        yield SimHandle(exchange)
+    finally:
+        exchange.stop()
+
+
+@pytest.fixture
+def client(sim: SimHandle) -> Client:
+    return sim.client()
+
+
+class UserStream:
+    """websocket-client subscribed with userDataStream.subscribe.signature."""
+
+    def __init__(self, sim: SimHandle) -> None:
+        self.sim = sim
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.responses: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.ws = websocket.create_connection(sim.ws_api, timeout=5)
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.subscription_id = self.subscribe()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                raw = self.ws.recv()
+            except Exception:
+                self._closed.set()
+                return
+            if not raw:
+                continue
+            message = json.loads(raw)
+            (self.events if "event" in message else self.responses).put(message)
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": f"req-{time.monotonic_ns()}", "method": method}
+        if params is not None:
+            body["params"] = params
+        self.ws.send(json.dumps(body))
+        return self.responses.get(timeout=5)
+
+    def subscribe(self) -> int:
+        params: dict[str, Any] = {"apiKey": self.sim.api_key, "timestamp": int(time.time() * 1000)}
+        params["signature"] = hmac_hex(self.sim.api_secret, ws_payload(params))
+        response = self.request("userDataStream.subscribe.signature", params)
+        assert response["status"] == 200, response
+        return int(response["result"]["subscriptionId"])
+
+    def next_event(self, timeout: float = 5.0) -> dict[str, Any]:
+        return self.events.get(timeout=timeout)["event"]
+
+    def drain(self, settle: float = 0.3) -> list[dict[str, Any]]:
+        """Every event until none arrives for ``settle`` seconds."""
+        out = []
+        while True:
+            try:
+                out.append(self.events.get(timeout=settle)["event"])
+            except queue.Empty:
+                return out
+
+    def wait_event(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("expected event did not arrive")
+            try:
+                event = self.events.get(timeout=left)["event"]
+            except queue.Empty:
+                continue
+            if predicate(event):
+                return event
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def user_stream(sim: SimHandle) -> Iterator[UserStream]:
+    stream = UserStream(sim)
+    try:
+        yield stream
+    finally:
+        stream.close()
