@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Vigil's entry point.
 
-    python run.py                 the main job on the embedded simulated exchange
-    python run.py sim [--port P] [--seed N]
-                                  only the simulated exchange; prints one JSON line
-                                  {"rest", "ws_api", "streams", "api_key", "api_secret"}
+python run.py                 the main job on the embedded simulated exchange
+python run.py sim [--port P] [--seed N]
+                              only the simulated exchange; prints one JSON line
+                              {"rest", "ws_api", "streams", "api_key", "api_secret"}
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def _load_sim_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         )
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        print(f"vigil: bad simulator configuration in {args.config}: {fields}\n{exc}", file=sys.stderr)
+        print(
+            f"vigil: bad simulator configuration in {args.config}: {fields}\n{exc}", file=sys.stderr
+        )
         raise SystemExit(2) from None
     except (OSError, ValueError) as exc:
         print(f"vigil: cannot read {args.config}: {exc}", file=sys.stderr)
@@ -94,11 +96,15 @@ def cmd_main(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py", description="Vigil: a safety layer for Binance Spot")
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="Vigil: a safety layer for Binance Spot"
+    )
     parser.add_argument("--config", default=str(DEFAULT_PROFILE), help="TOML profile")
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
+    parser.add_argument(
+        "--status-every", type=float, default=5.0, help="seconds between status lines"
+    )
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command")
     sim = sub.add_parser("sim", help="run only the simulated exchange")

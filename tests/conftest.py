@@ -62,7 +62,9 @@ class SimHandle:
         assert resp.status_code == 200, resp.text
 
     def client(self, timeout: float = 5.0) -> Client:
-        client = Client(self.api_key, self.api_secret, ping=False, requests_params={"timeout": timeout})
+        client = Client(
+            self.api_key, self.api_secret, ping=False, requests_params={"timeout": timeout}
+        )
         client.API_URL = f"{self.rest}/api"
         return client
 
@@ -141,7 +143,9 @@ class UserStream:
             except queue.Empty:
                 return out
 
-    def wait_event(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    def wait_event(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()

@@ -383,7 +383,10 @@ class Engine:
                 if not 1 <= order_id <= len(orders):
                     raise ApiError(-2013, "Order does not exist.")
                 order = orders[order_id - 1]
-                if orig_client_order_id is not None and order.client_order_id != orig_client_order_id:
+                if (
+                    orig_client_order_id is not None
+                    and order.client_order_id != orig_client_order_id
+                ):
                     raise ApiError(-2039, "Client order ID is not correct for this order ID.")
                 return order
             found = self._by_client_id.get((symbol, orig_client_order_id or ""))
@@ -412,7 +415,8 @@ class Engine:
         needs_tif = order_type in ("LIMIT", *STOP_TYPES)
         if needs_tif and time_in_force is None:
             raise ApiError(
-                -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."
+                -1102,
+                "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
             )
         if time_in_force is not None:
             if time_in_force not in TIME_IN_FORCE:
@@ -436,16 +440,23 @@ class Engine:
             if order_type != "MARKET":
                 raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
             if quantity is not None:
-                raise ApiError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+                raise ApiError(
+                    -1102,
+                    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+                )
             if quote_order_qty <= 0:
                 raise ApiError(-1013, "Illegal quoteOrderQty.")
         elif quantity is None:
             name = "Param 'quantity' or 'quoteOrderQty'" if order_type == "MARKET" else "'quantity'"
-            raise ApiError(-1102, f"Mandatory parameter {name} was not sent, was empty/null, or malformed.")
+            raise ApiError(
+                -1102, f"Mandatory parameter {name} was not sent, was empty/null, or malformed."
+            )
         for name, value in (("quantity", quantity), ("price", price), ("stopPrice", stop_price)):
             if value is not None and value <= 0:
-                raise ApiError(-1013, f"Illegal {name}.") if name != "quantity" else ApiError(
-                    -1013, "Filter failure: LOT_SIZE"
+                raise (
+                    ApiError(-1013, f"Illegal {name}.")
+                    if name != "quantity"
+                    else ApiError(-1013, "Filter failure: LOT_SIZE")
                 )
         try:
             check_order(
@@ -594,7 +605,9 @@ class Engine:
                 break
         qty = qty.quantize(spec.step_size, rounding=ROUND_DOWN)
         if qty < spec.min_qty:
-            raise ApiError(-2010, "Order book liquidity is less than `LOT_SIZE` filter minimum quantity.")
+            raise ApiError(
+                -2010, "Order book liquidity is less than `LOT_SIZE` filter minimum quantity."
+            )
         if order.side == "BUY" and order.orig_quote_qty > self._balance(spec.quote_asset).free:
             raise insufficient_balance()
         if order.side == "SELL" and qty > self._balance(spec.base_asset).free:
@@ -871,6 +884,8 @@ class Engine:
                     for s, m in self.markets.items()
                 },
                 "open_orders": [o.as_json() | {"owner": o.owner} for o in self.open_orders(None)],
-                "orders": [o.as_json() | {"owner": o.owner} for s in self.orders for o in self.orders[s]],
+                "orders": [
+                    o.as_json() | {"owner": o.owner} for s in self.orders for o in self.orders[s]
+                ],
                 "trades": [t.as_json() for s in self.trades for t in self.trades[s]],
             }

@@ -61,7 +61,9 @@ class Fault:
         return self.expires_at is None or now < self.expires_at
 
     def as_json(self) -> dict[str, Any]:
-        remaining = None if self.expires_at is None else max(0.0, self.expires_at - time.monotonic())
+        remaining = (
+            None if self.expires_at is None else max(0.0, self.expires_at - time.monotonic())
+        )
         return {
             "id": self.fault_id,
             "kind": self.kind,

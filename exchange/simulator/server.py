@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
@@ -84,7 +83,8 @@ class Request:
         if not re.fullmatch(r"-?[0-9]{1,19}", value):
             raise ApiError(
                 -1100,
-                f"Illegal characters found in parameter '{name}'; legal range is '^-?[0-9]{{1,19}}$'.",
+                f"Illegal characters found in parameter '{name}'; "
+                "legal range is '^-?[0-9]{1,19}$'.",
             )
         return int(value)
 
@@ -249,7 +249,10 @@ class SimServer:
             except Exception:  # never a traceback to the client
                 logger.exception("simulator: internal error on {} {}", route.method, route.path)
                 return self._json(
-                    {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+                    {
+                        "code": -1000,
+                        "msg": "An unknown error occurred while processing the request.",
+                    },
                     500,
                 )
 
@@ -306,7 +309,9 @@ class SimServer:
             try:
                 recv_window = Decimal(str(params["recvWindow"]))
             except InvalidOperation:
-                raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
+                raise ApiError(
+                    -1100, "Illegal characters found in parameter 'recvWindow'."
+                ) from None
             if recv_window > self.config.max_recv_window_ms or recv_window <= 0:
                 raise ApiError(
                     -1102,
@@ -315,7 +320,9 @@ class SimServer:
                 )
         server_time = self.engine.server_time()
         if timestamp >= server_time + 1000:
-            raise ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+            raise ApiError(
+                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
         if server_time - timestamp > recv_window:
             raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
@@ -482,7 +489,10 @@ class SimServer:
         order_id = request.integer("orderId")
         orig = request.get("origClientOrderId")
         if order_id is None and orig is None:
-            raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+            raise ApiError(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
         return symbol, order_id, orig
 
     def query_order(self, request: Request) -> dict[str, Any]:
@@ -503,7 +513,11 @@ class SimServer:
             "orderListId": -1,
             "clientOrderId": cancel_id,
             "transactTime": order.update_time,
-            **{k: v for k, v in body.items() if k not in ("symbol", "orderId", "orderListId", "clientOrderId", "workingTime")},
+            **{
+                k: v
+                for k, v in body.items()
+                if k not in ("symbol", "orderId", "orderListId", "clientOrderId", "workingTime")
+            },
         }
 
     def cancel_open_orders(self, request: Request) -> list[dict[str, Any]]:
@@ -653,7 +667,10 @@ class SimServer:
             return {
                 "id": request_id,
                 "status": 500,
-                "error": {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+                "error": {
+                    "code": -1000,
+                    "msg": "An unknown error occurred while processing the request.",
+                },
             }
 
     def _ws_method(self, session: UserSession, method: str, params: dict[str, Any]) -> Any:
@@ -762,7 +779,10 @@ class SimServer:
             return {"result": None, "id": request_id}
         if method == "LIST_SUBSCRIPTIONS":
             return {"result": sorted(session.streams), "id": request_id}
-        return {"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": request_id}
+        return {
+            "error": {"code": 2, "msg": f"Invalid request: unknown method {method}"},
+            "id": request_id,
+        }
 
     def push_book_tickers(self) -> None:
         for session in list(self.market_sockets.values()):
@@ -788,7 +808,9 @@ class SimServer:
             fault = self.faults.arm(kind, params, spec.get("count"), spec.get("duration"))
             await self._one_shot(kind, params)
             if kind == "rate_limit_storm":
-                self.limiter.storm(int(params.get("count_429", 3)), int(params.get("ban_seconds", 10)))
+                self.limiter.storm(
+                    int(params.get("count_429", 3)), int(params.get("ban_seconds", 10))
+                )
             if kind == "clock_skew":
                 self.engine.clock_offset_ms = int(params.get("offset_ms", 10000))
             return self._json({"armed": fault.as_json()})
@@ -815,7 +837,9 @@ class SimServer:
                 owner="ghost",
             )
         elif kind == "balance_drift":
-            self.engine.drift(str(params.get("asset", "USDT")), Decimal(str(params.get("delta", "-1"))))
+            self.engine.drift(
+                str(params.get("asset", "USDT")), Decimal(str(params.get("delta", "-1")))
+            )
         elif kind == "ws_disconnect":
             target = params.get("target", "all")
             sockets = []
@@ -993,8 +1017,7 @@ class SimulatedExchange:
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]
+        self.port = int(runner.addresses[0][1])
         self._stopped = asyncio.Event()
         self._ready.set()
         try:
@@ -1027,4 +1050,3 @@ class SimulatedExchange:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

@@ -26,7 +26,9 @@ def api_error(exc_info: pytest.ExceptionInfo[BinanceAPIException]) -> tuple[int,
     return exc_info.value.status_code, exc_info.value.code
 
 
-def test_limit_order_is_placed_queried_by_client_id_and_cancelled(client: Client, sim: SimHandle) -> None:
+def test_limit_order_is_placed_queried_by_client_id_and_cancelled(
+    client: Client, sim: SimHandle
+) -> None:
     placed = client.create_order(
         symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
         quantity="0.01", price="59000", newClientOrderId="vigil-1",
@@ -44,7 +46,9 @@ def test_limit_order_is_placed_queried_by_client_id_and_cancelled(client: Client
     assert sim.state()["open_orders"] == []
 
 
-def test_market_order_walks_the_book_with_fills_and_commission(client: Client, sim: SimHandle) -> None:
+def test_market_order_walks_the_book_with_fills_and_commission(
+    client: Client, sim: SimHandle
+) -> None:
     order = client.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.2")
     assert order["status"] == "FILLED"
     fills = order["fills"]
@@ -72,7 +76,9 @@ def test_market_order_by_quote_quantity_respects_lot_size(client: Client) -> Non
     ("resp_type", "has_fills", "has_status"),
     [("ACK", False, False), ("RESULT", False, True), ("FULL", True, True)],
 )
-def test_new_order_response_types(client: Client, resp_type: str, has_fills: bool, has_status: bool) -> None:
+def test_new_order_response_types(
+    client: Client, resp_type: str, has_fills: bool, has_status: bool
+) -> None:
     order = client.create_order(
         symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.001", newOrderRespType=resp_type
     )
@@ -81,7 +87,9 @@ def test_new_order_response_types(client: Client, resp_type: str, has_fills: boo
     assert isinstance(order["transactTime"], int)
 
 
-def test_resting_limit_fills_partially_then_fully_as_the_price_crosses(client: Client, sim: SimHandle) -> None:
+def test_resting_limit_fills_partially_then_fully_as_the_price_crosses(
+    client: Client, sim: SimHandle
+) -> None:
     mid = Decimal(sim.state()["prices"]["BTCUSDT"]["mid"])
     price = mid - 100
     client.create_order(
@@ -105,7 +113,9 @@ def test_resting_limit_fills_partially_then_fully_as_the_price_crosses(client: C
 @pytest.mark.parametrize(
     ("tif", "status"), [("IOC", "EXPIRED"), ("FOK", "EXPIRED"), ("GTC", "PARTIALLY_FILLED")]
 )
-def test_time_in_force_on_an_order_bigger_than_the_book_at_its_price(client: Client, sim: SimHandle, tif: str, status: str) -> None:
+def test_time_in_force_on_an_order_bigger_than_the_book_at_its_price(
+    client: Client, sim: SimHandle, tif: str, status: str
+) -> None:
     ask = Decimal(sim.state()["prices"]["BTCUSDT"]["ask"])
     order = client.create_order(
         symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce=tif, quantity="0.5", price=str(ask)
@@ -118,12 +128,16 @@ def test_time_in_force_on_an_order_bigger_than_the_book_at_its_price(client: Cli
 def test_limit_maker_that_would_take_is_rejected(client: Client, sim: SimHandle) -> None:
     ask = sim.state()["prices"]["BTCUSDT"]["ask"]
     with pytest.raises(BinanceAPIException) as exc:
-        client.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.01", price=ask)
+        client.create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.01", price=ask
+        )
     assert api_error(exc) == (400, -2010)
     assert exc.value.message == "Order would immediately match and take."
 
 
-def test_stop_loss_limit_rests_untriggered_then_works_when_the_price_falls(client: Client, sim: SimHandle) -> None:
+def test_stop_loss_limit_rests_untriggered_then_works_when_the_price_falls(
+    client: Client, sim: SimHandle
+) -> None:
     mid = Decimal(sim.state()["prices"]["BTCUSDT"]["mid"])
     order = client.create_order(
         symbol="BTCUSDT", side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC",
@@ -137,7 +151,9 @@ def test_stop_loss_limit_rests_untriggered_then_works_when_the_price_falls(clien
     assert filled["status"] == "FILLED"
 
 
-def test_take_profit_limit_that_would_trigger_immediately_is_rejected(client: Client, sim: SimHandle) -> None:
+def test_take_profit_limit_that_would_trigger_immediately_is_rejected(
+    client: Client, sim: SimHandle
+) -> None:
     mid = Decimal(sim.state()["prices"]["BTCUSDT"]["mid"])
     with pytest.raises(BinanceAPIException) as exc:
         client.create_order(
@@ -147,7 +163,9 @@ def test_take_profit_limit_that_would_trigger_immediately_is_rejected(client: Cl
     assert exc.value.message == "Order would trigger immediately."
 
 
-def test_duplicate_client_order_id_is_rejected_while_the_first_is_open(client: Client, sim: SimHandle) -> None:
+def test_duplicate_client_order_id_is_rejected_while_the_first_is_open(
+    client: Client, sim: SimHandle
+) -> None:
     kwargs = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
                   quantity="0.01", price="50000", newClientOrderId="dup-1")  # fmt: skip
     client.create_order(**kwargs)
@@ -180,7 +198,9 @@ def test_all_orders_and_my_trades_filters(client: Client) -> None:
 
 
 def test_order_test_endpoint_validates_without_placing(client: Client, sim: SimHandle) -> None:
-    assert client.create_test_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01") == {}
+    assert (
+        client.create_test_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01") == {}
+    )
     with pytest.raises(BinanceAPIException):
         client.create_test_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.0000001")
     assert sim.state()["orders"] == []
@@ -203,13 +223,25 @@ def test_market_data_endpoints(client: Client) -> None:
         (dict(quantity="0.000001", price="59000"), 400, -1013, "Filter failure: LOT_SIZE"),
         (dict(quantity="0.01", price="59000.001"), 400, -1013, "Filter failure: PRICE_FILTER"),
         (dict(quantity="0.00001", price="59000"), 400, -1013, "Filter failure: NOTIONAL"),
-        (dict(quantity="0.01", price="1000000"), 400, -1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
-        (dict(quantity="5", price="59000"), 400, -2010, "Account has insufficient balance for requested action."),
+        (
+            dict(quantity="0.01", price="1000000"),
+            400,
+            -1013,
+            "Filter failure: PERCENT_PRICE_BY_SIDE",
+        ),
+        (
+            dict(quantity="5", price="59000"),
+            400,
+            -2010,
+            "Account has insufficient balance for requested action.",
+        ),
         (dict(quantity="abc", price="59000"), 400, -1100, None),
         (dict(price="59000"), 400, -1102, None),
     ],
 )
-def test_bad_orders_get_binance_errors(client: Client, sim: SimHandle, kwargs: dict[str, str], status: int, code: int, msg: str | None) -> None:
+def test_bad_orders_get_binance_errors(
+    client: Client, sim: SimHandle, kwargs: dict[str, str], status: int, code: int, msg: str | None
+) -> None:
     with pytest.raises(BinanceAPIException) as exc:
         client.create_order(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", **kwargs)
     assert api_error(exc) == (status, code)
@@ -292,7 +324,9 @@ def test_signature_may_cover_query_string_and_body_together(sim: SimHandle) -> N
         ("GET", "/api/v3/order?symbol=BTCUSDT&orderId=1&orderId=2", None),
     ],
 )
-def test_bad_requests_get_json_errors_never_a_traceback(sim: SimHandle, method: str, path: str, body: bytes | None) -> None:
+def test_bad_requests_get_json_errors_never_a_traceback(
+    sim: SimHandle, method: str, path: str, body: bytes | None
+) -> None:
     resp = requests.request(method, f"{sim.rest}{path}", data=body, timeout=5)
     assert 400 <= resp.status_code < 500
     payload = resp.json()

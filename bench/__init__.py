@@ -1,0 +1,1 @@
+"""Benchmarks: one command per figure (see README)."""

@@ -1,0 +1,202 @@
+"""One test per simulator fault kind: each behaves as the fault API documents."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+import requests
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
+
+from exchange.simulator import FAULT_KINDS
+from tests.conftest import SimHandle, UserStream, wait_for
+
+LIMIT = dict(
+    symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01", price="50000"
+)
+
+
+def orders_named(sim: SimHandle, client_order_id: str) -> list[dict[str, object]]:
+    return [o for o in sim.state()["orders"] if o["clientOrderId"] == client_order_id]
+
+
+def test_timeout_after_accept_places_the_order_and_holds_the_response(sim: SimHandle) -> None:
+    sim.arm("timeout_after_accept", params={"delay": 3})
+    client = sim.client(timeout=0.5)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        client.create_order(**LIMIT, newClientOrderId="slow-1")
+    assert len(orders_named(sim, "slow-1")) == 1
+    assert client.get_order(symbol="BTCUSDT", origClientOrderId="slow-1")["status"] == "NEW"
+
+
+def test_lost_response_places_the_order_and_drops_the_connection(
+    sim: SimHandle, client: Client
+) -> None:
+    sim.arm("lost_response")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.create_order(**LIMIT, newClientOrderId="lost-1")
+    assert len(orders_named(sim, "lost-1")) == 1
+
+
+@pytest.mark.parametrize("placed", [True, False])
+def test_unknown_status_answers_503_minus_1007_whether_or_not_placed(
+    sim: SimHandle, client: Client, placed: bool
+) -> None:
+    sim.arm("unknown_status", params={"placed": placed})
+    with pytest.raises(BinanceAPIException) as exc:
+        client.create_order(**LIMIT, newClientOrderId="unk-1")
+    assert (exc.value.status_code, exc.value.code) == (503, -1007)
+    assert len(orders_named(sim, "unk-1")) == (1 if placed else 0)
+
+
+def test_reject_orders_rejects_with_the_given_code(sim: SimHandle, client: Client) -> None:
+    sim.arm("reject_orders", params={"code": -2010, "msg": "Market is closed."}, count=2)
+    for _ in range(2):
+        with pytest.raises(BinanceAPIException) as exc:
+            client.create_order(**LIMIT)
+        assert exc.value.message == "Market is closed."
+    assert client.create_order(**LIMIT)["status"] == "NEW"
+
+
+def test_slippage_fills_worse_by_the_given_bps(sim: SimHandle, client: Client) -> None:
+    ask = Decimal(sim.state()["prices"]["BTCUSDT"]["ask"])
+    sim.arm("slippage", params={"bps": 50})
+    order = client.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+    fill = Decimal(order["fills"][0]["price"])
+    assert fill - ask == pytest.approx(ask * Decimal("0.005"), abs=Decimal("0.02"))
+    normal = client.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+    assert Decimal(normal["fills"][0]["price"]) < fill
+
+
+def test_duplicate_events_delivers_events_twice(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("duplicate_events", count=1)
+    client.create_order(**LIMIT, newClientOrderId="dup-ev")
+    events = user_stream.drain()
+    news = [e for e in events if e["e"] == "executionReport"]
+    assert len(news) == 2 and news[0] == news[1]
+
+
+def test_drop_events_never_delivers_them(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("drop_events", count=1)
+    client.create_order(**LIMIT, newClientOrderId="drop-ev")
+    events = user_stream.drain()
+    assert [e["e"] for e in events] == ["outboundAccountPosition"]
+    assert len(orders_named(sim, "drop-ev")) == 1
+
+
+def test_delay_events_delivers_them_later(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("delay_events", params={"delay_ms": 600}, count=1)
+    client.create_order(**LIMIT, newClientOrderId="late-ev")
+    first = user_stream.next_event()
+    assert first["e"] == "outboundAccountPosition", "the undelayed event overtakes"
+    late = user_stream.next_event(timeout=3)
+    assert late["e"] == "executionReport" and late["c"] == "late-ev"
+
+
+@pytest.mark.parametrize("mode", ["503", "refuse"])
+def test_outage_fails_every_rest_call_for_its_duration(
+    sim: SimHandle, client: Client, mode: str
+) -> None:
+    sim.arm("outage", params={"mode": mode}, duration=0.6)
+    if mode == "503":
+        with pytest.raises(BinanceAPIException) as exc:
+            client.get_account()
+        assert exc.value.status_code == 503
+    else:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            client.get_account()
+    assert sim.state()["orders"] == []
+    wait_for(lambda: sim.state()["faults"] == [], timeout=3)
+    assert client.get_account()["canTrade"] is True
+
+
+def test_rate_limit_storm_gives_429s_then_a_418_ban(sim: SimHandle) -> None:
+    sim.arm("rate_limit_storm", params={"count_429": 2, "ban_seconds": 1})
+    url = f"{sim.rest}/api/v3/ping"
+    first = [requests.get(url, timeout=5) for _ in range(3)]
+    assert [r.status_code for r in first] == [429, 429, 418]
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in first)
+    wait_for(lambda: requests.get(url, timeout=5).status_code == 200, timeout=4, interval=0.1)
+
+
+def test_clock_skew_gives_minus_1021_until_the_client_resyncs(
+    sim: SimHandle, client: Client
+) -> None:
+    sim.arm("clock_skew", params={"offset_ms": 20000})
+    with pytest.raises(BinanceAPIException) as exc:
+        client.get_account()
+    assert exc.value.code == -1021
+    server = client.get_server_time()["serverTime"]
+    client.timestamp_offset = server - int(time.time() * 1000)
+    assert client.get_account()["canTrade"] is True
+
+
+def test_ghost_order_appears_on_the_account(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("ghost_order", params={"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01"})
+    open_orders = client.get_open_orders(symbol="BTCUSDT")
+    assert len(open_orders) == 1 and open_orders[0]["clientOrderId"].startswith("ghost-")
+    assert sim.state()["open_orders"][0]["owner"] == "ghost"
+    assert user_stream.next_event()["x"] == "NEW"
+    assert sim.balance("BTC")["locked"] == "0.01000000"
+
+
+def test_balance_drift_changes_a_balance_silently(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("balance_drift", params={"asset": "USDT", "delta": "-12.5"})
+    assert sim.balance("USDT")["free"] == "99987.50000000"
+    balances = {b["asset"]: b for b in client.get_account()["balances"]}
+    assert balances["USDT"]["free"] == "99987.50000000"
+    assert user_stream.drain() == [], "no event tells anyone"
+    assert sim.state()["deposits"]["USDT"] == "100000.00000000"
+
+
+def test_ws_disconnect_cuts_the_user_stream(sim: SimHandle, user_stream: UserStream) -> None:
+    sim.arm("ws_disconnect", params={"target": "user"})
+    wait_for(lambda: user_stream.closed, timeout=3)
+    assert sim.state()["subscriptions"] == 0
+    again = UserStream(sim)
+    try:
+        assert again.subscription_id == 0
+    finally:
+        again.close()
+
+
+def test_stream_terminated_ends_subscriptions(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("stream_terminated")
+    assert user_stream.next_event()["e"] == "eventStreamTerminated"
+    client.create_order(**LIMIT)
+    assert user_stream.drain() == []
+    assert user_stream.subscribe() == 1, "resubscribing on the same connection works"
+    client.create_order(**LIMIT)
+    assert user_stream.next_event()["e"] == "executionReport"
+
+
+def test_fault_api_rejects_unknown_kinds_and_lists_and_clears(sim: SimHandle) -> None:
+    resp = requests.post(f"{sim.rest}/_sim/faults", json={"kind": "meteor"}, timeout=5)
+    assert resp.status_code == 400 and "unknown fault kind" in resp.json()["error"]
+    sim.arm("slippage", params={"bps": 10}, count=3)
+    listed = requests.get(f"{sim.rest}/_sim/faults", timeout=5).json()["armed"]
+    assert [f["kind"] for f in listed] == ["slippage"]
+    sim.clear()
+    assert sim.state()["faults"] == []
+
+
+def test_every_fault_kind_has_a_test_here() -> None:
+    import pathlib
+
+    source = pathlib.Path(__file__).read_text()
+    missing = [kind for kind in FAULT_KINDS if f'"{kind}"' not in source]
+    assert missing == []

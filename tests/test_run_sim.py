@@ -1,0 +1,61 @@
+"""``python run.py sim`` as a user runs it: a JSON line first, then it serves until SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import SimHandle
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_py_sim_prints_its_urls_and_serves_any_binance_client() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "sim", "--port", "0", "--seed", "5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        info = json.loads(line)
+        assert set(info) == {"rest", "ws_api", "streams", "api_key", "api_secret"}
+        assert info["rest"].startswith("http://127.0.0.1:")
+        assert info["ws_api"].endswith("/ws-api/v3")
+        handle = SimHandle.__new__(SimHandle)
+        handle.rest, handle.api_key, handle.api_secret = (
+            info["rest"],
+            info["api_key"],
+            info["api_secret"],
+        )
+        order = handle.client().create_order(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001"
+        )
+        assert order["status"] == "FILLED"
+        assert requests.get(f"{info['rest']}/_sim/state", timeout=5).json()["trades"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_run_py_sim_with_a_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    profile = tmp_path / "bad.toml"
+    profile.write_text('[simulator]\nseed = "not a number"\n')
+    result = subprocess.run(
+        [sys.executable, "run.py", "sim", "--config", str(profile)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "seed" in result.stderr
+    assert "Traceback" not in result.stderr
