@@ -90,7 +90,7 @@ def test_to_decimal_rejects_non_exact_values_naming_the_field(raw: object) -> No
 
 
 def test_to_decimal_names_value_when_no_field_given() -> None:
-    with pytest.raises(MoneyError, match="^value"):
+    with pytest.raises(MoneyError, match=r"^value"):
         to_decimal(0.5)
 
 
@@ -115,7 +115,11 @@ def test_money_error_is_a_value_error() -> None:
         (D("1.230000000000"), 8, "1.23000000"),
         (D("-1.5"), 2, "-1.50"),
         (D("7"), 0, "7"),
-        (D("123456789012345678901234567890.12345678"), 8, "123456789012345678901234567890.12345678"),
+        (
+            D("123456789012345678901234567890.12345678"),
+            8,
+            "123456789012345678901234567890.12345678",
+        ),
     ],
 )
 def test_format_decimal_is_fixed_point_with_exact_places(
