@@ -118,7 +118,11 @@ class SymbolSpec(BaseModel):
 def _default_symbols() -> list[SymbolSpec]:
     return [
         SymbolSpec(
-            symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", start_price=Decimal("60000")
+            symbol="BTCUSDT",
+            base_asset="BTC",
+            quote_asset="USDT",
+            start_price=Decimal("60000"),
+            volatility_ticks=100,
         ),
         SymbolSpec(
             symbol="ETHUSDT",
@@ -129,6 +133,7 @@ def _default_symbols() -> list[SymbolSpec]:
             min_qty=Decimal("0.0001"),
             market_max_qty=Decimal("1000"),
             level_qty=Decimal("0.5"),
+            volatility_ticks=20,
         ),
     ]
 

@@ -87,7 +87,9 @@ class RateLimiter:
                 self.forced_429 -= 1
                 if self.forced_429 == 0:
                     self.banned_until_ms = now_ms + self._storm_ban_seconds * 1000
-                raise self._weight_429(now_ms)
+                storm = self._weight_429(now_ms)
+                storm.retry_after = 1  # the storm's 429s ask for a short back-off
+                raise storm
             for window in (self.weight, self.orders_10s, self.orders_day):
                 window.roll(now_ms)
             if self.weight.used + weight > self.weight.limit:

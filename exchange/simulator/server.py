@@ -30,7 +30,7 @@ from loguru import logger
 from exchange.simulator.auth import rest_payloads, signature_matches, ws_payload
 from exchange.simulator.config import SimulatorConfig
 from exchange.simulator.engine import ApiError, Engine, SimOrder, SimTrade, fmt
-from exchange.simulator.faults import FaultBook, FaultError
+from exchange.simulator.faults import Fault, FaultBook, FaultError
 from exchange.simulator.limits import RateLimited, RateLimiter
 
 DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -198,6 +198,13 @@ class SimServer:
             self.engine.tick()
             self.push_book_tickers()
 
+    def _outage(self) -> Fault | None:
+        """The live outage: one with a ``count`` spends a trigger per refused request."""
+        outage = self.faults.peek("outage")
+        if outage is not None and outage.count is not None:
+            return self.faults.take("outage")
+        return outage
+
     @staticmethod
     def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
         return web.Response(
@@ -211,7 +218,7 @@ class SimServer:
     def _endpoint(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def endpoint(http: web.Request) -> web.StreamResponse:
             self.request_count += 1
-            outage = self.faults.peek("outage")
+            outage = self._outage()
             if outage is not None:
                 if outage.params.get("mode") == "refuse":
                     _drop_connection(http)
@@ -613,7 +620,7 @@ class SimServer:
             loop.call_soon_threadsafe(schedule)
 
     async def ws_api(self, http: web.Request) -> web.StreamResponse:
-        outage = self.faults.peek("outage")
+        outage = self._outage()
         if outage is not None and outage.params.get("scope") == "all":
             return self._json({"code": -1008, "msg": "Server is currently overloaded."}, 503)
         ws = web.WebSocketResponse(heartbeat=20.0, autoping=True)

@@ -200,3 +200,12 @@ def test_every_fault_kind_has_a_test_here() -> None:
     source = pathlib.Path(__file__).read_text()
     missing = [kind for kind in FAULT_KINDS if f'"{kind}"' not in source]
     assert missing == []
+
+
+def test_outage_with_a_count_ends_after_that_many_requests(sim: SimHandle, client: Client) -> None:
+    sim.arm("outage", count=2)
+    for _ in range(2):
+        with pytest.raises(BinanceAPIException) as exc:
+            client.get_account()
+        assert exc.value.status_code == 503
+    assert client.get_account()["canTrade"] is True

@@ -1,0 +1,329 @@
+"""Binance Spot payloads to contract types, strictly.
+
+Every reader checks presence and type of each field it uses and raises ``MalformedPayload``
+naming the field; amounts must be decimal strings (a float is malformed). Unknown extra fields
+are ignored (Binance adds fields without notice).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.money import MoneyError, to_decimal
+from exchange.contract import (
+    AccountPosition,
+    Balance,
+    BalanceUpdate,
+    BookTicker,
+    CancelAck,
+    ExecutionReport,
+    Fill,
+    MalformedPayload,
+    OrderAck,
+    OrderStatus,
+    StreamTerminated,
+    Trade,
+    UnhandledEvent,
+    UserEvent,
+)
+
+__all__ = [
+    "balances",
+    "book_ticker",
+    "cancel_ack",
+    "decode_json",
+    "order_ack",
+    "order_status",
+    "server_time",
+    "trade",
+    "user_event",
+]
+
+
+def decode_json(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload(f"{what}: not JSON ({len(text)} bytes)") from None
+
+
+class _Reader:
+    def __init__(self, data: object, what: str) -> None:
+        if not isinstance(data, Mapping):
+            raise MalformedPayload(f"{what}: expected an object, got {type(data).__name__}")
+        self.data: Mapping[str, Any] = data
+        self.what = what
+
+    def fail(self, key: str, reason: str) -> MalformedPayload:
+        return MalformedPayload(f"{self.what}.{key}: {reason}")
+
+    def raw(self, key: str) -> Any:
+        if key not in self.data:
+            raise self.fail(key, "missing")
+        return self.data[key]
+
+    def text(self, key: str, *, empty_ok: bool = False) -> str:
+        value = self.raw(key)
+        if not isinstance(value, str) or (not value and not empty_ok):
+            raise self.fail(key, f"expected a string, got {type(value).__name__}")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a string, got {type(value).__name__}")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"expected an integer, got {type(value).__name__}")
+        return value
+
+    def opt_integer(self, key: str) -> int | None:
+        return None if self.data.get(key) is None else self.integer(key)
+
+    def flag(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected a boolean, got {type(value).__name__}")
+        return value
+
+    def amount(self, key: str) -> Decimal:
+        value = self.raw(key)
+        if not isinstance(value, str):
+            raise self.fail(key, f"expected a decimal string, got {type(value).__name__}")
+        try:
+            return to_decimal(value, key)
+        except MoneyError:
+            raise self.fail(key, "not a decimal string") from None
+
+    def opt_amount(self, key: str) -> Decimal | None:
+        return None if self.data.get(key) is None else self.amount(key)
+
+    def items(self, key: str) -> list[Any]:
+        value = self.raw(key)
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list, got {type(value).__name__}")
+        return value
+
+
+def _build(model: type[Any], what: str, **fields: Any) -> Any:
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MalformedPayload(f"{what}: {errors}") from None
+
+
+# --- REST -----------------------------------------------------------------------------------------
+
+
+def server_time(data: object) -> int:
+    return _Reader(data, "time").integer("serverTime")
+
+
+def order_status(data: object) -> OrderStatus:
+    r = _Reader(data, "order")
+    stop = r.opt_amount("stopPrice")
+    return _build(  # type: ignore[no-any-return]
+        OrderStatus,
+        "order",
+        symbol=r.text("symbol"),
+        order_id=r.integer("orderId"),
+        client_order_id=r.text("clientOrderId"),
+        side=r.text("side"),
+        type=r.text("type"),
+        state=r.text("status"),
+        price=r.amount("price"),
+        orig_qty=r.amount("origQty"),
+        executed_qty=r.amount("executedQty"),
+        cumulative_quote_qty=r.amount("cummulativeQuoteQty"),
+        stop_price=stop if stop else None,
+        time_in_force=_tif(r.opt_text("timeInForce"), r.text("type")),
+        time_ms=r.opt_integer("time"),
+        update_time_ms=r.opt_integer("updateTime"),
+    )
+
+
+def _tif(value: str | None, order_type: str) -> str | None:
+    # Binance reports GTC for every type; the contract keeps it only where it means something
+    if order_type in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+        return value
+    return None
+
+
+def order_ack(data: object) -> OrderAck:
+    r = _Reader(data, "newOrder")
+    fills = tuple(_fill(item, i) for i, item in enumerate(r.data.get("fills") or []))
+    state = r.opt_text("status")
+    return _build(  # type: ignore[no-any-return]
+        OrderAck,
+        "newOrder",
+        symbol=r.text("symbol"),
+        order_id=r.integer("orderId"),
+        client_order_id=r.text("clientOrderId"),
+        transact_time_ms=r.integer("transactTime"),
+        state=state,
+        executed_qty=r.opt_amount("executedQty"),
+        cumulative_quote_qty=r.opt_amount("cummulativeQuoteQty"),
+        fills=fills,
+    )
+
+
+def _fill(data: object, index: int) -> Fill:
+    r = _Reader(data, f"newOrder.fills[{index}]")
+    return _build(  # type: ignore[no-any-return]
+        Fill,
+        r.what,
+        trade_id=r.integer("tradeId"),
+        price=r.amount("price"),
+        qty=r.amount("qty"),
+        commission=r.amount("commission"),
+        commission_asset=r.opt_text("commissionAsset"),
+    )
+
+
+def cancel_ack(data: object) -> CancelAck:
+    r = _Reader(data, "cancel")
+    return _build(  # type: ignore[no-any-return]
+        CancelAck,
+        "cancel",
+        symbol=r.text("symbol"),
+        order_id=r.integer("orderId"),
+        orig_client_order_id=r.text("origClientOrderId"),
+        client_order_id=r.text("clientOrderId"),
+        state=r.text("status"),
+        executed_qty=r.amount("executedQty"),
+    )
+
+
+def trade(data: object) -> Trade:
+    r = _Reader(data, "trade")
+    return _build(  # type: ignore[no-any-return]
+        Trade,
+        "trade",
+        symbol=r.text("symbol"),
+        trade_id=r.integer("id"),
+        order_id=r.integer("orderId"),
+        price=r.amount("price"),
+        qty=r.amount("qty"),
+        quote_qty=r.amount("quoteQty"),
+        commission=r.amount("commission"),
+        commission_asset=r.text("commissionAsset"),
+        time_ms=r.integer("time"),
+        is_buyer=r.flag("isBuyer"),
+        is_maker=r.flag("isMaker"),
+    )
+
+
+def balances(account: object) -> dict[str, Balance]:
+    r = _Reader(account, "account")
+    out: dict[str, Balance] = {}
+    for i, item in enumerate(r.items("balances")):
+        b = _Reader(item, f"account.balances[{i}]")
+        asset = b.text("asset")
+        out[asset] = _build(
+            Balance, b.what, asset=asset, free=b.amount("free"), locked=b.amount("locked")
+        )
+    return out
+
+
+# --- streams --------------------------------------------------------------------------------------
+
+
+def user_event(event: object) -> UserEvent:
+    """One user data event (the ``event`` object inside ``{"subscriptionId", "event"}``)."""
+    r = _Reader(event, "event")
+    kind = r.text("e")
+    if kind == "executionReport":
+        return _execution_report(r)
+    if kind == "outboundAccountPosition":
+        rows = []
+        for i, item in enumerate(r.items("B")):
+            b = _Reader(item, f"outboundAccountPosition.B[{i}]")
+            rows.append(
+                _build(Balance, b.what, asset=b.text("a"), free=b.amount("f"), locked=b.amount("l"))
+            )
+        return _build(  # type: ignore[no-any-return]
+            AccountPosition,
+            kind,
+            event_time_ms=r.integer("E"),
+            update_time_ms=r.integer("u"),
+            balances=tuple(rows),
+        )
+    if kind == "balanceUpdate":
+        return _build(  # type: ignore[no-any-return]
+            BalanceUpdate,
+            kind,
+            event_time_ms=r.integer("E"),
+            asset=r.text("a"),
+            delta=r.amount("d"),
+            clear_time_ms=r.integer("T"),
+        )
+    if kind == "eventStreamTerminated":
+        return _build(StreamTerminated, kind, event_time_ms=r.integer("E"))  # type: ignore[no-any-return]
+    return _build(  # type: ignore[no-any-return]
+        UnhandledEvent,
+        kind,
+        event_type=kind,
+        event_time_ms=r.opt_integer("E"),
+        payload=dict(r.data),
+    )
+
+
+def _execution_report(r: _Reader) -> ExecutionReport:
+    r.what = "executionReport"
+    trade_id = r.integer("t")
+    order_type = r.text("o")
+    return _build(  # type: ignore[no-any-return]
+        ExecutionReport,
+        r.what,
+        event_time_ms=r.integer("E"),
+        symbol=r.text("s"),
+        client_order_id=r.text("c"),
+        orig_client_order_id=r.opt_text("C"),
+        side=r.text("S"),
+        order_type=order_type,
+        time_in_force=_tif(r.opt_text("f"), order_type),
+        quantity=r.amount("q"),
+        price=r.amount("p"),
+        stop_price=r.amount("P"),
+        execution_type=r.text("x"),
+        state=r.text("X"),
+        reject_reason=r.text("r"),
+        order_id=r.integer("i"),
+        last_qty=r.amount("l"),
+        cumulative_qty=r.amount("z"),
+        last_price=r.amount("L"),
+        commission=r.amount("n"),
+        commission_asset=r.opt_text("N"),
+        transaction_time_ms=r.integer("T"),
+        trade_id=None if trade_id == -1 else trade_id,
+        execution_id=r.integer("I"),
+        is_maker=r.flag("m"),
+        order_time_ms=r.integer("O"),
+        cumulative_quote_qty=r.amount("Z"),
+        last_quote_qty=r.amount("Y"),
+    )
+
+
+def book_ticker(data: object) -> BookTicker:
+    r = _Reader(data, "bookTicker")
+    return _build(  # type: ignore[no-any-return]
+        BookTicker,
+        "bookTicker",
+        symbol=r.text("s"),
+        update_id=r.integer("u"),
+        bid_price=r.amount("b"),
+        bid_qty=r.amount("B"),
+        ask_price=r.amount("a"),
+        ask_qty=r.amount("A"),
+    )

@@ -1,0 +1,628 @@
+"""The exchange contract: what Vigil needs from any venue, in venue-neutral types.
+
+Vigil depends on this module, never on Binance directly; ``exchange.binance`` is one
+implementation. Models are frozen pydantic models; every amount is a finite ``Decimal`` (floats
+are refused). Failures are typed so that callers can act on them:
+
+* ``NotSent``: provably never executed (connect error, our own throttle/ban gate, a 429/418
+  refusal): safe to retry.
+* ``UnknownOutcome``: the request may have executed (read timeout after sending, lost response,
+  HTTP 5xx, -1006, -1007): resolve by querying, never by re-sending.
+* ``Rejected`` (and ``DuplicateClientOrderId``, ``OrderNotFound``, ``FilterRejected``): the
+  exchange (or the local pre-flight) refused it; it did not execute.
+* ``AuthError``, ``ClockSkew``: the request did not execute; retrying will not help by itself.
+* ``MalformedPayload``: the exchange sent something we cannot read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from domain.filters import SymbolFilters
+from domain.money import MoneyError, to_decimal
+
+__all__ = [
+    "CLIENT_ORDER_ID_PATTERN",
+    "AccountPosition",
+    "Amount",
+    "AuditRecord",
+    "AuditSink",
+    "AuthError",
+    "Balance",
+    "BalanceUpdate",
+    "BookTicker",
+    "CancelAck",
+    "ClockSkew",
+    "DuplicateClientOrderId",
+    "ExchangeAdapter",
+    "ExchangeError",
+    "ExecutionReport",
+    "Fill",
+    "FilterRejected",
+    "HealthStatus",
+    "MalformedPayload",
+    "NotSent",
+    "OrderAck",
+    "OrderNotFound",
+    "OrderRequest",
+    "OrderState",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "RateLimitEvent",
+    "RateLimited",
+    "Rejected",
+    "Side",
+    "StreamState",
+    "StreamStatus",
+    "StreamTerminated",
+    "TimeInForce",
+    "Trade",
+    "UnhandledEvent",
+    "UnknownOutcome",
+    "UserEvent",
+    "is_valid_client_order_id",
+]
+
+#: Binance's rule for client order ids (newClientOrderId / origClientOrderId)
+CLIENT_ORDER_ID_PATTERN = r"^[.A-Z:/a-z0-9_-]{1,36}$"
+_CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
+
+
+def is_valid_client_order_id(value: str) -> bool:
+    """True if ``value`` is a client order id Binance accepts."""
+    return bool(_CLIENT_ORDER_ID.fullmatch(value))
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        return to_decimal(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: an exact, finite Decimal; str/int/Decimal accepted, float/bool/NaN refused
+Amount = Annotated[Decimal, BeforeValidator(_amount)]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    LIMIT_MAKER = "LIMIT_MAKER"
+    STOP_LOSS = "STOP_LOSS"
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderState(StrEnum):
+    NEW = "NEW"
+    PENDING_NEW = "PENDING_NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+
+    @property
+    def is_open(self) -> bool:
+        return self in _OPEN_STATES
+
+
+_OPEN_STATES = frozenset(
+    {OrderState.NEW, OrderState.PENDING_NEW, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL}
+)
+_PRICED = frozenset(
+    {
+        OrderType.LIMIT,
+        OrderType.LIMIT_MAKER,
+        OrderType.STOP_LOSS_LIMIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+    }
+)
+_STOPS = frozenset(
+    {
+        OrderType.STOP_LOSS,
+        OrderType.STOP_LOSS_LIMIT,
+        OrderType.TAKE_PROFIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+    }
+)
+_NEEDS_TIF = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+
+
+# --- requests and answers -------------------------------------------------------------------------
+
+
+class OrderRequest(BaseModel):
+    """A new order as the venue should receive it. The client order id is mandatory.
+
+    Shape rules (not sizing): exactly one of ``quantity`` / ``quote_order_qty`` (the latter only
+    for MARKET); a price for priced types and none otherwise; a stop price exactly for stop types;
+    LIMIT-like types default to GTC, the others carry no time in force.
+    """
+
+    model_config = _FROZEN
+
+    symbol: str = Field(min_length=1, pattern=r"^[A-Z0-9_-]{1,20}$")
+    side: Side
+    type: OrderType
+    client_order_id: str = Field(pattern=CLIENT_ORDER_ID_PATTERN)
+    quantity: Amount | None = None
+    quote_order_qty: Amount | None = None
+    price: Amount | None = None
+    stop_price: Amount | None = None
+    time_in_force: TimeInForce | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if (self.quantity is None) == (self.quote_order_qty is None):
+            raise ValueError("exactly one of quantity and quote_order_qty is required")
+        if self.quote_order_qty is not None and self.type is not OrderType.MARKET:
+            raise ValueError("quote_order_qty is only valid for MARKET orders")
+        if (self.price is not None) != (self.type in _PRICED):
+            raise ValueError(f"{self.type} {'needs' if self.type in _PRICED else 'takes no'} price")
+        if (self.stop_price is not None) != (self.type in _STOPS):
+            word = "needs" if self.type in _STOPS else "takes no"
+            raise ValueError(f"{self.type} {word} stop_price")
+        if self.type in _NEEDS_TIF and self.time_in_force is None:
+            object.__setattr__(self, "time_in_force", TimeInForce.GTC)
+        if self.type not in _NEEDS_TIF and self.time_in_force is not None:
+            raise ValueError(f"{self.type} takes no time_in_force")
+        for name in ("quantity", "quote_order_qty", "price", "stop_price"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive")
+        return self
+
+
+class Fill(BaseModel):
+    """One fill reported with a new-order answer."""
+
+    model_config = _FROZEN
+
+    trade_id: int
+    price: Amount
+    qty: Amount
+    commission: Amount
+    commission_asset: str | None
+
+
+class OrderAck(BaseModel):
+    """The venue accepted a new order (state and fills when the venue reported them)."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    transact_time_ms: int
+    state: OrderState | None = None
+    executed_qty: Amount | None = None
+    cumulative_quote_qty: Amount | None = None
+    fills: tuple[Fill, ...] = ()
+
+
+class CancelAck(BaseModel):
+    """The venue cancelled an order; ``client_order_id`` is the cancel's own id."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    order_id: int
+    orig_client_order_id: str
+    client_order_id: str
+    state: OrderState
+    executed_qty: Amount
+
+
+class OrderStatus(BaseModel):
+    """An order as the venue knows it now."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: Side
+    type: OrderType
+    state: OrderState
+    price: Amount
+    orig_qty: Amount
+    executed_qty: Amount
+    cumulative_quote_qty: Amount
+    stop_price: Amount | None = None
+    time_in_force: TimeInForce | None = None
+    time_ms: int | None = None
+    update_time_ms: int | None = None
+
+
+class Balance(BaseModel):
+    model_config = _FROZEN
+
+    asset: str
+    free: Amount
+    locked: Amount
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+class Position(BaseModel):
+    """Spot: the base-asset holding (free + locked) of one configured symbol."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    asset: str
+    quantity: Amount
+
+
+class Trade(BaseModel):
+    """One of our executions."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    price: Amount
+    qty: Amount
+    quote_qty: Amount
+    commission: Amount
+    commission_asset: str
+    time_ms: int
+    is_buyer: bool
+    is_maker: bool
+
+
+class HealthStatus(BaseModel):
+    """The result of ``ping()``; never raises, ``reachable=False`` says why in ``error``."""
+
+    model_config = _FROZEN
+
+    reachable: bool
+    latency_ms: float | None = None
+    clock_offset_ms: int | None = None
+    used_weight_1m: int | None = None
+    banned_for_s: float = 0.0
+    user_stream_connected: bool = False
+    user_stream_last_frame_age_s: float | None = None
+    error: str | None = None
+
+
+# --- stream events --------------------------------------------------------------------------------
+
+
+class ExecutionReport(BaseModel):
+    """An order update. ``client_order_id`` is Binance's ``c`` (on a cancel: the cancel's own id);
+    ``orig_client_order_id`` is ``C`` (the cancelled order's id), None when empty."""
+
+    model_config = _FROZEN
+
+    kind: Literal["executionReport"] = "executionReport"
+    event_time_ms: int
+    symbol: str
+    client_order_id: str
+    orig_client_order_id: str | None
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce | None
+    quantity: Amount
+    price: Amount
+    stop_price: Amount
+    execution_type: str
+    state: OrderState
+    reject_reason: str
+    order_id: int
+    last_qty: Amount
+    cumulative_qty: Amount
+    last_price: Amount
+    commission: Amount
+    commission_asset: str | None
+    transaction_time_ms: int
+    trade_id: int | None
+    execution_id: int
+    is_maker: bool
+    order_time_ms: int
+    cumulative_quote_qty: Amount
+    last_quote_qty: Amount
+
+    @property
+    def order_client_id(self) -> str:
+        """The id of the order this report is about (``C`` on a cancel, else ``c``)."""
+        return self.orig_client_order_id or self.client_order_id
+
+
+class AccountPosition(BaseModel):
+    """outboundAccountPosition: the new balances of the assets that changed."""
+
+    model_config = _FROZEN
+
+    kind: Literal["outboundAccountPosition"] = "outboundAccountPosition"
+    event_time_ms: int
+    update_time_ms: int
+    balances: tuple[Balance, ...]
+
+
+class BalanceUpdate(BaseModel):
+    """balanceUpdate: a deposit, withdrawal or transfer changed ``asset`` by ``delta``."""
+
+    model_config = _FROZEN
+
+    kind: Literal["balanceUpdate"] = "balanceUpdate"
+    event_time_ms: int
+    asset: str
+    delta: Amount
+    clear_time_ms: int
+
+
+class StreamTerminated(BaseModel):
+    """eventStreamTerminated: the subscription ended; the adapter resubscribes by itself."""
+
+    model_config = _FROZEN
+
+    kind: Literal["eventStreamTerminated"] = "eventStreamTerminated"
+    event_time_ms: int
+
+
+class UnhandledEvent(BaseModel):
+    """A well-formed user data event of a type this adapter does not translate."""
+
+    model_config = _FROZEN
+
+    kind: Literal["unhandled"] = "unhandled"
+    event_type: str
+    event_time_ms: int | None
+    payload: dict[str, Any]
+
+
+UserEvent = ExecutionReport | AccountPosition | BalanceUpdate | StreamTerminated | UnhandledEvent
+
+
+class BookTicker(BaseModel):
+    """Best bid/ask of one symbol."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    update_id: int
+    bid_price: Amount
+    bid_qty: Amount
+    ask_price: Amount
+    ask_qty: Amount
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid_price + self.ask_price) / 2
+
+
+class StreamState(StrEnum):
+    CONNECTING = "connecting"
+    SUBSCRIBED = "subscribed"
+    DISCONNECTED = "disconnected"
+    CLOSED = "closed"
+
+
+class StreamStatus(BaseModel):
+    """A stream's health changed. ``gap=True``: events may have been missed since the last
+    ``SUBSCRIBED`` (the reader of the stream should catch up by REST)."""
+
+    model_config = _FROZEN
+
+    stream: Literal["user", "market"]
+    state: StreamState
+    reason: str
+    gap: bool = False
+    reconnects: int = 0
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+class AuditRecord(BaseModel):
+    """One request, response, error or stream incident, secrets scrubbed."""
+
+    model_config = _FROZEN
+
+    kind: Literal["request", "response", "error", "stream", "rate_limit", "malformed"]
+    at_ms: int
+    operation: str
+    method: str | None = None
+    path: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    status: int | None = None
+    code: int | None = None
+    message: str | None = None
+    weight: int | None = None
+    latency_ms: float | None = None
+    outcome: str | None = None
+
+
+AuditSink = Callable[[AuditRecord], None]
+
+
+class RateLimitEvent(BaseModel):
+    """The adapter throttled itself, or the venue refused or banned us."""
+
+    model_config = _FROZEN
+
+    kind: Literal["throttled", "http_429", "http_418", "order_rate", "gate_closed"]
+    retry_after_s: float | None
+    used_weight_1m: int | None
+    weight_limit_1m: int | None
+    order_count_10s: int | None = None
+    message: str = ""
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Base of every adapter failure. Text is scrubbed of secrets and signatures."""
+
+    def __init__(
+        self, message: str, *, code: int | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code}, http={self.http_status})"
+
+
+class NotSent(ExchangeError):
+    """Provably never executed on the venue: safe to retry."""
+
+
+class RateLimited(NotSent):
+    """Refused for rate limits (by the venue with 429/418/-1015, or by our own gate)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: float,
+        banned: bool = False,
+        local: bool = False,
+        code: int | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status)
+        self.retry_after_s = retry_after_s
+        self.banned = banned
+        self.local = local
+
+
+class UnknownOutcome(ExchangeError):
+    """The request may or may not have executed: resolve by query, never by re-sending."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client_order_id: str | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status)
+        self.client_order_id = client_order_id
+
+
+class Rejected(ExchangeError):
+    """The venue (or the local pre-flight, ``local=True``) refused the request."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        local: bool = False,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status)
+        self.local = local
+
+
+class DuplicateClientOrderId(Rejected):
+    """-2010 "Duplicate order sent.": an order with this client id exists; resolve by query."""
+
+
+class OrderNotFound(Rejected):
+    """-2013 / -2011: the venue knows no such (open) order."""
+
+
+class FilterRejected(Rejected):
+    """A symbol filter refused the order (-1013, or the local pre-flight before the wire)."""
+
+
+class AuthError(ExchangeError):
+    """Key, permission or signature refused (401, -2014, -2015, -1022); did not execute."""
+
+
+class ClockSkew(ExchangeError):
+    """-1021 persisted after a clock re-sync and one retry; did not execute."""
+
+
+class MalformedPayload(ExchangeError):
+    """The venue sent a payload that does not have the documented shape."""
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+
+class ExchangeAdapter(Protocol):
+    """What Vigil needs from a venue. Implementations translate; they decide nothing."""
+
+    def place_order(self, request: OrderRequest) -> OrderAck: ...
+
+    def cancel_order(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        order_id: int | None = None,
+        cancel_client_order_id: str | None = None,
+    ) -> CancelAck: ...
+
+    def get_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None
+    ) -> OrderStatus: ...
+
+    def get_open_orders(self, symbol: str | None = None) -> list[OrderStatus]: ...
+
+    def get_balances(self) -> dict[str, Balance]: ...
+
+    def get_positions(self) -> dict[str, Position]: ...
+
+    def get_trades(
+        self, symbol: str, since_ms: int | None = None, *, from_id: int | None = None
+    ) -> list[Trade]: ...
+
+    def ping(self) -> HealthStatus: ...
+
+    def exchange_info(self, *, refresh: bool = False) -> Mapping[str, SymbolFilters]: ...
+
+    def symbol_filters(self, symbol: str) -> SymbolFilters: ...
+
+    def start_user_stream(
+        self,
+        on_event: Callable[[UserEvent], None],
+        on_status: Callable[[StreamStatus], None] | None = None,
+    ) -> None: ...
+
+    def start_market_stream(
+        self,
+        symbols: list[str],
+        on_ticker: Callable[[BookTicker], None] | None = None,
+        on_status: Callable[[StreamStatus], None] | None = None,
+    ) -> None: ...
+
+    def close(self) -> None: ...
