@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Vigil's entry point.
 
-python run.py                 the main job on the embedded simulated exchange
-python run.py sim [--port P] [--seed N]
-                              only the simulated exchange; prints one JSON line
-                              {"rest", "ws_api", "streams", "api_key", "api_secret"}
+python run.py [--config PATH] [--live]     the main job (default: embedded simulator)
+python run.py sim [--port P] [--seed N]    only the simulated exchange
+python run.py status | halt --reason R | reset --reason R --confirm
+python run.py resync --confirm | cancel-all
+python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [--follow]
 """
 
 from __future__ import annotations
@@ -14,14 +15,30 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError
+ROOT = Path(__file__).resolve().parent
+DEFAULT_PROFILE = ROOT / "config" / "sim.toml"
 
-DEFAULT_PROFILE = Path(__file__).resolve().parent / "config" / "sim.toml"
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"vigil: {message}", file=sys.stderr)
+    return code
 
 
-def _wait_for_signal() -> None:
+def _settings(args: argparse.Namespace) -> Any:
+    from config.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(Path(args.config))
+    except SettingsError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _signals() -> threading.Event:
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -29,70 +46,224 @@ def _wait_for_signal() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop.wait(0.5):
-        pass
+    return stop
 
 
-def _load_sim_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from exchange.simulator import load_simulator_config
-
-    try:
-        return load_simulator_config(
-            Path(args.config),
-            port=args.port,
-            seed=args.seed,
-            tick_interval=getattr(args, "tick_interval", None),
-        )
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        print(
-            f"vigil: bad simulator configuration in {args.config}: {fields}\n{exc}", file=sys.stderr
-        )
-        raise SystemExit(2) from None
-    except (OSError, ValueError) as exc:
-        print(f"vigil: cannot read {args.config}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+# ---------------------------------------------------------------------------- sim
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from exchange.simulator import SimulatedExchange
+    from pydantic import ValidationError
 
-    exchange = SimulatedExchange(_load_sim_config(args)).start()
-    print(json.dumps(exchange.info()), flush=True)
+    from exchange.simulator import SimulatedExchange, load_simulator_config
+
     try:
-        _wait_for_signal()
+        config = load_simulator_config(
+            Path(args.config), port=args.port, seed=args.seed, tick_interval=args.tick_interval
+        )
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        return _fail(f"bad simulator configuration in {args.config}: {fields}\n{exc}")
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot read {args.config}: {exc}")
+    exchange = SimulatedExchange(config).start()
+    print(json.dumps(exchange.info()), flush=True)
+    stop = _signals()
+    try:
+        while not stop.wait(0.5):
+            pass
     finally:
         exchange.stop()
     return 0
+
+
+# ---------------------------------------------------------------------------- main job
 
 
 def cmd_main(args: argparse.Namespace) -> int:
-    """Until the actor system lands, the main job serves the simulator with a status line."""
-    from exchange.simulator import SimulatedExchange
+    from loguru import logger
 
-    exchange = SimulatedExchange(_load_sim_config(args)).start()
-    info = exchange.info()
-    print(f"vigil: simulated exchange on {info['rest']} (ws_api {info['ws_api']})", flush=True)
-    stop = threading.Event()
+    from actors.demo_source import DemoSource
+    from control.server import ControlServer
+    from supervision.system import VigilSystem
 
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    settings = _settings(args)
+    if settings.exchange.live and not args.live:
+        return _fail("this profile trades real money: run it with --live")
+    logger.remove()
+    logger.add(sys.stderr, level=args.log_level, format="{time:HH:mm:ss} {level} {message}")
+    stop = _signals()
+    system = VigilSystem(settings)
     try:
+        system.start()
+        token = (
+            settings.control.token.get_secret_value()
+            if settings.control.token
+            else VigilSystem.new_token()
+        )
+        system.control = ControlServer(
+            system, settings.control.host, settings.control.port, token
+        ).start()
+        system.write_control_files(system.control.url, token)
+        if settings.demo.enabled and settings.exchange.simulator:
+            system.demo = DemoSource(system).start()
+        print(
+            f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
+            flush=True,
+        )
         while not stop.wait(args.status_every):
-            state = exchange.engine.state_json()
-            prices = " ".join(f"{s}={p['mid']}" for s, p in state["prices"].items())
-            print(
-                f"vigil: {prices} open_orders={len(state['open_orders'])} "
-                f"trades={len(state['trades'])}",
-                flush=True,
-            )
-    finally:
-        exchange.stop()
+            print(status_line(system.status()), flush=True)
+    except Exception as exc:  # start-up failed: say why, stop what started
+        print(f"vigil: {exc}", file=sys.stderr)
+        system.stop(cancel_open=False)
+        return 1
+    print(
+        "vigil: stopping (no new intents; cancelling open orders; flushing the audit trail)",
+        flush=True,
+    )
+    system.stop(cancel_open=True)
     print("vigil: stopped", flush=True)
     return 0
+
+
+def status_line(status: dict[str, Any]) -> str:
+    recon = status.get("reconciliation", {})
+    orders = status.get("orders", {})
+    actors = status.get("actors", {})
+    balances = status.get("balances", {})
+    money = " ".join(f"{a}={v}" for a, v in balances.items() if a in ("BTC", "USDT", "ETH"))
+    alive = sum(1 for ok in actors.values() if ok)
+    return (
+        f"[{status['breaker']}] {status.get('reason') or 'ok'} | recon {recon.get('result')} | "
+        f"orders {orders.get('total', '?')} open {orders.get('open', '?')} filled "
+        f"{orders.get('filled', '?')} | fills {status.get('fills', '?')} | {money} | "
+        f"actors {alive}/{len(actors)}"
+    )
+
+
+# ---------------------------------------------------------------------------- operator commands
+
+
+def _control(args: argparse.Namespace) -> tuple[str, str]:
+    settings = _settings(args)
+    data_dir = settings.data_dir.resolve()
+    try:
+        info = json.loads((data_dir / "control.json").read_text())
+        token = (data_dir / "control.token").read_text().strip()
+    except (OSError, ValueError):
+        raise SystemExit(_fail(f"no running Vigil found in {data_dir} (control.json)", 1)) from None
+    return str(info["url"]), token
+
+
+def _call(
+    args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None
+) -> int:
+    import requests
+
+    url, token = _control(args)
+    try:
+        resp = requests.request(
+            method, url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+    except requests.RequestException as exc:
+        return _fail(f"cannot reach the control API at {url}: {exc}", 1)
+    try:
+        payload = resp.json()
+    except ValueError:
+        payload = {"status": resp.status_code, "body": resp.text}
+    print(json.dumps(payload, indent=2, sort_keys=True))
+    return 0 if resp.status_code < 400 else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    return _call(args, "GET", "/v1/status")
+
+
+def cmd_halt(args: argparse.Namespace) -> int:
+    return _call(args, "POST", "/v1/halt", {"reason": args.reason})
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    if not args.confirm:
+        return _fail("reset clears RED: add --confirm", 1)
+    return _call(args, "POST", "/v1/reset", {"reason": args.reason, "confirm": True})
+
+
+def cmd_resync(args: argparse.Namespace) -> int:
+    if not args.confirm:
+        return _fail("resync rebuilds the book from the exchange: add --confirm", 1)
+    return _call(args, "POST", "/v1/resync", {"confirm": True, "reason": args.reason or ""})
+
+
+def cmd_cancel_all(args: argparse.Namespace) -> int:
+    return _call(args, "POST", "/v1/cancel-all")
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from supervision.trace import read_trace
+
+    settings = _settings(args)
+    path = settings.data_dir.resolve() / "trace" / "trace.jsonl"
+    since = time.time() - args.since if args.since else None
+    shown = 0
+    seen: set[tuple[Any, ...]] = set()
+    while True:
+        records = read_trace(path) if path.parent.exists() else []
+        for record in select(records, args, since):
+            key = (
+                record.get("cid"),
+                record.get("type"),
+                record.get("started"),
+                record.get("receiver"),
+            )
+            if key in seen:
+                continue
+            seen.add(key)
+            shown += 1
+            print(format_record(record), flush=True)
+        if not args.follow:
+            break
+        time.sleep(0.5)
+    if not shown:
+        print("vigil: no matching trace records", file=sys.stderr)
+    return 0
+
+
+def select(
+    records: list[dict[str, Any]], args: argparse.Namespace, since: float | None
+) -> list[dict[str, Any]]:
+    """Filter trace records; ``--order`` also pulls in every record sharing a correlation id
+    with one of that order's records (the intent that created it, its send outcome)."""
+    if args.order:
+        cids = {r.get("cid") for r in records if r.get("order") == args.order}
+        records = [r for r in records if r.get("order") == args.order or r.get("cid") in cids]
+    out = []
+    for r in records:
+        if args.actor and args.actor not in (r.get("receiver"), r.get("sender")):
+            continue
+        if args.type and r.get("type") != args.type:
+            continue
+        if args.cid and r.get("cid") != args.cid:
+            continue
+        if since is not None and (r.get("started") or 0) < since:
+            continue
+        out.append(r)
+    return out
+
+
+def format_record(r: dict[str, Any]) -> str:
+    started = r.get("started") or 0.0
+    queued = (started - (r.get("enqueued") or started)) * 1000
+    took = ((r.get("ended") or started) - started) * 1000
+    stamp = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started % 1 * 1000):03d}"
+    order = f" order={r['order']}" if r.get("order") else ""
+    return (
+        f"{stamp} {r.get('sender') or '?'} -> {r.get('receiver')} {r.get('type')} "
+        f"cid={r.get('cid')}{order} queued={queued:.2f}ms took={took:.2f}ms {r.get('outcome')}"
+    )
+
+
+# ---------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,21 +271,45 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run.py", description="Vigil: a safety layer for Binance Spot"
     )
     parser.add_argument("--config", default=str(DEFAULT_PROFILE), help="TOML profile")
-    parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--live", action="store_true", help="allow a profile that trades real money"
+    )
     parser.add_argument(
         "--status-every", type=float, default=5.0, help="seconds between status lines"
     )
+    parser.add_argument("--log-level", default="WARNING", help="stderr log level")
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command")
-    sim = sub.add_parser("sim", help="run only the simulated exchange")
-    sim.add_argument("--config", default=str(DEFAULT_PROFILE), help="TOML profile")
+
+    def command(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--config", default=str(DEFAULT_PROFILE), help="TOML profile")
+        p.set_defaults(func=func)
+        return p
+
+    sim = command("sim", cmd_sim, "run only the simulated exchange")
     sim.add_argument("--port", type=int, default=None, help="port (0 = any free port)")
     sim.add_argument("--seed", type=int, default=None, help="seed of the price process")
     sim.add_argument(
         "--tick-interval", type=float, default=None, help="seconds between price steps (0 = manual)"
     )
-    sim.set_defaults(func=cmd_sim)
+    command("status", cmd_status, "the running instance's status")
+    halt = command("halt", cmd_halt, "trip RED now")
+    halt.add_argument("--reason", required=True)
+    reset = command("reset", cmd_reset, "clear RED (needs a fresh HEALTHY reconciliation)")
+    reset.add_argument("--reason", required=True)
+    reset.add_argument("--confirm", action="store_true")
+    resync = command("resync", cmd_resync, "rebuild the book from the exchange (only while RED)")
+    resync.add_argument("--confirm", action="store_true")
+    resync.add_argument("--reason", default="")
+    command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of")
+    trace = command("trace", cmd_trace, "read the message trace")
+    trace.add_argument("--actor")
+    trace.add_argument("--type")
+    trace.add_argument("--cid", help="correlation id")
+    trace.add_argument("--order", help="client order id: that order's whole journey")
+    trace.add_argument("--since", type=float, help="only the last N seconds")
+    trace.add_argument("--follow", action="store_true")
     return parser
 
 

@@ -1,0 +1,259 @@
+"""Every message Vigil's actors exchange: immutable, typed, each with a correlation id,
+a creation time, and the name of its sender (filled in by ``Directory.tell``).
+
+``control = True`` marks messages that overtake queued work (see supervision.inbox).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from exchange.contract import (
+    AccountPosition,
+    BalanceUpdate,
+    BookTicker,
+    ExecutionReport,
+    OrderStatus,
+    StreamStatus,
+    Trade,
+)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """Base of all messages."""
+
+    control: ClassVar[bool] = False
+    correlation_id: str = field(default_factory=new_correlation_id)
+    created_at: float = field(default_factory=time.time)
+    sender: str = ""
+
+
+# --- control lane -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat(Message):
+    """Supervisor → any actor (ask): answer to prove the actor's thread is alive."""
+
+    control: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerChanged(Message):
+    """Gate → broker and others: the breaker moved (RED stops new orders at once)."""
+
+    control: ClassVar[bool] = True
+    level: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Halt(Message):
+    """Operator or supervisor → breaker: trip RED with this reason."""
+
+    control: ClassVar[bool] = True
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InjectFault(Message):
+    """Fault injection for tests and drills: ``raise`` in the handler or ``hang`` for
+    ``seconds``. Travels in the normal lane, like the work it disrupts."""
+
+    kind: str
+    seconds: float = 0.0
+
+
+# --- order flow ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderIntent(Message):
+    """A request to trade, from a strategy, an operator or the demo source."""
+
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None = None
+    client_order_id: str | None = None
+    time_in_force: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentDecision(Message):
+    """Broker → caller: accepted (with the client order id) or refused (with the reason)."""
+
+    accepted: bool
+    client_order_id: str | None
+    reason: str = ""
+    status: int = 202
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAll(Message):
+    """Cancel every open order Vigil knows of (operator command, RED, shutdown)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderEvent(Message):
+    """Listener or poller → broker: an executionReport (or a REST snapshot turned into one)."""
+
+    report: ExecutionReport
+    via: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderSnapshot(Message):
+    """Poller → broker: the exchange's current view of one order."""
+
+    status: OrderStatus
+    via: str = "rest"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradesSeen(Message):
+    """Poller → broker: trades found by REST since the watermark."""
+
+    symbol: str
+    trades: tuple[Trade, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountEvent(Message):
+    """Listener → broker: outboundAccountPosition or balanceUpdate."""
+
+    event: AccountPosition | BalanceUpdate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketPrice(Message):
+    """Listener → broker: best bid/ask (reference prices)."""
+
+    ticker: BookTicker
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamHealth(Message):
+    """Listener → breaker, poller: the user or market stream changed state."""
+
+    status: StreamStatus
+
+
+# --- reconciliation, breaker, audit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileNow(Message):
+    """Timer or operator → reconciler: run a cycle now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookSnapshotRequest(Message):
+    """Reconciler → broker (ask): the internal book as plain data."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconciliationDone(Message):
+    """Reconciler → breaker: a cycle's result (HEALTHY, WARNING, CRITICAL or FAILED)."""
+
+    result: str
+    findings: tuple[dict[str, Any], ...] = ()
+    at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerInput(Message):
+    """Any subsystem → breaker: evidence (``severity`` RED, YELLOW or INFO)."""
+
+    kind: str
+    severity: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetRequest(Message):
+    """Operator → breaker (ask): clear RED, with a reason."""
+
+    reason: str
+    operator: str = "operator"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent(Message):
+    """Anyone → audit logger: one record of the audit trail."""
+
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flush(Message):
+    """→ audit logger (ask): make everything written so far durable."""
+
+
+# --- plumbing between the adapter's threads, the timers and the actors ----------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamFrame(Message):
+    """Adapter stream thread → ws_listener: one typed event (user data, ticker or status)."""
+
+    event: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollNow(Message):
+    """Timer → rest_poller: run one poll."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InFlightRequest(Message):
+    """Poller → broker (ask): orders whose outcome or state needs a REST look."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderAbsent(Message):
+    """Poller → broker: the exchange says it has no order with this client id (-2013)."""
+
+    symbol: str
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendOutcome(Message):
+    """Wire thread → broker: what happened to one order send.
+
+    ``outcome``: acked, rejected, not_sent, unknown, refused (gate closed at the wire)."""
+
+    client_order_id: str
+    outcome: str
+    detail: str = ""
+    ack: Any = None
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResyncRequest(Message):
+    """Operator → broker (ask): rebuild the book from the exchange (only while RED)."""
+
+    confirmed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusRequest(Message):
+    """Control API → an actor (ask): its part of ``GET /v1/status``."""

@@ -1,0 +1,589 @@
+"""order_broker: the order path and the internal book.
+
+``OrderIntent → policy guard → breaker gate → book (write-ahead) → wire → exchange``.
+Sends run on a one-thread "wire" so the broker keeps answering (halts, heartbeats)
+while the exchange is slow; the gate is checked again on the wire thread right before
+each send, so nothing queued before a RED reaches the exchange after it.
+
+Unknown outcomes (timeout after send, lost response, 5xx, -1007, a duplicate client id)
+are never re-sent: the order is UNKNOWN until the poller finds it by client order id or
+the exchange confirms it does not exist after ``unknown_window_s``; one that stays unknown
+longer is a RED input.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+import time
+from decimal import Decimal
+from typing import Any
+
+from actors.messages import (
+    AccountEvent,
+    BookSnapshotRequest,
+    BreakerChanged,
+    BreakerInput,
+    CancelAll,
+    InFlightRequest,
+    IntentDecision,
+    MarketPrice,
+    OrderAbsent,
+    OrderEvent,
+    OrderIntent,
+    OrderSnapshot,
+    ResyncRequest,
+    SendOutcome,
+    StatusRequest,
+    TradesSeen,
+)
+from domain.book import Book, BookOrder, Execution, OrderState
+from domain.policy import PolicyInput, PolicyLimits, check_intent
+from domain.reconciliation import InternalOrder, InternalSnapshot
+from exchange.contract import (
+    BalanceUpdate,
+    DuplicateClientOrderId,
+    ExchangeError,
+    NotSent,
+    OrderAck,
+    OrderRequest,
+    Rejected,
+    UnknownOutcome,
+)
+from supervision.actor import VigilActor
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal for people: exact, without trailing zeros or an exponent."""
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def new_client_order_id() -> str:
+    return f"vgl-{secrets.token_hex(8)}"
+
+
+class BookHolder:
+    """The book outlives a broker instance (a restart keeps what the old one knew);
+    ``trade_floor`` is the last trade id per symbol that predates this run."""
+
+    def __init__(self, book: Book) -> None:
+        self.book = book
+        self.trade_floor: dict[str, int] = {}
+        self.unknown_since: dict[str, int] = {}
+        self.counters: dict[str, int] = {"intents": 0, "accepted": 0, "refused": 0, "sent": 0}
+
+
+class OrderBroker(VigilActor):
+    name = "order_broker"
+    handlers = {
+        OrderIntent: "on_intent",
+        SendOutcome: "on_send_outcome",
+        OrderEvent: "on_order_event",
+        OrderSnapshot: "on_order_snapshot",
+        OrderAbsent: "on_order_absent",
+        TradesSeen: "on_trades",
+        AccountEvent: "on_account",
+        MarketPrice: "on_price",
+        BookSnapshotRequest: "on_snapshot_request",
+        InFlightRequest: "on_in_flight_request",
+        CancelAll: "on_cancel_all",
+        BreakerChanged: "on_breaker_changed",
+        ResyncRequest: "on_resync",
+        StatusRequest: "status",
+    }
+
+    def started(self) -> None:
+        self.settings = self.ctx.service("settings")
+        self.adapter = self.ctx.service("adapter")
+        self.holder: BookHolder = self.ctx.service("book")
+        self.book: Book = self.holder.book
+        self.limits = PolicyLimits(
+            symbols=frozenset(self.settings.exchange.symbols),
+            max_order_notional=self.settings.policy.max_order_notional,
+            max_open_orders=self.settings.policy.max_open_orders,
+            fat_finger_pct=self.settings.policy.fat_finger_pct,
+        )
+        self.wire = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
+
+    def stopping(self) -> None:
+        wire = getattr(self, "wire", None)
+        if wire is not None:
+            wire.shutdown(wait=False, cancel_futures=False)
+
+    # ------------------------------------------------------------------ opening
+
+    def ensure_opened(self) -> bool:
+        """The opening state: exchange balances, open orders and trade floors (once)."""
+        if self.book.opened:
+            return True
+        balances = self.adapter.get_balances()
+        open_orders = self.adapter.get_open_orders(None)
+        for symbol in self.settings.exchange.symbols:
+            recent = self.adapter.get_trades(symbol)
+            self.holder.trade_floor[symbol] = max((t.trade_id for t in recent), default=0)
+        self.book.open({a: b.free + b.locked for a, b in balances.items()})
+        if open_orders:
+            self._existing_orders(open_orders)
+        self.audit("book_opened", assets=len(balances), open_orders=len(open_orders))
+        return True
+
+    def _existing_orders(self, orders: list[Any]) -> None:
+        mode = self.settings.broker.on_start_existing
+        ids = [o.client_order_id for o in orders]
+        if mode == "adopt":
+            for o in orders:
+                self.book.add_intent(
+                    BookOrder(
+                        client_order_id=o.client_order_id,
+                        symbol=o.symbol,
+                        side=o.side.value,
+                        type=o.type.value,
+                        quantity=o.orig_qty,
+                        price=o.price,
+                        state=OrderState(o.state.value)
+                        if o.state.value in OrderState.__members__
+                        else OrderState.NEW,
+                        order_id=o.order_id,
+                        executed_qty=o.executed_qty,
+                        created_ms=now_ms(),
+                        updated_ms=now_ms(),
+                        source="adopted",
+                    )
+                )
+                self.book.by_order_id[(o.symbol, o.order_id)] = o.client_order_id
+            self.audit("existing_orders_adopted", orders=ids)
+        elif mode == "cancel":
+            for o in orders:
+                self.adapter.cancel_order(o.symbol, order_id=o.order_id)
+            self.audit("existing_orders_cancelled", orders=ids)
+        else:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="existing_orders",
+                    severity="RED",
+                    detail=f"{len(orders)} open orders already on the exchange at start-up",
+                ),
+            )
+
+    # ------------------------------------------------------------------ intents
+
+    def on_intent(self, intent: OrderIntent) -> IntentDecision:
+        self.holder.counters["intents"] += 1
+        cid = intent.client_order_id or new_client_order_id()
+        if cid in self.book.orders:
+            return self._refuse(intent, cid, "duplicate client order id: already in the book", 409)
+        decision = check_intent(
+            PolicyInput(
+                symbol=intent.symbol,
+                side=intent.side,
+                type=intent.type,
+                quantity=intent.quantity,
+                price=intent.price,
+                reference_price=self.book.prices.get(intent.symbol),
+                filters=self._filters(intent.symbol),
+                free_quote=self._free(intent.symbol, "quote"),
+                free_base=self._free(intent.symbol, "base"),
+                open_orders=len(self.book.open_orders()),
+            ),
+            self.limits,
+        )
+        verdicts = [
+            {"gate": v.gate, "passed": v.passed, "reason": v.reason} for v in decision.verdicts
+        ]
+        if not decision.accepted:
+            return self._refuse(intent, cid, f"policy: {decision.reason}", 422, verdicts)
+        refusal = self.ctx.gate.refusal()
+        if refusal is not None:
+            return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
+        order = BookOrder(
+            client_order_id=cid,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            quantity=decision.quantity or intent.quantity,
+            price=decision.price,
+            created_ms=now_ms(),
+            updated_ms=now_ms(),
+            source=intent.source,
+        )
+        self.book.add_intent(order)  # write-ahead: the book knows the id before the wire does
+        self.audit(
+            "intent_accepted",
+            client_order_id=cid,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            quantity=str(order.quantity),
+            price=str(order.price),
+            verdicts=verdicts,
+            intent_cid=intent.correlation_id,
+        )
+        request = OrderRequest(
+            symbol=order.symbol,
+            side=order.side,  # type: ignore[arg-type]
+            type=order.type,  # type: ignore[arg-type]
+            client_order_id=cid,
+            quantity=order.quantity,
+            price=order.price,
+        )
+        self.holder.counters["accepted"] += 1
+        self.wire.submit(self._send, request, intent.correlation_id)
+        return IntentDecision(
+            accepted=True, client_order_id=cid, correlation_id=intent.correlation_id
+        )
+
+    def _refuse(
+        self, intent: OrderIntent, cid: str, reason: str, status: int, verdicts: Any = None
+    ) -> IntentDecision:
+        self.holder.counters["refused"] += 1
+        self.audit(
+            "intent_refused",
+            client_order_id=cid,
+            reason=reason,
+            verdicts=verdicts or [],
+            intent_cid=intent.correlation_id,
+        )
+        return IntentDecision(
+            accepted=False,
+            client_order_id=cid,
+            reason=reason,
+            status=status,
+            correlation_id=intent.correlation_id,
+        )
+
+    def _filters(self, symbol: str) -> Any:
+        try:
+            return self.adapter.symbol_filters(symbol)
+        except (ExchangeError, KeyError):
+            return None
+
+    def _free(self, symbol: str, which: str) -> Decimal:
+        market = self.book.markets.get(symbol)
+        if market is None:
+            return Decimal(0)
+        asset = market.quote if which == "quote" else market.base
+        return self.book.totals.get(asset, Decimal(0)) - self.book.locked().get(asset, Decimal(0))
+
+    # ------------------------------------------------------------------ the wire
+
+    def _send(self, request: OrderRequest, correlation_id: str) -> None:
+        """Runs on the wire thread. Never re-sends: every outcome goes back to the broker."""
+        cid = request.client_order_id
+
+        def outcome(kind: str, detail: str = "", ack: Any = None, code: int | None = None) -> None:
+            self.ctx.directory.tell(
+                "order_broker",
+                SendOutcome(
+                    client_order_id=cid,
+                    outcome=kind,
+                    detail=detail,
+                    ack=ack,
+                    code=code,
+                    correlation_id=correlation_id,
+                ),
+                sender="wire",
+            )
+
+        refusal = self.ctx.gate.begin_send(cid)
+        if refusal is not None:
+            outcome("refused", refusal)
+            return
+        try:
+            ack = self.adapter.place_order(request)
+        except DuplicateClientOrderId as exc:
+            outcome("unknown", f"duplicate client order id: {exc}", code=exc.code)
+        except NotSent as exc:
+            outcome("not_sent", str(exc), code=exc.code)
+        except Rejected as exc:
+            outcome("rejected", str(exc), code=exc.code)
+        except UnknownOutcome as exc:
+            outcome("unknown", str(exc), code=exc.code)
+        except ExchangeError as exc:
+            outcome("rejected" if exc.code is not None else "unknown", str(exc), code=exc.code)
+        except Exception as exc:  # we cannot tell whether it reached the exchange
+            outcome("unknown", f"{type(exc).__name__}: {exc}")
+        else:
+            outcome("acked", ack=ack)
+        finally:
+            self.ctx.gate.end_send(cid)
+
+    def on_send_outcome(self, message: SendOutcome) -> None:
+        cid = message.client_order_id
+        order = self.book.orders.get(cid)
+        if order is None:
+            return
+        self.audit(
+            "send_outcome",
+            client_order_id=cid,
+            outcome=message.outcome,
+            detail=message.detail,
+            code=message.code,
+        )
+        if message.outcome == "acked":
+            self.holder.counters["sent"] += 1
+            self._apply_ack(order, message.ack)
+        elif message.outcome in ("rejected", "not_sent", "refused"):
+            self.book.mark(cid, OrderState.REJECTED, now_ms())
+        else:
+            self.holder.counters["sent"] += 1
+            if not order.state.is_terminal and order.order_id is None:
+                self.book.mark(cid, OrderState.UNKNOWN, now_ms())
+            self.holder.unknown_since.setdefault(cid, now_ms())
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="unknown_outcome", severity="INFO", detail=f"{cid}: {message.detail}"
+                ),
+            )
+
+    def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
+        state = ack.state.value if ack.state is not None else "NEW"
+        self.book.apply_order_update(
+            symbol=ack.symbol,
+            client_order_id=order.client_order_id,
+            order_id=ack.order_id,
+            venue_state=state,
+            cumulative_qty=ack.executed_qty or Decimal(0),
+            cumulative_quote=ack.cumulative_quote_qty or Decimal(0),
+            now_ms=now_ms(),
+        )
+        for fill in ack.fills:
+            self.book.apply_execution(
+                Execution(
+                    symbol=ack.symbol,
+                    trade_id=fill.trade_id,
+                    order_id=ack.order_id,
+                    client_order_id=order.client_order_id,
+                    side=order.side,
+                    price=fill.price,
+                    qty=fill.qty,
+                    commission=fill.commission,
+                    commission_asset=fill.commission_asset,
+                    time_ms=ack.transact_time_ms,
+                    is_maker=False,
+                    via="ack",
+                )
+            )
+
+    # ------------------------------------------------------------------ updates
+
+    def on_order_event(self, message: OrderEvent) -> None:
+        r = message.report
+        order = self.book.apply_order_update(
+            symbol=r.symbol,
+            client_order_id=r.order_client_id,
+            order_id=r.order_id,
+            venue_state=r.state.value,
+            cumulative_qty=r.cumulative_qty,
+            cumulative_quote=r.cumulative_quote_qty,
+            now_ms=now_ms(),
+        )
+        if order is not None:
+            self.holder.unknown_since.pop(order.client_order_id, None)
+        if r.execution_type == "TRADE" and r.trade_id is not None and r.trade_id >= 0:
+            self.book.apply_execution(
+                Execution(
+                    symbol=r.symbol,
+                    trade_id=r.trade_id,
+                    order_id=r.order_id,
+                    client_order_id=r.order_client_id,
+                    side=r.side.value,
+                    price=r.last_price,
+                    qty=r.last_qty,
+                    commission=r.commission,
+                    commission_asset=r.commission_asset,
+                    time_ms=r.transaction_time_ms,
+                    is_maker=r.is_maker,
+                    via=message.via,
+                )
+            )
+        if order is None:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="unknown_order",
+                    severity="RED",
+                    detail=f"execution report for an order the book never placed: "
+                    f"{r.symbol} #{r.order_id} ({r.order_client_id})",
+                ),
+            )
+
+    def on_order_snapshot(self, message: OrderSnapshot) -> None:
+        s = message.status
+        order = self.book.apply_order_update(
+            symbol=s.symbol,
+            client_order_id=s.client_order_id,
+            order_id=s.order_id,
+            venue_state=s.state.value,
+            cumulative_qty=s.executed_qty,
+            cumulative_quote=s.cumulative_quote_qty,
+            now_ms=now_ms(),
+        )
+        if order is not None and order.client_order_id in self.holder.unknown_since:
+            del self.holder.unknown_since[order.client_order_id]
+            self.audit(
+                "unknown_resolved", client_order_id=order.client_order_id, state=s.state.value
+            )
+
+    def on_order_absent(self, message: OrderAbsent) -> None:
+        order = self.book.orders.get(message.client_order_id)
+        if order is None or not order.state.in_flight:
+            return
+        since = self.holder.unknown_since.get(order.client_order_id, order.updated_ms)
+        if now_ms() - since >= self.settings.broker.unknown_window_s * 1000:
+            self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
+            self.holder.unknown_since.pop(order.client_order_id, None)
+            self.audit(
+                "unknown_resolved",
+                client_order_id=order.client_order_id,
+                state="ABSENT",
+                detail="the exchange confirms no such order",
+            )
+
+    def on_trades(self, message: TradesSeen) -> None:
+        for t in message.trades:
+            order = self.book.find(t.symbol, None, t.order_id)
+            self.book.apply_execution(
+                Execution(
+                    symbol=t.symbol,
+                    trade_id=t.trade_id,
+                    order_id=t.order_id,
+                    client_order_id=order.client_order_id if order else None,
+                    side="BUY" if t.is_buyer else "SELL",
+                    price=t.price,
+                    qty=t.qty,
+                    commission=t.commission,
+                    commission_asset=t.commission_asset,
+                    time_ms=t.time_ms,
+                    is_maker=t.is_maker,
+                    via="rest",
+                )
+            )
+
+    def on_account(self, message: AccountEvent) -> None:
+        if isinstance(message.event, BalanceUpdate):
+            self.book.apply_external(message.event.asset, message.event.delta)
+            self.audit("balance_update", asset=message.event.asset, delta=str(message.event.delta))
+
+    def on_price(self, message: MarketPrice) -> None:
+        self.book.prices[message.ticker.symbol] = message.ticker.mid
+
+    # ------------------------------------------------------------------ queries
+
+    def on_snapshot_request(self, message: BookSnapshotRequest) -> dict[str, Any]:
+        self.ensure_opened()
+        book = self.book
+        return {
+            "internal": InternalSnapshot(
+                totals=dict(book.totals),
+                locked=dict(book.locked()),
+                orders={
+                    cid: InternalOrder(
+                        cid, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
+                    )
+                    for cid, o in book.orders.items()
+                },
+                order_ids=dict(book.by_order_id),
+                trades=frozenset(book.executions),
+            ),
+            "trade_floor": dict(self.holder.trade_floor),
+        }
+
+    def on_in_flight_request(self, message: InFlightRequest) -> list[tuple[str, str, str]]:
+        stuck = [
+            cid
+            for cid, since in self.holder.unknown_since.items()
+            if now_ms() - since > 2 * self.settings.broker.unknown_window_s * 1000
+        ]
+        for cid in stuck:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="unknown_stuck",
+                    severity="RED",
+                    detail=f"order {cid} outcome still unknown",
+                ),
+            )
+        return [(o.symbol, o.client_order_id, o.state.value) for o in self.book.open_orders()]
+
+    def status(self, message: StatusRequest) -> dict[str, Any]:
+        book = self.book
+        return {
+            "orders": {
+                cid: {
+                    "symbol": o.symbol,
+                    "side": o.side,
+                    "type": o.type,
+                    "quantity": str(o.quantity),
+                    "price": None if o.price is None else str(o.price),
+                    "state": o.state.value,
+                    "order_id": o.order_id,
+                    "executed_qty": str(o.executed_qty),
+                }
+                for cid, o in book.orders.items()
+            },
+            "balances": {a: plain(v) for a, v in sorted(book.totals.items())},
+            "locked": {a: plain(v) for a, v in sorted(book.locked().items())},
+            "positions": {
+                s: {
+                    "quantity": str(p.quantity),
+                    "average_entry": None if p.average_entry is None else str(p.average_entry),
+                    "realized_pnl": str(p.realized_pnl),
+                    "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
+                }
+                for s, p in book.positions.items()
+            },
+            "fills": len(book.executions),
+            "counters": dict(self.holder.counters),
+            "anomalies": len(book.anomalies),
+            "duplicates": book.duplicates,
+        }
+
+    # ------------------------------------------------------------------ halts
+
+    def on_cancel_all(self, message: CancelAll) -> int:
+        targets = [
+            o
+            for o in self.book.open_orders()
+            if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+        ]
+        for order in targets:
+            self.wire.submit(self._cancel, order.symbol, order.client_order_id)
+        self.audit("cancel_all", reason=message.reason, orders=[o.client_order_id for o in targets])
+        return len(targets)
+
+    def _cancel(self, symbol: str, client_order_id: str) -> None:
+        try:
+            self.adapter.cancel_order(symbol, client_order_id=client_order_id)
+        except ExchangeError as exc:
+            self.ctx.directory.tell(
+                "audit_logger",
+                self._audit_event("cancel_failed", client_order_id=client_order_id, error=str(exc)),
+                sender="wire",
+            )
+
+    def _audit_event(self, kind: str, **data: Any) -> Any:
+        from actors.messages import AuditEvent
+
+        return AuditEvent(kind=kind, data={"actor": self.name, **data})
+
+    def on_breaker_changed(self, message: BreakerChanged) -> None:
+        if message.level == "RED" and self.settings.broker.cancel_on_red:
+            self.on_cancel_all(CancelAll(reason=f"RED: {message.reason}"))
+
+    def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
+        if not self.ctx.gate.state.is_red:
+            return {"ok": False, "reason": "resync is allowed only while RED"}
+        if not message.confirmed:
+            return {"ok": False, "reason": "resync needs --confirm"}
+        balances = self.adapter.get_balances()
+        diff = self.book.resync({a: b.free + b.locked for a, b in balances.items()})
+        changes = {a: {"book": str(b), "exchange": str(e)} for a, (b, e) in diff.items()}
+        self.audit("resync", reason=message.reason, changes=changes)
+        return {"ok": True, "changes": changes}

@@ -1,0 +1,188 @@
+"""reconciler: every N seconds, the internal book against the exchange's state.
+
+A cycle fetches the exchange's balances, open orders and trades since the opening (per
+symbol, from a watermark below which everything is confirmed), asks the broker for its
+book, and runs ``domain.reconciliation.reconcile``. The result goes to the gate (the
+evidence trading needs) and the breaker (CRITICAL → RED). A CRITICAL result writes an
+incident folder: both states as JSON, the findings, and a readable report. A cycle that
+cannot complete reports FAILED (a breaker input).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pykka
+
+from actors.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
+from domain.reconciliation import (
+    ExchangeOrder,
+    ExchangeSnapshot,
+    ExchangeTrade,
+    Result,
+    Severity,
+    Tolerances,
+    reconcile,
+)
+from exchange.contract import ExchangeError
+from supervision.actor import VigilActor
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Reconciler(VigilActor):
+    name = "reconciler"
+    handlers = {ReconcileNow: "run", StatusRequest: "status"}
+
+    def started(self) -> None:
+        self.settings = self.ctx.service("settings")
+        self.adapter = self.ctx.service("adapter")
+        self.memory: dict[str, Any] = self.ctx.service("reconciler_memory")
+        self.memory.setdefault("first_seen", {})
+        self.memory.setdefault("trade_marks", {})
+        r = self.settings.reconciliation
+        self.tolerances = Tolerances(
+            epsilon=r.epsilon,
+            grace_ms=int(r.grace_s * 1000),
+            balance_grace_ms=int(r.balance_grace_s * 1000),
+        )
+
+    def run(self, message: ReconcileNow) -> str:
+        timeout = self.settings.supervision.ask_timeout_s * 3
+        try:
+            before = self.ask("order_broker", BookSnapshotRequest(), timeout)
+            exchange = self._exchange_snapshot(before["trade_floor"])
+            after = self.ask("order_broker", BookSnapshotRequest(), timeout)
+        except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
+            self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}")
+            return "FAILED"
+        # The exchange was read between two views of the book; events that landed in
+        # between make one of them match it. The better match counts (never hides a
+        # difference that both views show).
+        at, seen = now_ms(), self.memory["first_seen"]
+        candidates = [
+            (reconcile(snap["internal"], exchange, at, self.tolerances, seen), snap["internal"])
+            for snap in (before, after)
+        ]
+        result, internal = min(
+            candidates, key=lambda c: (SEVERITY_RANK[c[0].severity], len(c[0].findings))
+        )
+        self.memory["first_seen"] = result.first_seen
+        self._advance_marks(exchange, internal.trades)
+        findings = tuple(f.as_dict() for f in result.findings)
+        if result.severity is Severity.CRITICAL:
+            self._incident(result, internal, exchange)
+        self._done(result.severity.value, findings)
+        return result.severity.value
+
+    def _exchange_snapshot(self, floors: dict[str, int]) -> ExchangeSnapshot:
+        balances = self.adapter.get_balances()
+        open_orders = self.adapter.get_open_orders(None)
+        trades: list[ExchangeTrade] = []
+        marks = self.memory["trade_marks"]
+        for symbol in self.settings.exchange.symbols:
+            floor = max(floors.get(symbol, 0), marks.get(symbol, 0))
+            for t in self.adapter.get_trades(symbol, from_id=floor + 1):
+                trades.append(ExchangeTrade(t.symbol, t.trade_id, t.order_id))
+        return ExchangeSnapshot(
+            balances={a: (b.free, b.locked) for a, b in balances.items()},
+            open_orders=tuple(
+                ExchangeOrder(
+                    o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty
+                )
+                for o in open_orders
+            ),
+            trades=tuple(trades),
+        )
+
+    def _advance_marks(self, exchange: ExchangeSnapshot, known: frozenset[tuple[str, int]]) -> None:
+        """Below the mark every trade is confirmed: later cycles fetch only what is newer."""
+        marks = self.memory["trade_marks"]
+        by_symbol: dict[str, list[int]] = {}
+        for t in exchange.trades:
+            by_symbol.setdefault(t.symbol, []).append(t.trade_id)
+        for symbol, ids in by_symbol.items():
+            for trade_id in sorted(ids):
+                if (symbol, trade_id) not in known:
+                    break
+                marks[symbol] = trade_id
+
+    def _done(self, result: str, findings: tuple[dict[str, str], ...], detail: str = "") -> None:
+        at = now_ms()
+        self.ctx.gate.record_reconciliation(result, at)
+        self.memory["last"] = {
+            "result": result,
+            "at_ms": at,
+            "findings": list(findings),
+            "detail": detail,
+        }
+        self.tell("breaker", ReconciliationDone(result=result, findings=findings, at_ms=at))
+        if result != "HEALTHY":
+            self.audit("reconciliation", result=result, findings=list(findings), detail=detail)
+
+    def _incident(self, result: Result, internal: Any, exchange: ExchangeSnapshot) -> Path:
+        """Freeze the evidence: both states, the findings, a readable report."""
+        data_dir: Path = self.ctx.service("data_dir")
+        folder = data_dir / "incidents" / f"{result.at_ms}-reconciliation"
+        folder.mkdir(parents=True, exist_ok=True)
+        critical = [f for f in result.findings if f.severity is Severity.CRITICAL]
+        state = {
+            "internal": {
+                "totals": {a: str(v) for a, v in internal.totals.items()},
+                "locked": {a: str(v) for a, v in internal.locked.items()},
+                "orders": {c: vars_of(o) for c, o in internal.orders.items()},
+                "trades": sorted(f"{s}:{t}" for s, t in internal.trades),
+            },
+            "exchange": {
+                "balances": {
+                    a: {"free": str(f), "locked": str(lk)}
+                    for a, (f, lk) in exchange.balances.items()
+                },
+                "open_orders": [vars_of(o) for o in exchange.open_orders],
+                "trades": [vars_of(t) for t in exchange.trades],
+            },
+        }
+        report = {
+            "kind": "reconciliation",
+            "result": result.severity.value,
+            "at_ms": result.at_ms,
+            "findings": [f.as_dict() for f in result.findings],
+        }
+        (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+        (folder / "report.json").write_text(json.dumps(report, indent=2))
+        lines = [f"Reconciliation CRITICAL at {result.at_ms} ms", ""]
+        for f in critical:
+            lines += [
+                f"- {f.kind}: {f.detail}",
+                f"    book:     {f.internal}",
+                f"    exchange: {f.exchange}",
+            ]
+        lines += [
+            "",
+            f"Full state: {folder / 'state.json'}",
+            "Trace of affected orders: python run.py trace --cid <id>",
+        ]
+        (folder / "report.txt").write_text("\n".join(lines) + "\n")
+        self.ctx.service("store").add_incident(
+            result.at_ms,
+            "reconciliation_critical",
+            critical[0].detail if critical else "",
+            {"folder": str(folder), **report},
+        )
+        return folder
+
+    def status(self, message: StatusRequest) -> dict[str, Any]:
+        return {"last": self.memory.get("last")}
+
+
+SEVERITY_RANK = {Severity.HEALTHY: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def vars_of(obj: Any) -> dict[str, str]:
+    fields = getattr(obj, "__dataclass_fields__", {})
+    return {name: str(getattr(obj, name)) for name in fields}

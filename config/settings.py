@@ -1,0 +1,171 @@
+"""Vigil's settings: a TOML profile plus environment overrides (pydantic-settings).
+
+Environment variables win over the profile: prefix ``VIGIL_``, nested keys joined by
+``__`` (``VIGIL_CONTROL__PORT``, ``VIGIL_CONTROL__TOKEN``, ``VIGIL_DATA_DIR``,
+``VIGIL_EXCHANGE__SIMULATOR=false`` with ``VIGIL_EXCHANGE__REST_URL`` ...). Exchange
+credentials come only from ``BINANCE_API_KEY`` / ``BINANCE_API_SECRET``. A bad file or
+value raises ``SettingsError`` naming the field; ``run.py`` exits 2 with it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from exchange.simulator.config import SimulatorConfig
+
+DEFAULT_PROFILE = Path(__file__).resolve().parent / "sim.toml"
+
+
+class SettingsError(ValueError):
+    """A profile or an override Vigil refuses; the message names the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExchangeSettings(_Section):
+    simulator: bool = True
+    live: bool = False
+    rest_url: str | None = None
+    ws_api_url: str | None = None
+    stream_url: str | None = None
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    recv_window_ms: int = Field(default=5000, gt=0, le=60000)
+    read_timeout_s: float = Field(default=5.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+
+
+class ControlSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
+    token: SecretStr | None = None
+
+
+class SupervisionSettings(_Section):
+    heartbeat_interval_s: float = Field(default=0.5, gt=0)
+    hang_timeout_s: float = Field(default=1.0, gt=0)
+    max_restarts: int = Field(default=3, ge=0)
+    max_seconds: float = Field(default=60.0, gt=0)
+    ask_timeout_s: float = Field(default=2.0, gt=0)
+    io_hang_timeout_s: float | None = Field(
+        default=None, gt=0, description="heartbeat deadline of actors that wait on REST calls"
+    )
+
+
+class ReconciliationSettings(_Section):
+    interval_s: float = Field(default=5.0, gt=0)
+    grace_s: float = Field(default=10.0, gt=0)
+    balance_grace_s: float = Field(default=3.0, gt=0)
+    epsilon: Decimal = Decimal("0.00000001")
+    max_age_intervals: float = Field(default=3.0, gt=0, description="older result: not fresh")
+
+
+class BrokerSettings(_Section):
+    cancel_on_red: bool = True
+    on_start_existing: str = Field(default="halt", pattern="^(halt|adopt|cancel)$")
+    unknown_query_interval_s: float = Field(default=0.5, gt=0)
+    unknown_window_s: float = Field(default=15.0, gt=0)
+
+
+class PolicySettings(_Section):
+    max_order_notional: Decimal = Decimal("5000")
+    max_open_orders: int = Field(default=50, ge=1)
+    fat_finger_pct: Decimal = Decimal("5")
+
+
+class PollerSettings(_Section):
+    interval_s: float = Field(default=2.0, gt=0)
+    fast_interval_s: float = Field(default=0.5, gt=0, description="while the WebSocket is down")
+
+
+class DemoSettings(_Section):
+    enabled: bool = True
+    interval_s: float = Field(default=1.0, gt=0)
+    symbol: str = "BTCUSDT"
+    quantity: Decimal = Decimal("0.001")
+
+
+class TraceSettings(_Section):
+    level: str = Field(default="summary", pattern="^(off|summary|detail)$")
+    rotation: str = "20 MB"
+    retention: int = Field(default=5, ge=1)
+
+
+class VigilSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("var")
+    exchange: ExchangeSettings = ExchangeSettings()
+    simulator: SimulatorConfig = SimulatorConfig()
+    control: ControlSettings = ControlSettings()
+    supervision: SupervisionSettings = SupervisionSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
+    broker: BrokerSettings = BrokerSettings()
+    policy: PolicySettings = PolicySettings()
+    poller: PollerSettings = PollerSettings()
+    demo: DemoSettings = DemoSettings()
+    trace: TraceSettings = TraceSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_PROFILE.get("path"))
+        return (init_settings, env_settings, toml)
+
+
+_PROFILE: dict[str, Path | None] = {"path": None}
+
+
+def load_settings(profile: Path = DEFAULT_PROFILE, **overrides: Any) -> VigilSettings:
+    """Profile + environment (+ explicit overrides); ``SettingsError`` names what is wrong."""
+    try:
+        with profile.open("rb") as fh:
+            tomllib.load(fh)  # a clear error for a broken file before pydantic sees it
+    except OSError as exc:
+        raise SettingsError(f"cannot read profile {profile}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"profile {profile} is not valid TOML: {exc}") from None
+    _PROFILE["path"] = profile
+    try:
+        return VigilSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(
+            f"bad configuration ({profile} / VIGIL_* environment): {problems}"
+        ) from None
+    finally:
+        _PROFILE["path"] = None
+
+
+def exchange_credentials() -> tuple[SecretStr, SecretStr]:
+    """Real exchange credentials: only from the environment, never from a file."""
+    return (
+        SecretStr(os.environ.get("BINANCE_API_KEY", "")),
+        SecretStr(os.environ.get("BINANCE_API_SECRET", "")),
+    )

@@ -1,0 +1,279 @@
+"""The control API: HTTP on loopback, ``Authorization: Bearer <token>``.
+
+``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
+``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
+``GET /v1/incidents``, ``GET /metrics`` (Prometheus text). The token is compared in
+constant time; a missing or wrong one gets 401 and is audited. Runs on its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import threading
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import pykka
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from actors.messages import CancelAll, Halt, OrderIntent, ResetRequest, ResyncRequest, StatusRequest
+
+if TYPE_CHECKING:
+    from supervision.system import VigilSystem
+
+
+class OrderBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=20)
+    side: str = Field(pattern="^(BUY|SELL)$")
+    type: str = Field(pattern="^(LIMIT|MARKET)$")
+    quantity: Decimal
+    price: Decimal | None = None
+    client_order_id: str | None = Field(default=None, pattern=r"^[.A-Z:/a-z0-9_-]{1,36}$")
+
+    @field_validator("quantity", "price", mode="before")
+    @classmethod
+    def _no_float(cls, value: Any) -> Any:
+        if isinstance(value, float):
+            raise ValueError("send amounts as strings, not floats")
+        return value
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    reason: str = Field(min_length=1)
+    confirm: bool = False
+    operator: str = "operator"
+
+
+class Confirm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    confirm: bool = False
+    reason: str = ""
+
+
+class SystemCollector:
+    """Prometheus metrics read from the running system at scrape time."""
+
+    def __init__(self, system: VigilSystem) -> None:
+        self.system = system
+
+    def collect(self) -> Any:
+        status = self.system.status()
+        level = GaugeMetricFamily("vigil_breaker_level", "0 GREEN, 1 YELLOW, 2 RED")
+        level.add_metric([], {"GREEN": 0, "YELLOW": 1, "RED": 2}[status["breaker"]])
+        yield level
+        alive = GaugeMetricFamily("vigil_actor_alive", "1 if the actor runs", labels=["actor"])
+        for name, ok in status["actors"].items():
+            alive.add_metric([name], 1 if ok else 0)
+        yield alive
+        restarts = GaugeMetricFamily("vigil_actor_restarts", "restarts so far", labels=["actor"])
+        for name, count in status["restarts"].items():
+            restarts.add_metric([name], count)
+        yield restarts
+        orders = GaugeMetricFamily("vigil_orders", "orders in the book", labels=["kind"])
+        for kind, count in status.get("orders", {}).items():
+            orders.add_metric([kind], count)
+        yield orders
+        recon = GaugeMetricFamily(
+            "vigil_reconciliation_healthy", "1 if the last result was HEALTHY"
+        )
+        recon.add_metric([], 1 if status["reconciliation"]["result"] == "HEALTHY" else 0)
+        yield recon
+
+
+class ControlServer:
+    def __init__(self, system: VigilSystem, host: str, port: int, token: str) -> None:
+        self.system = system
+        self.host, self.port = host, port
+        self._token = token.encode()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.registry = CollectorRegistry()
+        self.registry.register(SystemCollector(system))
+        self.app = web.Application(middlewares=[self._auth])
+        r = self.app.router
+        r.add_get("/v1/status", self.status)
+        r.add_post("/v1/orders", self.post_order)
+        r.add_get("/v1/orders", self.get_orders)
+        r.add_get("/v1/balances", self.balances)
+        r.add_post("/v1/halt", self.halt)
+        r.add_post("/v1/reset", self.reset)
+        r.add_post("/v1/resync", self.resync)
+        r.add_post("/v1/cancel-all", self.cancel_all)
+        r.add_get("/v1/incidents", self.incidents)
+        r.add_get("/metrics", self.metrics)
+
+    def __repr__(self) -> str:
+        return f"ControlServer({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> ControlServer:
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._serve()), name="control-api", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the control API did not start")
+        return self
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self.port = int(runner.addresses[0][1])
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._ready.set()
+        try:
+            await self._stopped.wait()
+        finally:
+            await runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # ---------------------------------------------------------------- plumbing
+
+    @web.middleware
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        given = header[7:].encode() if header.startswith("Bearer ") else b""
+        if not hmac.compare_digest(given, self._token):
+            self.system.audit(
+                "control_unauthorized",
+                path=request.path,
+                method=request.method,
+                remote=request.remote or "",
+            )
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except (pykka.Timeout, pykka.ActorDeadError) as exc:
+            return web.json_response(
+                {"error": f"the system did not answer: {type(exc).__name__}"}, status=503
+            )
+
+    async def _call(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+    async def _body(self, request: web.Request, model: type[BaseModel]) -> Any:
+        try:
+            data = await request.json() if request.can_read_body else {}
+            return model.model_validate(data)
+        except (ValueError, ValidationError) as exc:
+            raise web.HTTPUnprocessableEntity(
+                text=f'{{"error": {str(exc)!r}}}'.replace("'", '"'), content_type="application/json"
+            ) from None
+
+    # ---------------------------------------------------------------- endpoints
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(await self._call(self.system.status))
+
+    async def post_order(self, request: web.Request) -> web.Response:
+        try:
+            body = OrderBody.model_validate(await request.json())
+        except (ValueError, ValidationError, InvalidOperation) as exc:
+            return web.json_response({"error": "bad order", "detail": str(exc)}, status=422)
+        if not self.system.accepting:
+            return web.json_response({"error": "shutting down: no new intents"}, status=503)
+        intent = OrderIntent(
+            symbol=body.symbol,
+            side=body.side,
+            type=body.type,
+            quantity=body.quantity,
+            price=body.price,
+            client_order_id=body.client_order_id,
+            source="api",
+        )
+        decision = await self._call(lambda: self.system.ask("order_broker", intent))
+        if decision.accepted:
+            return web.json_response(
+                {
+                    "client_order_id": decision.client_order_id,
+                    "correlation_id": intent.correlation_id,
+                },
+                status=202,
+            )
+        return web.json_response(
+            {"error": decision.reason, "client_order_id": decision.client_order_id},
+            status=decision.status,
+        )
+
+    async def get_orders(self, request: web.Request) -> web.Response:
+        book = await self._call(lambda: self.system.ask("order_broker", StatusRequest()))
+        return web.json_response({"orders": book["orders"]})
+
+    async def balances(self, request: web.Request) -> web.Response:
+        book = await self._call(lambda: self.system.ask("order_broker", StatusRequest()))
+        return web.json_response(
+            {"balances": book["balances"], "locked": book["locked"], "positions": book["positions"]}
+        )
+
+    async def halt(self, request: web.Request) -> web.Response:
+        body = await self._body(request, Reason)
+        reason = f"operator halt: {body.reason}"
+        await self._call(lambda: self.system.gate.trip_red(reason, "operator"))  # at once
+        self.system.directory.tell(
+            "breaker", Halt(reason=reason, source="operator"), sender="control"
+        )
+        return web.json_response(
+            {"breaker": self.system.gate.state.level.value, "reason": self.system.gate.state.reason}
+        )
+
+    async def reset(self, request: web.Request) -> web.Response:
+        body = await self._body(request, Reason)
+        if not body.confirm:
+            return web.json_response({"ok": False, "reason": "a reset needs confirm"}, status=409)
+        answer = await self._call(
+            lambda: self.system.ask(
+                "breaker", ResetRequest(reason=body.reason, operator=body.operator)
+            )
+        )
+        return web.json_response(answer, status=200 if answer["ok"] else 409)
+
+    async def resync(self, request: web.Request) -> web.Response:
+        body = await self._body(request, Confirm)
+        answer = await self._call(
+            lambda: self.system.ask(
+                "order_broker",
+                ResyncRequest(confirmed=body.confirm, reason=body.reason),
+                timeout=30,
+            )
+        )
+        return web.json_response(answer, status=200 if answer["ok"] else 409)
+
+    async def cancel_all(self, request: web.Request) -> web.Response:
+        count = await self._call(
+            lambda: self.system.ask("order_broker", CancelAll(reason="operator"))
+        )
+        return web.json_response({"cancelling": count})
+
+    async def incidents(self, request: web.Request) -> web.Response:
+        return web.json_response({"incidents": await self._call(self.system.store.incidents)})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        text = await self._call(lambda: generate_latest(self.registry))
+        return web.Response(body=text, content_type="text/plain", charset="utf-8")

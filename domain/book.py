@@ -1,0 +1,315 @@
+"""The internal book: Vigil's own record of orders, executions, balances and positions.
+
+Pure and single-threaded (the order broker owns one). Updates may arrive from the
+WebSocket listener and the REST poller, duplicated, late or out of order:
+
+* executions are deduplicated by ``(symbol, trade_id)``; a fill changes balances once;
+* an order's cumulative quantity never goes down and a terminal state is never left;
+  an impossible transition is counted and recorded in ``anomalies``, never raised;
+* balances are the opening snapshot plus fills, commissions and external changes
+  (balanceUpdate), so a silent change on the exchange shows up as a difference.
+
+Money is Decimal throughout.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+class OrderState(StrEnum):
+    PENDING_NEW = "PENDING_NEW"  # journaled, maybe on the wire, no answer yet
+    UNKNOWN = "UNKNOWN"  # sent, outcome unknown (timeout, lost response, 5xx, -1007)
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def in_flight(self) -> bool:
+        return self in (OrderState.PENDING_NEW, OrderState.UNKNOWN)
+
+
+TERMINAL = frozenset(
+    {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
+)
+OPEN_ON_EXCHANGE = frozenset({OrderState.NEW, OrderState.PARTIALLY_FILLED})
+
+# which venue states map to ours (Binance has a few more)
+VENUE_STATES = {
+    "NEW": OrderState.NEW,
+    "PENDING_NEW": OrderState.NEW,
+    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+    "FILLED": OrderState.FILLED,
+    "CANCELED": OrderState.CANCELED,
+    "PENDING_CANCEL": OrderState.PARTIALLY_FILLED,
+    "REJECTED": OrderState.REJECTED,
+    "EXPIRED": OrderState.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """What the book needs to know of a symbol."""
+
+    symbol: str
+    base: str
+    quote: str
+
+
+@dataclass
+class BookOrder:
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal | None
+    state: OrderState = OrderState.PENDING_NEW
+    order_id: int | None = None
+    executed_qty: Decimal = ZERO
+    cumulative_quote: Decimal = ZERO
+    created_ms: int = 0
+    updated_ms: int = 0
+    source: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return not self.state.is_terminal
+
+    @property
+    def reserved(self) -> tuple[str, Decimal] | None:
+        """(side of the reservation, amount) this order locks on the exchange while open."""
+        if self.state not in OPEN_ON_EXCHANGE or self.type == "MARKET":
+            return None
+        remaining = self.quantity - self.executed_qty
+        if self.side == "BUY":
+            return ("quote", (self.price or ZERO) * remaining)
+        return ("base", remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    symbol: str
+    trade_id: int
+    order_id: int
+    client_order_id: str | None
+    side: str
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str | None
+    time_ms: int
+    is_maker: bool
+    via: str
+
+
+@dataclass
+class Position:
+    """Spot: base holdings from our fills, at average cost (in the quote asset)."""
+
+    symbol: str
+    quantity: Decimal = ZERO
+    cost: Decimal = ZERO  # total quote paid for ``quantity``
+    realized_pnl: Decimal = ZERO
+    fees_quote: Decimal = ZERO
+
+    @property
+    def average_entry(self) -> Decimal | None:
+        return None if self.quantity <= 0 else self.cost / self.quantity
+
+    def unrealized(self, mark: Decimal | None) -> Decimal:
+        if mark is None or self.quantity <= 0:
+            return ZERO
+        return mark * self.quantity - self.cost
+
+
+@dataclass
+class Book:
+    markets: dict[str, Market]
+    orders: dict[str, BookOrder] = field(default_factory=dict)
+    by_order_id: dict[tuple[str, int], str] = field(default_factory=dict)
+    executions: dict[tuple[str, int], Execution] = field(default_factory=dict)
+    foreign_executions: dict[tuple[str, int], Execution] = field(default_factory=dict)
+    totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    positions: dict[str, Position] = field(default_factory=dict)
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    anomalies: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    opened: bool = False
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self, balances: dict[str, Decimal]) -> None:
+        """The opening state: the exchange's balances (free + locked) at start-up."""
+        self.totals = defaultdict(Decimal, balances)
+        self.opened = True
+
+    # ------------------------------------------------------------------ orders
+
+    def add_intent(self, order: BookOrder) -> None:
+        if order.client_order_id in self.orders:
+            raise ValueError(f"client order id {order.client_order_id} already in the book")
+        self.orders[order.client_order_id] = order
+
+    def find(
+        self, symbol: str, client_order_id: str | None, order_id: int | None
+    ) -> BookOrder | None:
+        if client_order_id is not None and client_order_id in self.orders:
+            return self.orders[client_order_id]
+        if order_id is not None:
+            cid = self.by_order_id.get((symbol, order_id))
+            if cid is not None:
+                return self.orders.get(cid)
+        return None
+
+    def mark(self, client_order_id: str, state: OrderState, now_ms: int) -> None:
+        """Local transitions (sent → UNKNOWN, refused → REJECTED, confirmed absent)."""
+        order = self.orders[client_order_id]
+        if order.state.is_terminal:
+            self._anomaly(f"{client_order_id}: {order.state} → {state} ignored (terminal)")
+            return
+        order.state = state
+        order.updated_ms = now_ms
+
+    def apply_order_update(
+        self,
+        *,
+        symbol: str,
+        client_order_id: str | None,
+        order_id: int,
+        venue_state: str,
+        cumulative_qty: Decimal,
+        cumulative_quote: Decimal,
+        now_ms: int,
+    ) -> BookOrder | None:
+        """An executionReport or a REST order snapshot. Returns the order, or None when the
+        book does not know it (a foreign order: the reconciler's business)."""
+        order = self.find(symbol, client_order_id, order_id)
+        if order is None:
+            return None
+        if order.order_id is None:
+            order.order_id = order_id
+            self.by_order_id[(symbol, order_id)] = order.client_order_id
+        state = VENUE_STATES.get(venue_state)
+        if state is None:
+            self._anomaly(f"{order.client_order_id}: unknown venue state {venue_state!r}")
+            return order
+        if cumulative_qty < order.executed_qty:
+            self.duplicates += 1  # late or replayed: older than what we know
+            return order
+        if order.state.is_terminal and state != order.state:
+            if cumulative_qty > order.executed_qty:
+                self._anomaly(f"{order.client_order_id}: fill after terminal {order.state}")
+            else:
+                self.duplicates += 1
+            return order
+        if cumulative_qty > order.quantity and order.type != "MARKET":
+            self._anomaly(f"{order.client_order_id}: executed {cumulative_qty} > {order.quantity}")
+        order.executed_qty = cumulative_qty
+        order.cumulative_quote = max(order.cumulative_quote, cumulative_quote)
+        if not (state is OrderState.NEW and order.state is OrderState.PARTIALLY_FILLED):
+            order.state = state
+        order.updated_ms = now_ms
+        return order
+
+    # ------------------------------------------------------------------ executions
+
+    def apply_execution(self, execution: Execution) -> bool:
+        """Account one fill, once. Returns False for a duplicate; a fill of an order the book
+        does not know is kept apart (``foreign_executions``) and changes no balance."""
+        key = (execution.symbol, execution.trade_id)
+        if key in self.executions or key in self.foreign_executions:
+            self.duplicates += 1
+            return False
+        order = self.find(execution.symbol, execution.client_order_id, execution.order_id)
+        if order is None:
+            self.foreign_executions[key] = execution
+            return True
+        self.executions[key] = execution
+        market = self.markets[execution.symbol]
+        notional = execution.price * execution.qty
+        sign = Decimal(1) if execution.side == "BUY" else Decimal(-1)
+        self.totals[market.base] += sign * execution.qty
+        self.totals[market.quote] -= sign * notional
+        if execution.commission_asset:
+            self.totals[execution.commission_asset] -= execution.commission
+        self._position(market, execution, notional)
+        return True
+
+    def _position(self, market: Market, ex: Execution, notional: Decimal) -> None:
+        pos = self.positions.setdefault(market.symbol, Position(market.symbol))
+        fee_quote = self._fee_in_quote(market, ex)
+        pos.fees_quote += fee_quote
+        if ex.side == "BUY":
+            received = ex.qty - (ex.commission if ex.commission_asset == market.base else ZERO)
+            pos.quantity += received
+            pos.cost += notional + (fee_quote if ex.commission_asset != market.base else ZERO)
+        else:
+            if pos.quantity > 0:
+                sold = min(ex.qty, pos.quantity)
+                basis = pos.cost * sold / pos.quantity
+                pos.realized_pnl += ex.price * sold - basis - fee_quote
+                pos.cost -= basis
+                pos.quantity -= sold
+            else:
+                pos.realized_pnl -= fee_quote
+
+    def _fee_in_quote(self, market: Market, ex: Execution) -> Decimal:
+        if not ex.commission or ex.commission_asset is None:
+            return ZERO
+        if ex.commission_asset == market.quote:
+            return ex.commission
+        if ex.commission_asset == market.base:
+            return ex.commission * ex.price
+        # paid in a third asset (e.g. BNB): convert at its reference price in the quote
+        rate = self.prices.get(f"{ex.commission_asset}{market.quote}")
+        return ex.commission * rate if rate is not None else ZERO
+
+    # ------------------------------------------------------------------ balances
+
+    def apply_external(self, asset: str, delta: Decimal) -> None:
+        """A deposit, withdrawal or transfer the exchange told us about (balanceUpdate)."""
+        self.totals[asset] += delta
+
+    def locked(self) -> dict[str, Decimal]:
+        """What our open orders lock on the exchange, per asset."""
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for order in self.orders.values():
+            reserved = order.reserved
+            if reserved is None:
+                continue
+            market = self.markets[order.symbol]
+            out[market.quote if reserved[0] == "quote" else market.base] += reserved[1]
+        return out
+
+    def open_orders(self) -> list[BookOrder]:
+        return [o for o in self.orders.values() if o.is_open]
+
+    def _anomaly(self, text: str) -> None:
+        self.anomalies.append(text)
+        if len(self.anomalies) > 1000:
+            del self.anomalies[:500]
+
+    def resync(self, balances: dict[str, Decimal]) -> dict[str, tuple[Decimal, Decimal]]:
+        """Replace the balances with the exchange's (operator-confirmed, while RED); returns
+        the differences as asset → (book, exchange)."""
+        diff = {
+            a: (self.totals.get(a, ZERO), balances.get(a, ZERO))
+            for a in set(self.totals) | set(balances)
+            if self.totals.get(a, ZERO) != balances.get(a, ZERO)
+        }
+        self.totals = defaultdict(Decimal, balances)
+        return diff

@@ -1,0 +1,248 @@
+"""Reconciliation: compare the internal book with the exchange's state (Predator part 2).
+
+Pure. Inputs are two plain snapshots taken close together, the time, the tolerances and
+the ``first_seen`` map of mismatches from earlier cycles; the output is a typed result
+and the updated map. Rules:
+
+* an exchange order the book has never heard of, or a trade of such an order: CRITICAL
+  at once (a ghost: someone else trades on this account);
+* anything else that differs (in-flight orders, fills not caught up yet, a balance that
+  moves with them) is a WARNING while it is younger than ``grace_ms``, and CRITICAL once
+  it outlives it: never silently ignored, never a false CRITICAL;
+* a balance that differs while nothing of ours is in flight is an unexplained balance
+  change: CRITICAL once it outlives a short ``balance_grace_ms``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    HEALTHY = "HEALTHY"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+@dataclass(frozen=True, slots=True)
+class InternalOrder:
+    client_order_id: str
+    symbol: str
+    order_id: int | None
+    state: str  # domain.book.OrderState value
+    executed_qty: Decimal
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    client_order_id: str
+    symbol: str
+    order_id: int
+    state: str
+    executed_qty: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeTrade:
+    symbol: str
+    trade_id: int
+    order_id: int
+
+
+@dataclass(frozen=True)
+class InternalSnapshot:
+    totals: dict[str, Decimal]
+    locked: dict[str, Decimal]
+    orders: dict[str, InternalOrder]  # every order the book knows, by client id
+    order_ids: dict[tuple[str, int], str]  # (symbol, exchange order id) → client id
+    trades: frozenset[tuple[str, int]]  # (symbol, trade id) the book has accounted
+
+
+@dataclass(frozen=True)
+class ExchangeSnapshot:
+    balances: dict[str, tuple[Decimal, Decimal]]  # asset → (free, locked)
+    open_orders: tuple[ExchangeOrder, ...]
+    trades: tuple[ExchangeTrade, ...]  # recent trades of the watched symbols
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    severity: Severity
+    key: str
+    detail: str
+    internal: str = ""
+    exchange: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "severity": self.severity.value,
+            "key": self.key,
+            "detail": self.detail,
+            "internal": self.internal,
+            "exchange": self.exchange,
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    severity: Severity
+    findings: tuple[Finding, ...]
+    at_ms: int
+    first_seen: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    epsilon: Decimal = Decimal("0.00000001")
+    grace_ms: int = 10_000
+    balance_grace_ms: int = 3_000
+
+
+OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
+IN_FLIGHT = frozenset({"PENDING_NEW", "UNKNOWN"})
+
+
+def reconcile(
+    internal: InternalSnapshot,
+    exchange: ExchangeSnapshot,
+    now_ms: int,
+    tolerances: Tolerances,
+    first_seen: dict[str, int] | None = None,
+) -> Result:
+    seen_before = first_seen or {}
+    seen: dict[str, int] = {}
+    findings: list[Finding] = []
+
+    def aged(
+        key: str, kind: str, detail: str, grace: int, internal_v: str, exchange_v: str
+    ) -> None:
+        since = seen_before.get(key, now_ms)
+        seen[key] = since
+        severity = Severity.CRITICAL if now_ms - since > grace else Severity.WARNING
+        findings.append(Finding(kind, severity, key, detail, internal_v, exchange_v))
+
+    def critical(key: str, kind: str, detail: str, internal_v: str, exchange_v: str) -> None:
+        seen[key] = seen_before.get(key, now_ms)
+        findings.append(Finding(kind, Severity.CRITICAL, key, detail, internal_v, exchange_v))
+
+    # --- open orders, both directions
+    on_exchange: dict[str, ExchangeOrder] = {}
+    for ex in exchange.open_orders:
+        cid = ex.client_order_id
+        known = internal.orders.get(cid)
+        if known is None:
+            cid_by_id = internal.order_ids.get((ex.symbol, ex.order_id))
+            known = internal.orders.get(cid_by_id) if cid_by_id else None
+        if known is None:
+            critical(
+                f"unknown_order:{ex.symbol}:{ex.order_id}",
+                "unknown_order",
+                f"exchange has open order {ex.symbol} #{ex.order_id} ({cid}) the book never saw",
+                "absent",
+                f"{ex.state} executed {ex.executed_qty}",
+            )
+            continue
+        on_exchange[known.client_order_id] = ex
+        if known.state not in OPEN:
+            aged(
+                f"order_state:{known.client_order_id}",
+                "order_state",
+                f"{known.client_order_id} is {known.state} in the book, open on the exchange",
+                tolerances.grace_ms,
+                known.state,
+                ex.state,
+            )
+        elif known.executed_qty != ex.executed_qty:
+            aged(
+                f"order_fill:{known.client_order_id}",
+                "order_fill",
+                f"{known.client_order_id} executed quantity differs",
+                tolerances.grace_ms,
+                str(known.executed_qty),
+                str(ex.executed_qty),
+            )
+    for order in internal.orders.values():
+        if order.client_order_id in on_exchange:
+            continue
+        if order.state in OPEN:
+            aged(
+                f"missing_order:{order.client_order_id}",
+                "missing_order",
+                f"{order.client_order_id} is {order.state} in the book, not open on the exchange",
+                tolerances.grace_ms,
+                order.state,
+                "not open",
+            )
+        elif order.state in IN_FLIGHT:
+            aged(
+                f"in_flight:{order.client_order_id}",
+                "in_flight",
+                f"{order.client_order_id} is {order.state}: outcome not confirmed yet",
+                tolerances.grace_ms,
+                order.state,
+                "not open",
+            )
+
+    # --- trades: every exchange trade must be in the execution log
+    for trade in exchange.trades:
+        if (trade.symbol, trade.trade_id) in internal.trades:
+            continue
+        if (trade.symbol, trade.order_id) in internal.order_ids:
+            aged(
+                f"missing_trade:{trade.symbol}:{trade.trade_id}",
+                "missing_trade",
+                f"trade {trade.symbol} #{trade.trade_id} of our order #{trade.order_id} "
+                "not in the execution log yet",
+                tolerances.grace_ms,
+                "absent",
+                f"trade #{trade.trade_id}",
+            )
+        else:
+            critical(
+                f"unknown_trade:{trade.symbol}:{trade.trade_id}",
+                "unknown_trade",
+                f"trade {trade.symbol} #{trade.trade_id} of an order the book does not know "
+                f"(#{trade.order_id})",
+                "absent",
+                f"trade #{trade.trade_id}",
+            )
+
+    # --- balances: totals per asset, and what open orders lock
+    busy = any(f.severity is Severity.WARNING for f in findings)
+    grace = tolerances.grace_ms if busy else tolerances.balance_grace_ms
+    assets = set(exchange.balances) | {a for a, v in internal.totals.items() if v}
+    for asset in sorted(assets):
+        free, locked = exchange.balances.get(asset, (Decimal(0), Decimal(0)))
+        ours = internal.totals.get(asset, Decimal(0))
+        if abs((free + locked) - ours) > tolerances.epsilon:
+            aged(
+                f"balance:{asset}",
+                "balance",
+                f"{asset}: book holds {ours}, exchange holds {free + locked}",
+                grace,
+                str(ours),
+                str(free + locked),
+            )
+        our_locked = internal.locked.get(asset, Decimal(0))
+        if abs(locked - our_locked) > tolerances.epsilon:
+            aged(
+                f"locked:{asset}",
+                "locked",
+                f"{asset}: open orders lock {our_locked} in the book, {locked} on the exchange",
+                grace,
+                str(our_locked),
+                str(locked),
+            )
+
+    if any(f.severity is Severity.CRITICAL for f in findings):
+        severity = Severity.CRITICAL
+    elif findings:
+        severity = Severity.WARNING
+    else:
+        severity = Severity.HEALTHY
+    return Result(severity, tuple(findings), now_ms, seen)

@@ -1,0 +1,141 @@
+"""The base of every Vigil actor: a pykka ThreadingActor with a control-aware inbox,
+traced message handling, heartbeats, fault injection, and crash reporting on every path.
+
+pykka reports only an exception in a ``tell``-delivered message (``on_failure``); an
+exception in an ``ask`` goes back to the caller and one in ``on_start`` stops the actor
+silently. Here every one of them is reported to the supervisor (``CrashReporter``), which
+trips RED and restarts the actor. Handlers do not defend against their own bugs: let it
+crash. Subclasses declare ``handlers`` (message type → method name).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar
+
+import pykka
+
+from actors.messages import AuditEvent, Heartbeat, InjectFault, Message
+from supervision.directory import Directory
+from supervision.gate import TradingGate
+from supervision.inbox import ControlAwareInbox
+from supervision.trace import MessageTrace
+
+CrashReporter = Callable[[str, int, str, str], None]  # name, generation, where, detail
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose by an ``InjectFault(kind="raise")`` message."""
+
+
+@dataclass
+class ActorContext:
+    """What every actor gets from the supervisor: peers, the gate, the trace, settings."""
+
+    directory: Directory
+    gate: TradingGate
+    trace: MessageTrace
+    report_crash: CrashReporter
+    services: dict[str, Any]
+
+    def service(self, name: str) -> Any:
+        return self.services[name]
+
+
+class VigilActor(pykka.ThreadingActor):
+    use_daemon_thread = True  # a hung actor never keeps the process alive
+    name: ClassVar[str] = "actor"
+    handlers: ClassVar[dict[type[Message], str]] = {}
+
+    def __init__(self, ctx: ActorContext, generation: int = 0) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.generation = generation
+        self.inbox_ref: ControlAwareInbox = self.actor_inbox  # type: ignore[assignment]
+        self._crashed = threading.Event()
+
+    @staticmethod
+    def _create_actor_inbox() -> ControlAwareInbox:
+        return ControlAwareInbox()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def on_start(self) -> None:
+        try:
+            self.started()
+        except Exception as exc:
+            self._report("on_start", exc)
+            raise
+
+    def started(self) -> None:
+        """Subclass hook: initialise (from durable state) in the actor's own thread."""
+
+    def on_stop(self) -> None:
+        self.stopping()
+
+    def stopping(self) -> None:
+        """Subclass hook: release resources on a normal stop."""
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stopping()
+
+    # ---------------------------------------------------------------- messages
+
+    def on_receive(self, message: Any) -> Any:
+        started = time.time()
+        try:
+            result = self._dispatch(message)
+        except Exception as exc:
+            self.ctx.trace.record(self.name, message, started, time.time(), f"error: {exc!r}")
+            self._report("handler", exc, message)
+            raise
+        self.ctx.trace.record(self.name, message, started, time.time())
+        return result
+
+    def _dispatch(self, message: Any) -> Any:
+        if isinstance(message, Heartbeat):
+            return self.generation
+        if isinstance(message, InjectFault):
+            if message.kind == "raise":
+                raise InjectedFault(f"fault injected into {self.name}")
+            if message.kind == "hang":
+                time.sleep(message.seconds)
+                return None
+            raise ValueError(f"unknown fault kind {message.kind!r}")
+        method = self.handlers.get(type(message))
+        if method is None:
+            raise TypeError(f"{self.name} has no handler for {type(message).__name__}")
+        return getattr(self, method)(message)
+
+    def _report(self, where: str, exc: BaseException, message: Any = None) -> None:
+        if self._crashed.is_set():
+            return
+        self._crashed.set()
+        what = type(message).__name__ if message is not None else where
+        detail = f"{type(exc).__name__}: {exc} (while handling {what})"
+        self.ctx.report_crash(self.name, self.generation, where, detail)
+
+    # ---------------------------------------------------------------- helpers
+
+    def tell(self, receiver: str, message: Message) -> bool:
+        return self.ctx.directory.tell(receiver, message, sender=self.name)
+
+    def ask(self, receiver: str, message: Message, timeout: float) -> Any:
+        return self.ctx.directory.ask(receiver, message, timeout, sender=self.name)
+
+    def audit(self, kind: str, **data: Any) -> None:
+        self.tell("audit_logger", AuditEvent(kind=kind, data={"actor": self.name, **data}))
+
+    @staticmethod
+    def format_exc() -> str:
+        return traceback.format_exc(limit=3)

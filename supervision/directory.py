@@ -1,0 +1,63 @@
+"""Actors find each other by name here; the supervisor re-points a name on restart.
+
+This is what OTP's registered names give: a peer's reference never goes stale, because
+nobody holds one; every send looks the name up. ``tell`` stamps the sender's name on the
+message; ``ask`` always has a timeout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pykka
+
+from actors.messages import Message
+
+
+class Directory:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+
+    def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._refs[name] = ref
+
+    def unregister(self, name: str, ref: pykka.ActorRef[Any] | None = None) -> None:
+        with self._lock:
+            if ref is None or self._refs.get(name) is ref:
+                self._refs.pop(name, None)
+
+    def ref(self, name: str) -> pykka.ActorRef[Any] | None:
+        with self._lock:
+            return self._refs.get(name)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._refs)
+
+    @staticmethod
+    def _stamp(message: Message, sender: str) -> Message:
+        if sender and not message.sender:
+            return dataclasses.replace(message, sender=sender)
+        return message
+
+    def tell(self, receiver: str, message: Message, sender: str = "") -> bool:
+        """Deliver or drop: False when the receiver is not running (the supervisor sees that)."""
+        ref = self.ref(receiver)
+        if ref is None:
+            return False
+        try:
+            ref.tell(self._stamp(message, sender))
+        except pykka.ActorDeadError:
+            return False
+        return True
+
+    def ask(self, receiver: str, message: Message, timeout: float, sender: str = "") -> Any:
+        """Ask with a deadline; raises ``pykka.ActorDeadError`` or ``pykka.Timeout``."""
+        ref = self.ref(receiver)
+        if ref is None:
+            raise pykka.ActorDeadError(f"{receiver} is not running")
+        return ref.ask(self._stamp(message, sender), timeout=timeout)

@@ -1,0 +1,127 @@
+"""The trading gate: the one place that says whether an order may go to the exchange.
+
+It holds the breaker state (with the durable RED latch) and the readiness evidence the
+architecture requires: a HEALTHY reconciliation at start-up and recently. Every path that
+trips RED (breaker rules, the supervisor on a crash, an operator) calls ``trip_red``
+here; it is persisted before the call returns, and from that instant ``refusal()`` refuses,
+whatever is still queued in any inbox. Thread-safe; no I/O but the store write.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from domain.breaker import (
+    BreakerState,
+    Level,
+    clear_yellow,
+    reset_red,
+    set_yellow,
+    trip_red,
+)
+from storage import Store, StoreError
+
+Listener = Callable[[BreakerState], None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TradingGate:
+    def __init__(self, store: Store, *, reconciliation_max_age_s: float) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._state = store.load_breaker() or BreakerState(since_ms=now_ms())
+        self._listeners: list[Listener] = []
+        self._max_age_ms = int(reconciliation_max_age_s * 1000)
+        self._sending: set[str] = set()
+        self.sending_at_red: frozenset[str] = frozenset()  # sends already on the wire at the trip
+        self.last_healthy_ms: int | None = None
+        self.last_result: str | None = None
+        self.last_result_ms: int | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        return self._state
+
+    def subscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _set(self, new: BreakerState) -> bool:
+        """Persist then publish; callers hold no lock. Returns whether the state changed."""
+        with self._lock:
+            if new == self._state:
+                return False
+            try:
+                self._store.save_breaker(new)  # durable before anyone is told
+            except StoreError:
+                if new.is_red:  # fail closed: RED in memory even if the disk refuses
+                    self._state = new
+                raise
+            if new.is_red and not self._state.is_red:
+                self.sending_at_red = frozenset(self._sending)
+            self._state = new
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(new)
+        return True
+
+    def begin_send(self, client_order_id: str) -> str | None:
+        """The wire's last check, atomic with every trip: None = go (call ``end_send``
+        after), else the refusal. An order whose send began is in ``sending_at_red`` if
+        RED trips before it finishes: it may still land, nothing after it can."""
+        with self._lock:
+            refusal = self.refusal()
+            if refusal is None:
+                self._sending.add(client_order_id)
+            return refusal
+
+    def end_send(self, client_order_id: str) -> None:
+        with self._lock:
+            self._sending.discard(client_order_id)
+
+    def trip_red(self, reason: str, source: str) -> bool:
+        return self._set(trip_red(self._state, reason, source, now_ms()))
+
+    def set_yellow(self, reason: str, source: str) -> bool:
+        return self._set(set_yellow(self._state, reason, source, now_ms()))
+
+    def clear_yellow(self) -> bool:
+        return self._set(clear_yellow(self._state, now_ms()))
+
+    def reset(self, reason: str, operator: str) -> BreakerState:
+        """Operator reset; raises ``ResetRefused`` when the rules do not allow it."""
+        new = reset_red(
+            self._state,
+            reason=reason,
+            operator=operator,
+            healthy_reconciliation_ms=self.last_healthy_ms,
+            now_ms=now_ms(),
+            max_age_ms=self._max_age_ms,
+        )
+        self._set(new)
+        return new
+
+    def record_reconciliation(self, result: str, at_ms: int) -> None:
+        with self._lock:
+            self.last_result, self.last_result_ms = result, at_ms
+            if result == "HEALTHY":
+                self.last_healthy_ms = at_ms
+
+    def refusal(self) -> str | None:
+        """Why an order may not be sent now, or None when it may (fail closed)."""
+        state = self._state
+        if state.level is Level.RED:
+            return f"RED: {state.reason}"
+        healthy = self.last_healthy_ms
+        if healthy is None:
+            return "no HEALTHY reconciliation yet"
+        if self.last_result != "HEALTHY" and self.last_result != "WARNING":
+            return f"last reconciliation was {self.last_result}"
+        if now_ms() - healthy > self._max_age_ms:
+            return "the last HEALTHY reconciliation is stale"
+        return None

@@ -1,0 +1,399 @@
+"""The whole Vigil process: store, gate, adapter, six supervised actors, timers, control API.
+
+``CHILDREN`` is the supervisor's child-spec table, in start order (dependencies first);
+shutdown runs in reverse. ``VigilSystem.start()`` brings everything up; ``stop()`` is the
+graceful shutdown: no new intents, cancel open orders when safe, flush the audit trail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pykka
+from loguru import logger
+from pydantic import SecretStr
+
+from actors.audit_logger import AuditLogger
+from actors.breaker import Breaker
+from actors.messages import (
+    AuditEvent,
+    BreakerChanged,
+    BreakerInput,
+    CancelAll,
+    Flush,
+    PollNow,
+    ReconcileNow,
+    StatusRequest,
+    StreamFrame,
+)
+from actors.order_broker import BookHolder, OrderBroker
+from actors.reconciler import Reconciler
+from actors.rest_poller import RestPoller
+from actors.ws_listener import WsListener
+from config.settings import VigilSettings, exchange_credentials
+from domain.book import Book, Market
+from domain.breaker import BreakerState
+from exchange.binance import AdapterConfig, BinanceSpotAdapter
+from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
+from exchange.simulator import SimulatedExchange
+from storage import Store
+from supervision.actor import ActorContext
+from supervision.directory import Directory
+from supervision.gate import TradingGate
+from supervision.supervisor import ChildSpec, Failure, Supervisor
+from supervision.trace import MessageTrace
+
+
+def children(settings: VigilSettings) -> list[ChildSpec]:
+    """The child-spec table. I/O actors may legitimately block for a REST call or three."""
+    io = settings.supervision.io_hang_timeout_s or (
+        settings.exchange.read_timeout_s * 3 + settings.exchange.connect_timeout_s + 2.0
+    )
+    return [
+        ChildSpec("audit_logger", AuditLogger),
+        ChildSpec("breaker", Breaker),
+        ChildSpec("order_broker", OrderBroker, hang_timeout=io),  # opening reads the exchange
+        ChildSpec("reconciler", Reconciler, hang_timeout=io),
+        ChildSpec("rest_poller", RestPoller, hang_timeout=io),
+        ChildSpec("ws_listener", WsListener),
+    ]
+
+
+class VigilSystem:
+    def __init__(
+        self, settings: VigilSettings, *, simulator: SimulatedExchange | None = None
+    ) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.simulator = simulator
+        self._own_simulator = False
+        self.accepting = False
+        self._stop_timers = threading.Event()
+        self._timer: threading.Thread | None = None
+        self.control: Any = None
+        self.demo: Any = None
+        self.started_at = time.time()
+
+    # ------------------------------------------------------------------ start
+
+    def start(self) -> VigilSystem:
+        settings = self.settings
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.data_dir / "vigil.db")
+        r = settings.reconciliation
+        self.gate = TradingGate(
+            self.store, reconciliation_max_age_s=r.interval_s * r.max_age_intervals
+        )
+        self.trace = MessageTrace(
+            self.data_dir / "trace" / "trace.jsonl",
+            settings.trace.level,
+            settings.trace.rotation,
+            settings.trace.retention,
+        )
+        if settings.exchange.simulator and self.simulator is None:
+            self.simulator = SimulatedExchange(settings.simulator).start()
+            self._own_simulator = True
+        self.adapter = BinanceSpotAdapter(
+            self._adapter_config(),
+            audit=self._adapter_audit,
+            on_rate_limit=self._on_rate_limit,
+            on_malformed=self._on_malformed,
+        )
+        filters = self._exchange_info()
+        markets = {
+            s: Market(s, f.base_asset, f.quote_asset)
+            for s, f in filters.items()
+            if s in settings.exchange.symbols
+        }
+        self.book = BookHolder(Book(markets))
+        self.directory = Directory()
+        self.stream_health: dict[str, str] = {}
+        self.ctx = ActorContext(
+            directory=self.directory,
+            gate=self.gate,
+            trace=self.trace,
+            report_crash=lambda *a: None,
+            services={
+                "settings": settings,
+                "adapter": self.adapter,
+                "book": self.book,
+                "store": self.store,
+                "data_dir": self.data_dir,
+                "stream_health": self.stream_health,
+                "poll_watermarks": {},
+                "reconciler_memory": {},
+            },
+        )
+        s = settings.supervision
+        self.supervisor = Supervisor(
+            children(settings),
+            self.ctx,
+            self.gate,
+            self.store,
+            heartbeat_interval=s.heartbeat_interval_s,
+            hang_timeout=s.hang_timeout_s,
+            max_restarts=s.max_restarts,
+            max_seconds=s.max_seconds,
+            on_failure=self._on_actor_failure,
+        )
+        self.gate.subscribe(self._on_breaker_change)
+        self.supervisor.start()
+        self.adapter.start_user_stream(self._stream_frame, self._stream_frame)
+        self.adapter.start_market_stream(list(markets), self._stream_frame, self._stream_frame)
+        self._timer = threading.Thread(target=self._timers, name="vigil-timers", daemon=True)
+        self._timer.start()
+        self.directory.tell("reconciler", ReconcileNow(), sender="system")
+        self.accepting = True
+        self.audit("system_started", pid=os.getpid(), breaker=self.gate.state.level.value)
+        return self
+
+    def _adapter_config(self) -> AdapterConfig:
+        ex = self.settings.exchange
+        common: dict[str, Any] = {
+            "symbols": ex.symbols,
+            "recv_window_ms": ex.recv_window_ms,
+            "read_timeout_s": ex.read_timeout_s,
+            "connect_timeout_s": ex.connect_timeout_s,
+        }
+        if self.simulator is not None:
+            sim = self.simulator
+            return AdapterConfig(
+                simulator=True,
+                rest_url=sim.rest_url,
+                ws_api_url=sim.ws_api_url,
+                stream_url=sim.streams_url,
+                api_key=SecretStr(sim.config.api_key),
+                api_secret=sim.config.api_secret,
+                **common,
+            )
+        key, secret = exchange_credentials()
+        if not key.get_secret_value() or not secret.get_secret_value():
+            raise RuntimeError(
+                "BINANCE_API_KEY and BINANCE_API_SECRET must be set for an external exchange"
+            )
+        missing = [n for n in ("rest_url", "ws_api_url", "stream_url") if getattr(ex, n) is None]
+        if missing:
+            raise RuntimeError(
+                f"exchange.{missing[0]} is required when exchange.simulator is false"
+            )
+        return AdapterConfig(
+            simulator=False,
+            live=ex.live,
+            rest_url=str(ex.rest_url),
+            ws_api_url=str(ex.ws_api_url),
+            stream_url=str(ex.stream_url),
+            api_key=key,
+            api_secret=secret,
+            **common,
+        )
+
+    def _exchange_info(self) -> Any:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                return self.adapter.exchange_info()
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"cannot read the exchange's rules: {exc}") from None
+                time.sleep(0.5)
+
+    # ------------------------------------------------------------------ wiring
+
+    def _stream_frame(self, event: Any) -> None:
+        """Adapter stream threads → the current ws_listener (whichever instance that is)."""
+        self.directory.tell("ws_listener", StreamFrame(event=event), sender="adapter")
+
+    def _adapter_audit(self, record: AuditRecord) -> None:
+        if record.kind in ("request", "response") and self.settings.trace.level != "detail":
+            return  # every request is in the adapter's structured log; the trail keeps outcomes
+        self.directory.tell(
+            "audit_logger",
+            AuditEvent(kind=f"exchange_{record.kind}", data=record.model_dump()),
+            sender="adapter",
+        )
+
+    def _on_rate_limit(self, event: RateLimitEvent) -> None:
+        severity = "YELLOW" if event.kind in ("http_429", "order_rate", "throttled") else "RED"
+        if event.kind == "throttled":
+            severity = "INFO"
+        self.directory.tell(
+            "breaker",
+            BreakerInput(kind=f"rate_limit_{event.kind}", severity=severity, detail=event.message),
+            sender="adapter",
+        )
+
+    def _on_malformed(self, exc: MalformedPayload) -> None:
+        self.directory.tell(
+            "breaker",
+            BreakerInput(kind="malformed_payload", severity="YELLOW", detail=str(exc)),
+            sender="adapter",
+        )
+
+    def _on_breaker_change(self, state: BreakerState) -> None:
+        self.directory.tell(
+            "order_broker",
+            BreakerChanged(level=state.level.value, reason=state.reason),
+            sender="gate",
+        )
+
+    def _on_actor_failure(self, failure: Failure) -> None:
+        logger.error("actor failure handled: {} {}", failure.name, failure.kind)
+
+    def _timers(self) -> None:
+        r = self.settings.reconciliation.interval_s
+        p = self.settings.poller
+        next_recon = time.monotonic() + r
+        next_poll = time.monotonic()
+        while not self._stop_timers.wait(0.05):
+            now = time.monotonic()
+            if now >= next_recon:
+                self.directory.tell("reconciler", ReconcileNow(), sender="timer")
+                next_recon = now + r
+            if now >= next_poll:
+                self.directory.tell("rest_poller", PollNow(), sender="timer")
+                stream_up = self.stream_health.get("user") == "subscribed"
+                next_poll = now + (p.interval_s if stream_up else p.fast_interval_s)
+            if not self.supervisor.monitor_alive and self.accepting:
+                self.gate.trip_red("the supervisor's monitor died", "main")
+                self.supervisor.restart_monitor()
+
+    def audit(self, kind: str, **data: Any) -> None:
+        self.directory.tell("audit_logger", AuditEvent(kind=kind, data=data), sender="system")
+
+    # ------------------------------------------------------------------ status
+
+    def ask(self, actor: str, message: Any, timeout: float | None = None) -> Any:
+        return self.directory.ask(
+            actor, message, timeout or self.settings.supervision.ask_timeout_s, sender="control"
+        )
+
+    def status(self) -> dict[str, Any]:
+        state = self.gate.state
+        out: dict[str, Any] = {
+            "breaker": state.level.value,
+            "reason": state.reason,
+            "since_ms": state.since_ms,
+            "trading": self.gate.refusal() or "allowed",
+            "reconciliation": {
+                "result": self.gate.last_result,
+                "at_ms": self.gate.last_result_ms,
+                "last_healthy_ms": self.gate.last_healthy_ms,
+            },
+            "actors": self.supervisor.alive(),
+            "restarts": self.supervisor.restarts(),
+            "streams": dict(self.stream_health),
+            "pid": os.getpid(),
+        }
+        try:
+            book = self.ask("order_broker", StatusRequest())
+            orders = book["orders"].values()
+            out["orders"] = {
+                "total": len(book["orders"]),
+                "open": sum(
+                    1
+                    for o in orders
+                    if o["state"] in ("NEW", "PARTIALLY_FILLED", "PENDING_NEW", "UNKNOWN")
+                ),
+                "filled": sum(1 for o in orders if o["state"] == "FILLED"),
+                "unknown": sum(1 for o in orders if o["state"] == "UNKNOWN"),
+            }
+            out["fills"] = book["fills"]
+            out["balances"] = book["balances"]
+            out["counters"] = book["counters"]
+        except (pykka.Timeout, pykka.ActorDeadError) as exc:
+            out["book_error"] = f"{type(exc).__name__}"
+        return out
+
+    # ------------------------------------------------------------------ control files
+
+    def write_control_files(self, url: str, token: str) -> None:
+        """``control.json`` (URL, pid, exchange URLs) and ``control.token`` (mode 0600)."""
+        token_path = self.data_dir / "control.token"
+        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token)
+        os.chmod(token_path, 0o600)
+        exchange = (
+            {
+                "rest": self.simulator.rest_url,
+                "ws_api": self.simulator.ws_api_url,
+                "streams": self.simulator.streams_url,
+            }
+            if self.simulator is not None
+            else {
+                "rest": self.settings.exchange.rest_url,
+                "ws_api": self.settings.exchange.ws_api_url,
+                "streams": self.settings.exchange.stream_url,
+            }
+        )
+        tmp = self.data_dir / "control.json.tmp"
+        tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "exchange": exchange}))
+        tmp.replace(self.data_dir / "control.json")
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    # ------------------------------------------------------------------ stop
+
+    def stop(self, *, cancel_open: bool = True, timeout: float = 10.0) -> None:
+        """Graceful: no new intents, cancel open orders when safe, flush audit and trace."""
+        self.accepting = False
+        if self.demo is not None:
+            self.demo.stop()
+        if cancel_open and hasattr(self, "directory"):
+            self._cancel_open(timeout)
+        self._stop_timers.set()
+        if self._timer is not None:
+            self._timer.join(timeout=2)
+        if hasattr(self, "directory"):
+            try:
+                self.directory.ask("audit_logger", Flush(), timeout=3, sender="system")
+            except (pykka.Timeout, pykka.ActorDeadError):
+                logger.error("audit trail flush did not complete")
+        if self.control is not None:
+            self.control.stop()
+        if hasattr(self, "supervisor"):
+            self.supervisor.stop()
+        if hasattr(self, "adapter"):
+            self.adapter.close()
+        if hasattr(self, "trace"):
+            self.trace.close()
+        if self._own_simulator and self.simulator is not None:
+            self.simulator.stop()
+        if hasattr(self, "store"):
+            self.store.close()
+        for name in ("control.json",):
+            try:
+                (self.data_dir / name).unlink()
+            except FileNotFoundError:
+                pass
+
+    def _cancel_open(self, timeout: float) -> None:
+        try:
+            sent = self.ask("order_broker", CancelAll(reason="shutdown"))
+        except (pykka.Timeout, pykka.ActorDeadError):
+            logger.error("shutdown: the broker did not take the cancel-all")
+            return
+        if not sent:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.directory.tell("rest_poller", PollNow(), sender="system")
+                if self.status().get("orders", {}).get("open", 1) == 0:
+                    return
+            except Exception:  # status is best effort during shutdown
+                pass
+            time.sleep(0.2)
+        logger.warning("shutdown: open orders may remain; see GET /_sim/state or the exchange")
+
+
+def control_paths(data_dir: Path) -> tuple[Path, Path]:
+    return data_dir / "control.json", data_dir / "control.token"
