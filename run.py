@@ -105,7 +105,7 @@ def cmd_main(args: argparse.Namespace) -> int:
             system, settings.control.host, settings.control.port, token
         ).start()
         system.write_control_files(system.control.url, token)
-        if settings.demo.enabled and settings.exchange.simulator:
+        if settings.demo.enabled and not settings.exchange.live:
             system.demo = DemoSource(system).start()
         print(
             f"vigil: running; control API {system.control.url}; data in {system.data_dir}",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pykka
+
 from actors.messages import (
     BreakerInput,
     InFlightRequest,
@@ -39,6 +41,8 @@ class RestPoller(VigilActor):
         ask_timeout = self.settings.supervision.ask_timeout_s
         try:
             self._poll(ask_timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return  # the broker is being restarted: the supervisor has it, skip this poll
         except ExchangeError as exc:
             self.failures += 1
             self.tell(

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,16 +36,46 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ExchangeSettings(_Section):
+class ExchangeSettings(BaseModel):
+    """Where the exchange is; every other key is a tunable of the Binance adapter
+    (``exchange.binance.AdapterConfig``: recv_window_ms, read_timeout_s, throttle_share,
+    ws_* ...), validated against it here so a typo or a bad value names the field."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
     simulator: bool = True
     live: bool = False
     rest_url: str | None = None
     ws_api_url: str | None = None
     stream_url: str | None = None
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
-    recv_window_ms: int = Field(default=5000, gt=0, le=60000)
-    read_timeout_s: float = Field(default=5.0, gt=0)
-    connect_timeout_s: float = Field(default=3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _adapter_options_are_known(self) -> ExchangeSettings:
+        from exchange.binance.config import AdapterConfig
+
+        options = self.adapter_options()
+        unknown = sorted(set(options) - set(AdapterConfig.model_fields))
+        if unknown or {"api_key", "api_secret"} & set(options):
+            bad = unknown[0] if unknown else "api_key"
+            raise ValueError(f"unknown or forbidden exchange setting {bad!r}")
+        self._validated()
+        return self
+
+    def _validated(self) -> Any:
+        from exchange.binance.config import AdapterConfig
+
+        local = "http://127.0.0.1"
+        return AdapterConfig(
+            rest_url=local, ws_api_url=local, stream_url=local, **self.adapter_options()
+        )
+
+    def adapter_options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def option(self, name: str) -> Any:
+        """An adapter tunable, validated (the profile's value or the adapter's default)."""
+        return getattr(self._validated(), name)
 
 
 class ControlSettings(_Section):

@@ -52,8 +52,11 @@ from supervision.trace import MessageTrace
 
 def children(settings: VigilSettings) -> list[ChildSpec]:
     """The child-spec table. I/O actors may legitimately block for a REST call or three."""
+    ex = settings.exchange
     io = settings.supervision.io_hang_timeout_s or (
-        settings.exchange.read_timeout_s * 3 + settings.exchange.connect_timeout_s + 2.0
+        ex.option("read_timeout_s") * (ex.option("read_retries") + 1)
+        + ex.option("connect_timeout_s")
+        + 2.0
     )
     return [
         ChildSpec("audit_logger", AuditLogger),
@@ -155,12 +158,7 @@ class VigilSystem:
 
     def _adapter_config(self) -> AdapterConfig:
         ex = self.settings.exchange
-        common: dict[str, Any] = {
-            "symbols": ex.symbols,
-            "recv_window_ms": ex.recv_window_ms,
-            "read_timeout_s": ex.read_timeout_s,
-            "connect_timeout_s": ex.connect_timeout_s,
-        }
+        common: dict[str, Any] = {"symbols": ex.symbols, **ex.adapter_options()}
         if self.simulator is not None:
             sim = self.simulator
             return AdapterConfig(

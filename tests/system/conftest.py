@@ -18,7 +18,7 @@ from supervision.system import VigilSystem
 from tests.conftest import SimHandle, wait_for
 
 FAST: dict[str, Any] = {
-    "exchange": {"read_timeout_s": 1.0, "connect_timeout_s": 1.0},
+    "exchange": {"read_timeout_s": 1.0, "connect_timeout_s": 1.0, "read_retries": 1},
     "supervision": {
         "heartbeat_interval_s": 0.1,
         "hang_timeout_s": 0.5,

@@ -1,0 +1,164 @@
+"""End to end, as a user runs it: ``python run.py sim`` and ``python run.py`` as processes.
+
+Orders flow on the simulator; a ghost order (someone else trading on the account) trips
+RED; ``run.py status`` shows it; intents are refused; after recovery an operator reset
+clears it; SIGTERM exits 0 with our open orders cancelled on the exchange; ``run.py
+trace --order`` shows one order's journey from intent to fill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from binance.client import Client
+
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def exchange() -> Iterator[dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "sim", "--port", "0", "--tick-interval", "0.2", "--seed", "9"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    yield info
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def vigil_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(
+        {
+            "VIGIL_DATA_DIR": str(data_dir),
+            "VIGIL_EXCHANGE__SIMULATOR": "false",
+            "VIGIL_EXCHANGE__REST_URL": info["rest"],
+            "VIGIL_EXCHANGE__WS_API_URL": info["ws_api"],
+            "VIGIL_EXCHANGE__STREAM_URL": info["streams"],
+            "VIGIL_EXCHANGE__READ_TIMEOUT_S": "2",
+            "BINANCE_API_KEY": info["api_key"],
+            "BINANCE_API_SECRET": info["api_secret"],
+            "VIGIL_DEMO__INTERVAL_S": "0.2",
+            "VIGIL_RECONCILIATION__INTERVAL_S": "0.5",
+            "VIGIL_RECONCILIATION__GRACE_S": "3",
+            "VIGIL_POLLER__INTERVAL_S": "0.3",
+        }
+    )
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
+    result = subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    try:
+        return result.returncode, json.loads(result.stdout)
+    except ValueError:
+        return result.returncode, result.stdout + result.stderr
+
+
+def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    env = vigil_env(exchange, data_dir)
+    sim_state = lambda: requests.get(f"{exchange['rest']}/_sim/state", timeout=5).json()  # noqa: E731
+    vigil = subprocess.Popen(
+        [sys.executable, "run.py", "--status-every", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (data_dir / "control.json").exists(), timeout=20)
+        control = json.loads((data_dir / "control.json").read_text())
+        token = (data_dir / "control.token").read_text()
+        assert oct((data_dir / "control.token").stat().st_mode & 0o777) == "0o600"
+        assert control["exchange"]["rest"] == exchange["rest"]
+
+        # orders flow, the book reconciles, the breaker is GREEN
+        wait_for(lambda: len(sim_state()["trades"]) >= 3, timeout=20)
+        wait_for(lambda: cli(env, "status")[1]["breaker"] == "GREEN", timeout=10)
+        code, status = cli(env, "status")
+        assert code == 0 and all(status["actors"].values())
+        assert status["reconciliation"]["result"] in ("HEALTHY", "WARNING")
+
+        # someone else places an order on the account: RED
+        requests.post(f"{exchange['rest']}/_sim/faults", json={"kind": "ghost_order"}, timeout=5)
+        wait_for(lambda: cli(env, "status")[1]["breaker"] == "RED", timeout=10)
+        code, status = cli(env, "status")
+        red_since = status["since_ms"]
+        assert "unknown_order" in status["reason"]
+
+        # intents are refused with the reason
+        refused = requests.post(
+            control["url"] + "/v1/orders",
+            json={"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert refused.status_code == 409 and "RED" in refused.json()["error"]
+        orders_at_red = len(sim_state()["orders"])
+
+        # a reset is refused while the ghost is there
+        code, answer = cli(env, "reset", "--reason", "too soon", "--confirm")
+        assert code == 1
+
+        # recovery: the other party cancels its order; reconciliation comes back HEALTHY
+        other = Client(exchange["api_key"], exchange["api_secret"], ping=False)
+        other.API_URL = exchange["rest"] + "/api"
+        ghost = next(o for o in sim_state()["open_orders"] if o["owner"] == "ghost")
+        other.cancel_order(symbol=ghost["symbol"], orderId=ghost["orderId"])
+
+        def healthy_since_red() -> bool:
+            recon = cli(env, "status")[1]["reconciliation"]
+            return (recon["last_healthy_ms"] or 0) > red_since
+
+        wait_for(healthy_since_red, timeout=15, interval=0.3)
+        assert len(sim_state()["orders"]) == orders_at_red + 0, "nothing of ours was sent while RED"
+        code, answer = cli(
+            env, "reset", "--reason", "ghost order cancelled by its owner", "--confirm"
+        )
+        assert code == 0, answer
+        assert cli(env, "status")[1]["breaker"] == "GREEN"
+        wait_for(lambda: len(sim_state()["orders"]) > orders_at_red + 2, timeout=10)
+    finally:
+        vigil.send_signal(signal.SIGTERM)
+        out, err = vigil.communicate(timeout=30)
+    assert vigil.returncode == 0, err[-2000:]
+    assert "stopped" in out
+    # our open orders were cancelled on the exchange before the process exited
+    assert [o for o in sim_state()["open_orders"] if o["owner"] != "ghost"] == []
+
+    # one filled order's whole journey, from the trace
+    filled = next(
+        o
+        for o in sim_state()["orders"]
+        if o["status"] == "FILLED" and o["clientOrderId"].startswith("vgl-")
+    )
+    code, text = cli(env, "trace", "--order", filled["clientOrderId"])
+    lines = text.splitlines() if isinstance(text, str) else []
+    kinds = [line.split()[4] for line in lines if " -> " in line]
+    assert kinds[0] == "OrderIntent", text
+    assert "SendOutcome" in kinds
+    assert "OrderEvent" in kinds or "OrderSnapshot" in kinds
