@@ -75,7 +75,13 @@ class BookHolder:
         self.book = book
         self.trade_floor: dict[str, int] = {}
         self.unknown_since: dict[str, int] = {}
-        self.counters: dict[str, int] = {"intents": 0, "accepted": 0, "refused": 0, "sent": 0}
+        self.counters: dict[str, int] = {
+            "intents": 0,
+            "accepted": 0,
+            "refused": 0,
+            "sent": 0,
+            "answered": 0,  # sends the wire has finished, whatever their outcome
+        }
 
 
 class OrderBroker(VigilActor):
@@ -318,6 +324,7 @@ class OrderBroker(VigilActor):
         order = self.book.orders.get(cid)
         if order is None:
             return
+        self.holder.counters["answered"] += 1
         self.audit(
             "send_outcome",
             client_order_id=cid,
@@ -433,7 +440,7 @@ class OrderBroker(VigilActor):
 
     def on_order_absent(self, message: OrderAbsent) -> None:
         order = self.book.orders.get(message.client_order_id)
-        if order is None or not order.state.in_flight:
+        if order is None or order.state is not OrderState.UNKNOWN:
             return
         since = self.holder.unknown_since.get(order.client_order_id, order.updated_ms)
         if now_ms() - since >= self.settings.broker.unknown_window_s * 1000:
@@ -491,11 +498,14 @@ class OrderBroker(VigilActor):
                 },
                 order_ids=dict(book.by_order_id),
                 trades=frozenset(book.executions),
+                markets={s: (m.base, m.quote) for s, m in book.markets.items()},
             ),
             "trade_floor": dict(self.holder.trade_floor),
         }
 
-    def on_in_flight_request(self, message: InFlightRequest) -> list[tuple[str, str, str]]:
+    def on_in_flight_request(
+        self, message: InFlightRequest
+    ) -> list[tuple[str, str, str, int | None]]:
         stuck = [
             cid
             for cid, since in self.holder.unknown_since.items()
@@ -510,7 +520,10 @@ class OrderBroker(VigilActor):
                     detail=f"order {cid} outcome still unknown",
                 ),
             )
-        return [(o.symbol, o.client_order_id, o.state.value) for o in self.book.open_orders()]
+        return [
+            (o.symbol, o.client_order_id, o.state.value, o.order_id)
+            for o in self.book.open_orders()
+        ]
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         book = self.book

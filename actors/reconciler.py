@@ -36,6 +36,8 @@ def now_ms() -> int:
 
 
 class Reconciler(VigilActor):
+    """Cycles run one at a time on the actor's worker thread; the actor stays responsive."""
+
     name = "reconciler"
     handlers = {ReconcileNow: "run", StatusRequest: "status"}
 
@@ -46,13 +48,23 @@ class Reconciler(VigilActor):
         self.memory.setdefault("first_seen", {})
         self.memory.setdefault("trade_marks", {})
         r = self.settings.reconciliation
+        self.overdue_s = 3 * r.interval_s
         self.tolerances = Tolerances(
             epsilon=r.epsilon,
             grace_ms=int(r.grace_s * 1000),
             balance_grace_ms=int(r.balance_grace_s * 1000),
+            unsettled_grace_ms=int(r.unsettled_grace_s * 1000),
         )
 
-    def run(self, message: ReconcileNow) -> str:
+    def run(self, message: ReconcileNow) -> bool:
+        """Start a cycle on the worker thread (skipped while the previous one still runs)."""
+        started = self.in_background(self.cycle)
+        if not started and self.busy_for > self.overdue_s:
+            self._done("FAILED", (), detail=f"a cycle has been running for {self.busy_for:.1f}s")
+        return started
+
+    def cycle(self) -> str:
+        """One reconciliation cycle (worker thread): fetch, compare, report."""
         timeout = self.settings.supervision.ask_timeout_s * 3
         try:
             before = self.ask("order_broker", BookSnapshotRequest(), timeout)
@@ -64,9 +76,13 @@ class Reconciler(VigilActor):
         # The exchange was read between two views of the book; events that landed in
         # between make one of them match it. The better match counts (never hides a
         # difference that both views show).
-        at, seen = now_ms(), self.memory["first_seen"]
+        at, seen, tol = now_ms(), self.memory["first_seen"], self.tolerances
+        moving = changed_assets(before["internal"], after["internal"])
         candidates = [
-            (reconcile(snap["internal"], exchange, at, self.tolerances, seen), snap["internal"])
+            (
+                reconcile(snap["internal"], exchange, at, tol, seen, moving_assets=moving),
+                snap["internal"],
+            )
             for snap in (before, after)
         ]
         result, internal = min(
@@ -82,7 +98,8 @@ class Reconciler(VigilActor):
 
     def _exchange_snapshot(self, floors: dict[str, int]) -> ExchangeSnapshot:
         balances = self.adapter.get_balances()
-        open_orders = self.adapter.get_open_orders(None)
+        symbols = self.settings.exchange.symbols
+        open_orders = [o for s in symbols for o in self.adapter.get_open_orders(s)]
         trades: list[ExchangeTrade] = []
         marks = self.memory["trade_marks"]
         for symbol in self.settings.exchange.symbols:
@@ -178,6 +195,17 @@ class Reconciler(VigilActor):
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return {"last": self.memory.get("last")}
+
+
+def changed_assets(before: Any, after: Any) -> frozenset[str]:
+    """Assets whose total or lock changed in the book while the exchange was being read."""
+    assets = set(before.totals) | set(after.totals) | set(before.locked) | set(after.locked)
+    return frozenset(
+        a
+        for a in assets
+        if before.totals.get(a) != after.totals.get(a)
+        or before.locked.get(a) != after.locked.get(a)
+    )
 
 
 SEVERITY_RANK = {Severity.HEALTHY: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}

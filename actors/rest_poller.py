@@ -25,6 +25,8 @@ from actors.messages import (
 from exchange.contract import ExchangeError, OrderNotFound
 from supervision.actor import VigilActor
 
+MAX_QUERIES = 10  # order queries per poll (weight 4 each)
+
 
 class RestPoller(VigilActor):
     name = "rest_poller"
@@ -36,8 +38,22 @@ class RestPoller(VigilActor):
         self.watermarks: dict[str, int] = self.ctx.service("poll_watermarks")
         self.last_poll_ms: int | None = None
         self.failures = 0
+        self.overdue_s = 10 * self.settings.poller.interval_s
+        self.trades_polled = 0.0
 
     def poll(self, message: PollNow) -> None:
+        if not self.in_background(self._poll_once) and self.busy_for > self.overdue_s:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="poll_overdue",
+                    severity="YELLOW",
+                    detail=f"a REST poll has been running for {self.busy_for:.1f}s",
+                ),
+            )
+
+    def _poll_once(self) -> None:
+        """Runs on the worker thread; tells the broker what it found."""
         ask_timeout = self.settings.supervision.ask_timeout_s
         try:
             self._poll(ask_timeout)
@@ -57,20 +73,42 @@ class RestPoller(VigilActor):
 
     def _poll(self, ask_timeout: float) -> None:
         tracked = self.ask("order_broker", InFlightRequest(), ask_timeout)
-        open_now = {o.client_order_id: o for o in self.adapter.get_open_orders(None)}
+        symbols = self.settings.exchange.symbols
+        open_now = {
+            o.client_order_id: o for symbol in symbols for o in self.adapter.get_open_orders(symbol)
+        }  # per symbol: weight 6 each, where all symbols at once weighs 80
         for status in open_now.values():
             self.tell("order_broker", OrderSnapshot(status=status))
-        for symbol, cid, _state in tracked:
-            if cid in open_now:
-                continue
+        # orders the book holds open that the exchange no longer lists: one allOrders call
+        # per symbol (from the oldest such exchange id) brings all their final states
+        stale: dict[str, list[tuple[str, int]]] = {}
+        unknown: list[tuple[str, str]] = []
+        for symbol, cid, state, order_id in tracked:
+            if cid in open_now or state == "PENDING_NEW":
+                continue  # PENDING_NEW: the wire has not answered yet (the reconciler ages it)
+            if order_id is None:
+                unknown.append((symbol, cid))
+            else:
+                stale.setdefault(symbol, []).append((cid, order_id))
+        for symbol, items in stale.items():
+            wanted = {cid for cid, _ in items}
+            history = self.adapter.get_all_orders(symbol, from_order_id=min(i for _, i in items))
+            for status in history:
+                if status.client_order_id in wanted:
+                    self.tell("order_broker", OrderSnapshot(status=status))
+        for symbol, cid in unknown[:MAX_QUERIES]:  # outcome unknown: find it by client id
             try:
                 status = self.adapter.get_order(symbol, client_order_id=cid)
             except OrderNotFound:
                 self.tell("order_broker", OrderAbsent(symbol=symbol, client_order_id=cid))
                 continue
             self.tell("order_broker", OrderSnapshot(status=status))
+        now = time.monotonic()
+        if now - self.trades_polled < self.settings.poller.interval_s:
+            return  # fast polling (stream down) repeats the cheap calls, not myTrades (weight 20)
+        self.trades_polled = now
         opening = self.ctx.service("book").trade_floor  # trades up to here predate this run
-        for symbol in self.settings.exchange.symbols:
+        for symbol in symbols:
             floor = self.watermarks.get(symbol, opening.get(symbol))
             if floor is None:
                 continue  # the book has not opened yet

@@ -99,6 +99,9 @@ class ReconciliationSettings(_Section):
     interval_s: float = Field(default=5.0, gt=0)
     grace_s: float = Field(default=10.0, gt=0)
     balance_grace_s: float = Field(default=3.0, gt=0)
+    unsettled_grace_s: float = Field(
+        default=60.0, gt=0, description="a balance difference on an asset that never stops moving"
+    )
     epsilon: Decimal = Decimal("0.00000001")
     max_age_intervals: float = Field(default=3.0, gt=0, description="older result: not fresh")
 

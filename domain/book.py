@@ -203,6 +203,7 @@ class Book:
         if order.order_id is None:
             order.order_id = order_id
             self.by_order_id[(symbol, order_id)] = order.client_order_id
+            self._claim_foreign(order)
         state = VENUE_STATES.get(venue_state)
         if state is None:
             self._anomaly(f"{order.client_order_id}: unknown venue state {venue_state!r}")
@@ -210,7 +211,9 @@ class Book:
         if cumulative_qty < order.executed_qty:
             self.duplicates += 1  # late or replayed: older than what we know
             return order
-        if order.state.is_terminal and state != order.state:
+        if order.state.is_terminal and (
+            state != order.state or cumulative_qty != order.executed_qty
+        ):
             if cumulative_qty > order.executed_qty:
                 self._anomaly(f"{order.client_order_id}: fill after terminal {order.state}")
             else:
@@ -238,7 +241,23 @@ class Book:
         if order is None:
             self.foreign_executions[key] = execution
             return True
-        self.executions[key] = execution
+        self._account(execution)
+        return True
+
+    def _claim_foreign(self, order: BookOrder) -> None:
+        """Fills seen before the order's exchange id was known (a REST trade can overtake the
+        acknowledgment) were kept apart; now that the id is known they are ours."""
+        claimed = [
+            key
+            for key, ex in self.foreign_executions.items()
+            if ex.symbol == order.symbol and ex.order_id == order.order_id
+        ]
+        for key in claimed:
+            execution = self.foreign_executions.pop(key)
+            self._account(execution)
+
+    def _account(self, execution: Execution) -> None:
+        self.executions[(execution.symbol, execution.trade_id)] = execution
         market = self.markets[execution.symbol]
         notional = execution.price * execution.qty
         sign = Decimal(1) if execution.side == "BUY" else Decimal(-1)
@@ -247,7 +266,6 @@ class Book:
         if execution.commission_asset:
             self.totals[execution.commission_asset] -= execution.commission
         self._position(market, execution, notional)
-        return True
 
     def _position(self, market: Market, ex: Execution, notional: Decimal) -> None:
         pos = self.positions.setdefault(market.symbol, Position(market.symbol))

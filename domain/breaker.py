@@ -68,7 +68,7 @@ def reset_red(
         raise ResetRefused("a reset needs a reason")
     if healthy_reconciliation_ms is None:
         raise ResetRefused("no HEALTHY reconciliation yet")
-    if healthy_reconciliation_ms < state.since_ms:
+    if healthy_reconciliation_ms <= state.since_ms:
         raise ResetRefused("no HEALTHY reconciliation since RED was tripped")
     if now_ms - healthy_reconciliation_ms > max_age_ms:
         raise ResetRefused("the last HEALTHY reconciliation is too old")

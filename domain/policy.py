@@ -17,6 +17,7 @@ from domain.filters import (
     quantize_price,
     quantize_quantity,
 )
+from domain.money import MoneyError
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,29 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         return Decision(tuple(verdicts))
     if not verdict("type", intent.type in ("LIMIT", "MARKET"), f"type {intent.type} not allowed"):
         return Decision(tuple(verdicts))
-    if not verdict("quantity", intent.quantity > 0, "quantity must be positive"):
-        return Decision(tuple(verdicts))
-    if intent.type == "LIMIT" and not verdict(
-        "price", intent.price is not None and intent.price > 0, "a LIMIT needs a positive price"
+    if not verdict(
+        "quantity", intent.quantity.is_finite() and intent.quantity > 0, "quantity must be positive"
     ):
+        return Decision(tuple(verdicts))
+    if intent.type == "LIMIT":
+        ok = intent.price is not None and intent.price.is_finite() and intent.price > 0
+        if not verdict("price", ok, "a LIMIT needs a positive price"):
+            return Decision(tuple(verdicts))
+    elif not verdict("price", intent.price is None, "a MARKET order takes no price"):
         return Decision(tuple(verdicts))
     f = intent.filters
     if not verdict("filters", f is not None, "no exchange filters for the symbol yet"):
         return Decision(tuple(verdicts))
     assert f is not None
     reference = intent.reference_price
+    # every order needs the market's price: MARKET to value it, LIMIT for the fat-finger
+    # band and the exchange's percent-price filter
+    if not verdict(
+        "reference_price",
+        reference is not None and reference > 0,
+        "no reference price for the symbol yet",
+    ):
+        return Decision(tuple(verdicts))
     try:
         qty = quantize_quantity(intent.quantity, f, market=intent.type == "MARKET")
         price = quantize_price(intent.price, f, intent.side) if intent.price is not None else None
@@ -102,12 +115,10 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
             open_orders=intent.open_orders,
         )
         verdict("filters", True)
-    except FilterViolation as exc:
+    except (FilterViolation, MoneyError) as exc:
         verdict("filters", False, str(exc))
         return Decision(tuple(verdicts))
     unit = price if price is not None else reference
-    if not verdict("reference_price", unit is not None, "no reference price for a MARKET order"):
-        return Decision(tuple(verdicts))
     assert unit is not None
     notional = qty * unit
     verdict(
@@ -120,7 +131,7 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         intent.open_orders < limits.max_open_orders,
         f"{intent.open_orders} open orders, limit {limits.max_open_orders}",
     )
-    if price is not None and reference is not None and reference > 0:
+    if price is not None and reference is not None:
         band = reference * limits.fat_finger_pct / 100
         verdict(
             "fat_finger",

@@ -5,12 +5,15 @@ the ``first_seen`` map of mismatches from earlier cycles; the output is a typed 
 and the updated map. Rules:
 
 * an exchange order the book has never heard of, or a trade of such an order: CRITICAL
-  at once (a ghost: someone else trades on this account);
+  at once (a ghost: someone else trades on this account); a trade whose order may be one
+  of ours still in flight (no exchange id yet) ages like the rest;
 * anything else that differs (in-flight orders, fills not caught up yet, a balance that
   moves with them) is a WARNING while it is younger than ``grace_ms``, and CRITICAL once
   it outlives it: never silently ignored, never a false CRITICAL;
-* a balance that differs while nothing of ours is in flight is an unexplained balance
-  change: CRITICAL once it outlives a short ``balance_grace_ms``.
+* a balance that differs while nothing of ours is moving is an unexplained balance
+  change: CRITICAL once it outlives a short ``balance_grace_ms``; while orders move, a
+  balance difference is a WARNING that waits for a conclusive cycle (``settled`` says the
+  book did not change while the exchange was read).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class InternalSnapshot:
     orders: dict[str, InternalOrder]  # every order the book knows, by client id
     order_ids: dict[tuple[str, int], str]  # (symbol, exchange order id) → client id
     trades: frozenset[tuple[str, int]]  # (symbol, trade id) the book has accounted
+    markets: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol → (base, quote)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Tolerances:
     epsilon: Decimal = Decimal("0.00000001")
     grace_ms: int = 10_000
     balance_grace_ms: int = 3_000
+    unsettled_grace_ms: int = 60_000  # a difference on an asset that never stops moving
 
 
 OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -113,6 +118,9 @@ def reconcile(
     now_ms: int,
     tolerances: Tolerances,
     first_seen: dict[str, int] | None = None,
+    *,
+    settled: bool = True,
+    moving_assets: frozenset[str] | None = None,
 ) -> Result:
     seen_before = first_seen or {}
     seen: dict[str, int] = {}
@@ -189,6 +197,10 @@ def reconcile(
             )
 
     # --- trades: every exchange trade must be in the execution log
+    # An order in flight has no exchange id in the book yet, so a trade of it looks foreign
+    # until its acknowledgment lands: on a symbol with orders in flight, an unknown trade
+    # ages like any catch-up; with nothing in flight it is CRITICAL at once.
+    in_flight_symbols = {o.symbol for o in internal.orders.values() if o.state in IN_FLIGHT}
     for trade in exchange.trades:
         if (trade.symbol, trade.trade_id) in internal.trades:
             continue
@@ -198,6 +210,16 @@ def reconcile(
                 "missing_trade",
                 f"trade {trade.symbol} #{trade.trade_id} of our order #{trade.order_id} "
                 "not in the execution log yet",
+                tolerances.grace_ms,
+                "absent",
+                f"trade #{trade.trade_id}",
+            )
+        elif trade.symbol in in_flight_symbols:
+            aged(
+                f"unknown_trade:{trade.symbol}:{trade.trade_id}",
+                "unknown_trade",
+                f"trade {trade.symbol} #{trade.trade_id} of order #{trade.order_id}, not ours "
+                "unless it is one in flight",
                 tolerances.grace_ms,
                 "absent",
                 f"trade #{trade.trade_id}",
@@ -213,28 +235,40 @@ def reconcile(
             )
 
     # --- balances: totals per asset, and what open orders lock
-    busy = any(f.severity is Severity.WARNING for f in findings)
-    grace = tolerances.grace_ms if busy else tolerances.balance_grace_ms
+    # An asset is "moving" while something of ours may change it: an order of one of its
+    # symbols in flight or catching up, or a change of the book while the exchange was read
+    # (``moving_assets``; without it, ``settled=False`` means every asset). On a still asset
+    # a difference is unexplained: it ages with ``balance_grace_ms``. On a moving asset it
+    # may be those movements: WARNING, CRITICAL only past ``unsettled_grace_ms``.
+    moving = _moving(internal, findings, in_flight_symbols, settled, moving_assets)
+
+    def balance(key: str, asset: str, kind: str, detail: str, ours: str, theirs: str) -> None:
+        if moving is not None and asset not in moving:
+            aged(key, kind, detail, tolerances.balance_grace_ms, ours, theirs)
+        else:
+            grace = tolerances.unsettled_grace_ms
+            aged(key, kind, f"{detail} (orders moving)", grace, ours, theirs)
+
     assets = set(exchange.balances) | {a for a, v in internal.totals.items() if v}
     for asset in sorted(assets):
         free, locked = exchange.balances.get(asset, (Decimal(0), Decimal(0)))
         ours = internal.totals.get(asset, Decimal(0))
         if abs((free + locked) - ours) > tolerances.epsilon:
-            aged(
+            balance(
                 f"balance:{asset}",
+                asset,
                 "balance",
                 f"{asset}: book holds {ours}, exchange holds {free + locked}",
-                grace,
                 str(ours),
                 str(free + locked),
             )
         our_locked = internal.locked.get(asset, Decimal(0))
         if abs(locked - our_locked) > tolerances.epsilon:
-            aged(
+            balance(
                 f"locked:{asset}",
+                asset,
                 "locked",
                 f"{asset}: open orders lock {our_locked} in the book, {locked} on the exchange",
-                grace,
                 str(our_locked),
                 str(locked),
             )
@@ -246,3 +280,28 @@ def reconcile(
     else:
         severity = Severity.HEALTHY
     return Result(severity, tuple(findings), now_ms, seen)
+
+
+def _moving(
+    internal: InternalSnapshot,
+    findings: list[Finding],
+    in_flight_symbols: set[str],
+    settled: bool,
+    moving_assets: frozenset[str] | None,
+) -> set[str] | None:
+    """Assets something of ours may be changing right now; None means "all of them"."""
+    busy_symbols = set(in_flight_symbols)
+    for f in findings:
+        order = internal.orders.get(f.key.split(":", 1)[1]) if ":" in f.key else None
+        if order is not None:
+            busy_symbols.add(order.symbol)
+        elif f.kind in ("missing_trade", "unknown_trade"):
+            busy_symbols.add(f.key.split(":")[1])
+    if moving_assets is None and not settled:
+        return None
+    if not internal.markets:  # no symbol → asset map: anything moving moves everything
+        return None if (busy_symbols or moving_assets) else set()
+    moving = set(moving_assets or ())
+    for symbol in busy_symbols:
+        moving.update(internal.markets.get(symbol, ()))
+    return moving

@@ -10,6 +10,7 @@ crash. Subclasses declare ``handlers`` (message type → method name).
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 import time
 import traceback
@@ -58,6 +59,9 @@ class VigilActor(pykka.ThreadingActor):
         self.generation = generation
         self.inbox_ref: ControlAwareInbox = self.actor_inbox  # type: ignore[assignment]
         self._crashed = threading.Event()
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
+        self._work: concurrent.futures.Future[None] | None = None
+        self.busy_since = 0.0
 
     @staticmethod
     def _create_actor_inbox() -> ControlAwareInbox:
@@ -77,6 +81,8 @@ class VigilActor(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self.stopping()
+        if self._worker is not None:
+            self._worker.shutdown(wait=False, cancel_futures=True)
 
     def stopping(self) -> None:
         """Subclass hook: release resources on a normal stop."""
@@ -126,6 +132,33 @@ class VigilActor(pykka.ThreadingActor):
         self.ctx.report_crash(self.name, self.generation, where, detail)
 
     # ---------------------------------------------------------------- helpers
+
+    def in_background(self, work: Callable[[], object]) -> bool:
+        """Run blocking I/O on this actor's one worker thread, so the actor itself keeps
+        answering (heartbeats, halts) while the exchange is slow. Returns False (and runs
+        nothing) while earlier work is still going: slow work is skipped, never queued.
+        An exception in the work is a crash of this actor."""
+        if self._work is not None and not self._work.done():
+            return False
+        if self._worker is None:
+            self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=self.name)
+
+        def guarded() -> None:
+            try:
+                work()
+            except Exception as exc:
+                self._report("worker", exc)
+
+        self.busy_since = time.monotonic()
+        self._work = self._worker.submit(guarded)
+        return True
+
+    @property
+    def busy_for(self) -> float:
+        """Seconds the current background work has been running (0 when idle)."""
+        if self._work is None or self._work.done():
+            return 0.0
+        return time.monotonic() - self.busy_since
 
     def tell(self, receiver: str, message: Message) -> bool:
         return self.ctx.directory.tell(receiver, message, sender=self.name)

@@ -40,6 +40,7 @@ class TradingGate:
         self._sending: set[str] = set()
         self.sending_at_red: frozenset[str] = frozenset()  # sends already on the wire at the trip
         self.last_healthy_ms: int | None = None
+        self.last_ok_ms: int | None = None  # HEALTHY, or WARNING (differences within grace)
         self.last_result: str | None = None
         self.last_result_ms: int | None = None
 
@@ -111,17 +112,20 @@ class TradingGate:
             self.last_result, self.last_result_ms = result, at_ms
             if result == "HEALTHY":
                 self.last_healthy_ms = at_ms
+            if result in ("HEALTHY", "WARNING"):
+                self.last_ok_ms = at_ms
 
     def refusal(self) -> str | None:
         """Why an order may not be sent now, or None when it may (fail closed)."""
         state = self._state
         if state.level is Level.RED:
             return f"RED: {state.reason}"
-        healthy = self.last_healthy_ms
-        if healthy is None:
-            return "no HEALTHY reconciliation yet"
-        if self.last_result != "HEALTHY" and self.last_result != "WARNING":
+        if self.last_healthy_ms is None:
+            return "no HEALTHY reconciliation yet"  # start-up: the first one must be HEALTHY
+        if self.last_result not in ("HEALTHY", "WARNING"):
             return f"last reconciliation was {self.last_result}"
-        if now_ms() - healthy > self._max_age_ms:
-            return "the last HEALTHY reconciliation is stale"
+        # afterwards, WARNING counts as evidence too: its differences are in flight and
+        # within grace (past it they are CRITICAL, and CRITICAL is RED)
+        if self.last_ok_ms is None or now_ms() - self.last_ok_ms > self._max_age_ms:
+            return "the last reconciliation is stale"
         return None

@@ -62,8 +62,8 @@ def children(settings: VigilSettings) -> list[ChildSpec]:
         ChildSpec("audit_logger", AuditLogger),
         ChildSpec("breaker", Breaker),
         ChildSpec("order_broker", OrderBroker, hang_timeout=io),  # opening reads the exchange
-        ChildSpec("reconciler", Reconciler, hang_timeout=io),
-        ChildSpec("rest_poller", RestPoller, hang_timeout=io),
+        ChildSpec("reconciler", Reconciler),  # REST on its worker thread: stays responsive
+        ChildSpec("rest_poller", RestPoller),
         ChildSpec("ws_listener", WsListener),
     ]
 

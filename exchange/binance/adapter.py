@@ -325,6 +325,20 @@ class BinanceSpotAdapter:
         )
         return statuses
 
+    def get_all_orders(
+        self, symbol: str, *, from_order_id: int | None = None, limit: int = 1000
+    ) -> list[OrderStatus]:
+        """Orders of ``symbol`` (any state) from ``from_order_id`` on, oldest first: one call
+        (weight 20) that catches up many orders after a stream gap."""
+        params = {"symbol": symbol, "limit": str(limit)}
+        if from_order_id is not None:
+            params["orderId"] = str(from_order_id)
+        answer = self.rest.call(ENDPOINTS["all_orders"], params, weight=20)
+        statuses: list[OrderStatus] = self._read(
+            "all_orders", lambda a: [parse.order_status(o) for o in _list(a)], answer
+        )
+        return statuses
+
     # --- account ------------------------------------------------------------------------------
 
     def get_balances(self) -> dict[str, Balance]:

@@ -80,6 +80,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "cancel_order", "DELETE", "/api/v3/order", 1, True, "cancel_order", idempotent=False
         ),
         Endpoint("open_orders", "GET", "/api/v3/openOrders", 6, True, "get_open_orders"),
+        Endpoint("all_orders", "GET", "/api/v3/allOrders", 20, True, "get_all_orders"),
         Endpoint("my_trades", "GET", "/api/v3/myTrades", 20, True, "get_my_trades"),
     )
 }

@@ -18,7 +18,8 @@ from tests.system.conftest import Vigil
 
 ACTORS = ["audit_logger", "breaker", "order_broker", "reconciler", "rest_poller", "ws_listener"]
 # detection bounds: a crash report or a dead actor within two heartbeats; a hang within
-# its heartbeat deadline (0.5 s; 1.0 s for the REST actors) plus two heartbeat periods
+# its heartbeat deadline (0.5 s; 1.0 s for the broker, whose opening reads the exchange)
+# plus two heartbeat periods
 RED_BOUND_S = {"raise": 1.0, "stop": 1.0, "hang": 2.0}
 
 

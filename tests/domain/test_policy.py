@@ -1,0 +1,462 @@
+"""The pre-trade policy guard: every gate, table-driven, with exact Decimal edges."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.filters import SymbolFilters
+from domain.policy import Decision, PolicyInput, PolicyLimits, Verdict, check_intent
+
+D = Decimal
+
+# exchangeInfo's BTCUSDT entry, as Binance sends it (the filters the brief names).
+BTCUSDT_ENTRY: dict[str, Any] = {
+    "symbol": "BTCUSDT",
+    "status": "TRADING",
+    "baseAsset": "BTC",
+    "quoteAsset": "USDT",
+    "filters": [
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": "0.01000000",
+            "maxPrice": "1000000.00000000",
+            "tickSize": "0.01000000",
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": "0.00001000",
+            "maxQty": "9000.00000000",
+            "stepSize": "0.00001000",
+        },
+        {
+            "filterType": "PERCENT_PRICE_BY_SIDE",
+            "bidMultiplierUp": "5",
+            "bidMultiplierDown": "0.2",
+            "askMultiplierUp": "5",
+            "askMultiplierDown": "0.2",
+            "avgPriceMins": 5,
+        },
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": "5.00000000",
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        },
+        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+    ],
+}
+FILTERS = SymbolFilters.from_exchange_info(BTCUSDT_ENTRY)
+LIMITS = PolicyLimits(
+    symbols=frozenset({"BTCUSDT"}),
+    max_order_notional=D("5000"),
+    max_open_orders=50,
+    fat_finger_pct=D("5"),
+)
+REFERENCE = D("60000")
+ALL_GATES = [
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "filters",
+    "reference_price",
+    "filters",
+    "max_order_notional",
+    "max_open_orders",
+    "fat_finger",
+    "balance",
+]
+
+
+def intent(**changes: Any) -> PolicyInput:
+    """A LIMIT BUY of 0.01 BTC at the mid: 600 USDT, well inside every limit."""
+    base = PolicyInput(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=D("0.01"),
+        price=REFERENCE,
+        reference_price=REFERENCE,
+        filters=FILTERS,
+        free_quote=D("100000"),
+        free_base=D("10"),
+        open_orders=0,
+    )
+    return replace(base, **changes)
+
+
+def verdict(decision: Decision, gate: str) -> Verdict:
+    matching = [v for v in decision.verdicts if v.gate == gate]
+    assert matching, f"no {gate} verdict in {decision.verdicts}"
+    return matching[-1]
+
+
+def failed_gates(decision: Decision) -> list[str]:
+    return [v.gate for v in decision.verdicts if not v.passed]
+
+
+# --- the happy path ------------------------------------------------------------------------------
+
+
+def test_a_plain_limit_buy_passes_every_gate_in_order() -> None:
+    decision = check_intent(intent(), LIMITS)
+    assert decision.accepted
+    assert decision.reason == ""
+    assert [v.gate for v in decision.verdicts] == ALL_GATES
+    assert all(v.passed and v.reason == "" for v in decision.verdicts)
+    assert (decision.quantity, decision.price) == (D("0.01"), D("60000"))
+
+
+def test_a_market_buy_passes_and_has_no_fat_finger_gate() -> None:
+    decision = check_intent(intent(type="MARKET", price=None), LIMITS)
+    assert decision.accepted
+    assert "fat_finger" not in [v.gate for v in decision.verdicts]
+    assert Verdict("price", True) in decision.verdicts  # passes: a MARKET order has none
+    assert (decision.quantity, decision.price) == (D("0.01"), None)
+
+
+# --- early gates: the first failure ends the decision --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "gate", "reason"),
+    [
+        ({"symbol": "ETHUSDT"}, "symbol", "ETHUSDT is not allowed"),
+        ({"side": "HOLD"}, "side", "bad side 'HOLD'"),
+        ({"side": "buy"}, "side", "bad side 'buy'"),
+        ({"type": "STOP_LOSS_LIMIT"}, "type", "type STOP_LOSS_LIMIT not allowed"),
+        ({"type": "LIMIT_MAKER"}, "type", "type LIMIT_MAKER not allowed"),
+        ({"quantity": D("0")}, "quantity", "quantity must be positive"),
+        ({"quantity": D("-0.01")}, "quantity", "quantity must be positive"),
+        ({"price": None}, "price", "a LIMIT needs a positive price"),
+        ({"price": D("0")}, "price", "a LIMIT needs a positive price"),
+        ({"price": D("-60000")}, "price", "a LIMIT needs a positive price"),
+        ({"filters": None}, "filters", "no exchange filters for the symbol yet"),
+    ],
+)
+def test_an_early_gate_refuses_and_stops_the_checks(
+    changes: dict[str, Any], gate: str, reason: str
+) -> None:
+    decision = check_intent(intent(**changes), LIMITS)
+    assert not decision.accepted
+    assert decision.verdicts[-1] == Verdict(gate, False, reason)
+    assert all(v.passed for v in decision.verdicts[:-1])
+    assert decision.reason == f"{gate}: {reason}"
+    assert (decision.quantity, decision.price) == (None, None)
+
+
+# --- exchange filters ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        pytest.param({"quantity": D("0.000009")}, "LOT_SIZE", id="floors-to-zero"),
+        pytest.param({"quantity": D("9000.00001")}, "LOT_SIZE", id="above-max-qty"),
+        pytest.param({"quantity": D("0.00008")}, "NOTIONAL", id="notional-4.8-below-min-5"),
+        pytest.param({"price": D("0.001")}, "PRICE_FILTER", id="buy-price-floors-to-zero"),
+        pytest.param({"price": D("1000000.01")}, "PRICE_FILTER", id="above-max-price"),
+        pytest.param(
+            {"price": D("300000.01"), "quantity": D("0.00002")},
+            "PERCENT_PRICE_BY_SIDE",
+            id="above-5x-reference",
+        ),
+        pytest.param(
+            {"side": "SELL", "price": D("11999.99"), "quantity": D("0.001")},
+            "PERCENT_PRICE_BY_SIDE",
+            id="below-0.2x-reference",
+        ),
+        pytest.param({"open_orders": 200}, "MAX_NUM_ORDERS", id="exchange-order-limit"),
+        pytest.param(
+            {"type": "MARKET", "price": None, "quantity": D("0.00008")},
+            "NOTIONAL",
+            id="market-min-notional-at-reference",
+        ),
+    ],
+)
+def test_an_order_failing_an_exchange_filter_is_refused_at_the_filters_gate(
+    changes: dict[str, Any], reason: str
+) -> None:
+    limits = replace(LIMITS, max_open_orders=1000, fat_finger_pct=D("1000"))
+    decision = check_intent(intent(**changes), limits)
+    assert not decision.accepted
+    assert decision.verdicts[-1] == Verdict("filters", False, f"Filter failure: {reason}")
+    assert decision.reason == f"filters: Filter failure: {reason}"
+
+
+def test_the_exchange_order_limit_passes_one_below_it() -> None:
+    limits = replace(LIMITS, max_open_orders=1000)
+    assert check_intent(intent(open_orders=199), limits).accepted
+
+
+@pytest.mark.parametrize(
+    ("side", "quantity", "price", "expected_qty", "expected_price"),
+    [
+        ("BUY", "0.0123456789", "60000.019", "0.01234", "60000.01"),
+        ("SELL", "0.0123456789", "60000.011", "0.01234", "60000.02"),
+        ("BUY", "0.01", "60000.01", "0.01", "60000.01"),
+        ("SELL", "0.01", "60000.01", "0.01", "60000.01"),
+        ("SELL", "0.019999999", "59999.9999", "0.01999", "60000.00"),
+    ],
+)
+def test_quantity_is_floored_and_price_rounded_toward_safety(
+    side: str, quantity: str, price: str, expected_qty: str, expected_price: str
+) -> None:
+    decision = check_intent(intent(side=side, quantity=D(quantity), price=D(price)), LIMITS)
+    assert decision.accepted, decision.reason
+    assert decision.quantity == D(expected_qty)
+    assert decision.price == D(expected_price)
+
+
+def test_market_quantity_is_floored_too() -> None:
+    decision = check_intent(intent(type="MARKET", price=None, quantity=D("0.0100099")), LIMITS)
+    assert decision.quantity == D("0.01000")
+
+
+# --- reference price -----------------------------------------------------------------------------
+
+
+def test_a_market_order_without_a_reference_price_is_refused() -> None:
+    decision = check_intent(intent(type="MARKET", price=None, reference_price=None), LIMITS)
+    assert not decision.accepted
+    assert decision.verdicts[-1] == Verdict(
+        "reference_price", False, "no reference price for the symbol yet"
+    )
+
+
+def test_a_market_order_carrying_a_price_still_needs_a_reference_price() -> None:
+    # 1 BTC (~60000 USDT) bought at market, valued at 1 USDT: notional 1 <= free 100
+    decision = check_intent(
+        intent(
+            type="MARKET",
+            quantity=D("1"),
+            price=D("1"),
+            reference_price=None,
+            free_quote=D("100"),
+        ),
+        LIMITS,
+    )
+    assert not decision.accepted
+
+
+def test_a_limit_order_without_a_reference_price_is_refused() -> None:
+    # sells 0.1 BTC (~6000 USDT at market) for 5 USDT: only the fat-finger band can stop it
+    decision = check_intent(
+        intent(side="SELL", quantity=D("0.1"), price=D("50"), reference_price=None),
+        LIMITS,
+    )
+    assert not decision.accepted
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"type": "MARKET", "price": D("-1")}, id="market-negative-price"),
+        pytest.param({"quantity": D("Infinity")}, id="infinite-quantity"),
+        pytest.param({"price": D("Infinity")}, id="infinite-price"),
+    ],
+)
+def test_a_malformed_amount_is_refused_not_raised(changes: dict[str, Any]) -> None:
+    decision = check_intent(intent(**changes), LIMITS)
+    assert not decision.accepted
+
+
+# --- max order notional --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "max_notional", "accepted"),
+    [
+        pytest.param({"quantity": D("0.1"), "price": D("50000")}, "5000", True, id="limit-at-max"),
+        pytest.param(
+            {"quantity": D("0.1"), "price": D("50000")},
+            "4999.99999999",
+            False,
+            id="limit-max-plus-1e-8",
+        ),
+        pytest.param(
+            {"type": "MARKET", "price": None, "quantity": D("0.1"), "reference_price": D("50000")},
+            "5000",
+            True,
+            id="market-at-max",
+        ),
+        pytest.param(
+            {
+                "type": "MARKET",
+                "price": None,
+                "quantity": D("0.1"),
+                "reference_price": D("50000.0000001"),
+            },
+            "5000",
+            False,
+            id="market-max-plus-1e-8",
+        ),
+    ],
+)
+def test_max_order_notional_edges(
+    changes: dict[str, Any], max_notional: str, accepted: bool
+) -> None:
+    limits = replace(LIMITS, max_order_notional=D(max_notional))
+    decision = check_intent(intent(**{"reference_price": D("50000"), **changes}), limits)
+    assert verdict(decision, "max_order_notional").passed is accepted
+    assert decision.accepted is accepted
+
+
+def test_max_order_notional_reason_names_both_amounts() -> None:
+    limits = replace(LIMITS, max_order_notional=D("4999.99999999"))
+    decision = check_intent(intent(quantity=D("0.1"), price=D("50000")), limits)
+    assert (
+        decision.reason == "max_order_notional: notional 5000.0000000000000000 above 4999.99999999"
+    )
+
+
+def test_the_notional_uses_the_quantized_amounts() -> None:
+    # 0.1000099 @ 50000.009 would be 5000.49...; floored: 0.10000 @ 50000.00 = 5000 exactly
+    decision = check_intent(
+        intent(quantity=D("0.1000099"), price=D("50000.009"), reference_price=D("50000")),
+        LIMITS,
+    )
+    assert verdict(decision, "max_order_notional").passed
+    assert decision.accepted
+
+
+# --- max open orders -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("open_orders", "accepted"), [(0, True), (49, True), (50, False)])
+def test_max_open_orders_edges(open_orders: int, accepted: bool) -> None:
+    decision = check_intent(intent(open_orders=open_orders), LIMITS)
+    assert verdict(decision, "max_open_orders").passed is accepted
+    assert decision.accepted is accepted
+
+
+def test_max_open_orders_reason() -> None:
+    decision = check_intent(intent(open_orders=50), LIMITS)
+    assert decision.reason == "max_open_orders: 50 open orders, limit 50"
+
+
+# --- fat finger ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "accepted"),
+    [
+        ("BUY", "63000", True),
+        ("BUY", "63000.01", False),
+        ("BUY", "57000", True),
+        ("BUY", "56999.99", False),
+        ("SELL", "63000", True),
+        ("SELL", "63000.01", False),
+        ("SELL", "57000", True),
+        ("SELL", "56999.99", False),
+        ("BUY", "63000.009", True),  # floors to 63000.00
+        ("BUY", "63000.019", False),  # floors to 63000.01
+        ("SELL", "56999.991", True),  # ceils to 57000.00
+        ("SELL", "56999.981", False),  # ceils to 56999.99
+    ],
+)
+def test_fat_finger_band_edges_on_the_quantized_price(
+    side: str, price: str, accepted: bool
+) -> None:
+    decision = check_intent(intent(side=side, price=D(price)), LIMITS)
+    assert verdict(decision, "fat_finger").passed is accepted
+    assert decision.accepted is accepted
+
+
+def test_fat_finger_band_with_a_fractional_reference() -> None:
+    # 5% of 60000.10 is 3000.005: the band is [57000.095, 63000.105]
+    limits = LIMITS
+    reference = D("60000.10")
+    assert check_intent(intent(price=D("63000.10"), reference_price=reference), limits).accepted
+    assert not check_intent(intent(price=D("63000.11"), reference_price=reference), limits).accepted
+    sell = intent(side="SELL", price=D("57000.10"), reference_price=reference)
+    assert check_intent(sell, limits).accepted
+    sell = intent(side="SELL", price=D("57000.09"), reference_price=reference)
+    assert not check_intent(sell, limits).accepted
+
+
+def test_fat_finger_reason_names_price_band_and_mid() -> None:
+    decision = check_intent(intent(price=D("63000.01")), LIMITS)
+    assert decision.reason == "fat_finger: price 63000.01000000 more than 5% from the mid 60000"
+
+
+# --- balance -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        pytest.param({"free_quote": D("600")}, True, id="buy-exactly-enough-quote"),
+        pytest.param({"free_quote": D("599.99999999")}, False, id="buy-short-by-1e-8"),
+        pytest.param({"side": "SELL", "free_base": D("0.01")}, True, id="sell-exactly-enough"),
+        pytest.param(
+            {"side": "SELL", "free_base": D("0.00999999")}, False, id="sell-short-by-1e-8"
+        ),
+        pytest.param(
+            {"type": "MARKET", "price": None, "free_quote": D("600")},
+            True,
+            id="market-buy-at-reference-exactly-enough",
+        ),
+        pytest.param(
+            {"type": "MARKET", "price": None, "free_quote": D("599.99999999")},
+            False,
+            id="market-buy-short",
+        ),
+        pytest.param(
+            {"side": "SELL", "free_quote": D("0"), "free_base": D("0.01")},
+            True,
+            id="sell-needs-no-quote",
+        ),
+        pytest.param(
+            {"side": "BUY", "free_quote": D("600"), "free_base": D("0")},
+            True,
+            id="buy-needs-no-base",
+        ),
+    ],
+)
+def test_balance_edges(changes: dict[str, Any], accepted: bool) -> None:
+    decision = check_intent(intent(**changes), LIMITS)
+    assert verdict(decision, "balance").passed is accepted
+    assert decision.accepted is accepted
+
+
+def test_the_buy_balance_check_uses_the_floored_price() -> None:
+    # 0.01 @ 60000.009 floors to 60000.00: 600 needed, not 600.00009
+    assert check_intent(intent(price=D("60000.009"), free_quote=D("600")), LIMITS).accepted
+
+
+def test_balance_reason_names_need_and_free() -> None:
+    decision = check_intent(intent(side="SELL", free_base=D("0.005")), LIMITS)
+    assert decision.reason == "balance: needs 0.01000000, free 0.005"
+
+
+# --- the decision --------------------------------------------------------------------------------
+
+
+def test_late_gates_all_run_and_the_reason_is_the_first_failure() -> None:
+    decision = check_intent(
+        intent(price=D("63000.01"), open_orders=50, free_quote=D("1")),
+        replace(LIMITS, max_order_notional=D("1")),
+    )
+    assert failed_gates(decision) == [
+        "max_order_notional",
+        "max_open_orders",
+        "fat_finger",
+        "balance",
+    ]
+    assert decision.reason.startswith("max_order_notional: ")
+    assert (decision.quantity, decision.price) == (D("0.01"), D("63000.01"))
+
+
+def test_decision_accepted_and_reason_follow_the_verdicts() -> None:
+    assert Decision(()).accepted
+    decision = Decision((Verdict("a", True), Verdict("b", False, "no"), Verdict("c", False, "x")))
+    assert not decision.accepted
+    assert decision.reason == "b: no"

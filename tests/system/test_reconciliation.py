@@ -1,0 +1,157 @@
+"""Predator T1-T3 and the REST backup path, against the simulator's true state."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.system.conftest import Vigil
+
+
+def differences(vigil: Vigil) -> list[str]:
+    """What differs between Vigil's book and the simulator's true state (for messages)."""
+    state = vigil.sim.state()
+    ours = vigil.api("GET", "/v1/orders").json()["orders"]
+    out = []
+    for o in state["orders"]:
+        mine = ours.get(o["clientOrderId"])
+        if mine is None:
+            out.append(f"{o['clientOrderId']}: not in the book ({o['status']})")
+        elif mine["state"] != o["status"] or Decimal(mine["executed_qty"]) != Decimal(
+            o["executedQty"]
+        ):
+            out.append(f"{o['clientOrderId']}: book {mine['state']} {mine['executed_qty']}, "
+                       f"exchange {o['status']} {o['executedQty']}")  # fmt: skip
+    balances = vigil.api("GET", "/v1/balances").json()["balances"]
+    for asset, bal in state["balances"].items():
+        total = Decimal(bal["free"]) + Decimal(bal["locked"])
+        if Decimal(balances.get(asset, "0")) != total:
+            out.append(f"{asset}: book {balances.get(asset)}, exchange {total}")
+    return out
+
+
+def book_matches_exchange(vigil: Vigil) -> bool:
+    """Every asset's total in the book equals the exchange's free + locked, exactly."""
+    truth = vigil.sim.state()["balances"]
+    ours = vigil.api("GET", "/v1/balances").json()["balances"]
+    for asset, bal in truth.items():
+        total = Decimal(bal["free"]) + Decimal(bal["locked"])
+        if Decimal(ours.get(asset, "0")) != total:
+            return False
+    return True
+
+
+def orders_match_exchange(vigil: Vigil) -> bool:
+    truth = {o["clientOrderId"]: o for o in vigil.sim.state()["orders"]}
+    ours = vigil.api("GET", "/v1/orders").json()["orders"]
+    return all(
+        cid in ours
+        and ours[cid]["state"] == o["status"]
+        and Decimal(ours[cid]["executed_qty"]) == Decimal(o["executedQty"])
+        for cid, o in truth.items()
+    )
+
+
+def copies_on_exchange(vigil: Vigil, client_order_id: str) -> int:
+    return sum(1 for o in vigil.sim.state()["orders"] if o["clientOrderId"] == client_order_id)
+
+
+@pytest.mark.parametrize(
+    ("fault", "spec"),
+    [
+        ("timeout_after_accept", {"params": {"delay": 2.5}}),
+        ("lost_response", {}),
+        ("unknown_status", {"params": {"placed": True}}),
+    ],
+)
+def test_t1_unknown_outcome_never_duplicates_and_resolves_to_the_real_state(
+    vigil: Vigil, fault: str, spec: dict[str, Any]
+) -> None:
+    vigil.sim.arm(fault, **spec)
+    decision = vigil.submit(
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-order"
+    )
+    assert decision.accepted
+    # the outcome is unknown at first, then the poller finds the order by client id
+    wait_for(lambda: vigil.api("GET", "/v1/orders").json()["orders"]["t1-order"]["state"] == "NEW",
+             timeout=10)  # fmt: skip
+    assert copies_on_exchange(vigil, "t1-order") == 1
+    # re-sending the same intent never makes a second order
+    again = vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-order")
+    assert not again.accepted and again.status == 409
+    assert copies_on_exchange(vigil, "t1-order") == 1
+    wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
+    assert vigil.status()["breaker"] == "GREEN"
+
+
+def test_t1_an_order_that_never_reached_the_exchange_is_confirmed_absent(vigil: Vigil) -> None:
+    vigil.sim.arm("unknown_status", params={"placed": False})
+    assert vigil.submit(
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-gone"
+    ).accepted
+    orders = lambda: vigil.api("GET", "/v1/orders").json()["orders"]  # noqa: E731
+    wait_for(lambda: orders()["t1-gone"]["state"] == "REJECTED", timeout=10)
+    assert copies_on_exchange(vigil, "t1-gone") == 0
+    assert vigil.status()["breaker"] == "GREEN"
+
+
+def latest_incident(vigil: Vigil, kind: str) -> Path:
+    folders = sorted((vigil.system.data_dir / "incidents").glob(f"*-{kind}"))
+    assert folders, "no incident folder"
+    return folders[-1]
+
+
+def test_t2_ghost_order_is_detected_within_one_reconciliation_cycle(vigil: Vigil) -> None:
+    interval = vigil.system.settings.reconciliation.interval_s
+    vigil.system.adapter.user_stream.close()  # only reconciliation may find it here
+    vigil.sim.arm("ghost_order", params={"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01"})
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=2 * interval + 1)
+    assert "unknown_order" in vigil.system.gate.state.reason
+    report = json.loads((latest_incident(vigil, "reconciliation") / "report.json").read_text())
+    assert any(f["kind"] == "unknown_order" for f in report["findings"])
+    assert vigil.api("POST", "/v1/orders", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                             "quantity": "0.001"}).status_code == 409  # fmt: skip
+
+
+def test_t3_balance_drift_is_red_and_the_report_names_the_asset_and_both_amounts(
+    vigil: Vigil,
+) -> None:
+    vigil.sim.arm("balance_drift", params={"asset": "USDT", "delta": "-12.5"})
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
+    assert "balance" in vigil.system.gate.state.reason
+    folder = latest_incident(vigil, "reconciliation")
+    text = (folder / "report.txt").read_text()
+    assert "USDT" in text and "100000" in text and "99987.5" in text
+    state = json.loads((folder / "state.json").read_text())
+    assert state["exchange"]["balances"]["USDT"]["free"].startswith("99987.5")
+    assert Decimal(state["internal"]["totals"]["USDT"]) == Decimal("100000")
+
+
+def test_missed_websocket_events_are_caught_by_the_rest_path(vigil: Vigil) -> None:
+    vigil.sim.arm("drop_events", count=40)
+    for i in range(6):
+        side = "BUY" if i % 2 == 0 else "SELL"
+        assert vigil.submit(side=side, type="LIMIT", quantity="0.01",
+                            price="59000" if side == "BUY" else "61000").accepted  # fmt: skip
+    assert vigil.submit(side="BUY", type="MARKET", quantity="0.002").accepted
+    wait_for(lambda: vigil.sim_orders() == 7, timeout=5)
+    vigil.sim.set_price("BTCUSDT", "58999.90")  # the resting BUYs fill; their events are dropped
+    wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
+    assert vigil.status()["breaker"] == "GREEN"
+
+
+def test_duplicated_events_never_double_count(vigil: Vigil) -> None:
+    vigil.sim.arm("duplicate_events", count=200)
+    for i in range(5):
+        assert vigil.submit(
+            side="BUY" if i % 2 else "SELL", type="MARKET", quantity="0.003"
+        ).accepted
+    wait_for(lambda: len(vigil.sim.state()["trades"]) >= 5, timeout=5)
+    wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
+    assert vigil.api("GET", "/v1/status").json()["breaker"] == "GREEN"
+    assert vigil.system.book.book.duplicates > 0

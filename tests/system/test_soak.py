@@ -1,0 +1,97 @@
+"""A soak of normal operation: 2,000 orders with partial fills, random event delays and
+WebSocket reconnects, and not one false CRITICAL; at the end the book equals the exchange."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from actors.messages import CancelAll, OrderIntent
+from exchange.simulator import SimulatedExchange, SimulatorConfig
+from tests.conftest import wait_for
+from tests.system.conftest import Vigil
+from tests.system.test_reconciliation import differences
+
+ORDERS = 2000
+
+
+def wire_caught_up(vigil: Vigil) -> bool:
+    counters = vigil.system.book.counters
+    return counters["answered"] >= counters["accepted"] - 5 and counters["intents"] > 0
+
+
+def test_soak_2000_orders_without_a_false_critical(vigil_factory) -> None:  # type: ignore[no-untyped-def]
+    exchange = SimulatedExchange(
+        SimulatorConfig(
+            tick_interval=0,
+            seed=5,
+            balances={"USDT": Decimal(5_000_000), "BTC": Decimal(50)},
+            orders_per_10s=100_000,  # the soak is about correctness, not the venue's limits
+            request_weight_per_minute=1_000_000,
+        )
+    ).start()
+    vigil: Vigil = vigil_factory(
+        sim=exchange,
+        policy={"max_open_orders": 10_000, "max_order_notional": "1000000", "fat_finger_pct": "50"},
+        reconciliation={"interval_s": 1.0, "grace_s": 5.0, "balance_grace_s": 3.0},
+        poller={"interval_s": 1.0, "fast_interval_s": 0.5},
+    )
+    vigil.wait_green()
+    rng = random.Random(42)
+    results: list[str] = []
+    vigil.system.gate.subscribe(lambda state: results.append(state.level.value))
+    mid = Decimal(vigil.sim.state()["prices"]["BTCUSDT"]["mid"])
+    for n in range(ORDERS):
+        if n % 100 == 0:
+            vigil.sim.arm("delay_events", params={"delay_ms": rng.randint(50, 400)}, count=20)
+        if n % 500 == 250:
+            vigil.sim.arm("ws_disconnect", params={"target": "user"})
+        if n % 100 == 99:  # old resting orders are tidied up now and then
+            vigil.system.directory.tell("order_broker", CancelAll(reason="soak"), sender="soak")
+        if n % 10 == 0:  # the market moves: resting orders fill, often partially
+            step = Decimal(rng.randint(-300, 300)) / 100
+            mid = max(Decimal("59000"), min(Decimal("61000"), mid + step))
+            vigil.sim.set_price("BTCUSDT", str(mid))
+        side = rng.choice(("BUY", "SELL"))
+        quantity = Decimal(rng.randint(1, 12)) / 100
+        roll = rng.random()
+        if roll < 0.25:
+            kind, price = "MARKET", None
+        elif roll < 0.45:  # marketable, bigger than the best level: fills partly, rests
+            kind, quantity = "LIMIT", Decimal(rng.randint(6, 12)) / 100
+            price = mid + Decimal("0.01") if side == "BUY" else mid
+        else:
+            offset = Decimal(rng.randint(0, 300)) / 100
+            kind, price = "LIMIT", (mid - offset if side == "BUY" else mid + offset)
+        vigil.system.directory.tell(
+            "order_broker",
+            OrderIntent(
+                symbol="BTCUSDT",
+                side=side,
+                type=kind,
+                price=price,
+                quantity=quantity,
+            ),
+            sender="soak",
+        )
+        if n % 25 == 24:  # a strategy paced by its acknowledgments, not a flood
+            wait_for(lambda: wire_caught_up(vigil), timeout=30)
+    wait_for(lambda: vigil.system.book.counters["intents"] >= ORDERS, timeout=60)
+    counters = vigil.system.book.counters
+    assert counters["accepted"] >= ORDERS * 0.9, counters
+    try:
+        wait_for(lambda: not differences(vigil), timeout=30)
+    except AssertionError:
+        raise AssertionError(f"book and exchange differ: {differences(vigil)[:10]}") from None
+    wait_for(lambda: vigil.status()["reconciliation"]["result"] == "HEALTHY", timeout=10)
+    trades = vigil.sim.state()["trades"]
+    partial = sum(
+        1
+        for o in vigil.sim.state()["orders"]
+        if 0 < Decimal(o["executedQty"]) < Decimal(o["origQty"])
+    )
+    assert len(trades) > ORDERS / 2 and partial > 0
+    assert "RED" not in results, vigil.system.gate.state.reason
+    audit = (vigil.system.data_dir / "audit" / "audit.jsonl").read_text()
+    assert '"result":"CRITICAL"' not in audit
+    exchange.stop()
