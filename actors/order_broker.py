@@ -46,11 +46,13 @@ from exchange.contract import (
     ExchangeError,
     NotSent,
     OrderAck,
+    OrderNotFound,
     OrderRequest,
     Rejected,
     UnknownOutcome,
 )
 from supervision.actor import VigilActor
+from supervision.incidents import internal_state, write_incident
 
 
 def now_ms() -> int:
@@ -138,33 +140,38 @@ class OrderBroker(VigilActor):
         self.audit("book_opened", assets=len(balances), open_orders=len(open_orders))
         return True
 
+    def _adopt(self, o: Any, source: str) -> None:
+        """Take an order found on the exchange into the book as it stands there."""
+        state = o.state.value if o.state.value in OrderState.__members__ else "NEW"
+        self.book.add_intent(
+            BookOrder(
+                client_order_id=o.client_order_id,
+                symbol=o.symbol,
+                side=o.side.value,
+                type=o.type.value,
+                quantity=o.orig_qty,
+                price=o.price,
+                state=OrderState(state),
+                order_id=o.order_id,
+                executed_qty=o.executed_qty,
+                cumulative_quote=o.cumulative_quote_qty,
+                created_ms=now_ms(),
+                updated_ms=now_ms(),
+                source=source,
+            )
+        )
+        self.book.by_order_id[(o.symbol, o.order_id)] = o.client_order_id
+
     def _existing_orders(self, orders: list[Any]) -> None:
         mode = self.settings.broker.on_start_existing
         ids = [o.client_order_id for o in orders]
         if mode == "adopt":
             for o in orders:
-                self.book.add_intent(
-                    BookOrder(
-                        client_order_id=o.client_order_id,
-                        symbol=o.symbol,
-                        side=o.side.value,
-                        type=o.type.value,
-                        quantity=o.orig_qty,
-                        price=o.price,
-                        state=OrderState(o.state.value)
-                        if o.state.value in OrderState.__members__
-                        else OrderState.NEW,
-                        order_id=o.order_id,
-                        executed_qty=o.executed_qty,
-                        created_ms=now_ms(),
-                        updated_ms=now_ms(),
-                        source="adopted",
-                    )
-                )
-                self.book.by_order_id[(o.symbol, o.order_id)] = o.client_order_id
+                self._adopt(o, "adopted")
             self.audit("existing_orders_adopted", orders=ids)
         elif mode == "cancel":
-            for o in orders:
+            for o in orders:  # known first, so their cancel reports are not "foreign"
+                self._adopt(o, "cancelled at start-up")
                 self.adapter.cancel_order(o.symbol, order_id=o.order_id)
             self.audit("existing_orders_cancelled", orders=ids)
         else:
@@ -591,12 +598,83 @@ class OrderBroker(VigilActor):
             self.on_cancel_all(CancelAll(reason=f"RED: {message.reason}"))
 
     def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
+        """Rebuild the book from the exchange: only while RED, only confirmed, and only after
+        a snapshot of both sides is on disk. Every difference is recorded."""
         if not self.ctx.gate.state.is_red:
             return {"ok": False, "reason": "resync is allowed only while RED"}
         if not message.confirmed:
             return {"ok": False, "reason": "resync needs --confirm"}
+        symbols = self.settings.exchange.symbols
         balances = self.adapter.get_balances()
+        open_orders = [o for s in symbols for o in self.adapter.get_open_orders(s)]
+        latest = {
+            s: max((t.trade_id for t in self.adapter.get_trades(s)), default=0) for s in symbols
+        }
+        at = now_ms()
+        exchange = {
+            "balances": {
+                a: {"free": str(b.free), "locked": str(b.locked)} for a, b in balances.items()
+            },
+            "open_orders": [o.model_dump(mode="json") for o in open_orders],
+            "latest_trade_ids": latest,
+        }
+        snapshot = write_incident(
+            self.ctx.service("data_dir"),
+            self.ctx.service("store"),
+            kind="resync",
+            at_ms=at,
+            reason=f"operator resync: {message.reason}",
+            state={
+                "internal": internal_state(
+                    self.on_snapshot_request(BookSnapshotRequest())["internal"]
+                ),
+                "exchange": exchange,
+            },
+            report={"kind": "resync", "at_ms": at, "reason": message.reason},
+            lines=[f"Operator resync at {at} ms: {message.reason}", "State before the resync."],
+        )
+        changes: dict[str, Any] = {"snapshot": str(snapshot)}
         diff = self.book.resync({a: b.free + b.locked for a, b in balances.items()})
-        changes = {a: {"book": str(b), "exchange": str(e)} for a, (b, e) in diff.items()}
+        changes["balances"] = {
+            a: {"book": plain(b), "exchange": plain(e)} for a, (b, e) in diff.items()
+        }
+        adopted, updated = [], []
+        for o in open_orders:
+            known = self.book.find(o.symbol, o.client_order_id, o.order_id)
+            if known is None:
+                self._adopt(o, "resync")
+                adopted.append(o.client_order_id)
+            else:
+                self._snapshot(o)
+                updated.append(o.client_order_id)
+        on_exchange = {o.client_order_id for o in open_orders}
+        closed = []
+        for order in self.book.open_orders():
+            if order.client_order_id in on_exchange:
+                continue
+            try:
+                status = self.adapter.get_order(order.symbol, client_order_id=order.client_order_id)
+                self._snapshot(status)
+            except OrderNotFound:
+                self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
+            closed.append(order.client_order_id)
+            self.holder.unknown_since.pop(order.client_order_id, None)
+        dropped = len(self.book.foreign_executions)
+        self.book.foreign_executions.clear()
+        self.holder.trade_floor.update(latest)  # older trades are settled by this resync
+        changes.update(
+            adopted=adopted, updated=updated, closed=closed, foreign_trades_dropped=dropped
+        )
         self.audit("resync", reason=message.reason, changes=changes)
         return {"ok": True, "changes": changes}
+
+    def _snapshot(self, status: Any) -> None:
+        self.book.apply_order_update(
+            symbol=status.symbol,
+            client_order_id=status.client_order_id,
+            order_id=status.order_id,
+            venue_state=status.state.value,
+            cumulative_qty=status.executed_qty,
+            cumulative_quote=status.cumulative_quote_qty,
+            now_ms=now_ms(),
+        )

@@ -10,7 +10,6 @@ cannot complete reports FAILED (a breaker input).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from domain.reconciliation import (
 )
 from exchange.contract import ExchangeError
 from supervision.actor import VigilActor
+from supervision.incidents import exchange_state, internal_state, write_incident
 
 
 def now_ms() -> int:
@@ -143,35 +143,8 @@ class Reconciler(VigilActor):
             self.audit("reconciliation", result=result, findings=list(findings), detail=detail)
 
     def _incident(self, result: Result, internal: Any, exchange: ExchangeSnapshot) -> Path:
-        """Freeze the evidence: both states, the findings, a readable report."""
-        data_dir: Path = self.ctx.service("data_dir")
-        folder = data_dir / "incidents" / f"{result.at_ms}-reconciliation"
-        folder.mkdir(parents=True, exist_ok=True)
+        """Freeze the evidence: both states, the findings, a readable report with traces."""
         critical = [f for f in result.findings if f.severity is Severity.CRITICAL]
-        state = {
-            "internal": {
-                "totals": {a: str(v) for a, v in internal.totals.items()},
-                "locked": {a: str(v) for a, v in internal.locked.items()},
-                "orders": {c: vars_of(o) for c, o in internal.orders.items()},
-                "trades": sorted(f"{s}:{t}" for s, t in internal.trades),
-            },
-            "exchange": {
-                "balances": {
-                    a: {"free": str(f), "locked": str(lk)}
-                    for a, (f, lk) in exchange.balances.items()
-                },
-                "open_orders": [vars_of(o) for o in exchange.open_orders],
-                "trades": [vars_of(t) for t in exchange.trades],
-            },
-        }
-        report = {
-            "kind": "reconciliation",
-            "result": result.severity.value,
-            "at_ms": result.at_ms,
-            "findings": [f.as_dict() for f in result.findings],
-        }
-        (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
-        (folder / "report.json").write_text(json.dumps(report, indent=2))
         lines = [f"Reconciliation CRITICAL at {result.at_ms} ms", ""]
         for f in critical:
             lines += [
@@ -179,19 +152,23 @@ class Reconciler(VigilActor):
                 f"    book:     {f.internal}",
                 f"    exchange: {f.exchange}",
             ]
-        lines += [
-            "",
-            f"Full state: {folder / 'state.json'}",
-            "Trace of affected orders: python run.py trace --cid <id>",
-        ]
-        (folder / "report.txt").write_text("\n".join(lines) + "\n")
-        self.ctx.service("store").add_incident(
-            result.at_ms,
-            "reconciliation_critical",
-            critical[0].detail if critical else "",
-            {"folder": str(folder), **report},
+        affected = {k.split(":", 1)[1] for f in result.findings for k in [f.key] if ":" in k}
+        return write_incident(
+            self.ctx.service("data_dir"),
+            self.ctx.service("store"),
+            kind="reconciliation",
+            at_ms=result.at_ms,
+            reason=critical[0].detail if critical else "",
+            state={"internal": internal_state(internal), "exchange": exchange_state(exchange)},
+            report={
+                "kind": "reconciliation",
+                "result": result.severity.value,
+                "at_ms": result.at_ms,
+                "findings": [f.as_dict() for f in result.findings],
+            },
+            lines=lines,
+            orders=affected & set(internal.orders),
         )
-        return folder
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return {"last": self.memory.get("last")}
@@ -209,8 +186,3 @@ def changed_assets(before: Any, after: Any) -> frozenset[str]:
 
 
 SEVERITY_RANK = {Severity.HEALTHY: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-
-
-def vars_of(obj: Any) -> dict[str, str]:
-    fields = getattr(obj, "__dataclass_fields__", {})
-    return {name: str(getattr(obj, name)) for name in fields}

@@ -100,9 +100,13 @@ def vigil_factory(tmp_path: Path) -> Iterator[Callable[..., Vigil]]:
     started: list[tuple[VigilSystem, SimulatedExchange | None]] = []
 
     def start(
-        data_dir: Path | None = None, sim: SimulatedExchange | None = None, **overrides: Any
+        data_dir: Path | None = None,
+        sim: SimulatedExchange | None = None,
+        own_sim: bool = False,
+        **overrides: Any,
     ) -> Vigil:
-        own = sim is None
+        """``own_sim``: stop the given simulator at teardown too (after the system)."""
+        own = sim is None or own_sim
         exchange = sim or SimulatedExchange(SimulatorConfig(tick_interval=0, seed=3)).start()
         settings = make_settings(data_dir or tmp_path / "var", **overrides)
         system = VigilSystem(settings, simulator=exchange).start()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for
+from exchange.simulator import SimulatedExchange, SimulatorConfig
+from tests.conftest import SimHandle, wait_for
 from tests.system.conftest import Vigil
 
 
@@ -155,3 +157,61 @@ def test_duplicated_events_never_double_count(vigil: Vigil) -> None:
     wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
     assert vigil.api("GET", "/v1/status").json()["breaker"] == "GREEN"
     assert vigil.system.book.book.duplicates > 0
+
+
+def test_resync_needs_red_and_confirmation_then_rebuilds_the_book_from_the_exchange(
+    vigil: Vigil,
+) -> None:
+    assert vigil.api("POST", "/v1/resync", {"confirm": True}).status_code == 409  # not RED
+    vigil.sim.arm("balance_drift", params={"asset": "USDT", "delta": "-12.5"})
+    vigil.sim.arm("ghost_order", params={"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.01"})
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
+    assert vigil.api("POST", "/v1/resync", {"confirm": False}).status_code == 409
+    answer = vigil.api("POST", "/v1/resync", {"confirm": True, "reason": "drill"}).json()
+    assert answer["ok"]
+    changes = answer["changes"]
+    assert changes["balances"]["USDT"] == {"book": "100000", "exchange": "99987.5"}
+    assert len(changes["adopted"]) == 1 and changes["adopted"][0].startswith("ghost-")
+    # the snapshot of both sides was written before anything changed
+    snapshot = json.loads((Path(changes["snapshot"]) / "state.json").read_text())
+    assert Decimal(snapshot["internal"]["totals"]["USDT"]) == Decimal("100000")
+    usdt = snapshot["exchange"]["balances"]["USDT"]
+    assert Decimal(usdt["free"]) + Decimal(usdt["locked"]) == Decimal("99987.5")
+    # the book now equals the exchange; a HEALTHY reconciliation lets the operator reset
+    wait_for(lambda: book_matches_exchange(vigil), timeout=5)
+    red_since = vigil.system.gate.state.since_ms
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > red_since, timeout=10)
+    assert vigil.system.gate.state.is_red, "a resync never clears RED by itself"
+    assert (
+        vigil.api("POST", "/v1/reset", {"reason": "resynced", "confirm": True}).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("mode", ["halt", "adopt", "cancel"])
+def test_orders_already_on_the_exchange_at_start_up(
+    vigil_factory: Callable[..., Vigil], mode: str
+) -> None:
+    exchange = SimulatedExchange(SimulatorConfig(tick_interval=0, seed=3)).start()
+    SimHandle(exchange).client().create_order(
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity="0.01",
+        price="50000",
+        newClientOrderId="before-start",
+    )
+    vigil = vigil_factory(sim=exchange, own_sim=True, broker={"on_start_existing": mode})
+    if mode == "halt":
+        wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
+        assert "existing_orders" in vigil.system.gate.state.reason
+        return
+    vigil.wait_green()
+    open_on_exchange = [o["clientOrderId"] for o in vigil.sim.state()["open_orders"]]
+    assert open_on_exchange == (["before-start"] if mode == "adopt" else [])
+    expected = "NEW" if mode == "adopt" else "CANCELED"
+
+    def state_in_book() -> str:
+        return str(vigil.api("GET", "/v1/orders").json()["orders"]["before-start"]["state"])
+
+    wait_for(lambda: state_in_book() == expected)

@@ -32,6 +32,7 @@ def test_soak_2000_orders_without_a_false_critical(vigil_factory) -> None:  # ty
     ).start()
     vigil: Vigil = vigil_factory(
         sim=exchange,
+        own_sim=True,
         policy={"max_open_orders": 10_000, "max_order_notional": "1000000", "fat_finger_pct": "50"},
         reconciliation={"interval_s": 1.0, "grace_s": 5.0, "balance_grace_s": 3.0},
         poller={"interval_s": 1.0, "fast_interval_s": 0.5},
@@ -94,4 +95,3 @@ def test_soak_2000_orders_without_a_false_critical(vigil_factory) -> None:  # ty
     assert "RED" not in results, vigil.system.gate.state.reason
     audit = (vigil.system.data_dir / "audit" / "audit.jsonl").read_text()
     assert '"result":"CRITICAL"' not in audit
-    exchange.stop()

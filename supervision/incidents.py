@@ -1,0 +1,85 @@
+"""Incident folders: the frozen evidence a person needs when trading stops.
+
+``<data dir>/incidents/<at_ms>-<kind>/`` holds ``state.json`` (both sides: the internal book
+and the exchange), ``report.json`` (machine-readable findings), ``report.txt`` (what differed,
+both sides, and the message trace of the affected orders) and ``trace.jsonl`` (those trace
+records). The store gets one row per incident pointing at the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from storage import Store
+from supervision.trace import read_trace
+
+
+def internal_state(internal: Any) -> dict[str, Any]:
+    return {
+        "totals": {a: str(v) for a, v in internal.totals.items()},
+        "locked": {a: str(v) for a, v in internal.locked.items()},
+        "orders": {c: vars_of(o) for c, o in internal.orders.items()},
+        "trades": sorted(f"{s}:{t}" for s, t in internal.trades),
+    }
+
+
+def exchange_state(exchange: Any) -> dict[str, Any]:
+    return {
+        "balances": {
+            a: {"free": str(f), "locked": str(lk)} for a, (f, lk) in exchange.balances.items()
+        },
+        "open_orders": [vars_of(o) for o in exchange.open_orders],
+        "trades": [vars_of(t) for t in exchange.trades],
+    }
+
+
+def vars_of(obj: Any) -> dict[str, str]:
+    fields = getattr(obj, "__dataclass_fields__", {})
+    return {name: str(getattr(obj, name)) for name in fields}
+
+
+def order_trace(data_dir: Path, orders: Iterable[str], limit: int = 200) -> list[dict[str, Any]]:
+    """Trace records of these client order ids, and of the intents that created them."""
+    wanted = set(orders)
+    path = data_dir / "trace" / "trace.jsonl"
+    if not wanted or not path.parent.exists():
+        return []
+    records = read_trace(path)
+    cids = {r.get("cid") for r in records if r.get("order") in wanted}
+    return [r for r in records if r.get("order") in wanted or r.get("cid") in cids][-limit:]
+
+
+def write_incident(
+    data_dir: Path,
+    store: Store,
+    *,
+    kind: str,
+    at_ms: int,
+    reason: str,
+    state: dict[str, Any],
+    report: dict[str, Any],
+    lines: list[str],
+    orders: Iterable[str] = (),
+) -> Path:
+    folder = data_dir / "incidents" / f"{at_ms}-{kind}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True, default=str))
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    trace = order_trace(data_dir, orders)
+    with (folder / "trace.jsonl").open("w") as fh:
+        for record in trace:
+            fh.write(json.dumps(record, default=str) + "\n")
+    text = [*lines, "", f"Full state: {folder / 'state.json'}"]
+    if trace:
+        text += ["", "Trace of the affected orders (sender -> receiver message):"]
+        text += [
+            f"  {r.get('started', 0):.3f} {r.get('sender') or '?'} -> {r.get('receiver')} "
+            f"{r.get('type')} order={r.get('order', '-')} {r.get('outcome')}"
+            for r in trace
+        ]
+    (folder / "report.txt").write_text("\n".join(text) + "\n")
+    store.add_incident(at_ms, kind, reason, {"folder": str(folder), **report})
+    return folder
