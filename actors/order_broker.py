@@ -40,6 +40,7 @@ from actors.messages import (
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.policy import PolicyInput, PolicyLimits, check_intent
 from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.replay import order_entry
 from exchange.contract import (
     BalanceUpdate,
     DuplicateClientOrderId,
@@ -51,12 +52,28 @@ from exchange.contract import (
     Rejected,
     UnknownOutcome,
 )
+from storage import AuditTrail, Journal, StoreError
 from supervision.actor import VigilActor
+from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "quantity": str(order.quantity),
+        "price": None if order.price is None else str(order.price),
+        "created_ms": order.created_ms,
+        "source": order.source,
+        "correlation_id": correlation_id,
+    }
 
 
 def plain(value: Decimal) -> str:
@@ -117,6 +134,11 @@ class OrderBroker(VigilActor):
             fat_finger_pct=self.settings.policy.fat_finger_pct,
         )
         self.wire = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
+        self.journal: Journal = self.ctx.service("journal")
+        self.trail: AuditTrail = self.ctx.service("trail")
+        for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
+            if order.state is OrderState.UNKNOWN:
+                self.holder.unknown_since.setdefault(order.client_order_id, now_ms())
 
     def stopping(self) -> None:
         wire = getattr(self, "wire", None)
@@ -134,7 +156,16 @@ class OrderBroker(VigilActor):
         for symbol in self.settings.exchange.symbols:
             recent = self.adapter.get_trades(symbol)
             self.holder.trade_floor[symbol] = max((t.trade_id for t in recent), default=0)
-        self.book.open({a: b.free + b.locked for a, b in balances.items()})
+        totals = {a: b.free + b.locked for a, b in balances.items()}
+        self.journal.append(
+            "opening",
+            {
+                "totals": {a: str(v) for a, v in totals.items()},
+                "trade_floor": self.holder.trade_floor,
+            },
+            durable=True,
+        )
+        self.book.open(totals)
         if open_orders:
             self._existing_orders(open_orders)
         self.audit("book_opened", assets=len(balances), open_orders=len(open_orders))
@@ -161,6 +192,7 @@ class OrderBroker(VigilActor):
             )
         )
         self.book.by_order_id[(o.symbol, o.order_id)] = o.client_order_id
+        self.journal.append("order", order_entry(self.book.orders[o.client_order_id]), durable=True)
 
     def _existing_orders(self, orders: list[Any]) -> None:
         mode = self.settings.broker.on_start_existing
@@ -225,18 +257,22 @@ class OrderBroker(VigilActor):
             updated_ms=now_ms(),
             source=intent.source,
         )
-        self.book.add_intent(order)  # write-ahead: the book knows the id before the wire does
-        self.audit(
-            "intent_accepted",
-            client_order_id=cid,
-            symbol=intent.symbol,
-            side=intent.side,
-            type=intent.type,
-            quantity=str(order.quantity),
-            price=str(order.price),
-            verdicts=verdicts,
-            intent_cid=intent.correlation_id,
-        )
+        try:  # write-ahead: durable before the order can reach the wire
+            self.journal.append("intent", intent_entry(order, intent.correlation_id), durable=True)
+            self.trail.append(
+                "intent_accepted",
+                {"client_order_id": cid, "symbol": order.symbol, "side": order.side,
+                 "type": order.type, "quantity": str(order.quantity), "price": str(order.price),
+                 "verdicts": verdicts},
+                cid=intent.correlation_id,
+                actor=self.name,
+                durable=True,
+            )  # fmt: skip
+        except StoreError as exc:
+            self.ctx.gate.trip_red(f"durable storage failed: {exc}", "order_broker")
+            return self._refuse(intent, cid, f"storage: {exc}", 409, verdicts)
+        self.book.add_intent(order)
+        crash_point("after_intent_journaled")
         request = OrderRequest(
             symbol=order.symbol,
             side=order.side,  # type: ignore[arg-type]
@@ -309,6 +345,7 @@ class OrderBroker(VigilActor):
             return
         try:
             ack = self.adapter.place_order(request)
+            crash_point("after_send")
         except DuplicateClientOrderId as exc:
             outcome("unknown", f"duplicate client order id: {exc}", code=exc.code)
         except NotSent as exc:
@@ -417,6 +454,8 @@ class OrderBroker(VigilActor):
                     via=message.via,
                 )
             )
+        if order is not None and order.state is OrderState.PARTIALLY_FILLED:
+            crash_point("partial_fill")
         if order is None:
             self.tell(
                 "breaker",
@@ -634,7 +673,13 @@ class OrderBroker(VigilActor):
             lines=[f"Operator resync at {at} ms: {message.reason}", "State before the resync."],
         )
         changes: dict[str, Any] = {"snapshot": str(snapshot)}
-        diff = self.book.resync({a: b.free + b.locked for a, b in balances.items()})
+        totals = {a: b.free + b.locked for a, b in balances.items()}
+        self.journal.append(
+            "resync",
+            {"totals": {a: str(v) for a, v in totals.items()}, "trade_floor": latest},
+            durable=True,
+        )
+        diff = self.book.resync(totals)
         changes["balances"] = {
             a: {"book": plain(b), "exchange": plain(e)} for a, (b, e) in diff.items()
         }

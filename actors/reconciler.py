@@ -28,6 +28,7 @@ from domain.reconciliation import (
 )
 from exchange.contract import ExchangeError
 from supervision.actor import VigilActor
+from supervision.crashpoints import crash_point
 from supervision.incidents import exchange_state, internal_state, write_incident
 
 
@@ -69,6 +70,7 @@ class Reconciler(VigilActor):
         try:
             before = self.ask("order_broker", BookSnapshotRequest(), timeout)
             exchange = self._exchange_snapshot(before["trade_floor"])
+            crash_point("during_reconciliation")
             after = self.ask("order_broker", BookSnapshotRequest(), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
             self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}")

@@ -131,6 +131,13 @@ class DemoSettings(_Section):
     quantity: Decimal = Decimal("0.001")
 
 
+class AuditSettings(_Section):
+    flush_interval_s: float = Field(default=0.05, gt=0, description="bounded flush delay")
+    max_pages: int | None = Field(
+        default=None, gt=0, description="storage quota of audit.db in SQLite pages (4 KiB)"
+    )
+
+
 class TraceSettings(_Section):
     level: str = Field(default="summary", pattern="^(off|summary|detail)$")
     rotation: str = "20 MB"
@@ -156,6 +163,7 @@ class VigilSettings(BaseSettings):
     poller: PollerSettings = PollerSettings()
     demo: DemoSettings = DemoSettings()
     trace: TraceSettings = TraceSettings()
+    audit: AuditSettings = AuditSettings()
 
     @classmethod
     def settings_customise_sources(

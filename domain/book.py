@@ -15,9 +15,11 @@ Money is Decimal throughout.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 ZERO = Decimal(0)
 
@@ -149,6 +151,13 @@ class Book:
     anomalies: list[str] = field(default_factory=list)
     duplicates: int = 0
     opened: bool = False
+    # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
+    # ("external", (asset, delta)); intents and openings are journaled by their callers
+    on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        if self.on_change is not None:
+            self.on_change(kind, payload)
 
     # ------------------------------------------------------------------ opening
 
@@ -183,6 +192,7 @@ class Book:
             return
         order.state = state
         order.updated_ms = now_ms
+        self._emit("order", order)
 
     def apply_order_update(
         self,
@@ -200,7 +210,8 @@ class Book:
         order = self.find(symbol, client_order_id, order_id)
         if order is None:
             return None
-        if order.order_id is None:
+        learned_id = order.order_id is None
+        if learned_id:
             order.order_id = order_id
             self.by_order_id[(symbol, order_id)] = order.client_order_id
             self._claim_foreign(order)
@@ -223,9 +234,12 @@ class Book:
             self._anomaly(f"{order.client_order_id}: executed {cumulative_qty} > {order.quantity}")
         order.executed_qty = cumulative_qty
         order.cumulative_quote = max(order.cumulative_quote, cumulative_quote)
+        before = (order.state, order.executed_qty, order.order_id)
         if not (state is OrderState.NEW and order.state is OrderState.PARTIALLY_FILLED):
             order.state = state
         order.updated_ms = now_ms
+        if (order.state, order.executed_qty, order.order_id) != before or learned_id:
+            self._emit("order", order)
         return order
 
     # ------------------------------------------------------------------ executions
@@ -266,6 +280,7 @@ class Book:
         if execution.commission_asset:
             self.totals[execution.commission_asset] -= execution.commission
         self._position(market, execution, notional)
+        self._emit("fill", execution)
 
     def _position(self, market: Market, ex: Execution, notional: Decimal) -> None:
         pos = self.positions.setdefault(market.symbol, Position(market.symbol))
@@ -301,6 +316,7 @@ class Book:
     def apply_external(self, asset: str, delta: Decimal) -> None:
         """A deposit, withdrawal or transfer the exchange told us about (balanceUpdate)."""
         self.totals[asset] += delta
+        self._emit("external", (asset, delta))
 
     def locked(self) -> dict[str, Decimal]:
         """What our open orders lock on the exchange, per asset."""

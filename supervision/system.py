@@ -37,15 +37,16 @@ from actors.reconciler import Reconciler
 from actors.rest_poller import RestPoller
 from actors.ws_listener import WsListener
 from config.settings import VigilSettings, exchange_credentials
-from domain.book import Book, Market
+from domain.book import Market
 from domain.breaker import BreakerState
+from domain.replay import fill_entry, order_entry, replay
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
-from storage import Store
+from storage import AuditTrail, Journal, JournalCorrupt, Store, StoreError
 from supervision.actor import ActorContext
 from supervision.directory import Directory
-from supervision.gate import TradingGate
+from supervision.gate import TradingGate, now_ms
 from supervision.supervisor import ChildSpec, Failure, Supervisor
 from supervision.trace import MessageTrace
 
@@ -89,6 +90,12 @@ class VigilSystem:
         settings = self.settings
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.data_dir / "vigil.db")
+        self.trail = AuditTrail(
+            self.data_dir / "audit.db",
+            flush_interval=settings.audit.flush_interval_s,
+            on_failure=self._storage_failed,
+            max_pages=settings.audit.max_pages,
+        )
         r = settings.reconciliation
         self.gate = TradingGate(
             self.store, reconciliation_max_age_s=r.interval_s * r.max_age_intervals
@@ -114,7 +121,7 @@ class VigilSystem:
             for s, f in filters.items()
             if s in settings.exchange.symbols
         }
-        self.book = BookHolder(Book(markets))
+        self.book = self._recover(markets)
         self.directory = Directory()
         self.stream_health: dict[str, str] = {}
         self.ctx = ActorContext(
@@ -127,6 +134,8 @@ class VigilSystem:
                 "adapter": self.adapter,
                 "book": self.book,
                 "store": self.store,
+                "journal": self.journal,
+                "trail": self.trail,
                 "data_dir": self.data_dir,
                 "stream_health": self.stream_health,
                 "poll_watermarks": {},
@@ -191,6 +200,48 @@ class VigilSystem:
             **common,
         )
 
+    def _recover(self, markets: dict[str, Market]) -> BookHolder:
+        """The book from the journal: replayed if it checks out; if it does not, the damaged
+        journal is kept aside as evidence, trading goes RED, and the book starts empty."""
+        path = self.data_dir / "journal.db"
+        journal = Journal(path, on_failure=self._storage_failed)
+        try:
+            entries = journal.load()
+        except JournalCorrupt as exc:
+            journal.close()
+            kept = path.with_name(f"journal.db.corrupt-{now_ms()}")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{path}{suffix}")
+                if source.exists():
+                    source.rename(Path(f"{kept}{suffix}"))
+            reason = f"journal corrupt, not replayed ({exc}); kept as {kept.name}"
+            self.store.add_incident(now_ms(), "journal_corrupt", reason, {"kept": str(kept)})
+            self.trail.append("journal_corrupt", {"reason": reason}, actor="recovery", durable=True)
+            self.gate.trip_red(reason, "recovery")
+            journal, entries = Journal(path, on_failure=self._storage_failed), []
+        self.journal = journal
+        book, floors = replay([(e.kind, e.body) for e in entries], markets)
+        holder = BookHolder(book)
+        holder.trade_floor.update(floors)
+        book.on_change = self._journal_change
+        self.recovered = {"entries": len(entries), "orders": len(book.orders)}
+        return holder
+
+    def _journal_change(self, kind: str, payload: Any) -> None:
+        if kind == "order":
+            self.journal.append("order", order_entry(payload))
+        elif kind == "fill":
+            self.journal.append("fill", fill_entry(payload))
+        elif kind == "external":
+            asset, delta = payload
+            self.journal.append("external", {"asset": asset, "delta": str(delta)})
+
+    def _storage_failed(self, reason: str) -> None:
+        """The journal or the audit trail cannot be written: trading must stop."""
+        logger.critical("durable storage failed: {}", reason)
+        if hasattr(self, "gate"):
+            self.gate.trip_red(f"durable storage failed: {reason}", "storage")
+
     def _exchange_info(self) -> Any:
         deadline = time.monotonic() + 15
         while True:
@@ -234,6 +285,15 @@ class VigilSystem:
         )
 
     def _on_breaker_change(self, state: BreakerState) -> None:
+        try:  # a state change of the breaker is on disk before the trip returns
+            self.trail.append(
+                "breaker_state",
+                {"level": state.level.value, "reason": state.reason, "source": state.source},
+                actor="gate",
+                durable=True,
+            )
+        except StoreError as exc:
+            logger.error("breaker change not in the audit trail: {}", exc)
         self.directory.tell(
             "order_broker",
             BreakerChanged(level=state.level.value, reason=state.reason),
@@ -365,8 +425,9 @@ class VigilSystem:
             self.trace.close()
         if self._own_simulator and self.simulator is not None:
             self.simulator.stop()
-        if hasattr(self, "store"):
-            self.store.close()
+        for durable in ("journal", "trail", "store"):
+            if hasattr(self, durable):
+                getattr(self, durable).close()
         for name in ("control.json",):
             try:
                 (self.data_dir / name).unlink()

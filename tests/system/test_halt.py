@@ -88,9 +88,8 @@ def test_only_an_operator_reset_with_a_reason_clears_red_and_it_is_audited(vigil
     assert resp.status_code == 200, resp.text
     assert vigil.status()["breaker"] == "GREEN"
     assert vigil.submit().accepted
-    trail = vigil.system.data_dir / "audit" / "audit.jsonl"
-    wait_for(lambda: '"kind":"reset"' in trail.read_text())
-    assert '"reason":"drill over"' in trail.read_text()
+    wait_for(lambda: vigil.system.trail.flush() and bool(vigil.system.trail.query(kind="reset")))
+    assert vigil.system.trail.query(kind="reset")[0]["reason"] == "drill over"
 
 
 def test_reset_is_refused_without_a_healthy_reconciliation_after_the_trip(vigil: Vigil) -> None:

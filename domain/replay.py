@@ -1,0 +1,127 @@
+"""Rebuild the internal book from journal entries (pure: entries in, book out).
+
+Entries are ``(kind, body)`` pairs in journal order (see ``storage.journal``). An intent
+without any later order entry may or may not have reached the exchange before the crash:
+it comes back as UNKNOWN, to be resolved by querying the exchange by its client order id,
+never by sending it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from domain.book import Book, BookOrder, Execution, Market, OrderState
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def replay(
+    entries: Iterable[tuple[str, dict[str, Any]]], markets: dict[str, Market]
+) -> tuple[Book, dict[str, int]]:
+    """The book and the trade floors (last trade id per symbol before the first opening)."""
+    book = Book(markets)
+    floors: dict[str, int] = {}
+    for kind, body in entries:
+        if kind == "opening":
+            book.open({a: Decimal(v) for a, v in body["totals"].items()})
+            floors.update({s: int(t) for s, t in body.get("trade_floor", {}).items()})
+        elif kind == "resync":
+            book.resync({a: Decimal(v) for a, v in body["totals"].items()})
+            floors.update({s: int(t) for s, t in body.get("trade_floor", {}).items()})
+        elif kind == "intent":
+            if body["client_order_id"] not in book.orders:
+                book.add_intent(
+                    BookOrder(
+                        client_order_id=body["client_order_id"],
+                        symbol=body["symbol"],
+                        side=body["side"],
+                        type=body["type"],
+                        quantity=Decimal(body["quantity"]),
+                        price=_dec(body.get("price")),
+                        created_ms=int(body.get("created_ms", 0)),
+                        updated_ms=int(body.get("created_ms", 0)),
+                        source=body.get("source", ""),
+                    )
+                )
+        elif kind == "order":
+            order = book.orders.get(body["client_order_id"])
+            if order is None:
+                book.add_intent(
+                    BookOrder(
+                        client_order_id=body["client_order_id"],
+                        symbol=body["symbol"],
+                        side=body["side"],
+                        type=body["type"],
+                        quantity=Decimal(body["quantity"]),
+                        price=_dec(body.get("price")),
+                        source=body.get("source", "adopted"),
+                    )
+                )
+                order = book.orders[body["client_order_id"]]
+            order.state = OrderState(body["state"])
+            order.executed_qty = Decimal(body["executed_qty"])
+            order.cumulative_quote = Decimal(body.get("cumulative_quote", "0"))
+            order.updated_ms = int(body.get("updated_ms", 0))
+            if body.get("order_id") is not None:
+                order.order_id = int(body["order_id"])
+                book.by_order_id[(order.symbol, order.order_id)] = order.client_order_id
+        elif kind == "fill":
+            book.apply_execution(
+                Execution(
+                    symbol=body["symbol"],
+                    trade_id=int(body["trade_id"]),
+                    order_id=int(body["order_id"]),
+                    client_order_id=body.get("client_order_id"),
+                    side=body["side"],
+                    price=Decimal(body["price"]),
+                    qty=Decimal(body["qty"]),
+                    commission=Decimal(body["commission"]),
+                    commission_asset=body.get("commission_asset"),
+                    time_ms=int(body.get("time_ms", 0)),
+                    is_maker=bool(body.get("is_maker", False)),
+                    via="journal",
+                )
+            )
+        elif kind == "external":
+            book.apply_external(body["asset"], Decimal(body["delta"]))
+    for order in book.orders.values():
+        if order.state is OrderState.PENDING_NEW:
+            order.state = OrderState.UNKNOWN  # it may have reached the exchange
+    return book, floors
+
+
+def order_entry(order: BookOrder) -> dict[str, Any]:
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "quantity": str(order.quantity),
+        "price": None if order.price is None else str(order.price),
+        "state": order.state.value,
+        "order_id": order.order_id,
+        "executed_qty": str(order.executed_qty),
+        "cumulative_quote": str(order.cumulative_quote),
+        "updated_ms": order.updated_ms,
+        "source": order.source,
+    }
+
+
+def fill_entry(ex: Execution) -> dict[str, Any]:
+    return {
+        "symbol": ex.symbol,
+        "trade_id": ex.trade_id,
+        "order_id": ex.order_id,
+        "client_order_id": ex.client_order_id,
+        "side": ex.side,
+        "price": str(ex.price),
+        "qty": str(ex.qty),
+        "commission": str(ex.commission),
+        "commission_asset": ex.commission_asset,
+        "time_ms": ex.time_ms,
+        "is_maker": ex.is_maker,
+    }

@@ -1,0 +1,184 @@
+"""The audit trail: rows in ``<data dir>/audit.db`` (SQLite, WAL, ``synchronous=FULL``).
+
+Why rows in SQLite rather than JSON lines: a commit is atomic, so a crash can never leave
+a torn record; the sequence number is the primary key, so "no gaps" is checkable with
+one query; ``run.py audit`` filters by time, kind and correlation id with an index; and
+batching many records into one transaction gives the throughput (one fsync per batch).
+
+Table ``audit(seq INTEGER PRIMARY KEY, ts REAL, kind TEXT, cid TEXT, actor TEXT, data TEXT)``;
+``data`` is the record's JSON. Every record gets the next ``seq`` when it is appended.
+
+Ordinary records are group-committed within ``flush_interval``; ``append(durable=True)``
+(intents before they are sent, RED) commits before it returns. A failed commit keeps
+the records in memory, retries them, and reports once through ``on_failure`` (trading
+goes RED); nothing acknowledged is ever lost, and nothing is deleted that is not durable.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from storage.store import StoreError
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, cid TEXT,
+        actor TEXT, data TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
+    "CREATE INDEX IF NOT EXISTS audit_cid ON audit (cid)",
+]
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_interval: float = 0.05,
+        on_failure: Callable[[str], None] | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._pending: list[tuple[int, float, str, str | None, str | None, str]] = []
+        self._on_failure = on_failure
+        self._failed = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            if max_pages:  # a storage quota: past it, writes fail as on a full disk
+                self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
+            row = self._db.execute("SELECT MAX(seq) FROM audit").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the audit trail at {path}: {exc}") from exc
+        self._next = int(row[0] or 0) + 1
+        self.durable_seq = self._next - 1
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_forever, args=(flush_interval,), name="audit-trail", daemon=True
+        )
+        self._flusher.start()
+
+    def append(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        cid: str | None = None,
+        actor: str | None = None,
+        durable: bool = False,
+    ) -> int:
+        """Add a record; returns its sequence number. ``durable=True``: on disk on return
+        (raises ``StoreError`` if it cannot be)."""
+        text = json.dumps(data, default=str, separators=(",", ":"))
+        with self._lock:
+            seq = self._next
+            self._next += 1
+            self._pending.append((seq, time.time(), kind, cid, actor, text))
+            if durable:
+                self._commit_locked()
+        return seq
+
+    def flush(self) -> int:
+        """Commit what is pending; returns the last durable sequence number."""
+        with self._lock:
+            self._commit_locked()
+            return self.durable_seq
+
+    def _commit_locked(self) -> None:
+        if not self._pending:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._report(f"audit trail write failed: {exc}")
+            raise StoreError(f"audit trail write failed: {exc}") from exc
+        self.durable_seq = self._pending[-1][0]
+        self._pending.clear()
+
+    def _flush_forever(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+            except StoreError:
+                continue  # reported once; the records stay pending and are retried
+
+    def _report(self, reason: str) -> None:
+        if self._on_failure is not None and not self._failed:
+            self._failed = True
+            self._on_failure(reason)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def query(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        kind: str | None = None,
+        cid: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Durable records, oldest first, filtered."""
+        sql, args = "SELECT seq, ts, kind, cid, actor, data FROM audit WHERE 1=1", []
+        for clause, value in (
+            (" AND ts >= ?", since),
+            (" AND ts <= ?", until),
+            (" AND kind = ?", kind),
+            (" AND cid = ?", cid),
+        ):
+            if value is not None:
+                sql += clause
+                args.append(value)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [
+            {"seq": r[0], "ts": r[1], "kind": r[2], "cid": r[3], "actor": r[4], **json.loads(r[5])}
+            for r in rows
+        ]
+
+    def gaps(self) -> list[int]:
+        """Missing sequence numbers among the durable records (should always be empty)."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq FROM audit ORDER BY seq").fetchall()
+        seqs = [r[0] for r in rows]
+        have = set(seqs)
+        return [s for s in range(1, (seqs[-1] if seqs else 0) + 1) if s not in have]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._flusher.join(timeout=2)
+        try:
+            self.flush()
+        except StoreError:
+            pass
+        with self._lock:
+            self._db.close()
+
+
+def open_read_only(path: Path) -> AuditTrail:
+    """For ``run.py audit`` beside a running instance: WAL lets readers in while it writes."""
+    return AuditTrail(path, flush_interval=3600)

@@ -1,0 +1,166 @@
+"""The write-ahead journal: what Vigil did and learned, append-only, in ``vigil.db``.
+
+Table ``journal(seq INTEGER PRIMARY KEY, kind TEXT, body TEXT, crc INTEGER)``: ``seq`` is
+contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}"``. Kinds:
+
+* ``opening``  — the exchange balances and last trade ids when the book first opened;
+* ``intent``   — an order Vigil is about to send (client order id, symbol, side, type,
+  quantity, price, source). **Committed before the order can reach the wire.**
+* ``order``    — an order's state as the book now knows it (state, exchange id, executed);
+* ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
+* ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
+* ``resync``   — the operator replaced the balances with the exchange's.
+
+Intents are durable at once; the other kinds are group-committed within
+``flush_interval`` (they can also be re-learned from the exchange, which is what recovery
+does for whatever a crash lost). ``load()`` checks every CRC and that ``seq`` has no gap:
+a corrupted or truncated journal is reported (``JournalCorrupt``), never replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.store import StoreError
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, crc INTEGER NOT NULL
+)"""
+
+
+class JournalCorrupt(StoreError):
+    """The journal fails its checks; the book must not be rebuilt from it."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    kind: str
+    body: dict[str, Any]
+
+
+def crc_of(seq: int, kind: str, body: str) -> int:
+    return zlib.crc32(f"{seq}|{kind}|{body}".encode())
+
+
+class Journal:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        flush_interval: float = 0.02,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._on_failure = on_failure
+        self._failed = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+            row = self._db.execute("SELECT MAX(seq) FROM journal").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the journal at {path}: {exc}") from exc
+        self.last_seq = int(row[0] or 0)
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_forever, args=(flush_interval,), name="journal", daemon=True
+        )
+        self._flusher.start()
+
+    # ---------------------------------------------------------------- writing
+
+    def append(self, kind: str, body: dict[str, Any], *, durable: bool = False) -> None:
+        """Queue an entry; ``durable=True`` commits it (and everything before it) first."""
+        text = json.dumps(body, default=str, sort_keys=True, separators=(",", ":"))
+        with self._lock:
+            self._pending.append((kind, text))
+            if durable:
+                self._commit_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        if not self._pending:
+            return
+        rows = []
+        seq = self.last_seq
+        for kind, text in self._pending:
+            seq += 1
+            rows.append((seq, kind, text, crc_of(seq, kind, text)))
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._report(f"journal write failed: {exc}")
+            raise StoreError(f"journal write failed: {exc}") from exc
+        self.last_seq = seq
+        self._pending.clear()
+
+    def _flush_forever(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+            except StoreError:
+                continue  # reported; the entries stay pending and are retried
+
+    def _report(self, reason: str) -> None:
+        if self._on_failure is not None and not self._failed:
+            self._failed = True
+            self._on_failure(reason)
+
+    # ---------------------------------------------------------------- reading
+
+    def load(self) -> list[Entry]:
+        """Every entry in order, checked; raises ``JournalCorrupt`` naming the first bad one."""
+        with self._lock:
+            try:
+                check = self._db.execute("PRAGMA quick_check").fetchone()
+                rows = self._db.execute("SELECT seq, kind, body, crc FROM journal ORDER BY seq")
+                entries = []
+                expected = 1
+                for seq, kind, text, crc in rows:
+                    if seq != expected:
+                        raise JournalCorrupt(f"journal entry {expected} is missing (next is {seq})")
+                    if crc_of(seq, kind, text) != crc:
+                        raise JournalCorrupt(f"journal entry {seq} ({kind}) fails its checksum")
+                    try:
+                        body = json.loads(text)
+                    except ValueError:
+                        raise JournalCorrupt(f"journal entry {seq} is not valid JSON") from None
+                    entries.append(Entry(seq, kind, body))
+                    expected += 1
+            except sqlite3.DatabaseError as exc:
+                raise JournalCorrupt(f"the journal database is damaged: {exc}") from exc
+        if check is not None and check[0] != "ok":
+            raise JournalCorrupt(f"the journal database is damaged: {check[0]}")
+        return entries
+
+    def close(self) -> None:
+        self._stop.set()
+        self._flusher.join(timeout=2)
+        try:
+            self.flush()
+        except StoreError:
+            pass
+        with self._lock:
+            self._db.close()
