@@ -199,6 +199,34 @@ def cmd_cancel_all(args: argparse.Namespace) -> int:
     return _call(args, "POST", "/v1/cancel-all")
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Query the audit trail: one JSON record per line, oldest first."""
+    from storage.audit import open_read_only
+
+    settings = _settings(args)
+    path = settings.data_dir.resolve() / "audit.db"
+    if not path.exists():
+        return _fail(f"no audit trail at {path}", 1)
+    trail = open_read_only(path)
+    try:
+        since = time.time() - args.since if args.since else args.start
+        records = trail.query(
+            since=since, until=args.until, kind=args.kind, cid=args.cid, limit=args.limit
+        )
+        for record in records:
+            print(json.dumps(record, sort_keys=True, default=str))
+        if args.check:
+            gaps = trail.gaps()
+            print(
+                f"vigil: audit sequence {'has gaps: ' + str(gaps[:20]) if gaps else 'continuous'}",
+                file=sys.stderr,
+            )
+            return 1 if gaps else 0
+    finally:
+        trail.close()
+    return 0
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     from supervision.trace import read_trace
 
@@ -303,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     resync.add_argument("--confirm", action="store_true")
     resync.add_argument("--reason", default="")
     command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of")
+    audit = command("audit", cmd_audit, "query the audit trail")
+    audit.add_argument("--kind")
+    audit.add_argument("--cid", help="correlation id")
+    audit.add_argument("--since", type=float, help="only the last N seconds")
+    audit.add_argument("--from", dest="start", type=float, help="from this epoch time (s)")
+    audit.add_argument("--until", type=float, help="until this epoch time (s)")
+    audit.add_argument("--limit", type=int, default=1000)
+    audit.add_argument("--check", action="store_true", help="verify the sequence has no gaps")
     trace = command("trace", cmd_trace, "read the message trace")
     trace.add_argument("--actor")
     trace.add_argument("--type")

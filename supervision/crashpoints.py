@@ -2,7 +2,8 @@
 SIGKILL itself when it reaches that point. Unset (always, outside those tests), a crash
 point costs one dictionary lookup.
 
-Points: ``after_intent_journaled`` (the intent is durable, the order not yet sent),
+``name:N`` crashes on the N-th time the point is reached. Points:
+``after_intent_journaled`` (the intent is durable, the order not yet sent),
 ``after_send`` (the exchange accepted the order, its acknowledgment not yet processed),
 ``partial_fill`` (a partial fill was just booked), ``during_reconciliation`` (the exchange
 was read, the comparison not yet made).
@@ -12,10 +13,27 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
-_ARMED = frozenset(p for p in os.environ.get("VIGIL_CRASH_AT", "").split(",") if p)
+
+def _armed() -> dict[str, int]:
+    points: dict[str, int] = {}
+    for item in os.environ.get("VIGIL_CRASH_AT", "").split(","):
+        if item:
+            name, _, nth = item.partition(":")
+            points[name] = int(nth or 1)
+    return points
+
+
+_ARMED = _armed()
+_SEEN: dict[str, int] = {}
+_LOCK = threading.Lock()
 
 
 def crash_point(name: str) -> None:
-    if name in _ARMED:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if name not in _ARMED:
+        return
+    with _LOCK:
+        _SEEN[name] = _SEEN.get(name, 0) + 1
+        if _SEEN[name] >= _ARMED[name]:
+            os.kill(os.getpid(), signal.SIGKILL)
