@@ -16,7 +16,9 @@ actor messaging: two ``OrderBroker.on_snapshot_request`` calls (the real method,
 real book), ``changed_assets``, ``reconcile`` for both views, the pick of the better one
 and ``Reconciler._advance_marks``. Each part is timed with ``time.perf_counter``; every
 timed run must come out HEALTHY on both views (the inputs agree), so the bench measures the
-path a clean cycle takes, and one perturbed run per size must not.
+path a clean cycle takes, and one perturbed run per size must not. A last table keeps 1,000
+open orders and grows the execution log (10,000, 30,000, then ``--trades`` fills): what a
+cycle costs as the history of a run grows.
 
 Goals: cost grows linearly with the book, and 1,000 open orders (100,000 trades in the
 execution log) reconcile in under 50 ms.
@@ -54,6 +56,7 @@ GOAL_MS = 50.0
 GOAL_ORDERS = 1_000
 SIZES = {100: 30, 1_000: 20, 10_000: 8}  # open orders → timed runs
 WARMUP = 2
+HISTORY = (10_000, 30_000)  # smaller execution logs, at 1,000 open orders
 
 MARKETS = {
     "BTCUSDT": Market("BTCUSDT", "BTC", "USDT"),
@@ -347,77 +350,93 @@ def _median(timing: Timing, name: str) -> float:
     return statistics.median(timing.part(name))
 
 
-def report(label: str, timings: dict[int, Timing]) -> dict[int, float]:
+def report(label: str, timings: dict[int, Timing], unit: str) -> dict[int, float]:
+    """One table: median and p99 per part and size, then cost ratios between sizes."""
     print(f"\n{label}")
     print(
-        f"  {'open orders':>11}  {'runs':>4}  "
+        f"  {unit + 's':>12}  {'runs':>4}  "
         + "  ".join(f"{name + ' med/p99 ms':>23}" for name in PARTS)
     )
     medians: dict[int, float] = {}
     for size, t in timings.items():
         cells = "  ".join(
-            f"{statistics.median(t.part(name)):>11.2f} /{percentile(t.part(name), 99):>9.2f}"
-            for name in PARTS
+            f"{_median(t, name):>11.2f} /{percentile(t.part(name), 99):>9.2f}" for name in PARTS
         )
-        print(f"  {size:>11,}  {len(t.total):>4}  {cells}")
+        print(f"  {size:>12,}  {len(t.total):>4}  {cells}")
         medians[size] = statistics.median(t.total)
-    sizes = sorted(timings)
-    for small, big in itertools.pairwise(sizes):
-        ratio = medians[big] / medians[small]
-        per_order = (medians[big] - medians[small]) / (big - small) * 1000
+    for small, big in itertools.pairwise(sorted(timings)):
         parts = ", ".join(
             f"{name} x{_median(timings[big], name) / _median(timings[small], name):.2f}"
             for name in PARTS[:3]
         )
+        marginal = (medians[big] - medians[small]) / (big - small) * 1000
         print(
-            f"  cost({big:,})/cost({small:,}) = {ratio:5.2f}  (x{big // small} orders; "
-            f"{parts}); marginal {per_order:.2f} us per open order"
+            f"  cost({big:,})/cost({small:,}) = {medians[big] / medians[small]:.2f} for "
+            f"x{big / small:.1f} {unit}s ({parts}); {marginal:.2f} us per extra {unit}"
         )
     return medians
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trades", type=int, default=100_000)
-    parser.add_argument("--fills-per-order", type=int, default=2)
-    parser.add_argument("--window", type=int, default=1_000)
+    parser.add_argument("--trades", type=int, default=100_000, help="fills in the book")
+    parser.add_argument("--fills-per-order", type=int, default=2, help="per closed order")
+    parser.add_argument("--window", type=int, default=1_000, help="trades since the watermark")
     args = parser.parse_args()
     print(
         "reconciliation cycle time, excluding exchange I/O, for 100, 1,000 and 10,000 open "
         f"orders and {args.trades:,} trades. Goals: cost grows linearly with the book, and "
         f"{GOAL_ORDERS:,} open orders reconcile in under {GOAL_MS:.0f} ms."
     )
+    print(
+        f"inputs: BTCUSDT/ETHUSDT LIMIT orders, {args.fills_per_order} fills per closed order, "
+        "1 open order in 10 partly filled"
+    )
     started = time.perf_counter()
     full: dict[int, Timing] = {}
     windowed: dict[int, Timing] = {}
-    shape = ""
-    for size, runs in SIZES.items():
+    history: dict[int, Timing] = {}
+    shapes = [(size, args.trades, runs) for size, runs in SIZES.items()]
+    shapes += [(GOAL_ORDERS, n, 20) for n in HISTORY if n < args.trades]
+    for size, trades, runs in shapes:
         built = time.perf_counter()
-        scenario = build(size, args.trades, args.fills_per_order)
-        shape += (
-            f"\n  {size:>6,} open: {len(scenario.book.orders):,} orders in the book "
-            f"({len(scenario.book.orders) - size:,} closed), "
-            f"{len(scenario.book.executions):,} executions, built in "
-            f"{time.perf_counter() - built:.1f} s"
+        scenario = build(size, trades, args.fills_per_order)
+        book = scenario.book
+        print(
+            f"  {size:>6,} open, {len(book.orders):>6,} orders in the book "
+            f"({len(book.orders) - size:,} closed), {len(book.executions):>7,} executions "
+            f"(built in {time.perf_counter() - built:.1f} s)",
+            flush=True,
         )
-        full[size] = measure(scenario, None, runs)
-        windowed[size] = measure(scenario, args.window, runs)
-        del scenario
+        if trades == args.trades:
+            full[size] = measure(scenario, None, runs)
+            windowed[size] = measure(scenario, args.window, runs)
+        else:
+            history[trades] = measure(scenario, args.window, runs)
+        del scenario, book
+    history[args.trades] = windowed[GOAL_ORDERS]
     print(
-        f"inputs (BTCUSDT/ETHUSDT LIMIT orders, {args.fills_per_order} fills per closed "
-        f"order, 1 open order in 10 partly filled):{shape}"
+        "parts: snapshots = 2 x OrderBroker.on_snapshot_request, reconcile = 2 x reconcile(), "
+        "rest = changed_assets + pick + _advance_marks; total = the cycle without I/O; "
+        "p99 = slowest run below 100 runs; every timed run HEALTHY on both views"
     )
-    print(
-        "parts: snapshots = 2 x OrderBroker.on_snapshot_request; reconcile = 2 x reconcile(); "
-        "rest = changed_assets + pick + _advance_marks; every timed run HEALTHY on both views"
+    first = report(
+        f"first cycle: the exchange lists all {args.trades:,} trades", full, "open order"
     )
-    first = report(f"first cycle: the exchange lists all {args.trades:,} trades", full)
     steady = report(
-        f"steady state: the exchange lists the {args.window:,} trades since the watermark "
-        f"({args.trades:,} in the execution log)",
+        f"steady state: the exchange lists the {args.window:,} trades since its watermark",
         windowed,
+        "open order",
     )
-    print()
+    report(
+        f"the execution log: {GOAL_ORDERS:,} open orders, steady state, growing history",
+        dict(sorted(history.items())),
+        "trade",
+    )
+    print(
+        "\n(a ratio of ~10 for x10 open orders is linear in the book; ~1 means a cost that does "
+        "not depend on the open orders dominates)"
+    )
     for label, medians, timing in (
         ("steady state", steady, windowed),
         ("first cycle ", first, full),

@@ -124,9 +124,13 @@ class Journal:
                 continue  # reported; the entries stay pending and are retried
 
     def _report(self, reason: str) -> None:
+        """Tell the owner once, from another thread: the callback (tripping RED, which
+        writes to this very store) must not run under this store's lock."""
         if self._on_failure is not None and not self._failed:
             self._failed = True
-            self._on_failure(reason)
+            threading.Thread(
+                target=self._on_failure, args=(reason,), name="storage-failure", daemon=True
+            ).start()
 
     # ---------------------------------------------------------------- reading
 

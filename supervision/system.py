@@ -43,7 +43,7 @@ from domain.replay import fill_entry, order_entry, replay
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
-from storage import AuditTrail, Journal, JournalCorrupt, Store, StoreError
+from storage import AuditTrail, Journal, Store, StoreError
 from supervision.actor import ActorContext
 from supervision.directory import Directory
 from supervision.gate import TradingGate, now_ms
@@ -204,11 +204,13 @@ class VigilSystem:
         """The book from the journal: replayed if it checks out; if it does not, the damaged
         journal is kept aside as evidence, trading goes RED, and the book starts empty."""
         path = self.data_dir / "journal.db"
-        journal = Journal(path, on_failure=self._storage_failed)
+        journal: Journal | None = None
         try:
+            journal = Journal(path, on_failure=self._storage_failed)
             entries = journal.load()
-        except JournalCorrupt as exc:
-            journal.close()
+        except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
+            if journal is not None:
+                journal.close()
             kept = path.with_name(f"journal.db.corrupt-{now_ms()}")
             for suffix in ("", "-wal", "-shm"):
                 source = Path(f"{path}{suffix}")
@@ -413,8 +415,8 @@ class VigilSystem:
         if hasattr(self, "directory"):
             try:
                 self.directory.ask("audit_logger", Flush(), timeout=3, sender="system")
-            except (pykka.Timeout, pykka.ActorDeadError):
-                logger.error("audit trail flush did not complete")
+            except Exception as exc:  # shutdown goes on; what is not durable is reported
+                logger.error("audit trail flush did not complete: {}", exc)
         if self.control is not None:
             self.control.stop()
         if hasattr(self, "supervisor"):
