@@ -163,7 +163,10 @@ class ReconcileNow(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BookSnapshotRequest(Message):
-    """Reconciler → broker (ask): the internal book as plain data."""
+    """Reconciler → broker (ask): the internal book as plain data; executions only above
+    ``trade_marks`` (per symbol: below them every trade is already confirmed)."""
+
+    trade_marks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,3 +260,22 @@ class ResyncRequest(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StatusRequest(Message):
     """Control API → an actor (ask): its part of ``GET /v1/status``."""
+
+
+# --- breaker evidence and time ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerSample(Message):
+    """Any subsystem → breaker: a measured number (``kind`` names it, e.g. ``slippage_bps``,
+    ``unknown_orders``, ``order_latency_p95_ms``, ``memory_mb``) for the breaker's rules."""
+
+    kind: str
+    value: Decimal
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerTick(Message):
+    """The breaker's own timer → breaker: run the time-based rules (windows, silences,
+    YELLOW's cool-down) now."""

@@ -76,6 +76,12 @@ def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
     }
 
 
+def summary(o: BookOrder) -> InternalOrder:
+    return InternalOrder(
+        o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
+    )
+
+
 def plain(value: Decimal) -> str:
     """A Decimal for people: exact, without trailing zeros or an exponent."""
     text = format(value.normalize(), "f")
@@ -94,6 +100,8 @@ class BookHolder:
         self.book = book
         self.trade_floor: dict[str, int] = {}
         self.unknown_since: dict[str, int] = {}
+        self.closed_summaries: dict[str, InternalOrder] = {}
+        self.closed_index = 0
         self.counters: dict[str, int] = {
             "intents": 0,
             "accepted": 0,
@@ -261,13 +269,19 @@ class OrderBroker(VigilActor):
             self.journal.append("intent", intent_entry(order, intent.correlation_id), durable=True)
             self.trail.append(
                 "intent_accepted",
-                {"client_order_id": cid, "symbol": order.symbol, "side": order.side,
-                 "type": order.type, "quantity": str(order.quantity), "price": str(order.price),
-                 "verdicts": verdicts},
+                {
+                    "client_order_id": cid,
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "type": order.type,
+                    "quantity": str(order.quantity),
+                    "price": str(order.price),
+                    "verdicts": verdicts,
+                },
                 cid=intent.correlation_id,
                 actor=self.name,
                 durable=True,
-            )  # fmt: skip
+            )
         except StoreError as exc:
             self.ctx.gate.trip_red(f"durable storage failed: {exc}", "order_broker")
             return self._refuse(intent, cid, f"storage: {exc}", 409, verdicts)
@@ -530,23 +544,31 @@ class OrderBroker(VigilActor):
     # ------------------------------------------------------------------ queries
 
     def on_snapshot_request(self, message: BookSnapshotRequest) -> dict[str, Any]:
+        """The book as plain, immutable data. Cost grows with the open orders and the
+        executions above the marks, not with the history: closed orders never change, so
+        their summaries are made once."""
         self.ensure_opened()
-        book = self.book
+        book, holder = self.book, self.holder
+        for cid in book.closed[holder.closed_index :]:
+            holder.closed_summaries[cid] = summary(book.orders[cid])
+        holder.closed_index = len(book.closed)
+        orders = dict(holder.closed_summaries)
+        orders.update((cid, summary(o)) for cid, o in book.live.items())
+        marks = {
+            s: max(holder.trade_floor.get(s, 0), message.trade_marks.get(s, 0))
+            for s in book.markets
+        }
         return {
             "internal": InternalSnapshot(
                 totals=dict(book.totals),
                 locked=dict(book.locked()),
-                orders={
-                    cid: InternalOrder(
-                        cid, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
-                    )
-                    for cid, o in book.orders.items()
-                },
+                orders=orders,
                 order_ids=dict(book.by_order_id),
-                trades=frozenset(book.executions),
+                trades=book.trades_above(marks),
                 markets={s: (m.base, m.quote) for s, m in book.markets.items()},
+                live=frozenset(book.live),
             ),
-            "trade_floor": dict(self.holder.trade_floor),
+            "trade_floor": dict(holder.trade_floor),
         }
 
     def on_in_flight_request(

@@ -68,10 +68,11 @@ class Reconciler(VigilActor):
         """One reconciliation cycle (worker thread): fetch, compare, report."""
         timeout = self.settings.supervision.ask_timeout_s * 3
         try:
-            before = self.ask("order_broker", BookSnapshotRequest(), timeout)
+            marks = dict(self.memory["trade_marks"])
+            before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
             exchange = self._exchange_snapshot(before["trade_floor"])
             crash_point("during_reconciliation")
-            after = self.ask("order_broker", BookSnapshotRequest(), timeout)
+            after = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
             self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}")
             return "FAILED"

@@ -14,6 +14,7 @@ Money is Decimal throughout.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,6 +152,11 @@ class Book:
     anomalies: list[str] = field(default_factory=list)
     duplicates: int = 0
     opened: bool = False
+    # the orders still open, and the ids of closed ones in the order they closed: every
+    # per-intent and per-cycle loop runs over ``live``, never over the whole history
+    live: dict[str, BookOrder] = field(default_factory=dict)
+    closed: list[str] = field(default_factory=list)
+    trade_ids: dict[str, list[int]] = field(default_factory=dict)  # per symbol, sorted
     # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
     # ("external", (asset, delta)); intents and openings are journaled by their callers
     on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
@@ -172,6 +178,19 @@ class Book:
         if order.client_order_id in self.orders:
             raise ValueError(f"client order id {order.client_order_id} already in the book")
         self.orders[order.client_order_id] = order
+        self._track(order)
+
+    def _track(self, order: BookOrder) -> None:
+        if order.state.is_terminal:
+            if self.live.pop(order.client_order_id, None) is not None:
+                self.closed.append(order.client_order_id)
+        else:
+            self.live[order.client_order_id] = order
+
+    def rebuild_live(self) -> None:
+        """After orders were changed directly (journal replay)."""
+        self.live = {cid: o for cid, o in self.orders.items() if not o.state.is_terminal}
+        self.closed = [cid for cid, o in self.orders.items() if o.state.is_terminal]
 
     def find(
         self, symbol: str, client_order_id: str | None, order_id: int | None
@@ -192,6 +211,7 @@ class Book:
             return
         order.state = state
         order.updated_ms = now_ms
+        self._track(order)
         self._emit("order", order)
 
     def apply_order_update(
@@ -237,6 +257,7 @@ class Book:
         before = (order.state, order.executed_qty, order.order_id)
         if not (state is OrderState.NEW and order.state is OrderState.PARTIALLY_FILLED):
             order.state = state
+            self._track(order)
         order.updated_ms = now_ms
         if (order.state, order.executed_qty, order.order_id) != before or learned_id:
             self._emit("order", order)
@@ -270,8 +291,21 @@ class Book:
             execution = self.foreign_executions.pop(key)
             self._account(execution)
 
+    def trades_above(self, marks: dict[str, int]) -> frozenset[tuple[str, int]]:
+        """The (symbol, trade id) of accounted executions above each symbol's mark."""
+        return frozenset(
+            (symbol, trade_id)
+            for symbol, ids in self.trade_ids.items()
+            for trade_id in ids[bisect.bisect_right(ids, marks.get(symbol, 0)) :]
+        )
+
     def _account(self, execution: Execution) -> None:
         self.executions[(execution.symbol, execution.trade_id)] = execution
+        ids = self.trade_ids.setdefault(execution.symbol, [])
+        if ids and execution.trade_id < ids[-1]:
+            bisect.insort(ids, execution.trade_id)
+        else:
+            ids.append(execution.trade_id)
         market = self.markets[execution.symbol]
         notional = execution.price * execution.qty
         sign = Decimal(1) if execution.side == "BUY" else Decimal(-1)
@@ -321,7 +355,7 @@ class Book:
     def locked(self) -> dict[str, Decimal]:
         """What our open orders lock on the exchange, per asset."""
         out: dict[str, Decimal] = defaultdict(Decimal)
-        for order in self.orders.values():
+        for order in self.live.values():
             reserved = order.reserved
             if reserved is None:
                 continue
@@ -330,7 +364,7 @@ class Book:
         return out
 
     def open_orders(self) -> list[BookOrder]:
-        return [o for o in self.orders.values() if o.is_open]
+        return list(self.live.values())
 
     def _anomaly(self, text: str) -> None:
         self.anomalies.append(text)

@@ -63,6 +63,12 @@ class InternalSnapshot:
     order_ids: dict[tuple[str, int], str]  # (symbol, exchange order id) → client id
     trades: frozenset[tuple[str, int]]  # (symbol, trade id) the book has accounted
     markets: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol → (base, quote)
+    live: frozenset[str] | None = None  # client ids of the orders still open (None: all)
+
+    def live_orders(self) -> list[InternalOrder]:
+        if self.live is None:
+            return list(self.orders.values())
+        return [self.orders[cid] for cid in self.live if cid in self.orders]
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,8 @@ def reconcile(
                 str(known.executed_qty),
                 str(ex.executed_qty),
             )
-    for order in internal.orders.values():
+    live = internal.live_orders()
+    for order in live:
         if order.client_order_id in on_exchange:
             continue
         if order.state in OPEN:
@@ -200,7 +207,7 @@ def reconcile(
     # An order in flight has no exchange id in the book yet, so a trade of it looks foreign
     # until its acknowledgment lands: on a symbol with orders in flight, an unknown trade
     # ages like any catch-up; with nothing in flight it is CRITICAL at once.
-    in_flight_symbols = {o.symbol for o in internal.orders.values() if o.state in IN_FLIGHT}
+    in_flight_symbols = {o.symbol for o in live if o.state in IN_FLIGHT}
     for trade in exchange.trades:
         if (trade.symbol, trade.trade_id) in internal.trades:
             continue

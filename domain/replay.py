@@ -91,6 +91,7 @@ def replay(
     for order in book.orders.values():
         if order.state is OrderState.PENDING_NEW:
             order.state = OrderState.UNKNOWN  # it may have reached the exchange
+    book.rebuild_live()
     return book, floors
 
 

@@ -129,6 +129,10 @@ class VigilActor(pykka.ThreadingActor):
         self._crashed.set()
         what = type(message).__name__ if message is not None else where
         detail = f"{type(exc).__name__}: {exc} (while handling {what})"
+        try:  # RED from this very thread: no hand-off before trading stops
+            self.ctx.gate.trip_red(f"actor {self.name} crash: {where}: {detail}", "supervisor")
+        except Exception as err:  # the supervisor trips it again, or knows the disk failed
+            self.ctx.report_crash(self.name, self.generation, "gate", repr(err))
         self.ctx.report_crash(self.name, self.generation, where, detail)
 
     # ---------------------------------------------------------------- helpers

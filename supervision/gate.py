@@ -21,7 +21,7 @@ from domain.breaker import (
     set_yellow,
     trip_red,
 )
-from storage import Store, StoreError
+from storage import Store
 
 Listener = Callable[[BreakerState], None]
 
@@ -53,18 +53,18 @@ class TradingGate:
             self._listeners.append(listener)
 
     def _set(self, new: BreakerState) -> bool:
-        """Persist then publish; callers hold no lock. Returns whether the state changed."""
+        """Apply, persist, publish. Toward RED the state changes in memory first (refusing
+        at once, fail closed) and is durable before the call returns; away from RED it is
+        durable first. Callers hold no lock. Returns whether the state changed."""
         with self._lock:
-            if new == self._state:
+            old = self._state
+            if new == old:
                 return False
-            try:
-                self._store.save_breaker(new)  # durable before anyone is told
-            except StoreError:
-                if new.is_red:  # fail closed: RED in memory even if the disk refuses
-                    self._state = new
-                raise
-            if new.is_red and not self._state.is_red:
-                self.sending_at_red = frozenset(self._sending)
+            if new.is_red:
+                if not old.is_red:
+                    self.sending_at_red = frozenset(self._sending)
+                self._state = new
+            self._store.save_breaker(new)  # raises StoreError: RED stays in memory anyway
             self._state = new
             listeners = list(self._listeners)
         for listener in listeners:
