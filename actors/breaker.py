@@ -1,30 +1,67 @@
 """breaker: GREEN / YELLOW / RED and the rules that move it; the RED latch lives in the gate.
 
-Inputs: reconciliation results, evidence from every subsystem (``BreakerInput``), stream
-health, operator halts and resets. RED is latched and durable (``TradingGate``); only an
-operator's ``ResetRequest`` with a reason, after a fresh HEALTHY reconciliation, clears it.
+Inputs: reconciliation results, evidence from every subsystem (``BreakerInput``, and
+numbers as ``BreakerSample``), stream health, operator halts, heartbeats and resets, and
+its own timer (``BreakerTick``: windows, silences, infrastructure samples, YELLOW's
+cool-down). The rules are pure (``domain.breaker_rules``); this actor feeds them evidence,
+applies their verdicts to the gate and audits every transition.
+
+RED is latched and durable (``TradingGate``); nothing here clears it: only an operator's
+``ResetRequest`` with a reason, after a fresh HEALTHY reconciliation. A successful reset
+acknowledges the evidence seen so far (the rules start afresh). YELLOW clears by itself
+once none of its causes has been seen for ``breaker.yellow_cool_down_s``.
+
+What YELLOW allows is published as a ``BreakerBoard`` in the ``breaker_board`` service
+(active causes and ``YellowLimits``), for the order path's ``yellow_refusal``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import pykka
 
 from actors.messages import (
     BreakerInput,
+    BreakerSample,
+    BreakerTick,
     Halt,
     ReconciliationDone,
     ResetRequest,
     StatusRequest,
     StreamHealth,
 )
-from domain.breaker import ResetRefused
+from domain.breaker import Level, ResetRefused
+from domain.breaker_rules import (
+    LIVENESS_KINDS,
+    BreakerBoard,
+    BreakerRules,
+    Evidence,
+    YellowCoolDown,
+    YellowLimits,
+)
+from exchange.contract import StreamState
 from supervision.actor import VigilActor
+
+SAMPLE_EVERY_MS = 1000  # infrastructure samples
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Breaker(VigilActor):
     name = "breaker"
     handlers = {
         BreakerInput: "on_input",
+        BreakerSample: "on_sample",
+        BreakerTick: "on_tick",
         ReconciliationDone: "on_reconciliation",
         Halt: "on_halt",
         ResetRequest: "on_reset",
@@ -33,33 +70,79 @@ class Breaker(VigilActor):
     }
 
     def started(self) -> None:
-        self.failed_cycles = 0
-        self.max_failed_cycles = int(self.ctx.service("settings").reconciliation.max_age_intervals)
+        settings = self.ctx.service("settings")
+        self.config = settings.breaker
+        self.triggers = self.config.resolved_triggers(settings.reconciliation)
+        now = now_ms()
+        self.rules = BreakerRules(self.triggers, now)
+        self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
+        state = self.ctx.gate.state
+        if state.level is Level.YELLOW:  # from before a restart: its cause must cool down too
+            self.cool_down.note("restart", state.reason, now)
+        self.limits = YellowLimits(
+            max_orders_per_minute=self.config.yellow_max_orders_per_minute,
+            reduce_only=self.config.yellow_reduce_only,
+            pause_on=frozenset(self.config.yellow_pause_on),
+        )
+        self.board = BreakerBoard(limits=self.limits)
+        self.ctx.services["breaker_board"] = self.board
+        self.infrastructure = InfrastructureProbe(self.ctx.service("data_dir"), self.ctx.directory)
+        self.last_sample_ms = 0
+        self._stop_timer = threading.Event()
+        self._timer = threading.Thread(target=self._tick_forever, name="breaker-timer", daemon=True)
+        self._timer.start()
 
-    def _red(self, reason: str, source: str) -> None:
-        if self.ctx.gate.trip_red(reason, source):
-            self.audit("breaker_red", reason=reason, source=source)
+    def stopping(self) -> None:
+        stop = getattr(self, "_stop_timer", None)
+        if stop is not None:
+            stop.set()
+
+    def _tick_forever(self) -> None:
+        ref = self.actor_ref
+        while not self._stop_timer.wait(self.config.tick_s):
+            try:
+                ref.tell(BreakerTick(sender="breaker-timer"))
+            except pykka.ActorDeadError:
+                return
+
+    # ---------------------------------------------------------------- evidence
 
     def on_input(self, message: BreakerInput) -> None:
-        self.audit(
-            "breaker_input", input=message.kind, severity=message.severity, detail=message.detail
-        )
+        if message.severity != "INFO" or message.kind not in LIVENESS_KINDS:
+            self.audit(
+                "breaker_input",
+                input=message.kind,
+                severity=message.severity,
+                detail=message.detail,
+            )
+        now = now_ms()
         if message.severity == "RED":
             self._red(f"{message.kind}: {message.detail}", message.sender or "breaker")
         elif message.severity == "YELLOW":
-            if self.ctx.gate.set_yellow(f"{message.kind}: {message.detail}", message.sender):
-                self.audit("breaker_yellow", input=message.kind, detail=message.detail)
+            self.cool_down.note(message.kind, f"{message.kind}: {message.detail}", now)
+        self.rules.observe(Evidence(message.kind, now, detail=message.detail))
+        self._assess(now)
+
+    def on_sample(self, message: BreakerSample) -> None:
+        now = now_ms()
+        self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
+        self._assess(now)
+
+    def on_tick(self, message: BreakerTick) -> None:
+        now = now_ms()
+        if self.config.sample_infrastructure and now - self.last_sample_ms >= SAMPLE_EVERY_MS:
+            self.last_sample_ms = now
+            for kind, value in self.infrastructure.sample().items():
+                self.rules.observe(Evidence(kind, now, value))
+        self._assess(now)
 
     def on_reconciliation(self, message: ReconciliationDone) -> None:
-        if message.result == "FAILED":
-            self.failed_cycles += 1
-            if self.failed_cycles >= self.max_failed_cycles:
-                self._red(
-                    f"reconciliation could not complete {self.failed_cycles} times in a row",
-                    "reconciler",
-                )
-            return
-        self.failed_cycles = 0
+        now = now_ms()
+        kind = {
+            "FAILED": "reconciliation_failed",
+            "CRITICAL": "reconciliation_critical",
+        }.get(message.result, "reconciliation_ok")
+        self.rules.observe(Evidence(kind, now, detail=f"reconciliation {message.result}"))
         if message.result == "CRITICAL":
             kinds = sorted(
                 {f.get("kind", "?") for f in message.findings if f.get("severity") == "CRITICAL"}
@@ -69,6 +152,56 @@ class Breaker(VigilActor):
                 f"reconciliation CRITICAL ({', '.join(kinds)}): {first.get('detail', '')}",
                 "reconciler",
             )
+        self._assess(now)
+
+    def on_stream(self, message: StreamHealth) -> None:
+        status = message.status
+        self.audit("stream", stream=status.stream, state=status.state.value, reason=status.reason)
+        if status.state is StreamState.DISCONNECTED:
+            detail = f"{status.stream} stream: {status.reason}"
+            self.rules.observe(Evidence("stream_disconnected", now_ms(), detail=detail))
+        self._assess(now_ms())
+
+    # ---------------------------------------------------------------- verdicts
+
+    def _red(self, reason: str, source: str) -> None:
+        if self.ctx.gate.trip_red(reason, source):
+            self.audit("breaker_red", reason=reason, source=source)
+
+    def _assess(self, now: int) -> None:
+        """Apply the rules' verdicts: RED when a rule starts to mean RED, YELLOW while a
+        YELLOW cause is active, GREEN again once every cause has cooled down."""
+        a = self.rules.evaluate(now)
+        for v in a.started:
+            level, value = v.level.value, str(v.value)
+            self.audit("breaker_rule", rule=v.rule, level=level, value=value, reason=v.reason)
+        for name in a.stopped:
+            self.audit("breaker_rule_quiet", rule=name)
+        for v in a.started:
+            if v.level is Level.RED:
+                self._red(v.reason, f"rule:{v.rule}")
+        for v in a.yellow:
+            self.cool_down.note(v.rule, v.reason, now)
+        causes = self.cool_down.active(now)
+        gate = self.ctx.gate
+        if causes and gate.state.level is Level.GREEN:
+            cause = sorted(causes)[0]
+            if gate.set_yellow(causes[cause], "breaker"):
+                self.audit("breaker_yellow", cause=cause, reason=causes[cause], causes=causes)
+        elif not causes and gate.state.level is Level.YELLOW:
+            reason = gate.state.reason
+            if gate.clear_yellow():
+                self.audit(
+                    "breaker_yellow_cleared",
+                    was=reason,
+                    cool_down_s=self.config.yellow_cool_down_s,
+                )
+        board = self.board.with_causes(causes, a.firing)
+        if board != self.board:
+            self.board = board
+            self.ctx.services["breaker_board"] = board
+
+    # ---------------------------------------------------------------- operator
 
     def on_halt(self, message: Halt) -> None:
         self.audit("halt", reason=message.reason, source=message.source)
@@ -83,12 +216,76 @@ class Breaker(VigilActor):
             )
             return {"ok": False, "reason": str(exc)}
         self.audit("reset", reason=message.reason, operator=message.operator)
+        # the operator has seen the evidence so far: the rules start afresh
+        self.rules = BreakerRules(self.triggers, now_ms())
+        self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
         return {"ok": True, "breaker": state.level.value}
-
-    def on_stream(self, message: StreamHealth) -> None:
-        status = message.status
-        self.audit("stream", stream=status.stream, state=status.state.value, reason=status.reason)
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         state = self.ctx.gate.state
-        return {"breaker": state.level.value, "reason": state.reason, "since_ms": state.since_ms}
+        now = now_ms()
+        return {
+            "breaker": state.level.value,
+            "reason": state.reason,
+            "since_ms": state.since_ms,
+            "firing": {
+                name: {"level": v.level.value, "reason": v.reason}
+                for name, v in self.rules.firing.items()
+            },
+            "yellow_causes": self.cool_down.active(now),
+            "yellow_limits": {
+                "max_orders_per_minute": self.limits.max_orders_per_minute,
+                "reduce_only": self.limits.reduce_only,
+                "pause_on": sorted(self.limits.pause_on),
+            },
+            "measures": self.rules.measures(now),
+        }
+
+
+class InfrastructureProbe:
+    """Cheap samples of this process and its machine: resident memory, CPU, free disk where
+    the data directory (journal, audit trail) lives, and the longest actor inbox."""
+
+    def __init__(self, data_dir: Path, directory: Any) -> None:
+        self.data_dir = data_dir
+        self.directory = directory
+        self._cpu = (time.monotonic(), _cpu_seconds())
+
+    def sample(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        rss = _rss_mb()
+        if rss is not None:
+            out["memory_mb"] = rss
+        wall, cpu = time.monotonic(), _cpu_seconds()
+        before_wall, before_cpu = self._cpu
+        self._cpu = (wall, cpu)
+        if wall > before_wall:
+            out["cpu_pct"] = Decimal(round((cpu - before_cpu) / (wall - before_wall) * 100, 1))
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+            out["disk_free_mb"] = Decimal(free // (1024 * 1024))
+        except OSError:
+            pass
+        backlog = 0
+        for name in self.directory.names():
+            ref = self.directory.ref(name)
+            inbox = getattr(ref, "actor_inbox", None)
+            size = getattr(inbox, "qsize", None)
+            if size is not None:
+                backlog = max(backlog, int(size()))
+        out["inbox_backlog"] = Decimal(backlog)
+        return out
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _rss_mb() -> Decimal | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return Decimal(pages * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024))

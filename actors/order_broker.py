@@ -38,7 +38,9 @@ from actors.messages import (
     TradesSeen,
 )
 from domain.book import Book, BookOrder, Execution, OrderState
-from domain.policy import PolicyInput, PolicyLimits, check_intent
+from domain.breaker import Level
+from domain.breaker_rules import BreakerBoard, yellow_refusal
+from domain.policy import PolicyLimits, check_intent, policy_input_from_book, reduces_exposure
 from domain.reconciliation import InternalOrder, InternalSnapshot
 from domain.replay import order_entry
 from exchange.contract import (
@@ -135,11 +137,19 @@ class OrderBroker(VigilActor):
         self.adapter = self.ctx.service("adapter")
         self.holder: BookHolder = self.ctx.service("book")
         self.book: Book = self.holder.book
+        p = self.settings.policy
         self.limits = PolicyLimits(
             symbols=frozenset(self.settings.exchange.symbols),
-            max_order_notional=self.settings.policy.max_order_notional,
-            max_open_orders=self.settings.policy.max_open_orders,
-            fat_finger_pct=self.settings.policy.fat_finger_pct,
+            max_order_notional=p.max_order_notional,
+            max_open_orders=p.max_open_orders,
+            fat_finger_pct=p.fat_finger_pct,
+            denied_symbols=frozenset(p.denied_symbols),
+            max_position_notional=p.max_position_notional,
+            max_total_exposure=p.max_total_exposure,
+            max_directional_notional=p.max_directional_notional,
+            max_orders_per_minute=p.max_orders_per_minute,
+            max_orders_per_day=p.max_orders_per_day,
+            max_daily_loss=p.max_daily_loss,
         )
         self.wire = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
         self.journal: Journal = self.ctx.service("journal")
@@ -232,17 +242,15 @@ class OrderBroker(VigilActor):
         if cid in self.book.orders:
             return self._refuse(intent, cid, "duplicate client order id: already in the book", 409)
         decision = check_intent(
-            PolicyInput(
+            policy_input_from_book(
+                self.book,
                 symbol=intent.symbol,
                 side=intent.side,
                 type=intent.type,
                 quantity=intent.quantity,
                 price=intent.price,
-                reference_price=self.book.prices.get(intent.symbol),
                 filters=self._filters(intent.symbol),
-                free_quote=self._free(intent.symbol, "quote"),
-                free_base=self._free(intent.symbol, "base"),
-                open_orders=len(self.book.open_orders()),
+                now_ms=now_ms(),
             ),
             self.limits,
         )
@@ -254,6 +262,18 @@ class OrderBroker(VigilActor):
         refusal = self.ctx.gate.refusal()
         if refusal is not None:
             return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
+        if self.ctx.gate.state.level is Level.YELLOW:  # what YELLOW still allows
+            board: BreakerBoard = self.ctx.services.get("breaker_board") or BreakerBoard()
+            position = self.book.positions.get(intent.symbol)
+            held = position.quantity if position else Decimal(0)
+            refusal = yellow_refusal(
+                board.limits,
+                board.causes,
+                reduces_exposure=reduces_exposure(intent.side, intent.quantity, held),
+                orders_last_minute=self.book.intents_since(now_ms() - 60_000 + 1),
+            )
+            if refusal is not None:
+                return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
         order = BookOrder(
             client_order_id=cid,
             symbol=intent.symbol,
@@ -326,13 +346,6 @@ class OrderBroker(VigilActor):
         except (ExchangeError, KeyError):
             return None
 
-    def _free(self, symbol: str, which: str) -> Decimal:
-        market = self.book.markets.get(symbol)
-        if market is None:
-            return Decimal(0)
-        asset = market.quote if which == "quote" else market.base
-        return self.book.totals.get(asset, Decimal(0)) - self.book.locked().get(asset, Decimal(0))
-
     # ------------------------------------------------------------------ the wire
 
     def _send(self, request: OrderRequest, correlation_id: str) -> None:
@@ -395,6 +408,15 @@ class OrderBroker(VigilActor):
             self._apply_ack(order, message.ack)
         elif message.outcome in ("rejected", "not_sent", "refused"):
             self.book.mark(cid, OrderState.REJECTED, now_ms())
+            if message.outcome == "rejected":  # evidence for the reject-spike rule
+                self.tell(
+                    "breaker",
+                    BreakerInput(
+                        kind="order_rejected",
+                        severity="INFO",
+                        detail=f"{cid}: {message.code} {message.detail}",
+                    ),
+                )
         else:
             self.holder.counters["sent"] += 1
             if not order.state.is_terminal and order.order_id is None:

@@ -72,6 +72,15 @@ class RestPoller(VigilActor):
         self.last_poll_ms = int(time.time() * 1000)
 
     def _poll(self, ask_timeout: float) -> None:
+        health = self.adapter.ping()  # never raises: reachable or not, with the error
+        self.tell(
+            "breaker",
+            BreakerInput(
+                kind="ping_ok" if health.reachable else "ping_failed",
+                severity="INFO",
+                detail=health.error or f"{health.latency_ms} ms",
+            ),
+        )
         tracked = self.ask("order_broker", InFlightRequest(), ask_timeout)
         symbols = self.settings.exchange.symbols
         open_now = {

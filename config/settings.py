@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,88 @@ class BrokerSettings(_Section):
 
 
 class PolicySettings(_Section):
+    """The pre-trade policy guard's limits (``domain.policy.PolicyLimits``); a limit left
+    unset (None) is off and casts no verdict."""
+
     max_order_notional: Decimal = Decimal("5000")
     max_open_orders: int = Field(default=50, ge=1)
     fat_finger_pct: Decimal = Decimal("5")
+    denied_symbols: tuple[str, ...] = ()
+    max_position_notional: Decimal | None = Field(
+        default=None, gt=0, description="per symbol, in the quote asset, after the order"
+    )
+    max_total_exposure: Decimal | None = Field(
+        default=None, gt=0, description="all positions and open buys, in the quote asset"
+    )
+    max_directional_notional: Decimal | None = Field(
+        default=None, gt=0, description="|open buys - open sells| per symbol, with the order"
+    )
+    max_orders_per_minute: int | None = Field(default=None, ge=1)
+    max_orders_per_day: int | None = Field(default=None, ge=1)
+    max_daily_loss: Decimal | None = Field(
+        default=None, gt=0, description="new exposure refused once today's loss reaches it"
+    )
+
+
+class TriggerSettings(_Section):
+    """One breaker trigger's overrides (``domain.breaker_rules.Trigger``); unset keys keep
+    the catalogue's default. A threshold of 0 switches the trigger (or its RED step) off."""
+
+    threshold: Decimal | None = Field(default=None, ge=0)
+    level: str | None = Field(default=None, pattern="^(YELLOW|RED)$")
+    window_s: float | None = Field(default=None, ge=0)
+    red_threshold: Decimal | None = Field(default=None, ge=0)
+
+
+class BreakerSettings(_Section):
+    """The breaker's rules: ``triggers`` overrides the catalogue in
+    ``domain.breaker_rules.CATALOG`` by name (``[breaker.triggers.api_errors]``)."""
+
+    tick_s: float = Field(default=0.25, gt=0, description="time-based rules run this often")
+    yellow_cool_down_s: float = Field(default=30.0, ge=0)
+    yellow_max_orders_per_minute: int = Field(default=6, ge=0)
+    yellow_reduce_only: bool = True
+    yellow_pause_on: tuple[str, ...] = ("market_data", "operator_heartbeat")
+    market_data_report_s: float = Field(
+        default=1.0, gt=0, description="how often the listener reports market data as alive"
+    )
+    sample_infrastructure: bool = True
+    triggers: dict[str, TriggerSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _triggers_are_known(self) -> BreakerSettings:
+        from domain.breaker_rules import SPECS
+
+        for name in [*self.triggers, *self.yellow_pause_on]:
+            if name not in SPECS:
+                raise ValueError(f"unknown breaker trigger {name!r}")
+        return self
+
+    def resolved_triggers(self, reconciliation: ReconciliationSettings) -> dict[str, Any]:
+        """Name → ``Trigger``: the catalogue's defaults (the reconciliation ones derived from
+        ``[reconciliation]``: as many failed cycles as ``max_age_intervals``, a result older
+        than that many intervals YELLOW, twice that RED), then these overrides."""
+        from domain.breaker import Level
+        from domain.breaker_rules import DEFAULT_TRIGGERS, Trigger
+
+        out: dict[str, Trigger] = dict(DEFAULT_TRIGGERS)
+        r = reconciliation
+        age = Decimal(str(r.interval_s * r.max_age_intervals))
+        out["reconciliation_failures"] = replace(
+            out["reconciliation_failures"], threshold=Decimal(str(r.max_age_intervals))
+        )
+        out["reconciliation_stale"] = replace(
+            out["reconciliation_stale"], threshold=age, red_threshold=2 * age
+        )
+        for name, o in self.triggers.items():
+            t = out[name]
+            out[name] = Trigger(
+                threshold=t.threshold if o.threshold is None else o.threshold,
+                level=t.level if o.level is None else Level(o.level),
+                window_s=t.window_s if o.window_s is None else o.window_s,
+                red_threshold=t.red_threshold if o.red_threshold is None else o.red_threshold,
+            )
+        return out
 
 
 class PollerSettings(_Section):
@@ -160,6 +240,7 @@ class VigilSettings(BaseSettings):
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     broker: BrokerSettings = BrokerSettings()
     policy: PolicySettings = PolicySettings()
+    breaker: BreakerSettings = BreakerSettings()
     poller: PollerSettings = PollerSettings()
     demo: DemoSettings = DemoSettings()
     trace: TraceSettings = TraceSettings()

@@ -2,8 +2,10 @@
 
 ``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
-``GET /v1/incidents``, ``GET /metrics`` (Prometheus text). The token is compared in
-constant time; a missing or wrong one gets 401 and is audited. Runs on its own thread.
+``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
+operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on). The
+token is compared in constant time; a missing or wrong one gets 401 and is audited. Runs on
+its own thread.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from actors.messages import CancelAll, Halt, OrderIntent, ResetRequest, ResyncRequest, StatusRequest
+from actors.messages import (
+    BreakerInput,
+    CancelAll,
+    Halt,
+    OrderIntent,
+    ResetRequest,
+    ResyncRequest,
+    StatusRequest,
+)
 
 if TYPE_CHECKING:
     from supervision.system import VigilSystem
@@ -50,6 +60,11 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1)
     confirm: bool = False
     operator: str = "operator"
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    operator: str = Field(default="operator", max_length=64)
 
 
 class Confirm(BaseModel):
@@ -111,6 +126,7 @@ class ControlServer:
         r.add_post("/v1/cancel-all", self.cancel_all)
         r.add_get("/v1/incidents", self.incidents)
         r.add_get("/metrics", self.metrics)
+        r.add_post("/v1/heartbeat", self.heartbeat)
 
     def __repr__(self) -> str:
         return f"ControlServer({self.url!r})"
@@ -190,7 +206,28 @@ class ControlServer:
     # ---------------------------------------------------------------- endpoints
 
     async def status(self, request: web.Request) -> web.Response:
-        return web.json_response(await self._call(self.system.status))
+        return web.json_response(await self._call(self._status))
+
+    def _status(self) -> dict[str, Any]:
+        """The system's status plus the breaker's rules (firing, YELLOW causes, measures)."""
+        out = self.system.status()
+        try:
+            detail = self.system.ask("breaker", StatusRequest())
+        except (pykka.Timeout, pykka.ActorDeadError):
+            out["breaker_rules"] = None
+        else:
+            keys = ("firing", "yellow_causes", "yellow_limits", "measures")
+            out["breaker_rules"] = {k: detail.get(k) for k in keys}
+        return out
+
+    async def heartbeat(self, request: web.Request) -> web.Response:
+        body = await self._body(request, Heartbeat)
+        self.system.directory.tell(
+            "breaker",
+            BreakerInput(kind="operator_heartbeat", severity="INFO", detail=body.operator),
+            sender="control",
+        )
+        return web.json_response({"ok": True, "breaker": self.system.gate.state.level.value})
 
     async def post_order(self, request: web.Request) -> web.Response:
         try:

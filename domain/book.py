@@ -157,6 +157,7 @@ class Book:
     live: dict[str, BookOrder] = field(default_factory=dict)
     closed: list[str] = field(default_factory=list)
     trade_ids: dict[str, list[int]] = field(default_factory=dict)  # per symbol, sorted
+    created: list[int] = field(default_factory=list)  # intents' creation times, sorted
     # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
     # ("external", (asset, delta)); intents and openings are journaled by their callers
     on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
@@ -179,6 +180,14 @@ class Book:
             raise ValueError(f"client order id {order.client_order_id} already in the book")
         self.orders[order.client_order_id] = order
         self._track(order)
+        if self.created and order.created_ms < self.created[-1]:
+            bisect.insort(self.created, order.created_ms)
+        else:
+            self.created.append(order.created_ms)
+
+    def intents_since(self, since_ms: int) -> int:
+        """How many orders were created at or after ``since_ms``."""
+        return len(self.created) - bisect.bisect_left(self.created, since_ms)
 
     def _track(self, order: BookOrder) -> None:
         if order.state.is_terminal:

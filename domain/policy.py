@@ -2,14 +2,22 @@
 
 Each check gives a verdict (gate, passed, reason); the first failure refuses the intent.
 Quantities and prices are brought to the exchange's filters first (toward safety), so an
-order that would fail a filter never reaches the wire.
+order that would fail a filter never reaches the wire. A limit left unset (None) is off
+and casts no verdict. Every limit admits an order that lands exactly on it; the daily
+loss limit, once reached, admits only orders that reduce exposure.
+
+``policy_input_from_book`` builds the input from the broker's ``Book`` (balances less what
+our own open orders reserve, positions, exposure, order counts), so the broker's order
+path needs one call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from domain.book import Book, BookOrder
 from domain.filters import (
     FilterViolation,
     SymbolFilters,
@@ -26,6 +34,13 @@ class PolicyLimits:
     max_order_notional: Decimal = Decimal("5000")
     max_open_orders: int = 50
     fat_finger_pct: Decimal = Decimal("5")  # limit price within this % of the reference mid
+    denied_symbols: frozenset[str] = frozenset()
+    max_position_notional: Decimal | None = None  # per symbol, quote, incl. open buys
+    max_total_exposure: Decimal | None = None  # all positions and open buys, quote
+    max_directional_notional: Decimal | None = None  # |open buys - open sells| per symbol
+    max_orders_per_minute: int | None = None
+    max_orders_per_day: int | None = None
+    max_daily_loss: Decimal | None = None  # quote; reached: only exposure-reducing orders
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,18 @@ class PolicyInput:
     free_base: Decimal
     open_orders: int
     extra: dict[str, str] = field(default_factory=dict)
+    position_qty: Decimal = Decimal(0)  # base held in this symbol (spot: long only)
+    total_exposure: Decimal = Decimal(0)  # quote value of every position and open buy
+    open_buy_notional: Decimal = Decimal(0)  # this symbol's open buys, remaining, quote
+    open_sell_notional: Decimal = Decimal(0)
+    orders_last_minute: int = 0  # orders placed in the last 60 s, this one not included
+    orders_today: int = 0  # since 00:00 UTC
+    daily_pnl: Decimal = Decimal(0)  # realized + unrealized, quote (negative: a loss)
+
+
+def reduces_exposure(side: str, quantity: Decimal, position_qty: Decimal) -> bool:
+    """Spot: only a SELL of no more than what we hold makes the position smaller."""
+    return side == "SELL" and 0 < quantity <= position_qty
 
 
 def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
@@ -74,6 +101,9 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         return ok
 
     if not verdict("symbol", intent.symbol in limits.symbols, f"{intent.symbol} is not allowed"):
+        return Decision(tuple(verdicts))
+    if intent.symbol in limits.denied_symbols:
+        verdicts[-1] = Verdict("symbol", False, f"{intent.symbol} is denied")
         return Decision(tuple(verdicts))
     if not verdict("side", intent.side in ("BUY", "SELL"), f"bad side {intent.side!r}"):
         return Decision(tuple(verdicts))
@@ -144,4 +174,130 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         )
     else:
         verdict("balance", qty <= intent.free_base, f"needs {qty}, free {intent.free_base}")
+    assert reference is not None
+    _risk_checks(intent, limits, qty, notional, reference, verdict)
     return Decision(tuple(verdicts), qty, price)
+
+
+def _risk_checks(
+    intent: PolicyInput,
+    limits: PolicyLimits,
+    qty: Decimal,
+    notional: Decimal,
+    reference: Decimal,
+    verdict: Callable[[str, bool, str], bool],
+) -> None:
+    """The account-level limits, each only when configured."""
+    buy = intent.side == "BUY"
+    if limits.max_orders_per_minute is not None:
+        n, cap = intent.orders_last_minute, limits.max_orders_per_minute
+        verdict("orders_per_minute", n < cap, f"{n} orders in the last minute, limit {cap}")
+    if limits.max_orders_per_day is not None:
+        n, cap = intent.orders_today, limits.max_orders_per_day
+        verdict("orders_per_day", n < cap, f"{n} orders today, limit {cap}")
+    if limits.max_position_notional is not None:
+        after = intent.position_qty * reference + intent.open_buy_notional + notional
+        cap_d = limits.max_position_notional
+        verdict(
+            "max_position",
+            not buy or after <= cap_d,
+            f"{intent.symbol} position would be {after}, limit {cap_d}",
+        )
+    if limits.max_total_exposure is not None:
+        total = intent.total_exposure + notional
+        cap_d = limits.max_total_exposure
+        verdict(
+            "total_exposure",
+            not buy or total <= cap_d,
+            f"total exposure would be {total}, limit {cap_d}",
+        )
+    if limits.max_directional_notional is not None:
+        signed = notional if buy else -notional
+        net = intent.open_buy_notional - intent.open_sell_notional + signed
+        cap_d = limits.max_directional_notional
+        verdict(
+            "directional_exposure",
+            abs(net) <= cap_d,
+            f"{intent.symbol} net open {'buy' if net > 0 else 'sell'} {abs(net)}, limit {cap_d}",
+        )
+    if limits.max_daily_loss is not None:
+        loss, cap_d = -intent.daily_pnl, limits.max_daily_loss
+        verdict(
+            "daily_loss",
+            loss < cap_d or reduces_exposure(intent.side, qty, intent.position_qty),
+            f"daily loss {loss} reached the limit {cap_d}: only orders that reduce exposure",
+        )
+
+
+DAY_MS = 86_400_000
+
+
+def _remaining_notional(order: BookOrder, reference: Decimal | None) -> Decimal:
+    unit = order.price if order.price is not None else reference
+    if unit is None:
+        return Decimal(0)
+    return max(order.quantity - order.executed_qty, Decimal(0)) * unit
+
+
+def policy_input_from_book(
+    book: Book,
+    *,
+    symbol: str,
+    side: str,
+    type: str,
+    quantity: Decimal,
+    price: Decimal | None,
+    filters: SymbolFilters | None,
+    now_ms: int,
+) -> PolicyInput:
+    """Everything the guard needs about the account, read from the book at ``now_ms``.
+
+    Free balances are totals less what our own open orders reserve; exposure values
+    positions at the reference mid (their cost when there is none) plus open buys;
+    ``daily_pnl`` is realized + unrealized since the book opened (the process start)."""
+    market = book.markets.get(symbol)
+    locked = book.locked()
+
+    def free(asset: str | None) -> Decimal:
+        if asset is None:
+            return Decimal(0)
+        return book.totals.get(asset, Decimal(0)) - locked.get(asset, Decimal(0))
+
+    open_orders = book.open_orders()
+    exposure = Decimal(0)
+    pnl = Decimal(0)
+    for s, pos in book.positions.items():
+        mark = book.prices.get(s)
+        exposure += pos.quantity * mark if mark is not None else pos.cost
+        pnl += pos.realized_pnl + pos.unrealized(mark)
+    buys = sells = Decimal(0)
+    for o in open_orders:
+        remaining = _remaining_notional(o, book.prices.get(o.symbol))
+        if o.side == "BUY":
+            exposure += remaining
+        if o.symbol == symbol:
+            if o.side == "BUY":
+                buys += remaining
+            else:
+                sells += remaining
+    position = book.positions.get(symbol)
+    day_start = now_ms - now_ms % DAY_MS
+    return PolicyInput(
+        symbol=symbol,
+        side=side,
+        type=type,
+        quantity=quantity,
+        price=price,
+        reference_price=book.prices.get(symbol),
+        filters=filters,
+        free_quote=free(market.quote if market else None),
+        free_base=free(market.base if market else None),
+        open_orders=len(open_orders),
+        position_qty=position.quantity if position else Decimal(0),
+        total_exposure=exposure,
+        open_buy_notional=buys,
+        open_sell_notional=sells,
+        orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
+        orders_today=book.intents_since(day_start),
+        daily_pnl=pnl,
+    )

@@ -39,6 +39,7 @@ from actors.ws_listener import WsListener
 from config.settings import VigilSettings, exchange_credentials
 from domain.book import Market
 from domain.breaker import BreakerState
+from domain.breaker_rules import BreakerBoard
 from domain.replay import fill_entry, order_entry, replay
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
@@ -139,6 +140,7 @@ class VigilSystem:
                 "data_dir": self.data_dir,
                 "stream_health": self.stream_health,
                 "poll_watermarks": {},
+                "breaker_board": BreakerBoard(),
                 "reconciler_memory": {},
             },
         )
@@ -270,9 +272,8 @@ class VigilSystem:
         )
 
     def _on_rate_limit(self, event: RateLimitEvent) -> None:
-        severity = "YELLOW" if event.kind in ("http_429", "order_rate", "throttled") else "RED"
-        if event.kind == "throttled":
-            severity = "INFO"
+        """Evidence only: the breaker's rules decide (429 → YELLOW, 418 ban → RED)."""
+        severity = "INFO"
         self.directory.tell(
             "breaker",
             BreakerInput(kind=f"rate_limit_{event.kind}", severity=severity, detail=event.message),
@@ -304,6 +305,13 @@ class VigilSystem:
 
     def _on_actor_failure(self, failure: Failure) -> None:
         logger.error("actor failure handled: {} {}", failure.name, failure.kind)
+        self.directory.tell(
+            "breaker",
+            BreakerInput(
+                kind="actor_restart", severity="INFO", detail=f"{failure.name} {failure.kind}"
+            ),
+            sender="supervisor",
+        )
 
     def _timers(self) -> None:
         r = self.settings.reconciliation.interval_s

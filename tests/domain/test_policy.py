@@ -8,8 +8,18 @@ from typing import Any
 
 import pytest
 
+from domain.book import Book, BookOrder, Market, OrderState, Position
 from domain.filters import SymbolFilters
-from domain.policy import Decision, PolicyInput, PolicyLimits, Verdict, check_intent
+from domain.policy import (
+    DAY_MS,
+    Decision,
+    PolicyInput,
+    PolicyLimits,
+    Verdict,
+    check_intent,
+    policy_input_from_book,
+    reduces_exposure,
+)
 
 D = Decimal
 
@@ -460,3 +470,132 @@ def test_decision_accepted_and_reason_follow_the_verdicts() -> None:
     decision = Decision((Verdict("a", True), Verdict("b", False, "no"), Verdict("c", False, "x")))
     assert not decision.accepted
     assert decision.reason == "b: no"
+
+
+# --- account-level limits (each only when configured) ---------------------------------------------
+
+
+def test_limits_left_unset_cast_no_verdict() -> None:
+    decision = check_intent(intent(orders_last_minute=10**6, daily_pnl=D("-1e9")), LIMITS)
+    assert [v.gate for v in decision.verdicts] == ALL_GATES
+
+
+# (limit field, its value, intent changes, passes) — a 0.01 BTC order at 60000: 600 USDT
+RISK_EDGES = [
+    ("max_orders_per_minute", 5, {"orders_last_minute": 4}, True),
+    ("max_orders_per_minute", 5, {"orders_last_minute": 5}, False),
+    ("max_orders_per_day", 100, {"orders_today": 99}, True),
+    ("max_orders_per_day", 100, {"orders_today": 100}, False),
+    # position: 0.1 BTC held (6000) + open buys 400 + this order 600 = 7000
+    ("max_position_notional", D("7000"), {"position_qty": D("0.1"), "open_buy_notional": D(400)},
+     True),
+    ("max_position_notional", D("6999.99999999"),
+     {"position_qty": D("0.1"), "open_buy_notional": D(400)}, False),
+    ("max_position_notional", D("1"), {"side": "SELL", "position_qty": D("0.1")}, True),
+    ("max_total_exposure", D("10000"), {"total_exposure": D("9400")}, True),
+    ("max_total_exposure", D("10000"), {"total_exposure": D("9400.00000001")}, False),
+    ("max_total_exposure", D("1"), {"side": "SELL", "total_exposure": D("9400")}, True),
+    # directional: open buys 1000 - open sells 400 + 600 = 1200
+    ("max_directional_notional", D("1200"),
+     {"open_buy_notional": D(1000), "open_sell_notional": D(400)}, True),
+    ("max_directional_notional", D("1199.99999999"),
+     {"open_buy_notional": D(1000), "open_sell_notional": D(400)}, False),
+    ("max_directional_notional", D("600"), {"side": "SELL", "open_buy_notional": D(0)}, True),
+    ("max_directional_notional", D("599.99999999"), {"side": "SELL"}, False),
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-99.99999999")}, True),
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-100")}, False),
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
+     "position_qty": D("0.01")}, True),  # reduces exposure: allowed
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
+     "position_qty": D("0.00999999")}, False),  # sells more than held: not a reduction
+]  # fmt: skip
+
+RISK_GATE = {
+    "max_orders_per_minute": "orders_per_minute",
+    "max_orders_per_day": "orders_per_day",
+    "max_position_notional": "max_position",
+    "max_total_exposure": "total_exposure",
+    "max_directional_notional": "directional_exposure",
+    "max_daily_loss": "daily_loss",
+}
+
+
+@pytest.mark.parametrize(("limit", "value", "changes", "passes"), RISK_EDGES)
+def test_account_limits_at_their_exact_edges(
+    limit: str, value: Any, changes: dict[str, Any], passes: bool
+) -> None:
+    limits = replace(LIMITS, **{limit: value})
+    decision = check_intent(intent(**changes), limits)
+    gate = RISK_GATE[limit]
+    assert verdict(decision, gate).passed is passes, decision.verdicts
+    if not passes:
+        assert decision.reason.startswith(f"{gate}: ")
+
+
+def test_a_denied_symbol_is_refused_even_if_listed() -> None:
+    limits = replace(LIMITS, denied_symbols=frozenset({"BTCUSDT"}))
+    decision = check_intent(intent(), limits)
+    assert decision.verdicts == (Verdict("symbol", False, "BTCUSDT is denied"),)
+
+
+@pytest.mark.parametrize(
+    ("side", "quantity", "held", "reduces"),
+    [
+        ("SELL", "0.5", "0.5", True),
+        ("SELL", "0.50000001", "0.5", False),
+        ("SELL", "0", "0.5", False),
+        ("BUY", "0.1", "0.5", False),
+    ],
+)
+def test_reduces_exposure(side: str, quantity: str, held: str, reduces: bool) -> None:
+    assert reduces_exposure(side, D(quantity), D(held)) is reduces
+
+
+def test_the_policy_input_is_built_from_the_book() -> None:
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"USDT": D("10000"), "BTC": D("1")})
+    book.prices["BTCUSDT"] = D("60000")
+    now = 5 * DAY_MS + 3_600_000
+    book.add_intent(
+        BookOrder(
+            "a",
+            "BTCUSDT",
+            "BUY",
+            "LIMIT",
+            D("0.01"),
+            D("59000"),
+            OrderState.NEW,
+            created_ms=now - 30_000,
+        )
+    )
+    book.add_intent(
+        BookOrder(
+            "b",
+            "BTCUSDT",
+            "SELL",
+            "LIMIT",
+            D("0.02"),
+            D("61000"),
+            OrderState.NEW,
+            created_ms=now - 2 * 3_600_000,
+        )
+    )
+    book.positions["BTCUSDT"] = Position("BTCUSDT", D("0.5"), D("29000"), D("-20"))
+    got = policy_input_from_book(
+        book,
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=D("0.01"),
+        price=D("60000"),
+        filters=FILTERS,
+        now_ms=now,
+    )
+    assert got.free_quote == D("10000") - D("590")  # own open buy reserves its quote
+    assert got.free_base == D("1") - D("0.02")
+    assert (got.open_orders, got.orders_last_minute, got.orders_today) == (2, 1, 1)
+    assert got.position_qty == D("0.5")
+    assert (got.open_buy_notional, got.open_sell_notional) == (D("590"), D("1220"))
+    assert got.total_exposure == D("0.5") * D("60000") + D("590")
+    assert got.daily_pnl == D("-20") + (D("30000") - D("29000"))
+    assert check_intent(got, LIMITS).accepted

@@ -34,6 +34,9 @@ FAST: dict[str, Any] = {
     "poller": {"interval_s": 0.3, "fast_interval_s": 0.2},
     "broker": {"unknown_window_s": 1.0},
     "demo": {"enabled": False},
+    # the manual-clock simulator sends no more tickers: the market-data switch stays off
+    # here (tests/system/test_breaker_triggers.py turns it on)
+    "breaker": {"triggers": {"market_data": {"threshold": 0, "red_threshold": 0}}},
 }
 
 

@@ -1,0 +1,261 @@
+"""Breaker triggers driven through real components: simulator faults where the cause is the
+exchange, real streams, the real reconciler and poller. Each test asserts the state change
+and its record in the audit trail. Thresholds are set low per test to keep each one fast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pykka
+
+from actors.messages import BreakerInput, ReconcileNow
+from tests.conftest import wait_for
+from tests.system.conftest import Vigil
+
+FAST_BREAKER: dict[str, Any] = {"tick_s": 0.05, "yellow_cool_down_s": 0.5}
+
+
+def start(vigil_factory: Callable[..., Vigil], triggers: dict[str, Any], **kw: Any) -> Vigil:
+    breaker = {**FAST_BREAKER, **kw.pop("breaker", {}), "triggers": triggers}
+    vigil = vigil_factory(breaker=breaker, **kw)
+    vigil.wait_green()
+    return vigil
+
+
+def audited(vigil: Vigil, kind: str, **match: Any) -> list[dict[str, Any]]:
+    vigil.system.trail.flush()
+    records = vigil.system.trail.query(kind=kind, limit=10**6)
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+def wait_audited(vigil: Vigil, kind: str, timeout: float = 3.0, **match: Any) -> dict[str, Any]:
+    return wait_for(lambda: audited(vigil, kind, **match), timeout=timeout)[0]  # type: ignore[no-any-return]
+
+
+def level(vigil: Vigil) -> str:
+    return vigil.system.gate.state.level.value
+
+
+# --- exchange ----------------------------------------------------------------------------------
+
+
+def test_t4_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"api_errors": {"threshold": 2, "red_threshold": 4}})
+    vigil.sim.arm("outage", duration=30)
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith(("api_errors", "reconciliation"))
+    rule = wait_audited(vigil, "breaker_rule", level="RED")
+    assert rule["rule"] in ("api_errors", "reconciliation_failures")
+    wait_audited(vigil, "breaker_red")
+    refused = vigil.submit()
+    assert not refused.accepted and refused.status == 409
+
+
+def test_a_418_ban_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {})
+    # one 429 (1 s back-off), then the ban: the next request after the back-off gets 418
+    vigil.sim.arm("rate_limit_storm", params={"count_429": 1, "ban_seconds": 3})
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith("ban: ")  # the rule decides: 418 is RED
+    assert wait_audited(vigil, "breaker_rule", rule="ban", timeout=4)["level"] == "RED"
+    assert audited(vigil, "breaker_input", input="rate_limit_http_418")
+
+
+def test_a_timeout_storm_goes_yellow_then_clears_after_the_cool_down(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {"timeouts": {"threshold": 2, "window_s": 1.0}})
+    vigil.sim.arm("unknown_status", params={"placed": False}, count=2)
+    for _ in range(2):
+        assert vigil.submit(type="LIMIT", price="59000", quantity="0.01").accepted
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("timeouts: 2 timeouts")
+    wait_audited(vigil, "breaker_yellow", cause="timeouts")
+    # the window empties, the cause has been gone for the cool-down: GREEN by itself
+    wait_for(lambda: level(vigil) == "GREEN", timeout=4)
+    assert wait_audited(vigil, "breaker_yellow_cleared")["was"].startswith("timeouts")
+
+
+def test_a_reject_spike_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    # the broker reports rejects as evidence once INTEGRATION-issue7.md §2 is applied; until
+    # then the test feeds the same evidence the broker will send, through the directory
+    vigil = start(vigil_factory, {"rejects": {"threshold": 3, "window_s": 5}})
+    vigil.sim.arm("reject_orders", count=3)
+    sent = [vigil.submit(type="LIMIT", price="59000", quantity="0.01") for _ in range(3)]
+    assert sent[0].accepted  # the later ones may already meet YELLOW (api errors)
+    accepted = sum(d.accepted for d in sent)
+    wait_for(lambda: vigil.system.book.counters["answered"] >= accepted, timeout=3)
+    if not audited(vigil, "breaker_input", input="order_rejected"):  # broker not integrated
+        for _ in range(3):
+            vigil.system.directory.tell(
+                "breaker",
+                BreakerInput(kind="order_rejected", severity="INFO", detail="-2010"),
+                sender="order_broker",
+            )
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_audited(vigil, "breaker_rule", rule="rejects", level="YELLOW")
+
+
+def test_consecutive_ping_failures_go_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"ping_failures": {"threshold": 2, "red_threshold": 3}})
+    vigil.sim.arm("outage", params={"mode": "refuse"}, duration=2)
+    for _ in range(3):  # what the poller's ping reports (INTEGRATION-issue7.md §4)
+        health = vigil.system.adapter.ping()
+        assert not health.reachable
+        vigil.system.directory.tell(
+            "breaker",
+            BreakerInput(kind="ping_failed", severity="INFO", detail=str(health.error)),
+            sender="rest_poller",
+        )
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason.startswith("ping_failures: 3 pings in a row")
+    wait_audited(vigil, "breaker_rule", rule="ping_failures", level="RED")
+
+
+# --- infrastructure: streams -------------------------------------------------------------------
+
+
+def test_a_reconnect_storm_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"reconnects": {"threshold": 2, "window_s": 10}})
+    for n in range(1, 3):
+        vigil.sim.arm("ws_disconnect", params={"target": "user"})
+        wait_for(
+            lambda n=n: len(audited(vigil, "stream", stream="user", state="disconnected")) >= n
+        )
+        wait_for(lambda: vigil.system.stream_health.get("user") == "subscribed", timeout=4)
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_audited(vigil, "breaker_rule", rule="reconnects", level="YELLOW")
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+def test_reconciliation_that_cannot_complete_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(
+        vigil_factory,
+        {"reconciliation_failures": {"threshold": 2}, "api_errors": {"threshold": 0}},
+    )
+    vigil.sim.arm("outage", duration=30)
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith("reconciliation_failures: 2 cycles")
+    wait_audited(vigil, "breaker_rule", rule="reconciliation_failures", level="RED")
+
+
+def test_a_stale_reconciliation_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"reconciliation_stale": {"threshold": 1, "red_threshold": 0}})
+    vigil.system._stop_timers.set()  # no more cycles start
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("reconciliation_stale: nothing for")
+    wait_audited(vigil, "breaker_yellow", cause="reconciliation_stale")
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+
+def test_t5_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {"slippage": {"threshold": 50, "red_threshold": 400}})
+    vigil.sim.arm("slippage", params={"bps": 150}, count=1)
+    assert vigil.submit(type="MARKET", quantity="0.001").accepted
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("slippage: ")
+    record = wait_audited(vigil, "breaker_rule", rule="slippage", level="YELLOW")
+    assert Decimal(record["value"]) > 100
+    # slowed: while YELLOW only orders that reduce exposure pass
+    refused = vigil.submit(type="MARKET", quantity="0.001")
+    assert not refused.accepted and "reduce exposure" in refused.reason
+    vigil.sim.arm("slippage", params={"bps": 1000}, count=1)
+    assert vigil.submit(side="SELL", type="MARKET", quantity="0.0009").accepted
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    wait_audited(vigil, "breaker_rule", rule="slippage", level="RED")
+
+
+# --- dead man's switches -----------------------------------------------------------------------
+
+
+def test_no_market_data_goes_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 2}},
+        breaker={"market_data_report_s": 0.05},
+    )
+    vigil.sim.tick()  # the market moves: a ticker, the switch is fed
+    # the simulator's clock is manual: no more tickers come
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_audited(vigil, "breaker_yellow", cause="market_data")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason.startswith("market_data: nothing for")
+    wait_audited(vigil, "breaker_rule", rule="market_data", level="RED")
+
+
+def test_the_operator_heartbeat_keeps_trading_going_and_its_absence_pauses_it(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {"operator_heartbeat": {"threshold": 1}})
+    for _ in range(3):  # beats more often than the limit: stays GREEN
+        resp = vigil.api("POST", "/v1/heartbeat", {"operator": "alice"})
+        assert resp.status_code == 200 and resp.json()["ok"]
+        assert level(vigil) == "GREEN"
+        vigil.system._stop_timers.wait(0.4)  # the operator's pace, not synchronisation
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_audited(vigil, "breaker_yellow", cause="operator_heartbeat")
+    status = vigil.status()
+    assert "operator_heartbeat" in status["breaker_rules"]["yellow_causes"]
+    assert vigil.system.ctx.services["breaker_board"].causes == ("operator_heartbeat",)
+    vigil.api("POST", "/v1/heartbeat", {})  # the operator is back: clears after the cool-down
+    wait_for(lambda: level(vigil) == "GREEN", timeout=3)
+
+
+def test_status_shows_the_rules_measures(vigil: Vigil) -> None:
+    rules = vigil.status()["breaker_rules"]
+    assert {"api_errors", "memory", "disk_free"} <= set(rules["measures"])
+    assert rules["yellow_limits"]["reduce_only"] is True
+
+
+# --- RED: no automatic path clears it ----------------------------------------------------------
+
+
+def test_no_automatic_path_clears_red_once_its_cause_is_gone(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """Extends tests/system/test_halt.py: here RED comes from a rule, the cause goes away,
+    the rule goes quiet, every YELLOW cause cools down, reconciliations come back HEALTHY and
+    the breaker is restarted with fresh rules: still RED, until the operator's reset."""
+    vigil = start(vigil_factory, {"ban": {"threshold": 1, "window_s": 0.5}})
+    vigil.system.directory.tell(
+        "breaker",
+        BreakerInput(kind="rate_limit_http_418", severity="INFO", detail="HTTP 418 code -1003"),
+        sender="adapter",
+    )
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    tripped = vigil.system.gate.state.since_ms
+    wait_audited(vigil, "breaker_rule_quiet", rule="ban")  # the cause is gone
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped + 1000, timeout=5)
+    assert vigil.system.gate.state.is_red
+    # the breaker restarts (its rules start afresh, nothing fires)
+    supervisor = vigil.system.supervisor
+    generation = supervisor.children["breaker"].generation
+    ref = vigil.system.directory.ref("breaker")
+    assert ref is not None
+    ref.stop()
+    wait_for(lambda: supervisor.children["breaker"].generation > generation, timeout=3)
+    wait_for(lambda: not vigil.status()["breaker_rules"]["firing"], timeout=3)
+    vigil.system._stop_timers.wait(1.0)  # ticks of the new breaker pass
+    assert vigil.system.gate.state.is_red
+    assert "418" in vigil.status()["reason"]
+    # only the operator's reset, with a reason, clears it, and it is audited
+    vigil.system.directory.tell("reconciler", ReconcileNow(), sender="test")
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=3)
+    resp = vigil.api("POST", "/v1/reset", {"reason": "ban understood", "confirm": True})
+    assert resp.status_code == 200, resp.text
+    assert level(vigil) == "GREEN"
+    wait_audited(vigil, "reset", reason="ban understood")
+    vigil.system._stop_timers.wait(0.3)  # the rules after the reset: no stale re-trip
+    assert level(vigil) == "GREEN"
+    try:
+        assert vigil.submit().accepted
+    except pykka.Timeout:  # pragma: no cover - a slow machine
+        raise
