@@ -16,7 +16,9 @@ from __future__ import annotations
 import concurrent.futures
 import secrets
 import time
+from collections import ChainMap
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from actors.messages import (
@@ -574,8 +576,10 @@ class OrderBroker(VigilActor):
         for cid in book.closed[holder.closed_index :]:
             holder.closed_summaries[cid] = summary(book.orders[cid])
         holder.closed_index = len(book.closed)
-        orders = dict(holder.closed_summaries)
-        orders.update((cid, summary(o)) for cid, o in book.live.items())
+        # closed summaries and exchange ids never change once written, so the snapshot may
+        # look them up in place (no copy of the history); the live part is copied
+        live = {cid: summary(o) for cid, o in book.live.items()}
+        orders = ChainMap(live, holder.closed_summaries)
         marks = {
             s: max(holder.trade_floor.get(s, 0), message.trade_marks.get(s, 0))
             for s in book.markets
@@ -585,7 +589,7 @@ class OrderBroker(VigilActor):
                 totals=dict(book.totals),
                 locked=dict(book.locked()),
                 orders=orders,
-                order_ids=dict(book.by_order_id),
+                order_ids=MappingProxyType(book.by_order_id),
                 trades=book.trades_above(marks),
                 markets={s: (m.base, m.quote) for s, m in book.markets.items()},
                 live=frozenset(book.live),

@@ -170,7 +170,7 @@ class Reconciler(VigilActor):
                 "findings": [f.as_dict() for f in result.findings],
             },
             lines=lines,
-            orders=affected & set(internal.orders),
+            orders={cid for cid in affected if cid in internal.orders},
         )
 
     def status(self, message: StatusRequest) -> dict[str, Any]:

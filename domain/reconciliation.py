@@ -18,6 +18,7 @@ and the updated map. Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -59,8 +60,8 @@ class ExchangeTrade:
 class InternalSnapshot:
     totals: dict[str, Decimal]
     locked: dict[str, Decimal]
-    orders: dict[str, InternalOrder]  # every order the book knows, by client id
-    order_ids: dict[tuple[str, int], str]  # (symbol, exchange order id) → client id
+    orders: Mapping[str, InternalOrder]  # every order the book knows, by client id
+    order_ids: Mapping[tuple[str, int], str]  # (symbol, exchange order id) → client id
     trades: frozenset[tuple[str, int]]  # (symbol, trade id) the book has accounted
     markets: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol → (base, quote)
     live: frozenset[str] | None = None  # client ids of the orders still open (None: all)

@@ -21,7 +21,7 @@ def internal_state(internal: Any) -> dict[str, Any]:
     return {
         "totals": {a: str(v) for a, v in internal.totals.items()},
         "locked": {a: str(v) for a, v in internal.locked.items()},
-        "orders": {c: vars_of(o) for c, o in internal.orders.items()},
+        "orders": {c: vars_of(o) for c, o in stable_items(internal.orders)},
         "trades": sorted(f"{s}:{t}" for s, t in internal.trades),
     }
 
@@ -34,6 +34,16 @@ def exchange_state(exchange: Any) -> dict[str, Any]:
         "open_orders": [vars_of(o) for o in exchange.open_orders],
         "trades": [vars_of(t) for t in exchange.trades],
     }
+
+
+def stable_items(mapping: Any) -> list[tuple[Any, Any]]:
+    """The items of a mapping another thread may be growing (a snapshot's history)."""
+    for _ in range(10):
+        try:
+            return list(mapping.items())
+        except RuntimeError:  # changed size during iteration: try again
+            continue
+    return []
 
 
 def vars_of(obj: Any) -> dict[str, str]:
