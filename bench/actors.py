@@ -102,6 +102,15 @@ BASE: dict[str, Any] = {
         "max_age_intervals": 10,
     },
     "poller": {"interval_s": 0.3, "fast_interval_s": 0.2},
+    # the bench crashes actors on purpose, hundreds of times, and loads the CPU: the
+    # restart, CPU and market-data rules would (rightly) keep trading stopped
+    "breaker": {
+        "triggers": {
+            "actor_restarts": {"threshold": 0, "red_threshold": 0},
+            "cpu": {"threshold": 0},
+            "market_data": {"threshold": 0, "red_threshold": 0},
+        }
+    },
     "broker": {"unknown_window_s": 1.0},
     "policy": {
         "max_open_orders": 1_000_000,
@@ -397,7 +406,15 @@ def halt(system: VigilSystem, samples: int, poll_sleep: float) -> tuple[Figure, 
         latencies.append(seen - start)
         probe.by_actor.setdefault(actor, []).append(seen - start)
         if actor == "order_broker":  # the broker itself is being replaced: ask the new one
-            wait_until(lambda: supervisor.alive()["order_broker"], 5, "broker restarted")
+            old = generation
+            wait_until(
+                lambda: (
+                    supervisor.children["order_broker"].generation > old  # noqa: B023
+                    and supervisor.alive()["order_broker"]
+                ),
+                5,
+                "broker restarted",
+            )
         decision: IntentDecision = system.ask("order_broker", intent(price))
         if not decision.accepted and decision.reason.startswith("breaker: RED"):
             confirmed += 1
