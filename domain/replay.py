@@ -19,6 +19,22 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+def _order(body: dict[str, Any], default_source: str) -> BookOrder:
+    """A book order from an intent or order entry (intents carry their creation time)."""
+    created = int(body.get("created_ms", 0))
+    return BookOrder(
+        client_order_id=body["client_order_id"],
+        symbol=body["symbol"],
+        side=body["side"],
+        type=body["type"],
+        quantity=Decimal(body["quantity"]),
+        price=_dec(body.get("price")),
+        created_ms=created,
+        updated_ms=created,
+        source=body.get("source", default_source),
+    )
+
+
 def replay(
     entries: Iterable[tuple[str, dict[str, Any]]], markets: dict[str, Market]
 ) -> tuple[Book, dict[str, int]]:
@@ -34,33 +50,11 @@ def replay(
             floors.update({s: int(t) for s, t in body.get("trade_floor", {}).items()})
         elif kind == "intent":
             if body["client_order_id"] not in book.orders:
-                book.add_intent(
-                    BookOrder(
-                        client_order_id=body["client_order_id"],
-                        symbol=body["symbol"],
-                        side=body["side"],
-                        type=body["type"],
-                        quantity=Decimal(body["quantity"]),
-                        price=_dec(body.get("price")),
-                        created_ms=int(body.get("created_ms", 0)),
-                        updated_ms=int(body.get("created_ms", 0)),
-                        source=body.get("source", ""),
-                    )
-                )
+                book.add_intent(_order(body, default_source=""))
         elif kind == "order":
             order = book.orders.get(body["client_order_id"])
             if order is None:
-                book.add_intent(
-                    BookOrder(
-                        client_order_id=body["client_order_id"],
-                        symbol=body["symbol"],
-                        side=body["side"],
-                        type=body["type"],
-                        quantity=Decimal(body["quantity"]),
-                        price=_dec(body.get("price")),
-                        source=body.get("source", "adopted"),
-                    )
-                )
+                book.add_intent(_order(body, default_source="adopted"))
                 order = book.orders[body["client_order_id"]]
             order.state = OrderState(body["state"])
             order.executed_qty = Decimal(body["executed_qty"])

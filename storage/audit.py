@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from storage.group_commit import GroupCommitted, open_db
 from storage.store import StoreError
 
 _SCHEMA = [
@@ -36,7 +36,7 @@ _SCHEMA = [
 ]
 
 
-class AuditTrail:
+class AuditTrail(GroupCommitted):
     def __init__(
         self,
         path: Path,
@@ -46,30 +46,18 @@ class AuditTrail:
         max_pages: int | None = None,
     ) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        db = open_db(path, "audit trail", _SCHEMA)
+        super().__init__(db, flush_interval, on_failure)
         self._pending: list[tuple[int, float, str, str | None, str | None, str]] = []
-        self._on_failure = on_failure
-        self._failed = False
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
             if max_pages:  # a storage quota: past it, writes fail as on a full disk
-                self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
-            row = self._db.execute("SELECT MAX(seq) FROM audit").fetchone()
+                db.execute(f"PRAGMA max_page_count={int(max_pages)}")
+            row = db.execute("SELECT MAX(seq) FROM audit").fetchone()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the audit trail at {path}: {exc}") from exc
+            raise StoreError(f"cannot read the audit trail at {path}: {exc}") from exc
         self._next = int(row[0] or 0) + 1
         self.durable_seq = self._next - 1
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(
-            target=self._flush_forever, args=(flush_interval,), name="audit-trail", daemon=True
-        )
-        self._flusher.start()
+        self._start_flusher()
 
     def append(
         self,
@@ -100,35 +88,11 @@ class AuditTrail:
     def _commit_locked(self) -> None:
         if not self._pending:
             return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", self._pending)
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            self._report(f"audit trail write failed: {exc}")
-            raise StoreError(f"audit trail write failed: {exc}") from exc
+        self._transaction(
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", self._pending, "audit trail"
+        )
         self.durable_seq = self._pending[-1][0]
         self._pending.clear()
-
-    def _flush_forever(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.flush()
-            except StoreError:
-                continue  # reported once; the records stay pending and are retried
-
-    def _report(self, reason: str) -> None:
-        """Tell the owner once, from another thread: the callback (tripping RED, which
-        writes to this very store) must not run under this store's lock."""
-        if self._on_failure is not None and not self._failed:
-            self._failed = True
-            threading.Thread(
-                target=self._on_failure, args=(reason,), name="storage-failure", daemon=True
-            ).start()
 
     @property
     def pending(self) -> int:
@@ -171,16 +135,6 @@ class AuditTrail:
         seqs = [r[0] for r in rows]
         have = set(seqs)
         return [s for s in range(1, (seqs[-1] if seqs else 0) + 1) if s not in have]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._flusher.join(timeout=2)
-        try:
-            self.flush()
-        except StoreError:
-            pass
-        with self._lock:
-            self._db.close()
 
 
 def open_read_only(path: Path) -> AuditTrail:

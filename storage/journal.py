@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storage.group_commit import GroupCommitted, open_db
 from storage.store import StoreError
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS journal (
@@ -50,7 +50,7 @@ def crc_of(seq: int, kind: str, body: str) -> int:
     return zlib.crc32(f"{seq}|{kind}|{body}".encode())
 
 
-class Journal:
+class Journal(GroupCommitted):
     def __init__(
         self,
         path: Path,
@@ -59,26 +59,15 @@ class Journal:
         on_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        db = open_db(path, "journal", [_SCHEMA])
+        super().__init__(db, flush_interval, on_failure)
         self._pending: list[tuple[str, str]] = []
-        self._on_failure = on_failure
-        self._failed = False
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
-            row = self._db.execute("SELECT MAX(seq) FROM journal").fetchone()
+            row = db.execute("SELECT MAX(seq) FROM journal").fetchone()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the journal at {path}: {exc}") from exc
+            raise StoreError(f"cannot read the journal at {path}: {exc}") from exc
         self.last_seq = int(row[0] or 0)
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(
-            target=self._flush_forever, args=(flush_interval,), name="journal", daemon=True
-        )
-        self._flusher.start()
+        self._start_flusher()
 
     # ---------------------------------------------------------------- writing
 
@@ -97,40 +86,14 @@ class Journal:
     def _commit_locked(self) -> None:
         if not self._pending:
             return
-        rows = []
+        rows: list[tuple[object, ...]] = []
         seq = self.last_seq
         for kind, text in self._pending:
             seq += 1
             rows.append((seq, kind, text, crc_of(seq, kind, text)))
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            self._report(f"journal write failed: {exc}")
-            raise StoreError(f"journal write failed: {exc}") from exc
+        self._transaction("INSERT INTO journal VALUES (?, ?, ?, ?)", rows, "journal")
         self.last_seq = seq
         self._pending.clear()
-
-    def _flush_forever(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.flush()
-            except StoreError:
-                continue  # reported; the entries stay pending and are retried
-
-    def _report(self, reason: str) -> None:
-        """Tell the owner once, from another thread: the callback (tripping RED, which
-        writes to this very store) must not run under this store's lock."""
-        if self._on_failure is not None and not self._failed:
-            self._failed = True
-            threading.Thread(
-                target=self._on_failure, args=(reason,), name="storage-failure", daemon=True
-            ).start()
 
     # ---------------------------------------------------------------- reading
 
@@ -158,13 +121,3 @@ class Journal:
         if check is not None and check[0] != "ok":
             raise JournalCorrupt(f"the journal database is damaged: {check[0]}")
         return entries
-
-    def close(self) -> None:
-        self._stop.set()
-        self._flusher.join(timeout=2)
-        try:
-            self.flush()
-        except StoreError:
-            pass
-        with self._lock:
-            self._db.close()

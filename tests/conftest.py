@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,3 +183,43 @@ def user_stream(sim: SimHandle) -> Iterator[UserStream]:
         yield stream
     finally:
         stream.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def simulator_process(*args: str) -> Iterator[dict[str, str]]:
+    """``python run.py sim`` as its own process; yields its JSON line (URLs, demo keys)."""
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "sim", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def external_exchange_env(info: dict[str, str], data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a Vigil process pointed at a simulator process (no VIGIL_* leaks
+    in from the caller's environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(
+        {
+            "VIGIL_DATA_DIR": str(data_dir),
+            "VIGIL_EXCHANGE__SIMULATOR": "false",
+            "VIGIL_EXCHANGE__REST_URL": info["rest"],
+            "VIGIL_EXCHANGE__WS_API_URL": info["ws_api"],
+            "VIGIL_EXCHANGE__STREAM_URL": info["streams"],
+            "VIGIL_EXCHANGE__READ_TIMEOUT_S": "2",
+            "BINANCE_API_KEY": info["api_key"],
+            "BINANCE_API_SECRET": info["api_secret"],
+            **{f"VIGIL_{k.upper()}": v for k, v in settings.items()},
+        }
+    )
+    return env

@@ -22,44 +22,24 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, external_exchange_env, simulator_process, wait_for
 
 
 @pytest.fixture
 def exchange() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "run.py", "sim", "--port", "0", "--tick-interval", "0", "--seed", "4"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
-    yield info
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    with simulator_process("--tick-interval", "0", "--seed", "4") as info:
+        yield info
 
 
 class VigilProcess:
     def __init__(self, info: dict[str, str], data_dir: Path, crash_at: str | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-        env.update(
-            {
-                "VIGIL_DATA_DIR": str(data_dir),
-                "VIGIL_EXCHANGE__SIMULATOR": "false",
-                "VIGIL_EXCHANGE__REST_URL": info["rest"],
-                "VIGIL_EXCHANGE__WS_API_URL": info["ws_api"],
-                "VIGIL_EXCHANGE__STREAM_URL": info["streams"],
-                "VIGIL_EXCHANGE__READ_TIMEOUT_S": "2",
-                "BINANCE_API_KEY": info["api_key"],
-                "BINANCE_API_SECRET": info["api_secret"],
-                "VIGIL_DEMO__ENABLED": "false",
-                "VIGIL_RECONCILIATION__INTERVAL_S": "0.5",
-                "VIGIL_POLLER__INTERVAL_S": "0.3",
-                "VIGIL_BROKER__UNKNOWN_WINDOW_S": "1",
-            }
+        env = external_exchange_env(
+            info,
+            data_dir,
+            demo__enabled="false",
+            reconciliation__interval_s="0.5",
+            poller__interval_s="0.3",
+            broker__unknown_window_s="1",
         )
         if crash_at:
             env["VIGIL_CRASH_AT"] = crash_at

@@ -9,7 +9,6 @@ trace --order`` shows one order's journey from intent to fill.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,45 +20,24 @@ import pytest
 import requests
 from binance.client import Client
 
-from tests.conftest import wait_for
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, external_exchange_env, simulator_process, wait_for
 
 
 @pytest.fixture
 def exchange() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [sys.executable, "run.py", "sim", "--port", "0", "--tick-interval", "0.2", "--seed", "9"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
-    yield info
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    with simulator_process("--tick-interval", "0.2", "--seed", "9") as info:
+        yield info
 
 
 def vigil_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    env.update(
-        {
-            "VIGIL_DATA_DIR": str(data_dir),
-            "VIGIL_EXCHANGE__SIMULATOR": "false",
-            "VIGIL_EXCHANGE__REST_URL": info["rest"],
-            "VIGIL_EXCHANGE__WS_API_URL": info["ws_api"],
-            "VIGIL_EXCHANGE__STREAM_URL": info["streams"],
-            "VIGIL_EXCHANGE__READ_TIMEOUT_S": "2",
-            "BINANCE_API_KEY": info["api_key"],
-            "BINANCE_API_SECRET": info["api_secret"],
-            "VIGIL_DEMO__INTERVAL_S": "0.2",
-            "VIGIL_RECONCILIATION__INTERVAL_S": "0.5",
-            "VIGIL_RECONCILIATION__GRACE_S": "3",
-            "VIGIL_POLLER__INTERVAL_S": "0.3",
-        }
+    return external_exchange_env(
+        info,
+        data_dir,
+        demo__interval_s="0.2",
+        reconciliation__interval_s="0.5",
+        reconciliation__grace_s="3",
+        poller__interval_s="0.3",
     )
-    return env
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[int, Any]:

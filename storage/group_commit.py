@@ -1,0 +1,98 @@
+"""What the journal and the audit trail share: one SQLite connection in WAL mode with
+``synchronous=FULL``, a lock, and a flusher thread that group-commits pending rows."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from storage.store import StoreError
+
+
+def open_db(path: Path, what: str, schema: list[str]) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        for statement in schema:
+            db.execute(statement)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the {what} at {path}: {exc}") from exc
+    return db
+
+
+class GroupCommitted(ABC):
+    """Subclasses keep ``_pending`` rows and write them in ``_commit_locked``."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        flush_interval: float,
+        on_failure: Callable[[str], None] | None,
+    ) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._on_failure = on_failure
+        self._failed = False
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_forever,
+            args=(flush_interval,),
+            name=type(self).__name__,
+            daemon=True,
+        )
+
+    def _start_flusher(self) -> None:
+        self._flusher.start()
+
+    @abstractmethod
+    def _commit_locked(self) -> None:
+        """Write what is pending in one transaction (caller holds ``_lock``)."""
+
+    def _transaction(self, sql: str, rows: Sequence[tuple[Any, ...]], what: str) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._report(f"{what} write failed: {exc}")
+            raise StoreError(f"{what} write failed: {exc}") from exc
+
+    def _flush_forever(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                with self._lock:
+                    self._commit_locked()
+            except StoreError:
+                continue  # reported once; the rows stay pending and are retried
+
+    def _report(self, reason: str) -> None:
+        """Tell the owner once, from another thread: the callback (tripping RED, which
+        writes to this very store) must not run under this store's lock."""
+        if self._on_failure is not None and not self._failed:
+            self._failed = True
+            threading.Thread(
+                target=self._on_failure, args=(reason,), name="storage-failure", daemon=True
+            ).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._flusher.is_alive():
+            self._flusher.join(timeout=2)
+        try:
+            with self._lock:
+                self._commit_locked()
+        except StoreError:
+            pass
+        with self._lock:
+            self._db.close()
