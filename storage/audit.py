@@ -48,7 +48,6 @@ class AuditTrail(GroupCommitted):
         self.path = path
         db = open_db(path, "audit trail", _SCHEMA)
         super().__init__(db, flush_interval, on_failure)
-        self._pending: list[tuple[int, float, str, str | None, str | None, str]] = []
         try:
             if max_pages:  # a storage quota: past it, writes fail as on a full disk
                 db.execute(f"PRAGMA max_page_count={int(max_pages)}")
@@ -75,29 +74,18 @@ class AuditTrail(GroupCommitted):
             seq = self._next
             self._next += 1
             self._pending.append((seq, time.time(), kind, cid, actor, text))
-            if durable:
-                self._commit_locked()
+        if durable:
+            self._commit()
         return seq
 
     def flush(self) -> int:
         """Commit what is pending; returns the last durable sequence number."""
-        with self._lock:
-            self._commit_locked()
-            return self.durable_seq
+        self._commit()
+        return self.durable_seq
 
-    def _commit_locked(self) -> None:
-        if not self._pending:
-            return
-        self._transaction(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", self._pending, "audit trail"
-        )
-        self.durable_seq = self._pending[-1][0]
-        self._pending.clear()
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
+    def _write(self, batch: list[Any]) -> None:
+        self._transaction("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?)", batch, "audit trail")
+        self.durable_seq = int(batch[-1][0])
 
     def query(
         self,
@@ -121,7 +109,7 @@ class AuditTrail(GroupCommitted):
                 args.append(value)
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit)
-        with self._lock:
+        with self._commit_lock:
             rows = self._db.execute(sql, args).fetchall()
         return [
             {"seq": r[0], "ts": r[1], "kind": r[2], "cid": r[3], "actor": r[4], **json.loads(r[5])}
@@ -130,7 +118,7 @@ class AuditTrail(GroupCommitted):
 
     def gaps(self) -> list[int]:
         """Missing sequence numbers among the durable records (should always be empty)."""
-        with self._lock:
+        with self._commit_lock:
             rows = self._db.execute("SELECT seq FROM audit ORDER BY seq").fetchall()
         seqs = [r[0] for r in rows]
         have = set(seqs)

@@ -28,7 +28,10 @@ def open_db(path: Path, what: str, schema: list[str]) -> sqlite3.Connection:
 
 
 class GroupCommitted(ABC):
-    """Subclasses keep ``_pending`` rows and write them in ``_commit_locked``."""
+    """Rows queue in ``_pending`` (``_lock``, held only to append or take a batch); a batch
+    is written in one transaction under ``_commit_lock``. A writer of an ordinary row never
+    waits for a disk flush; a durable writer waits for the batch that holds its row. A batch
+    that fails goes back to the front of the queue, in order, and is retried."""
 
     def __init__(
         self,
@@ -38,6 +41,8 @@ class GroupCommitted(ABC):
     ) -> None:
         self._db = db
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._pending: list[Any] = []
         self._on_failure = on_failure
         self._failed = False
         self._stop = threading.Event()
@@ -52,8 +57,27 @@ class GroupCommitted(ABC):
         self._flusher.start()
 
     @abstractmethod
-    def _commit_locked(self) -> None:
-        """Write what is pending in one transaction (caller holds ``_lock``)."""
+    def _write(self, batch: list[Any]) -> None:
+        """Write one batch in one transaction (caller holds ``_commit_lock``)."""
+
+    def _commit(self) -> None:
+        """Everything queued so far is durable when this returns (or StoreError)."""
+        with self._commit_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                self._write(batch)
+            except StoreError:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
     def _transaction(self, sql: str, rows: Sequence[tuple[Any, ...]], what: str) -> None:
         try:
@@ -71,14 +95,13 @@ class GroupCommitted(ABC):
     def _flush_forever(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                with self._lock:
-                    self._commit_locked()
+                self._commit()
             except StoreError:
                 continue  # reported once; the rows stay pending and are retried
 
     def _report(self, reason: str) -> None:
         """Tell the owner once, from another thread: the callback (tripping RED, which
-        writes to this very store) must not run under this store's lock."""
+        writes to this very store) must not run under this store's locks."""
         if self._on_failure is not None and not self._failed:
             self._failed = True
             threading.Thread(
@@ -90,9 +113,8 @@ class GroupCommitted(ABC):
         if self._flusher.is_alive():
             self._flusher.join(timeout=2)
         try:
-            with self._lock:
-                self._commit_locked()
+            self._commit()
         except StoreError:
             pass
-        with self._lock:
+        with self._commit_lock:
             self._db.close()

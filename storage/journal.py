@@ -61,7 +61,6 @@ class Journal(GroupCommitted):
         self.path = path
         db = open_db(path, "journal", [_SCHEMA])
         super().__init__(db, flush_interval, on_failure)
-        self._pending: list[tuple[str, str]] = []
         try:
             row = db.execute("SELECT MAX(seq) FROM journal").fetchone()
         except sqlite3.Error as exc:
@@ -76,30 +75,26 @@ class Journal(GroupCommitted):
         text = json.dumps(body, default=str, sort_keys=True, separators=(",", ":"))
         with self._lock:
             self._pending.append((kind, text))
-            if durable:
-                self._commit_locked()
+        if durable:
+            self._commit()
 
     def flush(self) -> None:
-        with self._lock:
-            self._commit_locked()
+        self._commit()
 
-    def _commit_locked(self) -> None:
-        if not self._pending:
-            return
+    def _write(self, batch: list[Any]) -> None:
         rows: list[tuple[object, ...]] = []
         seq = self.last_seq
-        for kind, text in self._pending:
+        for kind, text in batch:
             seq += 1
             rows.append((seq, kind, text, crc_of(seq, kind, text)))
         self._transaction("INSERT INTO journal VALUES (?, ?, ?, ?)", rows, "journal")
         self.last_seq = seq
-        self._pending.clear()
 
     # ---------------------------------------------------------------- reading
 
     def load(self) -> list[Entry]:
         """Every entry in order, checked; raises ``JournalCorrupt`` naming the first bad one."""
-        with self._lock:
+        with self._commit_lock:
             try:
                 check = self._db.execute("PRAGMA quick_check").fetchone()
                 rows = self._db.execute("SELECT seq, kind, body, crc FROM journal ORDER BY seq")

@@ -36,6 +36,9 @@ def test_soak_2000_orders_without_a_false_critical(vigil_factory) -> None:  # ty
         policy={"max_open_orders": 10_000, "max_order_notional": "1000000", "fat_finger_pct": "50"},
         reconciliation={"interval_s": 1.0, "grace_s": 5.0, "balance_grace_s": 3.0},
         poller={"interval_s": 1.0, "fast_interval_s": 0.5},
+        # the soak is not about hang detection: on a loaded 2-core machine a heartbeat can
+        # wait longer than the fault tests' tight 0.5 s
+        supervision={"hang_timeout_s": 5.0, "io_hang_timeout_s": 5.0},
         # a load test drives the process past the CPU trigger on purpose (it would rightly
         # slow trading to reduce-only); the soak is about the book's correctness
         breaker={
