@@ -5,7 +5,8 @@ a torn record; the sequence number is the primary key, so "no gaps" is checkable
 one query; ``run.py audit`` filters by time, kind and correlation id with an index; and
 batching many records into one transaction gives the throughput (one fsync per batch).
 
-Table ``audit(seq INTEGER PRIMARY KEY, ts REAL, kind TEXT, cid TEXT, actor TEXT, data TEXT)``;
+Schema version 1 (``meta.schema_version``). Table
+``audit(seq INTEGER PRIMARY KEY, ts REAL, kind TEXT, cid TEXT, actor TEXT, data TEXT)``;
 ``data`` is the record's JSON. Every record gets the next ``seq`` when it is appended.
 
 Ordinary records are group-committed within ``flush_interval``; ``append(durable=True)``

@@ -13,15 +13,26 @@ from typing import Any
 from storage.store import StoreError
 
 
-def open_db(path: Path, what: str, schema: list[str]) -> sqlite3.Connection:
+def open_db(path: Path, what: str, schema: list[str], version: int = 1) -> sqlite3.Connection:
+    """Open (or create) a database with ``schema``; its ``meta.schema_version`` is checked:
+    an older file is migrated forward (today: tables created if missing), a newer one —
+    written by a later Vigil — is refused rather than misread."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) > version:
+            raise StoreError(
+                f"the {what} at {path} has schema version {row[0]}, newer than this Vigil's "
+                f"({version})"
+            )
         for statement in schema:
             db.execute(statement)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version),))
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the {what} at {path}: {exc}") from exc
     return db

@@ -1,6 +1,7 @@
 """The write-ahead journal: what Vigil did and learned, append-only, in ``vigil.db``.
 
-Table ``journal(seq INTEGER PRIMARY KEY, kind TEXT, body TEXT, crc INTEGER)``: ``seq`` is
+Schema version 1 (``meta.schema_version``). Table
+``journal(seq INTEGER PRIMARY KEY, kind TEXT, body TEXT, crc INTEGER)``: ``seq`` is
 contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}"``. Kinds:
 
 * ``opening``  — the exchange balances and last trade ids when the book first opened;
