@@ -36,7 +36,13 @@ FAST: dict[str, Any] = {
     "demo": {"enabled": False},
     # the manual-clock simulator sends no more tickers: the market-data switch stays off
     # here (tests/system/test_breaker_triggers.py turns it on)
-    "breaker": {"triggers": {"market_data": {"threshold": 0, "red_threshold": 0}}},
+    # and a loaded 2-core test machine is not a reason to slow trading (the CPU trigger)
+    "breaker": {
+        "triggers": {
+            "market_data": {"threshold": 0, "red_threshold": 0},
+            "cpu": {"threshold": 0},
+        }
+    },
 }
 
 
