@@ -71,11 +71,12 @@ class AuditTrail(GroupCommitted):
         """Add a record; returns its sequence number. ``durable=True``: on disk on return
         (raises ``StoreError`` if it cannot be)."""
         text = json.dumps(data, default=str, separators=(",", ":"))
-        with self._lock:
+        with self._lock:  # the seq is taken and queued in one step: rows stay in seq order
             seq = self._next
             self._next += 1
             self._pending.append((seq, time.time(), kind, cid, actor, text))
-        if durable:
+            crowded = len(self._pending) >= self.MAX_PENDING
+        if durable or crowded:
             self._commit()
         return seq
 

@@ -40,9 +40,13 @@ def open_db(path: Path, what: str, schema: list[str], version: int = 1) -> sqlit
 
 class GroupCommitted(ABC):
     """Rows queue in ``_pending`` (``_lock``, held only to append or take a batch); a batch
-    is written in one transaction under ``_commit_lock``. A writer of an ordinary row never
-    waits for a disk flush; a durable writer waits for the batch that holds its row. A batch
-    that fails goes back to the front of the queue, in order, and is retried."""
+    is written in one transaction under ``_commit_lock``. A writer of an ordinary row does
+    not wait for a disk flush — unless the queue has grown past ``MAX_PENDING`` (then it
+    commits itself: back-pressure, so a flood cannot starve the flusher and the durable
+    writers); a durable writer waits for the batch that holds its row. A batch that fails
+    goes back to the front of the queue, in order, and is retried."""
+
+    MAX_PENDING = 10_000
 
     def __init__(
         self,
@@ -66,6 +70,13 @@ class GroupCommitted(ABC):
 
     def _start_flusher(self) -> None:
         self._flusher.start()
+
+    def _enqueue(self, row: Any, durable: bool) -> None:
+        with self._lock:
+            self._pending.append(row)
+            crowded = len(self._pending) >= self.MAX_PENDING
+        if durable or crowded:
+            self._commit()
 
     @abstractmethod
     def _write(self, batch: list[Any]) -> None:

@@ -74,10 +74,7 @@ class Journal(GroupCommitted):
     def append(self, kind: str, body: dict[str, Any], *, durable: bool = False) -> None:
         """Queue an entry; ``durable=True`` commits it (and everything before it) first."""
         text = json.dumps(body, default=str, sort_keys=True, separators=(",", ":"))
-        with self._lock:
-            self._pending.append((kind, text))
-        if durable:
-            self._commit()
+        self._enqueue((kind, text), durable)
 
     def flush(self) -> None:
         self._commit()
