@@ -67,6 +67,9 @@ class Reconciler(VigilActor):
     def cycle(self) -> str:
         """One reconciliation cycle (worker thread): fetch, compare, report."""
         timeout = self.settings.supervision.ask_timeout_s * 3
+        # the evidence is as old as its oldest read: a cycle that began before a RED trip
+        # must not count as "a HEALTHY reconciliation after the trip"
+        self.cycle_started_ms = now_ms()
         try:
             marks = dict(self.memory["trade_marks"])
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
@@ -134,7 +137,7 @@ class Reconciler(VigilActor):
 
     def _done(self, result: str, findings: tuple[dict[str, str], ...], detail: str = "") -> None:
         at = now_ms()
-        self.ctx.gate.record_reconciliation(result, at)
+        self.ctx.gate.record_reconciliation(result, getattr(self, "cycle_started_ms", at))
         self.memory["last"] = {
             "result": result,
             "at_ms": at,
