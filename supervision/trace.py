@@ -1,10 +1,13 @@
 """The message trace: one JSON line per handled message, to a rotating file.
 
 Each line: ``ts`` (end of handling, epoch s), ``sender``, ``receiver``, ``type``,
-``cid`` (correlation id), ``enqueued``, ``started``, ``ended`` (epoch s), ``outcome``
-(``ok`` or ``error: ...``) and, at level ``detail``, ``fields`` (the message's public
-fields, stringified). Writing goes through a loguru sink with ``enqueue=True``, so an actor
-never waits on the disk; rotation keeps ``retention`` files of ``rotation`` size.
+``cid`` (correlation id), ``order`` (the client order id it is about, if any),
+``enqueued``, ``started``, ``ended`` (epoch s), ``outcome`` (``ok`` or ``error: ...``)
+and, at level ``detail``, ``fields`` (the message's public fields, stringified).
+
+An actor only puts a small dict on an in-process queue; the standard library's
+``QueueListener`` thread turns it into JSON and writes it through a
+``RotatingFileHandler`` (``rotation`` size, ``retention`` old files: ``trace.jsonl.1`` …).
 Secrets never reach the trace: messages carry none (credentials live in the adapter).
 """
 
@@ -12,13 +15,34 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
+import logging
+import logging.handlers
+import queue
+import re
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 LEVELS = ("off", "summary", "detail")
+_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def size_in_bytes(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?B?)\s*", text.upper())
+    if match is None:
+        raise ValueError(f"trace rotation must look like '20 MB', not {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class _Json:
+    """Serialised only when the writer thread formats the record."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+
+    def __str__(self) -> str:
+        return json.dumps(self.entry, default=str, separators=(",", ":"))
 
 
 class MessageTrace:
@@ -33,21 +57,16 @@ class MessageTrace:
             raise ValueError(f"trace level must be one of {LEVELS}")
         self.level = level if path is not None else "off"
         self.path = path
-        self._key = uuid.uuid4().hex
-        self._sink_id: int | None = None
-        self._log = logger.bind(vigil_trace=self._key)
+        self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        self._listener: logging.handlers.QueueListener | None = None
         if self.level != "off" and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            key = self._key
-            self._sink_id = logger.add(
-                path,
-                format="{message}",
-                filter=lambda record: record["extra"].get("vigil_trace") == key,
-                rotation=rotation,
-                retention=retention,
-                enqueue=True,
-                level="TRACE",
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=size_in_bytes(rotation), backupCount=retention, encoding="utf-8"
             )
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self._listener = logging.handlers.QueueListener(self._queue, handler)
+            self._listener.start()
 
     def record(
         self, receiver: str, message: Any, started: float, ended: float, outcome: str = "ok"
@@ -74,20 +93,21 @@ class MessageTrace:
                 for f in dataclasses.fields(message)
                 if f.name not in ("correlation_id", "created_at", "sender")
             }
-        self._log.log("TRACE", json.dumps(entry, default=str, separators=(",", ":")))
+        record = logging.LogRecord("vigil.trace", logging.INFO, "", 0, _Json(entry), None, None)
+        self._queue.put(record)
 
     def close(self) -> None:
-        if self._sink_id is not None:
-            try:
-                logger.remove(self._sink_id)  # waits for the queue to drain
-            except ValueError:
-                pass
-            self._sink_id = None
+        """Write out what is queued, then stop the writer thread."""
+        if self._listener is not None:
+            self._listener.stop()
+            for handler in self._listener.handlers:
+                handler.close()
+            self._listener = None
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:
     """Every record in the trace file and its rotated siblings, oldest first."""
-    files = sorted(path.parent.glob(f"{path.stem}*{path.suffix}"), key=lambda p: p.stat().st_mtime)
+    files = sorted(path.parent.glob(f"{path.name}*"), key=lambda p: p.stat().st_mtime)
     records: list[dict[str, Any]] = []
     for file in files:
         for line in file.read_text().splitlines():
