@@ -507,15 +507,7 @@ class OrderBroker(VigilActor):
 
     def on_order_snapshot(self, message: OrderSnapshot) -> None:
         s = message.status
-        order = self.book.apply_order_update(
-            symbol=s.symbol,
-            client_order_id=s.client_order_id,
-            order_id=s.order_id,
-            venue_state=s.state.value,
-            cumulative_qty=s.executed_qty,
-            cumulative_quote=s.cumulative_quote_qty,
-            now_ms=now_ms(),
-        )
+        order = self._snapshot(s)
         if order is not None and order.client_order_id in self.holder.unknown_since:
             del self.holder.unknown_since[order.client_order_id]
             self.audit(
@@ -761,8 +753,9 @@ class OrderBroker(VigilActor):
         self.audit("resync", reason=message.reason, changes=changes)
         return {"ok": True, "changes": changes}
 
-    def _snapshot(self, status: Any) -> None:
-        self.book.apply_order_update(
+    def _snapshot(self, status: Any) -> BookOrder | None:
+        """Apply the exchange's view of one order (an ``OrderStatus``) to the book."""
+        return self.book.apply_order_update(
             symbol=status.symbol,
             client_order_id=status.client_order_id,
             order_id=status.order_id,

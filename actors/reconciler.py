@@ -46,6 +46,7 @@ class Reconciler(VigilActor):
         self.settings = self.ctx.service("settings")
         self.adapter = self.ctx.service("adapter")
         self.memory: dict[str, Any] = self.ctx.service("reconciler_memory")
+        self.cycle_started_ms = now_ms()
         self.memory.setdefault("first_seen", {})
         self.memory.setdefault("trade_marks", {})
         r = self.settings.reconciliation
@@ -137,7 +138,7 @@ class Reconciler(VigilActor):
 
     def _done(self, result: str, findings: tuple[dict[str, str], ...], detail: str = "") -> None:
         at = now_ms()
-        self.ctx.gate.record_reconciliation(result, getattr(self, "cycle_started_ms", at))
+        self.ctx.gate.record_reconciliation(result, self.cycle_started_ms)
         self.memory["last"] = {
             "result": result,
             "at_ms": at,
