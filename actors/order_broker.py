@@ -80,6 +80,20 @@ def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
     }
 
 
+def intent_record(order: BookOrder, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The audit record of an accepted intent (also rebuilt from the journal, see
+    ``supervision.system``)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "quantity": str(order.quantity),
+        "price": str(order.price),
+        "verdicts": verdicts,
+    }
+
+
 def summary(o: BookOrder) -> InternalOrder:
     return InternalOrder(
         o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
@@ -287,21 +301,24 @@ class OrderBroker(VigilActor):
             updated_ms=now_ms(),
             source=intent.source,
         )
-        try:  # write-ahead: durable before the order can reach the wire
-            self.journal.append("intent", intent_entry(order, intent.correlation_id), durable=True)
-            self.trail.append(
+        # write-ahead, with one disk flush: the audit record is queued (group-committed) and
+        # its sequence number goes into the journal entry, which is durable before the
+        # order can reach the wire; recovery re-writes any record a crash took from the
+        # trail (``intent_audit_backfill``), so neither can be lost
+        try:
+            audit_seq = self.trail.append(
                 "intent_accepted",
-                {
-                    "client_order_id": cid,
-                    "symbol": order.symbol,
-                    "side": order.side,
-                    "type": order.type,
-                    "quantity": str(order.quantity),
-                    "price": str(order.price),
-                    "verdicts": verdicts,
-                },
+                intent_record(order, verdicts),
                 cid=intent.correlation_id,
                 actor=self.name,
+            )
+            self.journal.append(
+                "intent",
+                {
+                    **intent_entry(order, intent.correlation_id),
+                    "audit_seq": audit_seq,
+                    "gates": [v["gate"] for v in verdicts],
+                },
                 durable=True,
             )
         except StoreError as exc:

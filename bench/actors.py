@@ -15,9 +15,9 @@
    broker's order path checks) is taken by a polling loop that gives up the GIL each turn
    (``time.sleep(--poll-sleep)``). Every sample is confirmed with a real intent asked of
    the broker (it must be refused by the breaker). Between samples: the restarted actor
-   alive, a HEALTHY reconciliation after the trip, an operator reset. Stages come from
-   wrappers on the crash report and on the gate's durable write (RED is published the
-   moment that write returns).
+   alive, a HEALTHY reconciliation after the trip, an operator reset. Stages come from a
+   wrapper on the gate's durable write: the crashing actor's own thread sets RED in
+   memory (in force from then on) and only then writes it to ``vigil.db``.
 3. Intent-to-wire: a second system (same simulator) whose ``adapter.place_order`` is a
    stub that stamps ``time.perf_counter()`` and returns an ``OrderAck`` (NEW) without
    any I/O, so the exchange is excluded; reconciliation and REST polling run once at the
@@ -319,16 +319,17 @@ def intent(price: Decimal) -> OrderIntent:
 
 @dataclass
 class HaltProbe:
-    """Stage stamps of one sample, written from the actor and supervisor threads."""
+    """Stage stamps of one sample, written from the thread that trips RED. The gate sets
+    RED in memory (refusing from that instant) and then makes it durable: the wrapper on
+    the store's write stamps both ends of that write."""
 
-    reported: float = 0.0
-    write_start: float = 0.0
-    write_end: float = 0.0  # the gate publishes RED right after its durable write returns
+    write_start: float = 0.0  # RED is already in force in memory here
+    write_end: float = 0.0
     stages: dict[str, list[float]] = field(default_factory=dict)
     by_actor: dict[str, list[float]] = field(default_factory=dict)
 
     def clear(self) -> None:
-        self.reported = self.write_start = self.write_end = 0.0
+        self.write_start = self.write_end = 0.0
 
     def keep(self, stage: str, value: float) -> None:
         self.stages.setdefault(stage, []).append(value)
@@ -337,13 +338,7 @@ class HaltProbe:
 def install_probe(system: VigilSystem) -> HaltProbe:
     probe = HaltProbe()
     clock = time.perf_counter
-    report = system.ctx.report_crash
     save = system.store.save_breaker
-
-    def reported(*args: Any) -> None:
-        if not probe.reported:
-            probe.reported = clock()
-        report(*args)
 
     def saved(state: BreakerState) -> None:
         if state.is_red and not probe.write_start:
@@ -353,7 +348,6 @@ def install_probe(system: VigilSystem) -> HaltProbe:
         else:
             save(state)
 
-    system.ctx.report_crash = reported
     system.store.save_breaker = saved  # type: ignore[method-assign]
     return probe
 
@@ -418,15 +412,12 @@ def halt(system: VigilSystem, samples: int, poll_sleep: float) -> tuple[Figure, 
         decision: IntentDecision = system.ask("order_broker", intent(price))
         if not decision.accepted and decision.reason.startswith("breaker: RED"):
             confirmed += 1
-        if probe.reported and probe.write_end:
-            probe.keep("inject → crash reported (actor thread)", probe.reported - start)
+        if probe.write_end:
+            probe.keep("inject → RED in force (crashing actor's thread)", probe.write_start - start)
+            probe.keep("RED in force → poller sees it", max(0.0, seen - probe.write_start))
             probe.keep(
-                "reported → RED write begins (supervisor)", probe.write_start - probe.reported
+                "durable RED write, after it is in force", probe.write_end - probe.write_start
             )
-            probe.keep(
-                "durable RED write (vigil.db, sync=FULL)", probe.write_end - probe.write_start
-            )
-            probe.keep("RED published → poller sees it", max(0.0, seen - probe.write_end))
         reset_after_trip(system, actor, generation)
     return Figure("fault → halt (inject until refused)", latencies), probe, confirmed
 

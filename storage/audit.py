@@ -10,9 +10,11 @@ Schema version 1 (``meta.schema_version``). Table
 ``data`` is the record's JSON. Every record gets the next ``seq`` when it is appended.
 
 Ordinary records are group-committed within ``flush_interval``; ``append(durable=True)``
-(intents before they are sent, RED) commits before it returns. A failed commit keeps
-the records in memory, retries them, and reports once through ``on_failure`` (trading
-goes RED); nothing acknowledged is ever lost, and nothing is deleted that is not durable.
+(RED, breaker changes) commits before it returns. An accepted intent's record is
+group-committed too: its journal entry, flushed before the order is sent, carries the
+record's sequence number, and recovery re-writes a record a crash lost from it. A failed
+commit keeps the records in memory, retries them, and reports once through ``on_failure``
+(trading goes RED); nothing acknowledged is ever lost, nothing deleted that is not durable.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class AuditTrail(GroupCommitted):
             raise StoreError(f"cannot read the audit trail at {path}: {exc}") from exc
         self._next = int(row[0] or 0) + 1
         self.durable_seq = self._next - 1
+        # every record up to here was on disk when this trail opened (rows commit in seq
+        # order): a record another run numbered above it was lost with that run
+        self.opened_seq = self.durable_seq
         self._start_flusher()
 
     def append(

@@ -6,7 +6,11 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 
 * ``opening``  — the exchange balances and last trade ids when the book first opened;
 * ``intent``   — an order Vigil is about to send (client order id, symbol, side, type,
-  quantity, price, source). **Committed before the order can reach the wire.**
+  quantity, price, source, the gates it passed, and ``audit_seq``: the sequence number
+  of its ``intent_accepted`` audit record). **Committed before the order can reach the
+  wire** — the one disk flush on the order path; the audit record is group-committed;
+* ``audited``  — recovery re-wrote an intent's audit record a crash had lost, under a new
+  sequence number (client order id, audit_seq);
 * ``order``    — an order's state as the book now knows it (state, exchange id, executed);
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);

@@ -33,12 +33,12 @@ from actors.messages import (
     StatusRequest,
     StreamFrame,
 )
-from actors.order_broker import BookHolder, OrderBroker
+from actors.order_broker import BookHolder, OrderBroker, intent_record
 from actors.reconciler import Reconciler
 from actors.rest_poller import RestPoller
 from actors.ws_listener import WsListener
 from config.settings import VigilSettings, exchange_credentials
-from domain.book import Market
+from domain.book import Book, Market
 from domain.breaker import BreakerState
 from domain.breaker_rules import BreakerBoard
 from domain.replay import fill_entry, order_entry, replay
@@ -46,6 +46,7 @@ from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
 from storage import AuditTrail, Journal, Store, StoreError
+from storage.journal import Entry
 from supervision.actor import ActorContext
 from supervision.directory import Directory
 from supervision.gate import TradingGate, now_ms
@@ -234,11 +235,45 @@ class VigilSystem:
             book, floors = replay(((e.kind, e.body) for e in entries), markets)
         finally:
             gc.enable()
+        self._backfill_intent_audit(entries, book)
         holder = BookHolder(book)
         holder.trade_floor.update(floors)
         book.on_change = self._journal_change
         self.recovered = {"entries": len(entries), "orders": len(book.orders)}
         return holder
+
+    def _backfill_intent_audit(self, entries: list[Entry], book: Book) -> None:
+        """An accepted intent's audit record is group-committed; its journal entry is what
+        is flushed before the wire, and it names the record's sequence number. A record
+        numbered above what the trail held when it opened was lost in a crash: it is written
+        again from the journal (marked ``recovered``), durably, and an ``audited`` journal
+        entry records its new number, so a later recovery does not mistake another record
+        that took the old number for it."""
+        numbered: dict[str, tuple[int, dict[str, Any]]] = {}
+        for e in entries:
+            if e.kind == "intent" and "audit_seq" in e.body:
+                numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), e.body)
+            elif e.kind == "audited" and e.body["client_order_id"] in numbered:
+                _, body = numbered[e.body["client_order_id"]]
+                numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), body)
+        opened = self.trail.opened_seq
+        lost = [(cid, seq, body) for cid, (seq, body) in numbered.items() if seq > opened]
+        if not lost:
+            return
+        renumbered = []
+        for cid, seq, body in lost:
+            verdicts = [{"gate": g, "passed": True, "reason": ""} for g in body.get("gates", [])]
+            record = intent_record(book.orders[cid], verdicts)
+            record.update(recovered=True, lost_seq=seq, created_ms=body.get("created_ms"))
+            new_seq = self.trail.append(
+                "intent_accepted", record, cid=body.get("correlation_id"), actor="recovery"
+            )
+            renumbered.append((cid, new_seq))
+        self.trail.flush()
+        for cid, new_seq in renumbered:
+            self.journal.append("audited", {"client_order_id": cid, "audit_seq": new_seq})
+        self.journal.flush()
+        logger.warning("recovery: {} intent audit records rewritten from the journal", len(lost))
 
     def _journal_change(self, kind: str, payload: Any) -> None:
         if kind == "order":

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from storage.audit import open_read_only
+from storage.journal import Journal
 from tests.conftest import ROOT, external_exchange_env, simulator_process, wait_for
 
 
@@ -130,6 +132,21 @@ def audit_continuous(data_dir: Path) -> bool:
     return result.returncode == 0 and "continuous" in result.stderr
 
 
+def intents_audited(data_dir: Path) -> list[str]:
+    """Client order ids the journal holds as intents but the audit trail has no
+    ``intent_accepted`` record of (empty = every intent audited)."""
+    journal = Journal(data_dir / "journal.db")
+    trail = open_read_only(data_dir / "audit.db")
+    try:
+        intents = {e.body["client_order_id"] for e in journal.load() if e.kind == "intent"}
+        audited = {r["client_order_id"] for r in trail.query(kind="intent_accepted", limit=10**6)}
+    finally:
+        journal.close()
+        trail.close()
+    assert intents, "no intent journaled"
+    return sorted(intents - audited)
+
+
 def green(vigil: VigilProcess) -> bool:
     return vigil.status()["trading"] == "allowed"
 
@@ -168,6 +185,7 @@ def test_kill_9_then_restart_loses_nothing_and_duplicates_nothing(
     finally:
         assert second.stop() == 0
     assert audit_continuous(data_dir)
+    assert intents_audited(data_dir) == []
 
 
 def test_the_red_latch_survives_kill_9(exchange: dict[str, str], tmp_path: Path) -> None:

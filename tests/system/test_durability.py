@@ -97,3 +97,43 @@ def test_a_restart_rebuilds_the_book_from_the_journal(
     assert second.api("GET", "/v1/balances").json()["balances"] == before
     second.wait_green()  # our own open order is recognised: no "existing orders" halt
     assert second.system.gate.state.level.value == "GREEN"
+
+
+def test_an_intent_audit_record_lost_in_a_crash_is_rewritten_from_the_journal(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path
+) -> None:
+    """The order path flushes the journal once per intent; the intent's audit record is
+    group-committed. A crash can take the trail's tail: recovery writes the record again
+    from the journal entry, once, even when later records reuse the lost numbers."""
+    data_dir = tmp_path / "var"
+    first = vigil_factory(data_dir=data_dir)
+    first.wait_green()
+    assert first.submit(client_order_id="lost-audit").accepted
+    wait_for(lambda: first.sim_orders() == 1)
+    first.system.trail.flush()
+    (record,) = first.system.trail.query(kind="intent_accepted")
+    assert record["client_order_id"] == "lost-audit"
+    first.system.stop(cancel_open=False)
+    with sqlite3.connect(data_dir / "audit.db") as db:  # what SIGKILL leaves: a prefix
+        db.execute("DELETE FROM audit WHERE seq >= ?", (record["seq"],))
+
+    def intent_records(vigil: Vigil) -> list[dict[str, object]]:
+        vigil.system.trail.flush()
+        return [
+            r
+            for r in vigil.system.trail.query(kind="intent_accepted", limit=10**6)
+            if r["client_order_id"] == "lost-audit"
+        ]
+
+    second = vigil_factory(data_dir=data_dir, sim=first.system.simulator)
+    (rewritten,) = intent_records(second)
+    assert rewritten["recovered"] is True and rewritten["lost_seq"] == record["seq"]
+    assert rewritten["symbol"] == "BTCUSDT" and rewritten["verdicts"]
+    second.wait_green()
+    for n in range(50):  # later records take the numbers the lost one had
+        second.system.trail.append("filler", {"n": n})
+    second.system.stop(cancel_open=False)
+
+    third = vigil_factory(data_dir=data_dir, sim=first.system.simulator)
+    assert intent_records(third) == [rewritten]  # not written a second time
+    assert third.system.trail.gaps() == []
