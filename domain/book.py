@@ -18,11 +18,14 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 ZERO = Decimal(0)
+# running totals are added to and taken from as orders change: exact, never rounded (a
+# rounded sum would leave a residue when the same amount is taken off again)
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
 
 
 class OrderState(StrEnum):
@@ -139,6 +142,75 @@ class Position:
         return mark * self.quantity - self.cost
 
 
+DAY_MS = 86_400_000
+
+
+@dataclass
+class DayMark:
+    """The trading day's baseline (UTC days): the total P&L (realized + unrealized) when
+    the day was first seen, against which today's loss is measured, and the highest
+    equity seen since, against which the drawdown is."""
+
+    start_ms: int
+    pnl_base: Decimal
+    peak_equity: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one live order may still take from the account, as counted in the book's
+    running totals: ``amount`` of ``asset`` (a BUY's quote at its limit price, a SELL's
+    base) and, when it has a price, its remaining ``notional`` in the quote asset. An
+    unpriced order (MARKET BUY) is valued at the reference price when asked."""
+
+    asset: str
+    amount: Decimal
+    key: tuple[str, str]  # (symbol, side)
+    notional: Decimal | None
+
+
+@dataclass
+class Commitments:
+    """The running totals over live orders (any state short of terminal, so an intent not
+    yet acknowledged counts too): committed amount per asset, remaining notional per
+    (symbol, side), and the unpriced orders, valued when asked."""
+
+    committed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    notional: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    shares: dict[str, Share] = field(default_factory=dict)
+    unpriced: dict[str, BookOrder] = field(default_factory=dict)
+
+    def count(self, order: BookOrder, market: Market) -> None:
+        self.discount(order.client_order_id)
+        if order.state.is_terminal:
+            return
+        remaining = max(order.quantity - order.executed_qty, ZERO)
+        key = (order.symbol, order.side)
+        if order.price is None:
+            self.unpriced[order.client_order_id] = order
+            if order.side == "BUY":
+                return  # its quote is unknown until valued at a reference price
+            share = Share(market.base, remaining, key, None)
+        elif order.side == "BUY":
+            notional = order.price * remaining
+            share = Share(market.quote, notional, key, notional)
+        else:
+            share = Share(market.base, remaining, key, order.price * remaining)
+        self.shares[order.client_order_id] = share
+        self.committed[share.asset] = EXACT.add(self.committed[share.asset], share.amount)
+        if share.notional is not None:
+            self.notional[key] = EXACT.add(self.notional[key], share.notional)
+
+    def discount(self, client_order_id: str) -> None:
+        self.unpriced.pop(client_order_id, None)
+        share = self.shares.pop(client_order_id, None)
+        if share is None:
+            return
+        self.committed[share.asset] = EXACT.subtract(self.committed[share.asset], share.amount)
+        if share.notional is not None:
+            self.notional[share.key] = EXACT.subtract(self.notional[share.key], share.notional)
+
+
 @dataclass
 class Book:
     markets: dict[str, Market]
@@ -158,6 +230,8 @@ class Book:
     closed: list[str] = field(default_factory=list)
     trade_ids: dict[str, list[int]] = field(default_factory=dict)  # per symbol, sorted
     created: list[int] = field(default_factory=list)  # intents' creation times, sorted
+    commitments: Commitments = field(default_factory=Commitments)
+    day: DayMark | None = None
     # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
     # ("external", (asset, delta)); intents and openings are journaled by their callers
     on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
@@ -190,16 +264,22 @@ class Book:
         return len(self.created) - bisect.bisect_left(self.created, since_ms)
 
     def _track(self, order: BookOrder) -> None:
+        """Called after every change to an order: keeps ``live``/``closed`` and the running
+        commitments in step with it."""
         if order.state.is_terminal:
             if self.live.pop(order.client_order_id, None) is not None:
                 self.closed.append(order.client_order_id)
         else:
             self.live[order.client_order_id] = order
+        self.commitments.count(order, self.markets[order.symbol])
 
     def rebuild_live(self) -> None:
         """After orders were changed directly (journal replay)."""
         self.live = {cid: o for cid, o in self.orders.items() if not o.state.is_terminal}
         self.closed = [cid for cid, o in self.orders.items() if o.state.is_terminal]
+        self.commitments = Commitments()
+        for order in self.live.values():
+            self.commitments.count(order, self.markets[order.symbol])
 
     def find(
         self, symbol: str, client_order_id: str | None, order_id: int | None
@@ -261,12 +341,12 @@ class Book:
             return order
         if cumulative_qty > order.quantity and order.type != "MARKET":
             self._anomaly(f"{order.client_order_id}: executed {cumulative_qty} > {order.quantity}")
+        before = (order.state, order.executed_qty, order.order_id)
         order.executed_qty = cumulative_qty
         order.cumulative_quote = max(order.cumulative_quote, cumulative_quote)
-        before = (order.state, order.executed_qty, order.order_id)
         if not (state is OrderState.NEW and order.state is OrderState.PARTIALLY_FILLED):
             order.state = state
-            self._track(order)
+        self._track(order)
         order.updated_ms = now_ms
         if (order.state, order.executed_qty, order.order_id) != before or learned_id:
             self._emit("order", order)
@@ -371,6 +451,53 @@ class Book:
             market = self.markets[order.symbol]
             out[market.quote if reserved[0] == "quote" else market.base] += reserved[1]
         return out
+
+    # ------------------------------------------------------------------ risk
+
+    def total_pnl(self) -> Decimal:
+        """Realized + unrealized P&L over every position, at the reference prices."""
+        return sum(
+            (p.realized_pnl + p.unrealized(self.prices.get(s)) for s, p in self.positions.items()),
+            ZERO,
+        )
+
+    def daily_pnl(self, now_ms: int) -> Decimal:
+        """P&L since the day's mark; a day not marked yet has none."""
+        day = self.day
+        if day is None or day.start_ms != now_ms - now_ms % DAY_MS:
+            return ZERO
+        return self.total_pnl() - day.pnl_base
+
+    def equity(self, quote: str) -> Decimal | None:
+        """Every balance valued in ``quote`` at the reference prices (``{asset}{quote}``);
+        None while an asset held has no price."""
+        total = ZERO
+        for asset, amount in self.totals.items():
+            if not amount:
+                continue
+            if asset == quote:
+                total += amount
+                continue
+            price = self.prices.get(f"{asset}{quote}")
+            if price is None:
+                return None
+            total += amount * price
+        return total
+
+    def position_breaks(self, symbol: str) -> str | None:
+        """The spot position invariant: our position in a symbol is never negative and
+        never more than the base asset the account holds; no balance is negative."""
+        market = self.markets[symbol]
+        pos = self.positions.get(symbol)
+        held = self.totals.get(market.base, ZERO)
+        if pos is not None and pos.quantity < 0:
+            return f"{symbol} position {pos.quantity} is negative"
+        if pos is not None and pos.quantity > held:
+            return f"{symbol} position {pos.quantity} is more than the {held} {market.base} held"
+        for asset in (market.base, market.quote):
+            if self.totals.get(asset, ZERO) < 0:
+                return f"{asset} balance {self.totals[asset]} is negative"
+        return None
 
     def open_orders(self) -> list[BookOrder]:
         return list(self.live.values())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from domain.book import Book, BookOrder
+from domain.book import DAY_MS, Book
 from domain.filters import (
     FilterViolation,
     SymbolFilters,
@@ -85,7 +85,7 @@ class PolicyInput:
     open_sell_notional: Decimal = Decimal(0)
     orders_last_minute: int = 0  # orders placed in the last 60 s, this one not included
     orders_today: int = 0  # since 00:00 UTC
-    daily_pnl: Decimal = Decimal(0)  # realized + unrealized, quote (negative: a loss)
+    daily_pnl: Decimal = Decimal(0)  # since the UTC day's mark, quote (negative: a loss)
 
 
 def reduces_exposure(side: str, quantity: Decimal, position_qty: Decimal) -> bool:
@@ -229,16 +229,6 @@ def _risk_checks(
         )
 
 
-DAY_MS = 86_400_000
-
-
-def _remaining_notional(order: BookOrder, reference: Decimal | None) -> Decimal:
-    unit = order.price if order.price is not None else reference
-    if unit is None:
-        return Decimal(0)
-    return max(order.quantity - order.executed_qty, Decimal(0)) * unit
-
-
 def policy_input_from_book(
     book: Book,
     *,
@@ -252,34 +242,40 @@ def policy_input_from_book(
 ) -> PolicyInput:
     """Everything the guard needs about the account, read from the book at ``now_ms``.
 
-    Free balances are totals less what our own open orders reserve; exposure values
-    positions at the reference mid (their cost when there is none) plus open buys;
-    ``daily_pnl`` is realized + unrealized since the book opened (the process start)."""
+    Free balances are totals less what our own live orders may still take (acknowledged
+    or not: an intent in flight reserves too); exposure values positions at the reference
+    mid (their cost when there is none) plus open buys. The order figures come from the
+    book's running commitments, so the cost does not grow with the open orders;
+    ``daily_pnl`` is realized + unrealized since the day's mark (``Book.day``: set when the
+    UTC day is first seen, kept in the journal, so a restart keeps it)."""
     market = book.markets.get(symbol)
-    locked = book.locked()
+    commitments = book.commitments
+    committed = dict(commitments.committed)
+    notional = dict(commitments.notional)
+    for o in commitments.unpriced.values():  # MARKET orders in flight: at the reference
+        mark = book.prices.get(o.symbol)
+        if mark is None:
+            continue
+        value = max(o.quantity - o.executed_qty, Decimal(0)) * mark
+        notional[(o.symbol, o.side)] = notional.get((o.symbol, o.side), Decimal(0)) + value
+        if o.side == "BUY":
+            quote = book.markets[o.symbol].quote
+            committed[quote] = committed.get(quote, Decimal(0)) + value
 
     def free(asset: str | None) -> Decimal:
         if asset is None:
             return Decimal(0)
-        return book.totals.get(asset, Decimal(0)) - locked.get(asset, Decimal(0))
+        return book.totals.get(asset, Decimal(0)) - committed.get(asset, Decimal(0))
 
-    open_orders = book.open_orders()
     exposure = Decimal(0)
-    pnl = Decimal(0)
     for s, pos in book.positions.items():
         mark = book.prices.get(s)
         exposure += pos.quantity * mark if mark is not None else pos.cost
-        pnl += pos.realized_pnl + pos.unrealized(mark)
-    buys = sells = Decimal(0)
-    for o in open_orders:
-        remaining = _remaining_notional(o, book.prices.get(o.symbol))
-        if o.side == "BUY":
-            exposure += remaining
-        if o.symbol == symbol:
-            if o.side == "BUY":
-                buys += remaining
-            else:
-                sells += remaining
+    for (_, side), value in notional.items():
+        if side == "BUY":
+            exposure += value
+    buys = notional.get((symbol, "BUY"), Decimal(0))
+    sells = notional.get((symbol, "SELL"), Decimal(0))
     position = book.positions.get(symbol)
     day_start = now_ms - now_ms % DAY_MS
     return PolicyInput(
@@ -292,12 +288,12 @@ def policy_input_from_book(
         filters=filters,
         free_quote=free(market.quote if market else None),
         free_base=free(market.base if market else None),
-        open_orders=len(open_orders),
+        open_orders=len(book.live),
         position_qty=position.quantity if position else Decimal(0),
         total_exposure=exposure,
         open_buy_notional=buys,
         open_sell_notional=sells,
         orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
         orders_today=book.intents_since(day_start),
-        daily_pnl=pnl,
+        daily_pnl=book.daily_pnl(now_ms),
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from domain.book import Book, BookOrder, Execution, Market, OrderState
+from domain.book import Book, BookOrder, DayMark, Execution, Market, OrderState
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -82,6 +82,8 @@ def replay(
             )
         elif kind == "external":
             book.apply_external(body["asset"], Decimal(body["delta"]))
+        elif kind == "day_mark":
+            book.day = DayMark(int(body["start_ms"]), Decimal(body["pnl_base"]))
     for order in book.orders.values():
         if order.state is OrderState.PENDING_NEW:
             order.state = OrderState.UNKNOWN  # it may have reached the exchange

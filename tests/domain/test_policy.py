@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.book import Book, BookOrder, Market, OrderState, Position
+from domain.book import Book, BookOrder, DayMark, Market, OrderState, Position
 from domain.filters import SymbolFilters
 from domain.policy import (
     DAY_MS,
@@ -581,6 +581,7 @@ def test_the_policy_input_is_built_from_the_book() -> None:
         )
     )
     book.positions["BTCUSDT"] = Position("BTCUSDT", D("0.5"), D("29000"), D("-20"))
+    book.day = DayMark(5 * DAY_MS, D("100"))  # the day began with a P&L of +100
     got = policy_input_from_book(
         book,
         symbol="BTCUSDT",
@@ -597,5 +598,44 @@ def test_the_policy_input_is_built_from_the_book() -> None:
     assert got.position_qty == D("0.5")
     assert (got.open_buy_notional, got.open_sell_notional) == (D("590"), D("1220"))
     assert got.total_exposure == D("0.5") * D("60000") + D("590")
-    assert got.daily_pnl == D("-20") + (D("30000") - D("29000"))
+    assert got.daily_pnl == D("-20") + (D("30000") - D("29000")) - D("100")
     assert check_intent(got, LIMITS).accepted
+
+
+def test_an_intent_still_in_flight_reserves_its_balance_for_the_next_one() -> None:
+    """Two intents in quick succession: the first, not yet acknowledged, already takes its
+    quote from what the second may spend (no double-spending of the free balance)."""
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"USDT": D("1000"), "BTC": D("0")})
+    book.prices["BTCUSDT"] = D("60000")
+    book.add_intent(BookOrder("a", "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("60000")))
+
+    def next_buy() -> PolicyInput:
+        return policy_input_from_book(
+            book,
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity=D("0.01"),
+            price=D("60000"),
+            filters=FILTERS,
+            now_ms=DAY_MS,
+        )
+
+    assert book.orders["a"].state is OrderState.PENDING_NEW
+    assert next_buy().free_quote == D("400")
+    assert not check_intent(next_buy(), LIMITS).accepted  # needs 600, 400 free
+    book.mark("a", OrderState.REJECTED, 1)  # refused: its reservation is released
+    assert next_buy().free_quote == D("1000")
+    assert check_intent(next_buy(), LIMITS).accepted
+
+
+def test_daily_pnl_counts_from_the_utc_days_mark_and_a_new_day_starts_at_zero() -> None:
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"USDT": D("1000")})
+    book.prices["BTCUSDT"] = D("60000")
+    book.positions["BTCUSDT"] = Position("BTCUSDT", D("0.01"), D("610"), D("-40"))
+    book.day = DayMark(3 * DAY_MS, D("-25"))
+    assert book.total_pnl() == D("-40") + (D("600") - D("610"))
+    assert book.daily_pnl(3 * DAY_MS + 1) == D("-50") - D("-25")
+    assert book.daily_pnl(4 * DAY_MS) == 0  # midnight UTC: the old mark no longer counts
