@@ -26,6 +26,7 @@ from actors.messages import (
     BookSnapshotRequest,
     BreakerChanged,
     BreakerInput,
+    BreakerSample,
     CancelAll,
     InFlightRequest,
     IntentDecision,
@@ -39,9 +40,10 @@ from actors.messages import (
     StatusRequest,
     TradesSeen,
 )
-from domain.book import Book, BookOrder, Execution, OrderState
+from domain.book import DAY_MS, Book, BookOrder, DayMark, Execution, OrderState
 from domain.breaker import Level
 from domain.breaker_rules import BreakerBoard, yellow_refusal
+from domain.execution import ExecutionTracker
 from domain.policy import PolicyLimits, check_intent, policy_input_from_book, reduces_exposure
 from domain.reconciliation import InternalOrder, InternalSnapshot
 from domain.replay import order_entry
@@ -60,6 +62,8 @@ from storage import AuditTrail, Journal, StoreError
 from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
+
+RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 
 
 def now_ms() -> int:
@@ -120,6 +124,9 @@ class BookHolder:
         self.unknown_since: dict[str, int] = {}
         self.closed_summaries: dict[str, InternalOrder] = {}
         self.closed_index = 0
+        self.execution = ExecutionTracker()
+        self.peak_equity: Decimal | None = None  # today's highest equity (not journaled)
+        self.risk_sampled = 0.0  # monotonic: the last risk samples taken on a price
         self.counters: dict[str, int] = {
             "intents": 0,
             "accepted": 0,
@@ -257,6 +264,7 @@ class OrderBroker(VigilActor):
         cid = intent.client_order_id or new_client_order_id()
         if cid in self.book.orders:
             return self._refuse(intent, cid, "duplicate client order id: already in the book", 409)
+        self._roll_day(now_ms())
         decision = check_intent(
             policy_input_from_book(
                 self.book,
@@ -325,6 +333,9 @@ class OrderBroker(VigilActor):
             self.ctx.gate.trip_red(f"durable storage failed: {exc}", "order_broker")
             return self._refuse(intent, cid, f"storage: {exc}", 409, verdicts)
         self.book.add_intent(order)
+        self.holder.execution.accepted(
+            cid, order.symbol, order.side, self.book.prices.get(order.symbol)
+        )
         crash_point("after_intent_journaled")
         request = OrderRequest(
             symbol=order.symbol,
@@ -371,6 +382,8 @@ class OrderBroker(VigilActor):
         """Runs on the wire thread. Never re-sends: every outcome goes back to the broker."""
         cid = request.client_order_id
 
+        sent_at: float | None = None
+
         def outcome(kind: str, detail: str = "", ack: Any = None, code: int | None = None) -> None:
             self.ctx.directory.tell(
                 "order_broker",
@@ -380,6 +393,8 @@ class OrderBroker(VigilActor):
                     detail=detail,
                     ack=ack,
                     code=code,
+                    sent_at=sent_at,
+                    answered_at=time.monotonic(),
                     correlation_id=correlation_id,
                 ),
                 sender="wire",
@@ -389,6 +404,7 @@ class OrderBroker(VigilActor):
         if refusal is not None:
             outcome("refused", refusal)
             return
+        sent_at = time.monotonic()
         try:
             ack = self.adapter.place_order(request)
             crash_point("after_send")
@@ -422,11 +438,26 @@ class OrderBroker(VigilActor):
             detail=message.detail,
             code=message.code,
         )
+        execution = self.holder.execution
+        if message.sent_at is not None:
+            execution.sent(cid, message.sent_at)
         if message.outcome == "acked":
             self.holder.counters["sent"] += 1
+            if message.answered_at is not None and execution.acked(cid, message.answered_at):
+                p95 = execution.p95_ack_ms(order.symbol)
+                if p95 is not None:
+                    self.tell(
+                        "breaker",
+                        BreakerSample(
+                            kind="order_latency_p95_ms",
+                            value=Decimal(str(round(p95, 3))),
+                            detail=f"{order.symbol} place→ack p95",
+                        ),
+                    )
             self._apply_ack(order, message.ack)
         elif message.outcome in ("rejected", "not_sent", "refused"):
             self.book.mark(cid, OrderState.REJECTED, now_ms())
+            execution.finished(cid)
             if message.outcome == "rejected":  # evidence for the reject-spike rule
                 self.tell(
                     "breaker",
@@ -447,6 +478,7 @@ class OrderBroker(VigilActor):
                     kind="unknown_outcome", severity="INFO", detail=f"{cid}: {message.detail}"
                 ),
             )
+            self._unknown_count()
 
     def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
         state = ack.state.value if ack.state is not None else "NEW"
@@ -460,7 +492,7 @@ class OrderBroker(VigilActor):
             now_ms=now_ms(),
         )
         for fill in ack.fills:
-            self.book.apply_execution(
+            self._fill(
                 Execution(
                     symbol=ack.symbol,
                     trade_id=fill.trade_id,
@@ -476,6 +508,7 @@ class OrderBroker(VigilActor):
                     via="ack",
                 )
             )
+        self._settled(order)
 
     # ------------------------------------------------------------------ updates
 
@@ -490,10 +523,11 @@ class OrderBroker(VigilActor):
             cumulative_quote=r.cumulative_quote_qty,
             now_ms=now_ms(),
         )
-        if order is not None:
-            self.holder.unknown_since.pop(order.client_order_id, None)
+        if order is not None and order.client_order_id in self.holder.unknown_since:
+            del self.holder.unknown_since[order.client_order_id]
+            self._unknown_count()
         if r.execution_type == "TRADE" and r.trade_id is not None and r.trade_id >= 0:
-            self.book.apply_execution(
+            self._fill(
                 Execution(
                     symbol=r.symbol,
                     trade_id=r.trade_id,
@@ -511,6 +545,8 @@ class OrderBroker(VigilActor):
             )
         if order is not None and order.state is OrderState.PARTIALLY_FILLED:
             crash_point("partial_fill")
+        if order is not None:
+            self._settled(order)
         if order is None:
             self.tell(
                 "breaker",
@@ -530,6 +566,9 @@ class OrderBroker(VigilActor):
             self.audit(
                 "unknown_resolved", client_order_id=order.client_order_id, state=s.state.value
             )
+            self._unknown_count()
+        if order is not None:
+            self._settled(order)
 
     def on_order_absent(self, message: OrderAbsent) -> None:
         order = self.book.orders.get(message.client_order_id)
@@ -539,17 +578,19 @@ class OrderBroker(VigilActor):
         if now_ms() - since >= self.settings.broker.unknown_window_s * 1000:
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             self.holder.unknown_since.pop(order.client_order_id, None)
+            self.holder.execution.finished(order.client_order_id)
             self.audit(
                 "unknown_resolved",
                 client_order_id=order.client_order_id,
                 state="ABSENT",
                 detail="the exchange confirms no such order",
             )
+            self._unknown_count()
 
     def on_trades(self, message: TradesSeen) -> None:
         for t in message.trades:
             order = self.book.find(t.symbol, None, t.order_id)
-            self.book.apply_execution(
+            self._fill(
                 Execution(
                     symbol=t.symbol,
                     trade_id=t.trade_id,
@@ -570,9 +611,135 @@ class OrderBroker(VigilActor):
         if isinstance(message.event, BalanceUpdate):
             self.book.apply_external(message.event.asset, message.event.delta)
             self.audit("balance_update", asset=message.event.asset, delta=str(message.event.delta))
+            for symbol, market in self.book.markets.items():
+                if message.event.asset in (market.base, market.quote):
+                    self._check_position(symbol)
 
     def on_price(self, message: MarketPrice) -> None:
         self.book.prices[message.ticker.symbol] = message.ticker.mid
+        if time.monotonic() - self.holder.risk_sampled >= RISK_SAMPLE_S:
+            self._risk()
+
+    # ------------------------------------------------------------------ evidence
+
+    def _fill(self, execution: Execution) -> None:
+        """One execution, from whichever path brought it; only a new one of ours (not a
+        duplicate, not a foreign fill) is evidence: slippage against the order's arrival
+        price, a partial fill, a winning or losing close, the position invariant."""
+        book = self.book
+        position = book.positions.get(execution.symbol)
+        realized = position.realized_pnl if position else Decimal(0)
+        book.apply_execution(execution)
+        key = (execution.symbol, execution.trade_id)
+        if book.executions.get(key) is not execution:
+            return  # a duplicate, or kept apart as foreign
+        order = book.find(execution.symbol, execution.client_order_id, execution.order_id)
+        assert order is not None  # accounted executions belong to a known order
+        bps = self.holder.execution.fill(
+            order.client_order_id, execution.price, execution.qty, time.monotonic()
+        )
+        if bps is not None:
+            self.tell(
+                "breaker",
+                BreakerSample(
+                    kind="slippage_bps",
+                    value=bps,
+                    detail=f"{order.client_order_id} {execution.side} {execution.qty} "
+                    f"{execution.symbol} at {execution.price}, arrival mid "
+                    f"{self.holder.execution.orders[order.client_order_id].reference}",
+                ),
+            )
+        if order.state is OrderState.PARTIALLY_FILLED:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="partial_fill",
+                    severity="INFO",
+                    detail=f"{order.client_order_id}: {order.executed_qty} of {order.quantity}",
+                ),
+            )
+        closed = book.positions[execution.symbol].realized_pnl - realized
+        if execution.side == "SELL" and closed:
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="losing_trade" if closed < 0 else "winning_trade",
+                    severity="INFO",
+                    detail=f"{order.client_order_id}: realized {plain(closed)}",
+                ),
+            )
+        self._check_position(execution.symbol)
+        self._risk()
+
+    def _check_position(self, symbol: str) -> None:
+        broken = self.book.position_breaks(symbol)
+        if broken is not None:
+            self.tell(
+                "breaker", BreakerInput(kind="position_invariant", severity="INFO", detail=broken)
+            )
+
+    def _settled(self, order: BookOrder) -> None:
+        """A finished order's execution quality goes to the audit trail, with its symbol's
+        latency percentiles as they now stand."""
+        if not order.state.is_terminal:
+            return
+        quality = self.holder.execution.finished(order.client_order_id)
+        if quality is not None:
+            self.audit(
+                "execution_quality",
+                **quality.as_dict(),
+                latency=self.holder.execution.summary().get(order.symbol, {}),
+            )
+
+    def _unknown_count(self) -> None:
+        self.tell(
+            "breaker",
+            BreakerSample(
+                kind="unknown_orders",
+                value=Decimal(len(self.holder.unknown_since)),
+                detail=", ".join(sorted(self.holder.unknown_since)[:5]),
+            ),
+        )
+
+    def _roll_day(self, now: int) -> None:
+        """Mark the UTC day when it is first seen: today's P&L counts from here. The mark is
+        journaled, so a restart during the day keeps it."""
+        start = now - now % DAY_MS
+        if self.book.day is not None and self.book.day.start_ms == start:
+            return
+        self.book.day = DayMark(start, self.book.total_pnl())
+        self.holder.peak_equity = None
+        self.journal.append(
+            "day_mark", {"start_ms": start, "pnl_base": str(self.book.day.pnl_base)}
+        )
+
+    def _risk(self) -> None:
+        """Today's loss and the drawdown from today's highest equity, as breaker samples."""
+        self.holder.risk_sampled = time.monotonic()
+        if not self.book.opened:
+            return
+        now = now_ms()
+        self._roll_day(now)
+        loss = -self.book.daily_pnl(now)
+        self.tell(
+            "breaker",
+            BreakerSample(kind="daily_loss", value=loss, detail=f"today's P&L {plain(-loss)}"),
+        )
+        quote = next(iter(self.book.markets.values())).quote
+        equity = self.book.equity(quote)
+        if equity is None or equity <= 0:
+            return
+        peak = max(self.holder.peak_equity or equity, equity)
+        self.holder.peak_equity = peak
+        drawdown = (peak - equity) / peak * 100
+        self.tell(
+            "breaker",
+            BreakerSample(
+                kind="drawdown_pct",
+                value=drawdown.quantize(Decimal("0.0001")),
+                detail=f"equity {plain(equity)} {quote}, today's peak {plain(peak)}",
+            ),
+        )
 
     # ------------------------------------------------------------------ queries
 
@@ -659,6 +826,15 @@ class OrderBroker(VigilActor):
             "counters": dict(self.holder.counters),
             "anomalies": len(book.anomalies),
             "duplicates": book.duplicates,
+            "execution": self.holder.execution.summary(),
+            "risk": {
+                "day_start_ms": book.day.start_ms if book.day else None,
+                "daily_pnl": plain(book.daily_pnl(now_ms())),
+                "peak_equity": None
+                if self.holder.peak_equity is None
+                else plain(self.holder.peak_equity),
+                "unknown_orders": len(self.holder.unknown_since),
+            },
         }
 
     # ------------------------------------------------------------------ halts

@@ -142,3 +142,98 @@ def execution_quality(
         place_to_ack_ms=span(acked_ms),
         place_to_fill_ms=span(filled_ms),
     )
+
+
+@dataclass
+class _Tracked:
+    symbol: str
+    side: str
+    reference: Decimal | None  # the arrival mid, when there was one
+    sent: float | None = None  # monotonic seconds, when the wire began the send
+    first_fill_ms: float | None = None
+    acked_ms: float | None = None
+    fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+
+
+@dataclass
+class ExecutionTracker:
+    """Execution quality of the orders this process placed: per order its arrival price,
+    when it was sent, acknowledged and first filled, and its fills; per symbol the latency
+    of place→ack and place→first fill and the slippage of recent fills. Pure: the caller
+    stamps the times (monotonic seconds, so a wall-clock step cannot make a latency)."""
+
+    size: int = 500
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    slippage: dict[str, deque[float]] = field(default_factory=dict)
+    orders: dict[str, _Tracked] = field(default_factory=dict)
+
+    def accepted(self, cid: str, symbol: str, side: str, reference: Decimal | None) -> None:
+        self.orders[cid] = _Tracked(symbol, side, reference)
+
+    def sent(self, cid: str, at: float) -> None:
+        order = self.orders.get(cid)
+        if order is not None:
+            order.sent = at
+
+    def acked(self, cid: str, at: float) -> float | None:
+        """Returns the place→ack latency in ms (None when the send was not stamped)."""
+        order = self.orders.get(cid)
+        if order is None or order.sent is None:
+            return None
+        order.acked_ms = (at - order.sent) * 1000
+        self.latency.add(order.symbol, "place_ack", order.acked_ms)
+        return order.acked_ms
+
+    def fill(self, cid: str, price: Decimal, qty: Decimal, at: float) -> Decimal | None:
+        """Account one fill of a tracked order; returns its slippage in bps against the
+        arrival price (None when there was none, or the order is not tracked)."""
+        order = self.orders.get(cid)
+        if order is None:
+            return None
+        if not order.fills and order.sent is not None:
+            order.first_fill_ms = max(0.0, (at - order.sent) * 1000)
+            self.latency.add(order.symbol, "place_fill", order.first_fill_ms)
+        order.fills.append((price, qty))
+        if order.reference is None or order.reference <= 0:
+            return None
+        bps = slippage_bps(order.side, order.reference, price)
+        window = self.slippage.setdefault(order.symbol, deque(maxlen=self.size))
+        window.append(float(bps))
+        return bps
+
+    def finished(self, cid: str) -> ExecutionQuality | None:
+        """The order is done: its quality record (None without fills or arrival price)."""
+        order = self.orders.pop(cid, None)
+        if order is None or order.reference is None or order.reference <= 0:
+            return None
+        price = average_price(order.fills)
+        if price is None:
+            return None
+        return ExecutionQuality(
+            client_order_id=cid,
+            symbol=order.symbol,
+            side=order.side,
+            reference_price=order.reference,
+            fill_price=price,
+            filled_qty=sum((q for _, q in order.fills), Decimal(0)),
+            slippage_bps=slippage_bps(order.side, order.reference, price),
+            place_to_ack_ms=order.acked_ms,
+            place_to_fill_ms=order.first_fill_ms,
+        )
+
+    def p95_ack_ms(self, symbol: str) -> float | None:
+        return self.latency.percentile(symbol, "place_ack", 95)
+
+    def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
+        """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""
+        out = self.latency.summary()
+        for symbol, values in sorted(self.slippage.items()):
+            data = list(values)
+            out.setdefault(symbol, {})["slippage_bps"] = {
+                "count": len(data),
+                "p50": percentile(data, 50),
+                "p95": percentile(data, 95),
+                "p99": percentile(data, 99),
+                "max": max(data) if data else None,
+            }
+        return out

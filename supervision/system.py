@@ -418,6 +418,8 @@ class VigilSystem:
             out["fills"] = book["fills"]
             out["balances"] = book["balances"]
             out["counters"] = book["counters"]
+            out["execution"] = book["execution"]
+            out["risk"] = book["risk"]
         except (pykka.Timeout, pykka.ActorDeadError) as exc:
             out["book_error"] = f"{type(exc).__name__}"
         return out

@@ -40,12 +40,16 @@ def test_soak_2000_orders_without_a_false_critical(vigil_factory) -> None:  # ty
         # the soak is not about hang detection: on a loaded 2-core machine a heartbeat can
         # wait longer than the fault tests' tight 0.5 s
         supervision={"hang_timeout_s": 5.0, "io_hang_timeout_s": 5.0},
-        # a load test drives the process past the CPU trigger on purpose (it would rightly
-        # slow trading to reduce-only); the soak is about the book's correctness
+        # a load test drives the process past the CPU trigger on purpose, its marketable
+        # orders bigger than the best level fill in pieces hundreds of times a minute, and
+        # its random trading loses often: each would (rightly) slow trading to reduce-only;
+        # the soak is about the book's correctness
         breaker={
             "triggers": {
                 "market_data": {"threshold": 0, "red_threshold": 0},
                 "cpu": {"threshold": 0},
+                "partial_fills": {"threshold": 0},
+                "consecutive_losses": {"threshold": 0},
             }
         },
     )
