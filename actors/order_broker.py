@@ -405,6 +405,7 @@ class OrderBroker(VigilActor):
             outcome("refused", refusal)
             return
         sent_at = time.monotonic()
+        self.holder.execution.sent(cid, sent_at)
         try:
             ack = self.adapter.place_order(request)
             crash_point("after_send")
@@ -439,11 +440,12 @@ class OrderBroker(VigilActor):
             code=message.code,
         )
         execution = self.holder.execution
-        if message.sent_at is not None:
-            execution.sent(cid, message.sent_at)
+        latency = execution.answered(
+            cid, message.answered_at or time.monotonic(), acked=message.outcome == "acked"
+        )
         if message.outcome == "acked":
             self.holder.counters["sent"] += 1
-            if message.answered_at is not None and execution.acked(cid, message.answered_at):
+            if latency is not None:
                 p95 = execution.p95_ack_ms(order.symbol)
                 if p95 is not None:
                     self.tell(
@@ -457,7 +459,6 @@ class OrderBroker(VigilActor):
             self._apply_ack(order, message.ack)
         elif message.outcome in ("rejected", "not_sent", "refused"):
             self.book.mark(cid, OrderState.REJECTED, now_ms())
-            execution.finished(cid)
             if message.outcome == "rejected":  # evidence for the reject-spike rule
                 self.tell(
                     "breaker",
@@ -471,7 +472,9 @@ class OrderBroker(VigilActor):
             self.holder.counters["sent"] += 1
             if not order.state.is_terminal and order.order_id is None:
                 self.book.mark(cid, OrderState.UNKNOWN, now_ms())
-            self.holder.unknown_since.setdefault(cid, now_ms())
+                self.holder.unknown_since.setdefault(cid, now_ms())
+            # else the exchange already told us about the order (its event overtook the
+            # failed answer): the outcome is known, nothing to resolve
             self.tell(
                 "breaker",
                 BreakerInput(
@@ -479,6 +482,7 @@ class OrderBroker(VigilActor):
                 ),
             )
             self._unknown_count()
+        self._settled(order)
 
     def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
         state = ack.state.value if ack.state is not None else "NEW"
@@ -681,9 +685,10 @@ class OrderBroker(VigilActor):
     def _settled(self, order: BookOrder) -> None:
         """A finished order's execution quality goes to the audit trail, with its symbol's
         latency percentiles as they now stand."""
-        if not order.state.is_terminal:
+        execution = self.holder.execution
+        if not order.state.is_terminal or not execution.settled(order.client_order_id):
             return
-        quality = self.holder.execution.finished(order.client_order_id)
+        quality = execution.finished(order.client_order_id)
         if quality is not None:
             self.audit(
                 "execution_quality",
@@ -748,6 +753,7 @@ class OrderBroker(VigilActor):
         executions above the marks, not with the history: closed orders never change, so
         their summaries are made once."""
         self.ensure_opened()
+        self._risk()  # also here: prices may have moved since the last (throttled) sample
         book, holder = self.book, self.holder
         for cid in book.closed[holder.closed_index :]:
             holder.closed_summaries[cid] = summary(book.orders[cid])

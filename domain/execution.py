@@ -152,6 +152,7 @@ class _Tracked:
     sent: float | None = None  # monotonic seconds, when the wire began the send
     first_fill_ms: float | None = None
     acked_ms: float | None = None
+    answered: bool = False  # the send's own answer came (an event can overtake it)
     fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
 
 
@@ -171,18 +172,30 @@ class ExecutionTracker:
         self.orders[cid] = _Tracked(symbol, side, reference)
 
     def sent(self, cid: str, at: float) -> None:
+        """Stamped by the wire thread right before the request goes out (one attribute
+        write; the broker reads it only after an answer or a fill of the order)."""
         order = self.orders.get(cid)
         if order is not None:
             order.sent = at
 
-    def acked(self, cid: str, at: float) -> float | None:
-        """Returns the place→ack latency in ms (None when the send was not stamped)."""
+    def answered(self, cid: str, at: float, *, acked: bool) -> float | None:
+        """The send's answer came; returns the place→ack latency in ms for an
+        acknowledgment (None otherwise, or when the send was not stamped)."""
         order = self.orders.get(cid)
-        if order is None or order.sent is None:
+        if order is None:
+            return None
+        order.answered = True
+        if not acked or order.sent is None:
             return None
         order.acked_ms = (at - order.sent) * 1000
         self.latency.add(order.symbol, "place_ack", order.acked_ms)
         return order.acked_ms
+
+    def settled(self, cid: str) -> bool:
+        """Whether a finished order may be closed: its send was answered (or it is not
+        tracked), so no latency of it is still to come."""
+        order = self.orders.get(cid)
+        return order is None or order.answered
 
     def fill(self, cid: str, price: Decimal, qty: Decimal, at: float) -> Decimal | None:
         """Account one fill of a tracked order; returns its slippage in bps against the

@@ -812,7 +812,11 @@ class Engine:
     # ------------------------------------------------------------------ account
 
     def deposit(self, asset: str, amount: Decimal) -> None:
+        """A deposit (or, negative, a withdrawal of free balance): a ``balanceUpdate``
+        event and an ``outboundAccountPosition``, as Binance sends for both."""
         with self._lock:
+            if self._balance(asset).free + amount < 0:
+                raise ValueError(f"cannot withdraw {-amount} {asset}: not free")
             self._balance(asset).free += amount
             self.deposits[asset] = self.deposits.get(asset, ZERO) + amount
             self._publish(

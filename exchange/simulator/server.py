@@ -886,8 +886,8 @@ class SimServer:
         try:
             body = await http.json()
             amount = Decimal(str(body["amount"]))
-            if not amount.is_finite() or amount <= 0:
-                raise ValueError("amount must be a positive decimal")
+            if not amount.is_finite() or amount == 0:
+                raise ValueError("amount must be a non-zero decimal (negative: a withdrawal)")
             self.engine.deposit(str(body["asset"]), amount)
         except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
             return self._json({"error": f"bad deposit: {exc}"}, 400)

@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pykka
+import requests
 
-from actors.messages import BreakerInput, ReconcileNow
+from actors.messages import BreakerInput, InjectFault, ReconcileNow
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
 
@@ -173,6 +174,171 @@ def test_t5_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     assert vigil.submit(side="SELL", type="MARKET", quantity="0.0009").accepted
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
     wait_audited(vigil, "breaker_rule", rule="slippage", level="RED")
+
+
+def test_partial_fills_go_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"partial_fills": {"threshold": 1, "window_s": 30}})
+    mid = Decimal(vigil.sim.state()["prices"]["BTCUSDT"]["mid"])
+    limit = mid - 5
+    assert vigil.submit(type="LIMIT", quantity="0.08", price=str(limit)).accepted
+    wait_for(lambda: vigil.sim_orders() == 1)
+    vigil.sim.set_price("BTCUSDT", str(limit - Decimal("0.01")))  # one level of 0.05: a piece
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("partial_fills: ")
+    wait_audited(vigil, "breaker_input", input="partial_fill")
+    wait_audited(vigil, "breaker_rule", rule="partial_fills", level="YELLOW")
+
+
+def test_orders_in_unknown_state_go_yellow_and_clear_once_resolved(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(
+        vigil_factory,
+        {"unknown_orders": {"threshold": 1, "window_s": 1.0}, "timeouts": {"threshold": 0}},
+    )
+    # never placed: each stays unknown until the exchange confirms it has no such order
+    # (``unknown_window_s``, 1 s here)
+    vigil.sim.arm("unknown_status", params={"placed": False}, count=2)
+    for _ in range(2):
+        assert vigil.submit(type="LIMIT", price="59000", quantity="0.01").accepted
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("unknown_orders: ")
+    record = wait_audited(vigil, "breaker_rule", rule="unknown_orders", level="YELLOW")
+    assert Decimal(record["value"]) == 2
+    # the poller asks for both by client order id: absent, so none unknown; it cools down
+    wait_for(lambda: vigil.status()["risk"]["unknown_orders"] == 0, timeout=5)
+    wait_for(lambda: level(vigil) == "GREEN", timeout=5)
+
+
+def test_order_latency_p95_above_the_limit_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"order_latency": {"threshold": 150, "window_s": 30}})
+    vigil.sim.arm("timeout_after_accept", params={"delay": 0.4}, count=1)  # answered, late
+    assert vigil.submit().accepted
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=4)
+    assert vigil.system.gate.state.reason.startswith("order_latency: ")
+    record = wait_audited(vigil, "breaker_rule", rule="order_latency", level="YELLOW")
+    assert Decimal(record["value"]) >= 400
+    ack = vigil.status()["execution"]["BTCUSDT"]["place_ack"]
+    assert ack["count"] == 1 and ack["p95"] >= 400
+
+
+def test_every_order_gets_an_execution_quality_record_and_the_status_its_percentiles(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {})
+    mid = vigil.system.book.book.prices["BTCUSDT"]  # the mid the broker saw last
+    vigil.sim.arm("slippage", params={"bps": 20}, count=1)
+    decision = vigil.submit(quantity="0.002")
+    assert decision.accepted
+    record = wait_audited(vigil, "execution_quality", client_order_id=decision.client_order_id)
+    assert Decimal(record["reference_price"]) == mid  # the arrival mid
+    assert Decimal(record["slippage_bps"]) >= 20  # the simulator filled 20 bps worse
+    assert Decimal(record["filled_qty"]) == Decimal("0.002")
+    assert record["place_to_ack_ms"] is not None
+    assert record["latency"]["place_ack"]["count"] == 1
+    execution = vigil.status()["execution"]["BTCUSDT"]
+    assert set(execution) == {"place_ack", "place_fill", "slippage_bps"}
+    assert execution["slippage_bps"]["max"] >= 20
+
+
+# --- risk ---------------------------------------------------------------------------------------
+
+
+def buy_then_move(vigil: Vigil, quantity: str, move: Decimal) -> Decimal:
+    """A market buy, then the market moves by ``move``; returns the new mid."""
+    assert vigil.submit(quantity=quantity).accepted
+    wait_for(lambda: vigil.status()["fills"] >= 1)
+    mid = Decimal(vigil.sim.state()["prices"]["BTCUSDT"]["mid"]) + move
+    vigil.sim.set_price("BTCUSDT", str(mid))
+    return mid
+
+
+def test_the_daily_loss_limit_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"daily_loss": {"threshold": 5, "window_s": 60}})
+    buy_then_move(vigil, "0.01", Decimal(-1000))  # 0.01 BTC, 1000 lower: about 10 USDT down
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith("daily_loss: ")
+    record = wait_audited(vigil, "breaker_rule", rule="daily_loss", level="RED")
+    assert Decimal(record["value"]) > 5
+    assert Decimal(vigil.status()["risk"]["daily_pnl"]) < -5
+
+
+def test_the_drawdown_limit_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"drawdown": {"threshold": "0.1", "window_s": 60}})
+    # the account holds 1 BTC: a fall of 1,000 on ~60,000 takes its equity down ~0.5%
+    buy_then_move(vigil, "0.001", Decimal(-1000))
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith("drawdown: ")
+    wait_audited(vigil, "breaker_rule", rule="drawdown", level="RED")
+
+
+def test_consecutive_losing_closes_go_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"consecutive_losses": {"threshold": 2}})
+    buy_then_move(vigil, "0.01", Decimal(-200))
+    for n in range(1, 3):
+        assert vigil.submit(side="SELL", quantity="0.003").accepted
+        wait_audited(vigil, "breaker_input", input="losing_trade") if n == 1 else None
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("consecutive_losses: 2 trades")
+    wait_audited(vigil, "breaker_rule", rule="consecutive_losses", level="YELLOW")
+
+
+def test_a_broken_position_invariant_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {})
+    buy_then_move(vigil, "0.01", Decimal(0))
+    held = Decimal(vigil.sim.balance("BTC")["free"])
+    # someone withdraws the BTC our position holds (Binance reports it: balanceUpdate)
+    resp = requests.post(
+        f"{vigil.sim.rest}/_sim/deposit",
+        json={"asset": "BTC", "amount": str(-(held - Decimal("0.005")))},
+        timeout=5,
+    )
+    assert resp.status_code == 200, resp.text
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    assert vigil.system.gate.state.reason.startswith("position_invariant: ")
+    record = wait_audited(vigil, "breaker_input", input="position_invariant")
+    assert "more than the 0.005" in record["detail"]
+    wait_audited(vigil, "breaker_rule", rule="position_invariant", level="RED")
+
+
+# --- infrastructure -----------------------------------------------------------------------------
+
+
+def test_process_memory_above_the_limit_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"memory": {"threshold": 1, "window_s": 5}})  # 1 MB: always
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=4)
+    record = wait_audited(vigil, "breaker_rule", rule="memory", level="YELLOW")
+    assert Decimal(record["value"]) > 1
+
+
+def test_free_disk_below_the_limit_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+    huge = 10**12  # MB: more than any disk has free
+    vigil = vigil_factory(
+        breaker={
+            **FAST_BREAKER,
+            "triggers": {
+                "cpu": {"threshold": 0},
+                "disk_free": {"threshold": 0, "red_threshold": huge},
+            },
+        }
+    )
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
+    assert vigil.system.gate.state.reason.startswith("disk_free: ")
+    wait_audited(vigil, "breaker_rule", rule="disk_free", level="RED")
+
+
+def test_cpu_above_the_limit_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = vigil_factory(breaker={**FAST_BREAKER, "triggers": {"cpu": {"threshold": "0.001"}}})
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=5)
+    wait_audited(vigil, "breaker_rule", rule="cpu", level="YELLOW")
+
+
+def test_actor_restarts_are_counted_by_their_rule(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"actor_restarts": {"threshold": 1, "window_s": 60}})
+    vigil.system.directory.tell("reconciler", InjectFault(kind="raise"), sender="test")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)  # the supervisor's RED
+    wait_audited(vigil, "breaker_input", input="actor_restart")
+    wait_audited(vigil, "breaker_rule", rule="actor_restarts", level="RED")
 
 
 # --- dead man's switches -----------------------------------------------------------------------
