@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from domain.execution import (
+    ExecutionTracker,
     LatencyStats,
     average_price,
     execution_quality,
@@ -115,3 +116,32 @@ def test_execution_quality_of_an_order() -> None:
         )
         is None
     )
+
+
+def test_the_tracker_measures_latency_and_slippage_and_closes_an_order_once_answered() -> None:
+    tracker = ExecutionTracker()
+    tracker.accepted("c1", "BTCUSDT", "BUY", Decimal("100"))
+    tracker.sent("c1", 10.0)
+    # the fill event overtakes the REST answer: the order is done but not yet answered
+    assert tracker.fill("c1", Decimal("101"), Decimal("1"), 10.05) == Decimal("100")
+    assert not tracker.settled("c1")
+    assert tracker.answered("c1", 10.2, acked=True) == pytest.approx(200.0)
+    assert tracker.settled("c1")
+    quality = tracker.finished("c1")
+    assert quality is not None
+    assert quality.slippage_bps == Decimal("100") and quality.fill_price == Decimal("101")
+    assert quality.place_to_ack_ms == pytest.approx(200.0)
+    assert quality.place_to_fill_ms == pytest.approx(50.0)
+    assert tracker.p95_ack_ms("BTCUSDT") == pytest.approx(200.0)
+    summary = tracker.summary()["BTCUSDT"]
+    assert set(summary) == {"place_ack", "place_fill", "slippage_bps"}
+    assert "c1" not in tracker.orders
+
+
+def test_the_tracker_ignores_what_it_does_not_track_and_orders_without_a_reference() -> None:
+    tracker = ExecutionTracker()
+    assert tracker.fill("x", Decimal("1"), Decimal("1"), 1.0) is None
+    assert tracker.answered("x", 1.0, acked=True) is None and tracker.settled("x")
+    tracker.accepted("c2", "BTCUSDT", "SELL", None)  # no mid yet: no slippage to measure
+    assert tracker.fill("c2", Decimal("1"), Decimal("1"), 1.0) is None
+    assert tracker.finished("c2") is None
