@@ -247,8 +247,7 @@ class SendOutcome(Message):
     detail: str = ""
     ack: Any = None
     code: int | None = None
-    sent_at: float | None = None  # monotonic seconds: the wire began the request
-    answered_at: float | None = None  # ... and had its answer (or failure)
+    answered_at: float | None = None  # monotonic seconds: the wire had its answer (or failure)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

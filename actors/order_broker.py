@@ -312,7 +312,7 @@ class OrderBroker(VigilActor):
         # write-ahead, with one disk flush: the audit record is queued (group-committed) and
         # its sequence number goes into the journal entry, which is durable before the
         # order can reach the wire; recovery re-writes any record a crash took from the
-        # trail (``intent_audit_backfill``), so neither can be lost
+        # trail (``VigilSystem._backfill_intent_audit``), so neither can be lost
         try:
             audit_seq = self.trail.append(
                 "intent_accepted",
@@ -382,8 +382,6 @@ class OrderBroker(VigilActor):
         """Runs on the wire thread. Never re-sends: every outcome goes back to the broker."""
         cid = request.client_order_id
 
-        sent_at: float | None = None
-
         def outcome(kind: str, detail: str = "", ack: Any = None, code: int | None = None) -> None:
             self.ctx.directory.tell(
                 "order_broker",
@@ -393,7 +391,6 @@ class OrderBroker(VigilActor):
                     detail=detail,
                     ack=ack,
                     code=code,
-                    sent_at=sent_at,
                     answered_at=time.monotonic(),
                     correlation_id=correlation_id,
                 ),
@@ -404,8 +401,7 @@ class OrderBroker(VigilActor):
         if refusal is not None:
             outcome("refused", refusal)
             return
-        sent_at = time.monotonic()
-        self.holder.execution.sent(cid, sent_at)
+        self.holder.execution.sent(cid, time.monotonic())
         try:
             ack = self.adapter.place_order(request)
             crash_point("after_send")
@@ -512,7 +508,6 @@ class OrderBroker(VigilActor):
                     via="ack",
                 )
             )
-        self._settled(order)
 
     # ------------------------------------------------------------------ updates
 
@@ -551,7 +546,7 @@ class OrderBroker(VigilActor):
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
-        if order is None:
+        else:
             self.tell(
                 "breaker",
                 BreakerInput(
@@ -582,7 +577,7 @@ class OrderBroker(VigilActor):
         if now_ms() - since >= self.settings.broker.unknown_window_s * 1000:
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             self.holder.unknown_since.pop(order.client_order_id, None)
-            self.holder.execution.finished(order.client_order_id)
+            self._settled(order)
             self.audit(
                 "unknown_resolved",
                 client_order_id=order.client_order_id,
