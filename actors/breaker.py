@@ -114,6 +114,7 @@ class Breaker(VigilActor):
                 input=message.kind,
                 severity=message.severity,
                 detail=message.detail,
+                source=message.sender,
             )
         now = now_ms()
         if message.severity == "RED":
@@ -139,7 +140,7 @@ class Breaker(VigilActor):
     def on_reconciliation(self, message: ReconciliationDone) -> None:
         now = now_ms()
         kind = {
-            "FAILED": "reconciliation_failed",
+            "FAILED": "reconciliation_held_back" if message.held_back else "reconciliation_failed",
             "CRITICAL": "reconciliation_critical",
         }.get(message.result, "reconciliation_ok")
         self.rules.observe(Evidence(kind, now, detail=f"reconciliation {message.result}"))

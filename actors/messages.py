@@ -176,6 +176,9 @@ class ReconciliationDone(Message):
     result: str
     findings: tuple[dict[str, Any], ...] = ()
     at_ms: int = 0
+    # FAILED only because our own rate-limit gate held the reads back (after a 429/418):
+    # a cycle that could not complete, but not one more API error
+    held_back: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,7 +26,7 @@ from domain.reconciliation import (
     Tolerances,
     reconcile,
 )
-from exchange.contract import ExchangeError
+from exchange.contract import ExchangeError, RateLimited
 from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
 from supervision.incidents import exchange_state, internal_state, write_incident
@@ -78,7 +78,8 @@ class Reconciler(VigilActor):
             crash_point("during_reconciliation")
             after = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
-            self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}")
+            held_back = isinstance(exc, RateLimited) and exc.local
+            self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}", held_back=held_back)
             return "FAILED"
         # The exchange was read between two views of the book; events that landed in
         # between make one of them match it. The better match counts (never hides a
@@ -136,7 +137,13 @@ class Reconciler(VigilActor):
                     break
                 marks[symbol] = trade_id
 
-    def _done(self, result: str, findings: tuple[dict[str, str], ...], detail: str = "") -> None:
+    def _done(
+        self,
+        result: str,
+        findings: tuple[dict[str, str], ...],
+        detail: str = "",
+        held_back: bool = False,
+    ) -> None:
         at = now_ms()
         self.ctx.gate.record_reconciliation(result, self.cycle_started_ms)
         self.memory["last"] = {
@@ -145,7 +152,10 @@ class Reconciler(VigilActor):
             "findings": list(findings),
             "detail": detail,
         }
-        self.tell("breaker", ReconciliationDone(result=result, findings=findings, at_ms=at))
+        self.tell(
+            "breaker",
+            ReconciliationDone(result=result, findings=findings, at_ms=at, held_back=held_back),
+        )
         if result != "HEALTHY":
             self.audit("reconciliation", result=result, findings=list(findings), detail=detail)
 

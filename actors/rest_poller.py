@@ -22,7 +22,7 @@ from actors.messages import (
     StatusRequest,
     TradesSeen,
 )
-from exchange.contract import ExchangeError, OrderNotFound
+from exchange.contract import ExchangeError, OrderNotFound, RateLimited
 from supervision.actor import VigilActor
 
 MAX_QUERIES = 10  # order queries per poll (weight 4 each)
@@ -61,10 +61,15 @@ class RestPoller(VigilActor):
             return  # the broker is being restarted: the supervisor has it, skip this poll
         except ExchangeError as exc:
             self.failures += 1
+            # held back by our own gate after a 429/418: the refusal is the evidence (the
+            # rate-limit rules count it), each poll it stops is not one more API error
+            held_back = isinstance(exc, RateLimited) and exc.local
             self.tell(
                 "breaker",
                 BreakerInput(
-                    kind="poll_failed", severity="INFO", detail=f"{type(exc).__name__}: {exc}"
+                    kind="poll_held_back" if held_back else "poll_failed",
+                    severity="INFO",
+                    detail=f"{type(exc).__name__}: {exc}",
                 ),
             )
             return
@@ -73,14 +78,15 @@ class RestPoller(VigilActor):
 
     def _poll(self, ask_timeout: float) -> None:
         health = self.adapter.ping()  # never raises: reachable or not, with the error
-        self.tell(
-            "breaker",
-            BreakerInput(
-                kind="ping_ok" if health.reachable else "ping_failed",
-                severity="INFO",
-                detail=health.error or f"{health.latency_ms} ms",
-            ),
-        )
+        if not health.held_back:  # a ping our own gate kept back says nothing of the venue
+            self.tell(
+                "breaker",
+                BreakerInput(
+                    kind="ping_ok" if health.reachable else "ping_failed",
+                    severity="INFO",
+                    detail=health.error or f"{health.latency_ms} ms",
+                ),
+            )
         tracked = self.ask("order_broker", InFlightRequest(), ask_timeout)
         symbols = self.settings.exchange.symbols
         open_now = {

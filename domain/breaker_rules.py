@@ -149,7 +149,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "reconciliation_failures",
         "reconciliation",
         Measure.CONSECUTIVE,
-        ["reconciliation_failed"],
+        ["reconciliation_failed", "reconciliation_held_back"],
         Trigger(D(3), R, 0),
         ok=["reconciliation_ok", "reconciliation_critical"],
         unit="cycles",

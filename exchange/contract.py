@@ -311,6 +311,9 @@ class HealthStatus(BaseModel):
     user_stream_connected: bool = False
     user_stream_last_frame_age_s: float | None = None
     error: str | None = None
+    # our own rate-limit gate kept the ping from the wire (backing off after a 429/418):
+    # nothing was learned about the venue's reachability
+    held_back: bool = False
 
 
 # --- stream events --------------------------------------------------------------------------------

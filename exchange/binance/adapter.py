@@ -40,6 +40,7 @@ from exchange.contract import (
     OrderRequest,
     OrderStatus,
     Position,
+    RateLimited,
     RateLimitEvent,
     Rejected,
     StreamStatus,
@@ -401,6 +402,8 @@ class BinanceSpotAdapter:
         }
         try:
             self.rest.call(ENDPOINTS["ping"])
+        except RateLimited as exc:
+            return HealthStatus(reachable=False, error=str(exc), held_back=exc.local, **common)
         except ExchangeError as exc:
             return HealthStatus(reachable=False, error=str(exc), **common)
         return HealthStatus(

@@ -111,7 +111,8 @@ def test_connection_refused_is_not_sent(sim: SimHandle) -> None:
     with pytest.raises(NotSent) as raised:
         adapter.get_open_orders()
     assert not isinstance(raised.value, RateLimited)
-    assert not adapter.ping().reachable
+    health = adapter.ping()
+    assert not health.reachable and not health.held_back  # it was tried: a real failure
     adapter.close()
 
 
@@ -157,6 +158,10 @@ def test_429_closes_the_gate_for_retry_after(sim: SimHandle) -> None:
     assert gated.value.local
     assert sim.exchange.server.request_count == count  # nothing reached the simulator
     assert [e.kind for e in events] == ["http_429", "gate_closed"]
+    # a ping the gate holds back says nothing of the venue: not a failed ping
+    held = adapter.ping()
+    assert not held.reachable and held.held_back and held.banned_for_s == 0
+    assert sim.exchange.server.request_count == count
     adapter.close()
 
 

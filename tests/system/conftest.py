@@ -104,6 +104,18 @@ class Vigil:
         return len(self.sim.state()["orders"])
 
 
+def audited(vigil: Vigil, kind: str, **match: Any) -> list[dict[str, Any]]:
+    """The audit trail's records of ``kind`` whose fields equal ``match`` (flushed first)."""
+    vigil.system.trail.flush()
+    records = vigil.system.trail.query(kind=kind, limit=10**6)
+    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+
+def wait_audited(vigil: Vigil, kind: str, timeout: float = 3.0, **match: Any) -> dict[str, Any]:
+    """The first such record, waiting up to ``timeout`` for one to be written."""
+    return wait_for(lambda: audited(vigil, kind, **match), timeout=timeout)[0]  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def vigil_factory(tmp_path: Path) -> Iterator[Callable[..., Vigil]]:
     started: list[tuple[VigilSystem, SimulatedExchange | None]] = []

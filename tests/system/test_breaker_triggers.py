@@ -13,7 +13,7 @@ import requests
 
 from actors.messages import BreakerInput, InjectFault, ReconcileNow
 from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.system.conftest import Vigil, audited, wait_audited
 
 FAST_BREAKER: dict[str, Any] = {"tick_s": 0.05, "yellow_cool_down_s": 0.5}
 
@@ -25,16 +25,6 @@ def start(vigil_factory: Callable[..., Vigil], triggers: dict[str, Any], **kw: A
     vigil = vigil_factory(breaker=breaker, **kw)
     vigil.wait_green()
     return vigil
-
-
-def audited(vigil: Vigil, kind: str, **match: Any) -> list[dict[str, Any]]:
-    vigil.system.trail.flush()
-    records = vigil.system.trail.query(kind=kind, limit=10**6)
-    return [r for r in records if all(r.get(k) == v for k, v in match.items())]
-
-
-def wait_audited(vigil: Vigil, kind: str, timeout: float = 3.0, **match: Any) -> dict[str, Any]:
-    return wait_for(lambda: audited(vigil, kind, **match), timeout=timeout)[0]  # type: ignore[no-any-return]
 
 
 def level(vigil: Vigil) -> str:
@@ -82,39 +72,61 @@ def test_a_timeout_storm_goes_yellow_then_clears_after_the_cool_down(
 
 
 def test_a_reject_spike_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
-    # the broker reports rejects as evidence once INTEGRATION-issue7.md §2 is applied; until
-    # then the test feeds the same evidence the broker will send, through the directory
-    vigil = start(vigil_factory, {"rejects": {"threshold": 3, "window_s": 5}})
+    # only the reject rule may move the breaker here (a reject is also an API error)
+    vigil = start(
+        vigil_factory,
+        {"rejects": {"threshold": 3, "window_s": 5}, "api_errors": {"threshold": 0}},
+    )
     vigil.sim.arm("reject_orders", count=3)
     sent = [vigil.submit(type="LIMIT", price="59000", quantity="0.01") for _ in range(3)]
-    assert sent[0].accepted  # the later ones may already meet YELLOW (api errors)
-    accepted = sum(d.accepted for d in sent)
-    wait_for(lambda: vigil.system.book.counters["answered"] >= accepted, timeout=3)
-    if not audited(vigil, "breaker_input", input="order_rejected"):  # broker not integrated
-        for _ in range(3):
-            vigil.system.directory.tell(
-                "breaker",
-                BreakerInput(kind="order_rejected", severity="INFO", detail="-2010"),
-                sender="order_broker",
-            )
+    assert all(d.accepted for d in sent)  # the policy let them through: the exchange refused
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("rejects: 3 rejects")
     wait_audited(vigil, "breaker_rule", rule="rejects", level="YELLOW")
+    # the evidence came from the broker, one per rejected order, with the exchange's code
+    inputs = audited(vigil, "breaker_input", input="order_rejected", source="order_broker")
+    assert len(inputs) == 3 and all("-2010" in i["detail"] for i in inputs)
+    assert vigil.sim_orders() == 0
+
+
+def test_a_429_goes_yellow_and_clears_once_the_venue_admits_us_again(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {"rate_limited": {"threshold": 1, "window_s": 1.0}})
+    # one 429 and no ban: the adapter backs off for the venue's Retry-After, then goes on
+    vigil.sim.arm("rate_limit_storm", params={"count_429": 1, "ban_seconds": 0})
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=4)
+    assert vigil.system.gate.state.reason.startswith("rate_limited: 1 refusals")
+    wait_audited(vigil, "breaker_rule", rule="rate_limited", level="YELLOW")
+    assert audited(vigil, "breaker_input", input="rate_limit_http_429")
+    wait_for(lambda: level(vigil) == "GREEN", timeout=6)
+    assert wait_audited(vigil, "breaker_yellow_cleared")["was"].startswith("rate_limited")
+    assert not audited(vigil, "breaker_red")
+    # the calls our own gate held back during the back-off are not API errors or failed pings
+    assert not audited(vigil, "breaker_rule", rule="api_errors")
+    assert not audited(vigil, "breaker_rule", rule="ping_failures")
 
 
 def test_consecutive_ping_failures_go_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
-    vigil = start(vigil_factory, {"ping_failures": {"threshold": 2, "red_threshold": 3}})
-    vigil.sim.arm("outage", params={"mode": "refuse"}, duration=2)
-    for _ in range(3):  # what the poller's ping reports (INTEGRATION-issue7.md §4)
-        health = vigil.system.adapter.ping()
-        assert not health.reachable
-        vigil.system.directory.tell(
-            "breaker",
-            BreakerInput(kind="ping_failed", severity="INFO", detail=str(health.error)),
-            sender="rest_poller",
-        )
-    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
-    assert vigil.system.gate.state.reason.startswith("ping_failures: 3 pings in a row")
-    wait_audited(vigil, "breaker_rule", rule="ping_failures", level="RED")
+    # the poller pings on each poll; every other rule an outage feeds is off here
+    vigil = start(
+        vigil_factory,
+        {
+            "ping_failures": {"threshold": 2, "red_threshold": 4},
+            "api_errors": {"threshold": 0},
+            "reconciliation_failures": {"threshold": 0},
+            "reconciliation_stale": {"threshold": 0, "red_threshold": 0},
+        },
+    )
+    vigil.sim.arm("outage", params={"mode": "refuse"}, duration=30)
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=6)
+    assert vigil.system.gate.state.reason.startswith("ping_failures: 4 pings in a row")
+    # YELLOW came first, at the lower threshold, and every failure came from the poller
+    yellow = wait_audited(vigil, "breaker_rule", rule="ping_failures", level="YELLOW")
+    red = wait_audited(vigil, "breaker_rule", rule="ping_failures", level="RED")
+    assert yellow["seq"] < red["seq"]
+    pings = audited(vigil, "breaker_input", input="ping_failed")
+    assert len(pings) >= 4 and all(p["source"] == "rest_poller" for p in pings)
 
 
 # --- infrastructure: streams -------------------------------------------------------------------
@@ -146,12 +158,16 @@ def test_reconciliation_that_cannot_complete_goes_red(vigil_factory: Callable[..
     wait_audited(vigil, "breaker_rule", rule="reconciliation_failures", level="RED")
 
 
-def test_a_stale_reconciliation_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
-    vigil = start(vigil_factory, {"reconciliation_stale": {"threshold": 1, "red_threshold": 0}})
+def test_a_stale_reconciliation_goes_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = start(vigil_factory, {"reconciliation_stale": {"threshold": 1, "red_threshold": 2}})
     vigil.system._stop_timers.set()  # no more cycles start
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
     assert vigil.system.gate.state.reason.startswith("reconciliation_stale: nothing for")
     wait_audited(vigil, "breaker_yellow", cause="reconciliation_stale")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason.startswith("reconciliation_stale: nothing for")
+    wait_audited(vigil, "breaker_rule", rule="reconciliation_stale", level="RED")
+    wait_audited(vigil, "breaker_red")
 
 
 # --- execution ---------------------------------------------------------------------------------
@@ -325,6 +341,29 @@ def test_free_disk_below_the_limit_goes_red(vigil_factory: Callable[..., Vigil])
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
     assert vigil.system.gate.state.reason.startswith("disk_free: ")
     wait_audited(vigil, "breaker_rule", rule="disk_free", level="RED")
+
+
+def test_an_inbox_backlog_goes_yellow_and_clears_once_it_drains(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    # a slow listener (held for 2.5 s, inside the hang deadline) while 2,000 messages queue
+    vigil = start(
+        vigil_factory,
+        {"inbox_backlog": {"threshold": 500, "window_s": 2}},
+        supervision={"hang_timeout_s": 6.0},
+    )
+    directory = vigil.system.directory
+    assert directory.tell("ws_listener", InjectFault(kind="hang", seconds=2.5), sender="test")
+    for _ in range(2000):
+        directory.tell("ws_listener", InjectFault(kind="hang", seconds=0), sender="test")
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=4)
+    assert vigil.system.gate.state.reason.startswith("inbox_backlog: ")
+    record = wait_audited(vigil, "breaker_rule", rule="inbox_backlog", level="YELLOW")
+    assert Decimal(record["value"]) > 500
+    # drained, the samples fall out of the window and the cool-down passes: GREEN by itself
+    wait_for(lambda: level(vigil) == "GREEN", timeout=8)
+    assert wait_audited(vigil, "breaker_yellow_cleared")["was"].startswith("inbox_backlog")
+    assert not audited(vigil, "actor_failure")  # slow is not hung: no restart, no RED
 
 
 def test_cpu_above_the_limit_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from exchange.simulator import SimulatedExchange, SimulatorConfig
 from tests.conftest import SimHandle, wait_for
-from tests.system.conftest import Vigil
+from tests.system.conftest import Vigil, wait_audited
 
 
 def differences(vigil: Vigil) -> list[str]:
@@ -116,6 +116,9 @@ def test_t2_ghost_order_is_detected_within_one_reconciliation_cycle(vigil: Vigil
     assert "unknown_order" in vigil.system.gate.state.reason
     report = json.loads((latest_incident(vigil, "reconciliation") / "report.json").read_text())
     assert any(f["kind"] == "unknown_order" for f in report["findings"])
+    record = wait_audited(vigil, "reconciliation", result="CRITICAL")
+    assert any(f["kind"] == "unknown_order" for f in record["findings"])
+    assert "unknown_order" in wait_audited(vigil, "breaker_red", source="reconciler")["reason"]
     assert vigil.api("POST", "/v1/orders", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                              "quantity": "0.001"}).status_code == 409  # fmt: skip
 
@@ -132,6 +135,10 @@ def test_t3_balance_drift_is_red_and_the_report_names_the_asset_and_both_amounts
     state = json.loads((folder / "state.json").read_text())
     assert state["exchange"]["balances"]["USDT"]["free"].startswith("99987.5")
     assert Decimal(state["internal"]["totals"]["USDT"]) == Decimal("100000")
+    record = wait_audited(vigil, "reconciliation", result="CRITICAL")
+    drift = [f for f in record["findings"] if f["severity"] == "CRITICAL"]
+    assert drift and all("USDT" in f["key"] for f in drift)
+    assert "balance" in wait_audited(vigil, "breaker_red", source="reconciler")["reason"]
 
 
 def test_missed_websocket_events_are_caught_by_the_rest_path(vigil: Vigil) -> None:
