@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from actors.messages import (
@@ -96,6 +96,11 @@ class SystemCollector:
         for kind, count in status.get("orders", {}).items():
             orders.add_metric([kind], count)
         yield orders
+        malformed = CounterMetricFamily(
+            "vigil_malformed_payloads", "exchange messages that failed to parse"
+        )
+        malformed.add_metric([], status["malformed_payloads"])
+        yield malformed
         recon = GaugeMetricFamily(
             "vigil_reconciliation_healthy", "1 if the last result was HEALTHY"
         )

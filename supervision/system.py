@@ -400,6 +400,7 @@ class VigilSystem:
             "actors": self.supervisor.alive(),
             "restarts": self.supervisor.restarts(),
             "streams": dict(self.stream_health),
+            "malformed_payloads": self.adapter.malformed_count,
             "pid": os.getpid(),
         }
         try:

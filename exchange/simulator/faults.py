@@ -25,6 +25,9 @@ FAULT_KINDS: dict[str, str] = {
     "duplicate_events": "user data events delivered twice",
     "drop_events": "user data events never delivered",
     "delay_events": "user data events delivered `delay_ms` later (default 2000)",
+    "malformed_events": "user data events carrying `field` (default `z`, an executionReport's "
+    "cumulative filled quantity) delivered with it set to `value` (default `garbage`); "
+    "events without the field pass untouched and spend nothing",
     "outage": "every REST call (and the WS API with scope=all) answers 503, or with "
     "mode=refuse has its connection dropped",
     "rate_limit_storm": "the next `count_429` requests (default 3) get 429, then a 418 ban "

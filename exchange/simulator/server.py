@@ -594,6 +594,11 @@ class SimServer:
             return
         if self.faults.take("duplicate_events") is not None:
             copies = 2
+        corrupt = self.faults.peek("malformed_events")
+        if corrupt is not None:
+            name = str(corrupt.params.get("field", "z"))
+            if name in event and self.faults.take("malformed_events") is not None:
+                event = {**event, name: corrupt.params.get("value", "garbage")}
         delayed = self.faults.take("delay_events")
         if delayed is not None:
             delay = float(delayed.params.get("delay_ms", 2000)) / 1000

@@ -90,6 +90,18 @@ def test_drop_events_never_delivers_them(
     assert len(orders_named(sim, "drop-ev")) == 1
 
 
+def test_malformed_events_corrupts_only_events_that_carry_the_field(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("malformed_events", params={"field": "z", "value": "n/a"}, count=1)
+    client.create_order(**LIMIT, newClientOrderId="bad-ev")
+    client.create_order(**LIMIT, newClientOrderId="good-ev")
+    events = [e for e in user_stream.drain() if e["e"] == "executionReport"]
+    assert [(e["c"], e["z"]) for e in events] == [("bad-ev", "n/a"), ("good-ev", "0.00000000")]
+    # the balance events between them carry no "z": they passed untouched and spent nothing
+    assert sim.state()["faults"] == []
+
+
 def test_delay_events_delivers_them_later(
     sim: SimHandle, client: Client, user_stream: UserStream
 ) -> None:

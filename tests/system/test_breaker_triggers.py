@@ -14,6 +14,7 @@ import requests
 from actors.messages import BreakerInput, InjectFault, ReconcileNow
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
+from tests.system.test_reconciliation import book_matches_exchange, orders_match_exchange
 
 FAST_BREAKER: dict[str, Any] = {"tick_s": 0.05, "yellow_cool_down_s": 0.5}
 
@@ -127,6 +128,34 @@ def test_consecutive_ping_failures_go_yellow_then_red(vigil_factory: Callable[..
     assert yellow["seq"] < red["seq"]
     pings = audited(vigil, "breaker_input", input="ping_failed")
     assert len(pings) >= 4 and all(p["source"] == "rest_poller" for p in pings)
+
+
+def test_a_malformed_fill_event_goes_yellow_is_counted_and_loses_nothing(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(vigil_factory, {})
+    assert vigil.submit(
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="rests"
+    ).accepted
+    orders = lambda: vigil.api("GET", "/v1/orders").json()["orders"]  # noqa: E731
+    wait_for(lambda: orders().get("rests", {}).get("state") == "NEW")
+    # the fill's executionReport arrives with a cumulative quantity that is not a number
+    vigil.sim.arm("malformed_events", count=1)
+    vigil.sim.set_price("BTCUSDT", "58500")
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    assert vigil.system.gate.state.reason.startswith("malformed_payload: ")
+    record = wait_audited(vigil, "breaker_input", input="malformed_payload", source="adapter")
+    assert "executionReport.z" in record["detail"]
+    wait_audited(vigil, "breaker_yellow", cause="malformed_payload")
+    assert vigil.status()["malformed_payloads"] == 1
+    metrics = vigil.api("GET", "/metrics").text
+    assert "vigil_malformed_payloads_total 1.0" in metrics
+    # the REST path brings the fill the stream lost: the book equals the exchange, no RED
+    wait_for(lambda: orders()["rests"]["state"] == "FILLED", timeout=5)
+    assert Decimal(orders()["rests"]["executed_qty"]) == Decimal("0.01")
+    wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=5)
+    wait_for(lambda: level(vigil) == "GREEN", timeout=5)  # the cause is gone: it cools down
+    assert not audited(vigil, "breaker_red")
 
 
 # --- infrastructure: streams -------------------------------------------------------------------
