@@ -64,6 +64,7 @@ from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
 
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
+PEAK_STEP = Decimal("1.0001")  # the day's peak equity is journaled each time it rises 1 bp
 
 
 def now_ms() -> int:
@@ -125,7 +126,7 @@ class BookHolder:
         self.closed_summaries: dict[str, InternalOrder] = {}
         self.closed_index = 0
         self.execution = ExecutionTracker()
-        self.peak_equity: Decimal | None = None  # today's highest equity (not journaled)
+        self.peak_journaled: Decimal | None = None  # the last day_peak written
         self.risk_sampled = 0.0  # monotonic: the last risk samples taken on a price
         self.counters: dict[str, int] = {
             "intents": 0,
@@ -708,7 +709,7 @@ class OrderBroker(VigilActor):
         if self.book.day is not None and self.book.day.start_ms == start:
             return
         self.book.day = DayMark(start, self.book.total_pnl())
-        self.holder.peak_equity = None
+        self.holder.peak_journaled = None
         self.journal.append(
             "day_mark", {"start_ms": start, "pnl_base": str(self.book.day.pnl_base)}
         )
@@ -729,8 +730,17 @@ class OrderBroker(VigilActor):
         equity = self.book.equity(quote)
         if equity is None or equity <= 0:
             return
-        peak = max(self.holder.peak_equity or equity, equity)
-        self.holder.peak_equity = peak
+        day = self.book.day
+        assert day is not None  # _roll_day set it
+        peak = max(day.peak_equity or equity, equity)
+        day.peak_equity = peak
+        last = self.holder.peak_journaled
+        if last is None or peak >= last * PEAK_STEP:
+            # journaled when it has risen by a basis point since the last entry: a restart
+            # keeps the day's peak (a drawdown is not forgotten by restarting), to 1 bp,
+            # and the entries are bounded by the market's rise, not by time
+            self.holder.peak_journaled = peak
+            self.journal.append("day_peak", {"start_ms": day.start_ms, "peak": str(peak)})
         drawdown = (peak - equity) / peak * 100
         self.tell(
             "breaker",
@@ -832,8 +842,8 @@ class OrderBroker(VigilActor):
                 "day_start_ms": book.day.start_ms if book.day else None,
                 "daily_pnl": plain(book.daily_pnl(now_ms())),
                 "peak_equity": None
-                if self.holder.peak_equity is None
-                else plain(self.holder.peak_equity),
+                if self.book.day is None or self.book.day.peak_equity is None
+                else plain(self.book.day.peak_equity),
                 "unknown_orders": len(self.holder.unknown_since),
             },
         }

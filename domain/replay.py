@@ -84,6 +84,11 @@ def replay(
             book.apply_external(body["asset"], Decimal(body["delta"]))
         elif kind == "day_mark":
             book.day = DayMark(int(body["start_ms"]), Decimal(body["pnl_base"]))
+        elif kind == "day_peak":  # the day's highest equity so far (to 1 bp)
+            day = book.day
+            if day is not None and day.start_ms == int(body["start_ms"]):
+                peak = Decimal(body["peak"])
+                day.peak_equity = peak if day.peak_equity is None else max(day.peak_equity, peak)
     for order in book.orders.values():
         if order.state is OrderState.PENDING_NEW:
             order.state = OrderState.UNKNOWN  # it may have reached the exchange

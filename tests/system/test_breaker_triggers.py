@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -315,6 +316,32 @@ def test_the_drawdown_limit_goes_red(vigil_factory: Callable[..., Vigil]) -> Non
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
     assert vigil.system.gate.state.reason.startswith("drawdown: ")
     wait_audited(vigil, "breaker_rule", rule="drawdown", level="RED")
+
+
+def test_the_days_peak_equity_and_loss_baseline_survive_a_process_restart(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path
+) -> None:
+    """A restart must not forgive a drawdown: the day's peak comes back from the journal."""
+    data_dir = tmp_path / "var"
+    triggers = {"drawdown": {"threshold": "0.5", "window_s": 60}}
+    first = start(vigil_factory, triggers, data_dir=data_dir)
+    mid = buy_then_move(first, "0.001", Decimal(2000))  # 1 BTC held: the peak rises ~1%
+    wait_for(lambda: Decimal(first.status()["risk"]["peak_equity"] or 0) > 191_000, timeout=4)
+    first.sim.set_price("BTCUSDT", str(mid - 600))  # ~0.3% below the peak: within the limit
+    risk = first.status()["risk"]
+    assert not audited(first, "breaker_rule", rule="drawdown")
+    first.system.stop(cancel_open=False)
+
+    second = start(vigil_factory, triggers, data_dir=data_dir, sim=first.system.simulator)
+    again = second.status()["risk"]
+    assert again["day_start_ms"] == risk["day_start_ms"]
+    assert Decimal(again["peak_equity"]) >= Decimal(risk["peak_equity"]) / Decimal("1.0001")
+    # another ~0.3% down: 0.6% from the day's peak (before the restart), 0.3% from where
+    # the second process began; only a remembered peak sees the limit crossed
+    second.sim.set_price("BTCUSDT", str(mid - 1200))
+    wait_for(lambda: second.system.gate.state.is_red, timeout=4)
+    assert second.system.gate.state.reason.startswith("drawdown: ")
+    wait_audited(second, "breaker_rule", rule="drawdown", level="RED")
 
 
 def test_consecutive_losing_closes_go_yellow(vigil_factory: Callable[..., Vigil]) -> None:
