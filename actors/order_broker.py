@@ -611,6 +611,7 @@ class OrderBroker(VigilActor):
         if isinstance(message.event, BalanceUpdate):
             self.book.apply_external(message.event.asset, message.event.delta)
             self.audit("balance_update", asset=message.event.asset, delta=str(message.event.delta))
+            self._shift_peak(message.event.asset, message.event.delta)
             for symbol, market in self.book.markets.items():
                 if message.event.asset in (market.base, market.quote):
                     self._check_position(symbol)
@@ -713,6 +714,20 @@ class OrderBroker(VigilActor):
         self.journal.append(
             "day_mark", {"start_ms": start, "pnl_base": str(self.book.day.pnl_base)}
         )
+
+    def _shift_peak(self, asset: str, delta: Decimal) -> None:
+        """A deposit or withdrawal moves equity without gain or loss: the day's peak moves
+        with it (valued at the mid), so a withdrawal is not read as a drawdown."""
+        day = self.book.day
+        if day is None or day.peak_equity is None or not self.book.markets:
+            return
+        quote = next(iter(self.book.markets.values())).quote
+        price = Decimal(1) if asset == quote else self.book.prices.get(f"{asset}{quote}")
+        if price is None:
+            return  # unvalued: the next risk sample values the account as a whole again
+        day.peak_equity = max(day.peak_equity + delta * price, Decimal(0))
+        self.holder.peak_journaled = day.peak_equity
+        self.journal.append("day_peak", {"start_ms": day.start_ms, "peak": str(day.peak_equity)})
 
     def _risk(self) -> None:
         """Today's loss and the drawdown from today's highest equity, as breaker samples."""

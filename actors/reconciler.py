@@ -78,7 +78,7 @@ class Reconciler(VigilActor):
             crash_point("during_reconciliation")
             after = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
-            held_back = isinstance(exc, RateLimited) and exc.local
+            held_back = isinstance(exc, RateLimited) and exc.backing_off
             self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}", held_back=held_back)
             return "FAILED"
         # The exchange was read between two views of the book; events that landed in

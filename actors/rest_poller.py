@@ -63,7 +63,7 @@ class RestPoller(VigilActor):
             self.failures += 1
             # held back by our own gate after a 429/418: the refusal is the evidence (the
             # rate-limit rules count it), each poll it stops is not one more API error
-            held_back = isinstance(exc, RateLimited) and exc.local
+            held_back = isinstance(exc, RateLimited) and exc.backing_off
             self.tell(
                 "breaker",
                 BreakerInput(

@@ -84,11 +84,10 @@ def replay(
             book.apply_external(body["asset"], Decimal(body["delta"]))
         elif kind == "day_mark":
             book.day = DayMark(int(body["start_ms"]), Decimal(body["pnl_base"]))
-        elif kind == "day_peak":  # the day's highest equity so far (to 1 bp)
-            day = book.day
+        elif kind == "day_peak":  # the day's highest equity so far (to 1 bp), or the peak
+            day = book.day  # moved by a deposit or withdrawal: the latest entry holds
             if day is not None and day.start_ms == int(body["start_ms"]):
-                peak = Decimal(body["peak"])
-                day.peak_equity = peak if day.peak_equity is None else max(day.peak_equity, peak)
+                day.peak_equity = Decimal(body["peak"])
     for order in book.orders.values():
         if order.state is OrderState.PENDING_NEW:
             order.state = OrderState.UNKNOWN  # it may have reached the exchange

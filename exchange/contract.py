@@ -311,8 +311,8 @@ class HealthStatus(BaseModel):
     user_stream_connected: bool = False
     user_stream_last_frame_age_s: float | None = None
     error: str | None = None
-    # our own rate-limit gate kept the ping from the wire (backing off after a 429/418):
-    # nothing was learned about the venue's reachability
+    # the gate a 429/418 closed kept the ping from the wire (for the venue's Retry-After):
+    # nothing was learned about the venue's reachability (our pre-emptive throttle is not this)
     held_back: bool = False
 
 
@@ -515,6 +515,7 @@ class RateLimited(NotSent):
         retry_after_s: float,
         banned: bool = False,
         local: bool = False,
+        backing_off: bool = False,
         code: int | None = None,
         http_status: int | None = None,
     ) -> None:
@@ -522,6 +523,9 @@ class RateLimited(NotSent):
         self.retry_after_s = retry_after_s
         self.banned = banned
         self.local = local
+        # held back by the gate the venue's own 429/418 closed (for its Retry-After): the
+        # refusal was the evidence; our pre-emptive throttle is local but not backing off
+        self.backing_off = backing_off
 
 
 class UnknownOutcome(ExchangeError):

@@ -403,7 +403,9 @@ class BinanceSpotAdapter:
         try:
             self.rest.call(ENDPOINTS["ping"])
         except RateLimited as exc:
-            return HealthStatus(reachable=False, error=str(exc), held_back=exc.local, **common)
+            return HealthStatus(
+                reachable=False, error=str(exc), held_back=exc.backing_off, **common
+            )
         except ExchangeError as exc:
             return HealthStatus(reachable=False, error=str(exc), **common)
         return HealthStatus(

@@ -188,6 +188,7 @@ class RestTransport:
                 retry_after_s=blocked,
                 banned=banned,
                 local=True,
+                backing_off=True,
             )
         delay = self._limits.throttle_delay(weight, endpoint.is_order)
         if delay > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +31,8 @@ FAULT_KINDS: dict[str, str] = {
     "events without the field pass untouched and spend nothing",
     "outage": "every REST call (and the WS API with scope=all) answers 503, or with "
     "mode=refuse has its connection dropped",
-    "rate_limit_storm": "the next `count_429` requests (default 3) get 429, then a 418 ban "
-    "for `ban_seconds` (default 10)",
+    "rate_limit_storm": "the next `count_429` requests (default 3) get 429 with Retry-After "
+    "`retry_after` (default 1), then a 418 ban for `ban_seconds` (default 10)",
     "clock_skew": "the server clock moves by `offset_ms` (default 10000): -1021 until the "
     "client re-syncs with /api/v3/time",
     "ghost_order": "an order placed on the account by another client (symbol, side, "
@@ -127,6 +128,16 @@ class FaultBook:
                     fault.triggered += 1
                     return fault
             self._faults = [f for f in self._faults if f.live(now)]
+        return None
+
+    def take_if(self, kind: str, accept: Callable[[Fault], bool]) -> Fault | None:
+        """The first live fault of ``kind`` that ``accept``s, spending one of its triggers."""
+        now = time.monotonic()
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == kind and fault.live(now) and accept(fault):
+                    fault.triggered += 1
+                    return fault
         return None
 
     def peek(self, kind: str) -> Fault | None:

@@ -57,11 +57,13 @@ class RateLimiter:
         self.banned_until_ms = 0
         self.forced_429 = 0  # rate_limit_storm: this many 429s before a ban
         self._storm_ban_seconds = ban_seconds
+        self._storm_retry_after = 1
 
-    def storm(self, count_429: int, ban_seconds: int) -> None:
+    def storm(self, count_429: int, ban_seconds: int, retry_after: int = 1) -> None:
         with self._lock:
             self.forced_429 = count_429
             self._storm_ban_seconds = ban_seconds
+            self._storm_retry_after = retry_after
 
     def _ban(self, now_ms: int, seconds: int) -> RateLimited:
         self.banned_until_ms = now_ms + seconds * 1000
@@ -88,7 +90,7 @@ class RateLimiter:
                 if self.forced_429 == 0:
                     self.banned_until_ms = now_ms + self._storm_ban_seconds * 1000
                 storm = self._weight_429(now_ms)
-                storm.retry_after = 1  # the storm's 429s ask for a short back-off
+                storm.retry_after = self._storm_retry_after  # the storm's 429s: a short back-off
                 raise storm
             for window in (self.weight, self.orders_10s, self.orders_day):
                 window.roll(now_ms)

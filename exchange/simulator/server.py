@@ -594,11 +594,12 @@ class SimServer:
             return
         if self.faults.take("duplicate_events") is not None:
             copies = 2
-        corrupt = self.faults.peek("malformed_events")
+        corrupt = self.faults.take_if(
+            "malformed_events", lambda f: str(f.params.get("field", "z")) in event
+        )
         if corrupt is not None:
             name = str(corrupt.params.get("field", "z"))
-            if name in event and self.faults.take("malformed_events") is not None:
-                event = {**event, name: corrupt.params.get("value", "garbage")}
+            event = {**event, name: corrupt.params.get("value", "garbage")}
         delayed = self.faults.take("delay_events")
         if delayed is not None:
             delay = float(delayed.params.get("delay_ms", 2000)) / 1000
@@ -821,7 +822,9 @@ class SimServer:
             await self._one_shot(kind, params)
             if kind == "rate_limit_storm":
                 self.limiter.storm(
-                    int(params.get("count_429", 3)), int(params.get("ban_seconds", 10))
+                    int(params.get("count_429", 3)),
+                    int(params.get("ban_seconds", 10)),
+                    int(params.get("retry_after", 1)),
                 )
             if kind == "clock_skew":
                 self.engine.clock_offset_ms = int(params.get("offset_ms", 10000))

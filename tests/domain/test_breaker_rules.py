@@ -141,6 +141,25 @@ def test_a_critical_reconciliation_ends_a_run_of_failed_cycles() -> None:
     assert rules.evaluate(T0 + 20).firing == {}
 
 
+def test_a_cycle_held_back_by_a_429_is_a_failed_cycle_but_not_an_api_error() -> None:
+    rules = BreakerRules(
+        {
+            **{n: Trigger(D(0)) for n in SPECS},
+            "reconciliation_failures": Trigger(D(3), Level.RED),
+            "api_errors": Trigger(D(1), Level.YELLOW, 30),
+        },
+        T0,
+    )
+    feed(rules, "reconciliation_held_back", 2)
+    feed(rules, "poll_held_back", 5, at=T0 + 10)
+    assert rules.evaluate(T0 + 20).firing == {}
+    feed(rules, "reconciliation_failed", 1, at=T0 + 30)  # mixed: still one run
+    firing = rules.evaluate(T0 + 40).firing
+    assert firing["reconciliation_failures"].level is Level.RED
+    assert firing["api_errors"].level is Level.YELLOW  # only the real failure counts there
+    assert rules.measures(T0 + 40)["api_errors"] == "1"
+
+
 @pytest.mark.parametrize(
     ("silent_ms", "level"),
     [(30_000, None), (30_001, Level.YELLOW), (120_000, Level.YELLOW), (120_001, Level.RED)],

@@ -16,19 +16,19 @@ def entries(*more: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]
     return [("opening", {"totals": {"BTC": "1", "USDT": "1000"}}), *more]
 
 
-def test_the_day_mark_and_the_highest_peak_of_that_day_come_back() -> None:
+def test_the_day_mark_and_the_latest_peak_of_that_day_come_back() -> None:
     book, _ = replay(
         entries(
             ("day_mark", {"start_ms": DAY, "pnl_base": "-12.5"}),
             ("day_peak", {"start_ms": DAY, "peak": "61000.10"}),
             ("day_peak", {"start_ms": DAY, "peak": "61500"}),
-            ("day_peak", {"start_ms": DAY, "peak": "61200"}),  # never lowers the peak
+            ("day_peak", {"start_ms": DAY, "peak": "61200"}),  # moved down by a withdrawal
         ),
         MARKETS,
     )
     assert book.day is not None
     assert (book.day.start_ms, book.day.pnl_base) == (DAY, Decimal("-12.5"))
-    assert book.day.peak_equity == Decimal("61500")
+    assert book.day.peak_equity == Decimal("61200")
 
 
 def test_a_new_day_starts_without_the_last_days_peak() -> None:

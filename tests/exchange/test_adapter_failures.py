@@ -155,7 +155,7 @@ def test_429_closes_the_gate_for_retry_after(sim: SimHandle) -> None:
     count = sim.exchange.server.request_count
     with pytest.raises(RateLimited) as gated:
         adapter.get_open_orders()
-    assert gated.value.local
+    assert gated.value.local and gated.value.backing_off
     assert sim.exchange.server.request_count == count  # nothing reached the simulator
     assert [e.kind for e in events] == ["http_429", "gate_closed"]
     # a ping the gate holds back says nothing of the venue: not a failed ping
@@ -201,6 +201,7 @@ def test_pre_emptive_throttle_refuses_before_the_wire(sim: SimHandle) -> None:
     with pytest.raises(RateLimited) as raised:
         adapter.get_open_orders()  # used weight is already above 80% of 10
     assert raised.value.local and not raised.value.banned
+    assert not raised.value.backing_off  # our own throttle: the venue refused nothing
     assert sim.exchange.server.request_count == count
     assert events[-1].kind == "throttled"
     adapter.close()
