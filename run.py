@@ -21,6 +21,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_PROFILE = ROOT / "config" / "sim.toml"
+WATCH_EVERY_S = 0.25  # how often the main thread checks the supervisor is alive
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -111,8 +112,12 @@ def cmd_main(args: argparse.Namespace) -> int:
             f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
             flush=True,
         )
-        while not stop.wait(args.status_every):
-            print(status_line(system.status()), flush=True)
+        next_line = time.monotonic() + args.status_every
+        while not stop.wait(WATCH_EVERY_S):
+            system.watch()  # the main thread watches the supervisor (and the timer thread)
+            if time.monotonic() >= next_line:
+                next_line = time.monotonic() + args.status_every
+                print(status_line(system.status()), flush=True)
     except Exception as exc:  # start-up failed: say why, stop what started
         print(f"vigil: {exc}", file=sys.stderr)
         system.stop(cancel_open=False)
@@ -285,9 +290,11 @@ def format_record(r: dict[str, Any]) -> str:
     took = ((r.get("ended") or started) - started) * 1000
     stamp = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started % 1 * 1000):03d}"
     order = f" order={r['order']}" if r.get("order") else ""
+    state = f" [{r['state']}]" if r.get("state") else ""
     return (
         f"{stamp} {r.get('sender') or '?'} -> {r.get('receiver')} {r.get('type')} "
-        f"cid={r.get('cid')}{order} queued={queued:.2f}ms took={took:.2f}ms {r.get('outcome')}"
+        f"cid={r.get('cid')}{order}{state} queued={queued:.2f}ms took={took:.2f}ms "
+        f"{r.get('outcome')}"
     )
 
 

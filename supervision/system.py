@@ -371,9 +371,24 @@ class VigilSystem:
                 self.directory.tell("rest_poller", PollNow(), sender="timer")
                 stream_up = self.stream_health.get("user") == "subscribed"
                 next_poll = now + (p.interval_s if stream_up else p.fast_interval_s)
-            if not self.supervisor.monitor_alive and self.accepting:
-                self.gate.trip_red("the supervisor's monitor died", "main")
-                self.supervisor.restart_monitor()
+            self._watch_monitor()
+
+    def _watch_monitor(self) -> None:
+        if not self.supervisor.monitor_alive and self.accepting:
+            self.gate.trip_red("the supervisor's monitor died", "main")
+            self.supervisor.restart_monitor()
+
+    def watch(self) -> None:
+        """Who watches the watchers: called by the main thread (``run.py``). The supervisor's
+        monitor and the timer thread (which also watches the monitor) must be alive; if
+        either died, trading goes RED and it is started again."""
+        if not self.accepting or self._stop_timers.is_set():
+            return
+        self._watch_monitor()
+        if self._timer is not None and not self._timer.is_alive():
+            self.gate.trip_red("the timer thread died", "main")
+            self._timer = threading.Thread(target=self._timers, name="vigil-timers", daemon=True)
+            self._timer.start()
 
     def audit(self, kind: str, **data: Any) -> None:
         self.directory.tell("audit_logger", AuditEvent(kind=kind, data=data), sender="system")

@@ -87,6 +87,9 @@ class MessageTrace:
         order = order_of(message)
         if order is not None:
             entry["order"] = order
+            state = state_of(message)
+            if state:
+                entry["state"] = state
         if self.level == "detail" and dataclasses.is_dataclass(message):
             entry["fields"] = {
                 f.name: str(getattr(message, f.name))
@@ -127,3 +130,18 @@ def order_of(message: Any) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def state_of(message: Any) -> str:
+    """What a message says happened to its order, for the journey: a send's outcome, an
+    execution report's type, state and filled quantity, a snapshot's state."""
+    outcome = getattr(message, "outcome", None)
+    if isinstance(outcome, str):
+        return outcome
+    report = getattr(message, "report", None)
+    if report is not None:
+        return f"{report.execution_type} {report.state.value} {report.cumulative_qty}"
+    status = getattr(message, "status", None)
+    if status is not None and hasattr(status, "state"):
+        return f"{status.state.value} {status.executed_qty}"
+    return ""

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +121,37 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
         assert code == 0, answer
         assert cli(env, "status")[1]["breaker"] == "GREEN"
         wait_for(lambda: len(sim_state()["orders"]) > orders_at_red + 2, timeout=10)
+
+        # an order of ours rests on the book when the process is told to stop
+        mid = sim_state()["prices"]["BTCUSDT"]["mid"]
+        resting = requests.post(
+            control["url"] + "/v1/orders",
+            json={
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "quantity": "0.001",
+                "price": str((Decimal(mid) * Decimal("0.97")).quantize(Decimal("0.01"))),
+                "client_order_id": "e2e-resting",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert resting.status_code == 202, resting.text
+        wait_for(
+            lambda: any(o["clientOrderId"] == "e2e-resting" for o in sim_state()["open_orders"]),
+            timeout=10,
+        )
     finally:
         vigil.send_signal(signal.SIGTERM)
         out, err = vigil.communicate(timeout=30)
     assert vigil.returncode == 0, err[-2000:]
     assert "stopped" in out
+    assert "[GREEN]" in out and "| recon " in out and "actors 6/6" in out  # the status lines
     # our open orders were cancelled on the exchange before the process exited
     assert [o for o in sim_state()["open_orders"] if o["owner"] != "ghost"] == []
+    final = {o["clientOrderId"]: o["status"] for o in sim_state()["orders"]}
+    assert final["e2e-resting"] == "CANCELED"
 
     # one filled order's whole journey, from the trace
     filled = next(
@@ -139,4 +164,7 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
     kinds = [line.split()[4] for line in lines if " -> " in line]
     assert kinds[0] == "OrderIntent", text
     assert "SendOutcome" in kinds
-    assert "OrderEvent" in kinds or "OrderSnapshot" in kinds
+    # ... to its fill: an execution report (or the REST snapshot) that says FILLED
+    assert any(
+        ("OrderEvent" in line or "OrderSnapshot" in line) and "FILLED" in line for line in lines
+    ), text

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from actors.messages import InjectFault, OrderIntent, ReconcileNow
+from actors.messages import InjectFault, OrderIntent, ReconcileNow, StatusRequest
 from supervision.trace import read_trace
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
@@ -47,6 +47,8 @@ def test_red_survives_a_restart_of_the_breaker_and_no_automatic_path_clears_it(
 ) -> None:
     vigil.api("POST", "/v1/halt", {"reason": "drill"})
     assert vigil.system.gate.state.is_red
+    halted = vigil.system.gate.state
+    assert "drill" in halted.reason
     # the actor that holds the latch is killed and restarted
     supervisor = vigil.system.supervisor
     generation = supervisor.children["breaker"].generation
@@ -57,8 +59,12 @@ def test_red_survives_a_restart_of_the_breaker_and_no_automatic_path_clears_it(
     # healthy reconciliations come and go, time passes
     healthy_before = vigil.system.gate.last_healthy_ms or 0
     wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > healthy_before + 1000, timeout=5)
-    assert vigil.system.gate.state.is_red
-    assert vigil.status()["breaker"] == "RED"
+    # still the operator's RED, not a new one: the stop's own trip did not replace it
+    assert vigil.system.gate.state == halted
+    status = vigil.status()
+    assert status["breaker"] == "RED" and status["reason"] == halted.reason
+    seen = vigil.system.ask("breaker", StatusRequest())  # the new breaker instance sees it
+    assert (seen["breaker"], seen["reason"]) == ("RED", halted.reason)
     refused = vigil.api("POST", "/v1/orders", {"symbol": "BTCUSDT", "side": "BUY",
                                                 "type": "MARKET", "quantity": "0.001"})  # fmt: skip
     assert refused.status_code == 409

@@ -1,0 +1,117 @@
+"""The supervisor's own limits and watchers, and what RED does to our open orders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from actors.messages import InjectFault
+from tests.conftest import wait_for
+from tests.system.conftest import Vigil, audited, wait_audited
+
+
+def crash(vigil: Vigil, actor: str) -> None:
+    """A crash in ``actor``'s handler; returns once the supervisor has dealt with it."""
+    supervisor = vigil.system.supervisor
+    before = len(vigil.system.store.incidents())
+    assert vigil.system.directory.tell(actor, InjectFault(kind="raise"), sender="test")
+    wait_for(lambda: len(vigil.system.store.incidents()) > before, timeout=3)
+    child = supervisor.children[actor]
+    wait_for(lambda: child.given_up or supervisor.alive()[actor], timeout=3)
+
+
+def test_past_the_restart_intensity_the_supervisor_stops_restarting_and_stays_red(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = vigil_factory(supervision={"max_restarts": 2, "max_seconds": 60})
+    vigil.wait_green()
+    supervisor = vigil.system.supervisor
+    for _ in range(2):
+        crash(vigil, "reconciler")
+    assert supervisor.children["reconciler"].restarts == 2
+    assert supervisor.alive()["reconciler"]
+    crash(vigil, "reconciler")  # the third in 60 s: past the limit
+    child = supervisor.children["reconciler"]
+    assert child.given_up and child.restarts == 2
+    assert vigil.status()["actors"]["reconciler"] is False
+    newest = vigil.system.store.incidents()  # newest first
+    assert [i["detail"]["restart"] for i in newest[:3]] == [False, True, True]
+    assert all(i["detail"]["actor"] == "reconciler" for i in newest[:3])
+    # RED stays: no reconciliation can come back HEALTHY, so no reset can clear it
+    assert vigil.system.gate.state.is_red
+    resp = vigil.api("POST", "/v1/reset", {"reason": "try anyway", "confirm": True})
+    assert resp.status_code == 409, resp.text
+    assert vigil.system.gate.state.is_red
+
+
+THREAD_DIES = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+@THREAD_DIES
+def test_a_dead_supervisor_monitor_trips_red_and_is_started_again(vigil: Vigil) -> None:
+    supervisor = vigil.system.supervisor
+    original = supervisor._check_children
+
+    def broken() -> Any:
+        supervisor._check_children = original  # type: ignore[method-assign]
+        raise RuntimeError("a bug in the supervisor's monitor")
+
+    supervisor._check_children = broken  # type: ignore[method-assign]
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason == "the supervisor's monitor died"
+    wait_for(lambda: supervisor.monitor_alive, timeout=3)
+    # the new monitor supervises: a crash is still seen and the actor restarted
+    generation = supervisor.children["rest_poller"].generation
+    crash(vigil, "rest_poller")
+    assert supervisor.children["rest_poller"].generation > generation
+
+
+@THREAD_DIES
+def test_the_main_threads_watch_restarts_a_dead_timer_thread(vigil: Vigil) -> None:
+    system = vigil.system
+    original = system._watch_monitor
+
+    def broken() -> None:
+        system._watch_monitor = original  # type: ignore[method-assign]
+        raise RuntimeError("a bug in the timer thread")
+
+    system._watch_monitor = broken  # type: ignore[method-assign]
+    wait_for(lambda: not system._timer.is_alive(), timeout=3)
+    system.watch()  # what run.py's main thread does every 0.25 s
+    assert system.gate.state.is_red
+    assert system.gate.state.reason == "the timer thread died"
+    # the timers run again: reconciliation cycles are started and come back
+    at = system.gate.last_result_ms or 0
+    wait_for(lambda: (system.gate.last_result_ms or 0) > at, timeout=5)
+
+
+def rest_one_order(vigil: Vigil, cid: str) -> None:
+    assert vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id=cid).accepted
+    wait_for(lambda: any(o["clientOrderId"] == cid for o in vigil.sim.state()["open_orders"]))
+
+
+def test_red_cancels_our_open_orders_and_only_ours(vigil: Vigil) -> None:
+    rest_one_order(vigil, "ours")
+    vigil.sim.arm("ghost_order", params={"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01"})
+    resp = vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    assert resp.status_code == 200
+    wait_for(lambda: {o["clientOrderId"]: o["status"] for o in vigil.sim.state()["orders"]}
+             .get("ours") == "CANCELED", timeout=5)  # fmt: skip
+    # someone else's order is not ours to cancel
+    assert [o["owner"] for o in vigil.sim.state()["open_orders"]] == ["ghost"]
+    record = wait_audited(vigil, "cancel_all")
+    assert record["orders"] == ["ours"] and record["reason"].startswith("RED: ")
+
+
+def test_with_cancel_on_red_off_our_orders_stay(vigil_factory: Callable[..., Vigil]) -> None:
+    vigil = vigil_factory(broker={"cancel_on_red": False})
+    vigil.wait_green()
+    rest_one_order(vigil, "stays")
+    assert vigil.api("POST", "/v1/halt", {"reason": "drill"}).status_code == 200
+    # the broker has handled the halt (control lane) once a normal-lane no-op comes back
+    vigil.system.ask("order_broker", InjectFault(kind="hang", seconds=0))
+    assert not audited(vigil, "cancel_all")
+    open_ids = [o["clientOrderId"] for o in vigil.sim.state()["open_orders"]]
+    assert open_ids == ["stays"]
