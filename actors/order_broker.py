@@ -159,6 +159,8 @@ class OrderBroker(VigilActor):
     def started(self) -> None:
         self.settings = self.ctx.service("settings")
         self.adapter = self.ctx.service("adapter")
+        if self.generation > 1:  # a restart: from durable state, not the failed one's memory
+            self.ctx.service("rebuild_book")()
         self.holder: BookHolder = self.ctx.service("book")
         self.book: Book = self.holder.book
         p = self.settings.policy

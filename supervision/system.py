@@ -124,6 +124,7 @@ class VigilSystem:
             for s, f in filters.items()
             if s in settings.exchange.symbols
         }
+        self.markets = markets
         self.book = self._recover(markets)
         self.directory = Directory()
         self.stream_health: dict[str, str] = {}
@@ -144,6 +145,7 @@ class VigilSystem:
                 "poll_watermarks": {},
                 "breaker_board": BreakerBoard(),
                 "reconciler_memory": {},
+                "rebuild_book": self.rebuild_book,
             },
         )
         s = settings.supervision
@@ -241,6 +243,26 @@ class VigilSystem:
         book.on_change = self._journal_change
         self.recovered = {"entries": len(entries), "orders": len(book.orders)}
         return holder
+
+    def rebuild_book(self) -> None:
+        """A restarted broker starts from durable state, not from what the instance that
+        failed left in memory (it may have failed halfway through a change): the book is
+        replayed from the journal, as at start-up. The old book is cut off from the journal
+        first, so that a hung instance that wakes up later changes nothing that counts."""
+        old = self.book.book
+        old.on_change = None
+        self.journal.flush()
+        entries = self.journal.load()
+        gc.disable()
+        try:
+            book, floors = replay(((e.kind, e.body) for e in entries), self.markets)
+        finally:
+            gc.enable()
+        book.prices.update(old.prices)  # market data, not state: the latest mids carry over
+        book.on_change = self._journal_change
+        self.book.trade_floor.update(floors)
+        self.book.book = book
+        logger.info("book rebuilt from the journal for a new broker: {} entries", len(entries))
 
     def _backfill_intent_audit(self, entries: list[Entry], book: Book) -> None:
         """An accepted intent's audit record is group-committed; its journal entry is what

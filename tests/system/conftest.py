@@ -98,7 +98,13 @@ class Vigil:
         return self.system.ask("order_broker", self.intent(**kw))
 
     def wait_green(self, timeout: float = 10.0) -> None:
-        wait_for(lambda: self.system.gate.refusal() is None, timeout=timeout)
+        """Trading allowed, and the broker has a reference price (the policy needs one;
+        the first bookTicker can come after the first HEALTHY reconciliation)."""
+        wait_for(
+            lambda: self.system.gate.refusal() is None
+            and "BTCUSDT" in self.system.book.book.prices,
+            timeout=timeout,
+        )
 
     def sim_orders(self) -> int:
         return len(self.sim.state()["orders"])

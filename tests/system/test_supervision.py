@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -85,6 +86,29 @@ def test_the_main_threads_watch_restarts_a_dead_timer_thread(vigil: Vigil) -> No
     # the timers run again: reconciliation cycles are started and come back
     at = system.gate.last_result_ms or 0
     wait_for(lambda: (system.gate.last_result_ms or 0) > at, timeout=5)
+
+
+def test_a_restarted_broker_starts_from_the_journal_not_from_the_failed_ones_memory(
+    vigil: Vigil,
+) -> None:
+    assert vigil.submit(quantity="0.001").accepted
+    wait_for(lambda: vigil.status()["fills"] >= 1)
+    rest_one_order(vigil, "still-open")
+    truth = vigil.api("GET", "/v1/balances").json()
+    orders = vigil.api("GET", "/v1/orders").json()["orders"]
+    # a change the failing instance made halfway: in its memory, never in the journal
+    vigil.system.book.book.totals["USDT"] += Decimal(5)
+    generation = vigil.system.supervisor.children["order_broker"].generation
+    crash(vigil, "order_broker")
+    assert vigil.system.supervisor.children["order_broker"].generation > generation
+    assert vigil.api("GET", "/v1/balances").json() == truth
+    rebuilt = vigil.api("GET", "/v1/orders").json()["orders"]
+    assert {c: o["state"] for c, o in rebuilt.items()} == {c: o["state"] for c, o in orders.items()}
+    # and the exchange agrees: the next reconciliation finds nothing
+    since = vigil.system.gate.last_result_ms or 0
+    wait_for(lambda: (vigil.system.gate.last_result_ms or 0) > since, timeout=5)
+    wait_for(lambda: vigil.system.gate.last_result == "HEALTHY", timeout=5)
+    assert not vigil.system.gate.state.reason.startswith("reconciliation")
 
 
 def rest_one_order(vigil: Vigil, cid: str) -> None:
