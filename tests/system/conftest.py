@@ -101,8 +101,9 @@ class Vigil:
         """Trading allowed, and the broker has a reference price (the policy needs one;
         the first bookTicker can come after the first HEALTHY reconciliation)."""
         wait_for(
-            lambda: self.system.gate.refusal() is None
-            and "BTCUSDT" in self.system.book.book.prices,
+            lambda: (
+                self.system.gate.refusal() is None and "BTCUSDT" in self.system.book.book.prices
+            ),
             timeout=timeout,
         )
 
