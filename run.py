@@ -112,16 +112,23 @@ def cmd_main(args: argparse.Namespace) -> int:
             f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
             flush=True,
         )
-        next_line = time.monotonic() + args.status_every
-        while not stop.wait(WATCH_EVERY_S):
-            system.watch()  # the main thread watches the supervisor (and the timer thread)
-            if time.monotonic() >= next_line:
-                next_line = time.monotonic() + args.status_every
-                print(status_line(system.status()), flush=True)
     except Exception as exc:  # start-up failed: say why, stop what started
         print(f"vigil: {exc}", file=sys.stderr)
         system.stop(cancel_open=False)
         return 1
+    next_line = time.monotonic() + args.status_every
+    while not stop.wait(WATCH_EVERY_S):
+        try:
+            system.watch()  # the main thread watches the supervisor (and the timer thread)
+            if time.monotonic() >= next_line:
+                next_line = time.monotonic() + args.status_every
+                print(status_line(system.status()), flush=True)
+        except Exception as exc:  # the watch must go on; a failure here is a reason to halt
+            print(f"vigil: main loop: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            try:
+                system.gate.trip_red(f"main loop failed: {type(exc).__name__}: {exc}", "main")
+            except Exception as again:  # (e.g. the disk is gone): RED is in memory anyway
+                print(f"vigil: RED not made durable: {again}", file=sys.stderr, flush=True)
     print(
         "vigil: stopping (no new intents; cancelling open orders; flushing the audit trail)",
         flush=True,

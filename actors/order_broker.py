@@ -115,6 +115,28 @@ def new_client_order_id() -> str:
     return f"vgl-{secrets.token_hex(8)}"
 
 
+class StaleInstance(RuntimeError):
+    """A broker instance that has been replaced tried to write: refused."""
+
+
+class OwnedJournal:
+    """The journal as one broker instance sees it: writable only while that instance owns
+    the book (``BookHolder.owner``). A replaced instance that wakes up mid-handler fails
+    at its next write instead of changing what recovery will replay."""
+
+    def __init__(self, journal: Journal, holder: BookHolder, generation: int) -> None:
+        self._journal = journal
+        self._holder = holder
+        self._generation = generation
+
+    def append(self, kind: str, body: dict[str, Any], *, durable: bool = False) -> None:
+        if self._holder.owner != self._generation:
+            raise StaleInstance(
+                f"broker generation {self._generation} replaced by {self._holder.owner}"
+            )
+        self._journal.append(kind, body, durable=durable)
+
+
 class BookHolder:
     """The book outlives a broker instance (a restart keeps what the old one knew);
     ``trade_floor`` is the last trade id per symbol that predates this run."""
@@ -127,6 +149,7 @@ class BookHolder:
         self.closed_index = 0
         self.execution = ExecutionTracker()
         self.peak_journaled: Decimal | None = None  # the last day_peak written
+        self.owner = 0  # the generation of the broker instance that owns the book now
         self.risk_sampled = 0.0  # monotonic: the last risk samples taken on a price
         self.counters: dict[str, int] = {
             "intents": 0,
@@ -159,9 +182,11 @@ class OrderBroker(VigilActor):
     def started(self) -> None:
         self.settings = self.ctx.service("settings")
         self.adapter = self.ctx.service("adapter")
-        if self.generation > 1:  # a restart: from durable state, not the failed one's memory
-            self.ctx.service("rebuild_book")()
         self.holder: BookHolder = self.ctx.service("book")
+        # a restart starts from durable state, not from the failed instance's memory; from
+        # here on this instance owns the book, and one that was replaced (hung, then woken)
+        # can neither write the journal nor send an order
+        self.ctx.service("rebuild_book")(self.generation)
         self.book: Book = self.holder.book
         p = self.settings.policy
         self.limits = PolicyLimits(
@@ -178,7 +203,7 @@ class OrderBroker(VigilActor):
             max_daily_loss=p.max_daily_loss,
         )
         self.wire = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
-        self.journal: Journal = self.ctx.service("journal")
+        self.journal = OwnedJournal(self.ctx.service("journal"), self.holder, self.generation)
         self.trail: AuditTrail = self.ctx.service("trail")
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
@@ -400,6 +425,9 @@ class OrderBroker(VigilActor):
                 sender="wire",
             )
 
+        if self.holder.owner != self.generation:
+            outcome("refused", "sent by a broker instance that has been replaced")
+            return
         refusal = self.ctx.gate.begin_send(cid)
         if refusal is not None:
             outcome("refused", refusal)
@@ -484,6 +512,8 @@ class OrderBroker(VigilActor):
         self._settled(order)
 
     def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
+        if self.holder.unknown_since.pop(order.client_order_id, None) is not None:
+            self._unknown_count()  # (replayed as UNKNOWN after a restart: the answer came)
         state = ack.state.value if ack.state is not None else "NEW"
         self.book.apply_order_update(
             symbol=ack.symbol,

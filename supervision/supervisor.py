@@ -132,10 +132,11 @@ class Supervisor:
 
     def restart_monitor(self) -> None:
         """The main thread's remedy if the monitor itself died (after tripping RED)."""
-        if self.monitor_alive or self._stopping.is_set():
-            return
-        self._thread = threading.Thread(target=self._monitor, name="supervisor", daemon=True)
-        self._thread.start()
+        with self._lock:  # the main thread and the timer thread may both find it dead
+            if self.monitor_alive or self._stopping.is_set():
+                return
+            self._thread = threading.Thread(target=self._monitor, name="supervisor", daemon=True)
+            self._thread.start()
 
     def alive(self) -> dict[str, bool]:
         with self._lock:
@@ -212,6 +213,8 @@ class Supervisor:
 
     def _handle(self, failure: Failure) -> None:
         with self._lock:
+            if self._stopping.is_set():
+                return  # shutting down: children stop on purpose, nothing is restarted
             child = self.children.get(failure.name)
             if child is None or failure.generation != child.generation or child.given_up:
                 return  # stale report about an instance already replaced

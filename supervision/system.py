@@ -125,6 +125,7 @@ class VigilSystem:
             if s in settings.exchange.symbols
         }
         self.markets = markets
+        self._rebuild_lock = threading.Lock()
         self.book = self._recover(markets)
         self.directory = Directory()
         self.stream_health: dict[str, str] = {}
@@ -244,25 +245,52 @@ class VigilSystem:
         self.recovered = {"entries": len(entries), "orders": len(book.orders)}
         return holder
 
-    def rebuild_book(self) -> None:
-        """A restarted broker starts from durable state, not from what the instance that
-        failed left in memory (it may have failed halfway through a change): the book is
-        replayed from the journal, as at start-up. The old book is cut off from the journal
-        first, so that a hung instance that wakes up later changes nothing that counts."""
-        old = self.book.book
-        old.on_change = None
-        self.journal.flush()
-        entries = self.journal.load()
-        gc.disable()
-        try:
-            book, floors = replay(((e.kind, e.body) for e in entries), self.markets)
-        finally:
-            gc.enable()
-        book.prices.update(old.prices)  # market data, not state: the latest mids carry over
-        book.on_change = self._journal_change
-        self.book.trade_floor.update(floors)
-        self.book.book = book
-        logger.info("book rebuilt from the journal for a new broker: {} entries", len(entries))
+    def rebuild_book(self, generation: int) -> None:
+        """Called by each broker instance as it starts; from then on it owns the book.
+
+        A restarted broker starts from durable state, not from what the instance that failed
+        left in memory (it may have failed halfway through a change): the book is replayed
+        from the journal, as at start-up. The old book is cut off from the journal first,
+        and ownership moves to the new instance, so a replaced instance that wakes up later
+        can neither write the journal nor send (``OwnedJournal``, the wire's check).
+        Rebuilds are serialised: a newer instance waits for an older one's replay."""
+        with self._rebuild_lock:
+            holder = self.book
+            if generation <= holder.owner:
+                return  # a newer instance owns it already
+            if holder.owner == 0:  # the first broker: the book was just replayed at start-up
+                holder.owner = generation
+                return
+            old = holder.book
+            old.on_change = None
+            try:
+                self.journal.flush()
+                entries = self.journal.load()
+                gc.disable()
+                try:
+                    book, floors = replay(((e.kind, e.body) for e in entries), self.markets)
+                finally:
+                    gc.enable()
+            except StoreError as exc:
+                # keep the book in memory (the best there is) and stay RED: a journal that
+                # cannot be read now is set aside by the next process start
+                old.on_change = self._journal_change
+                holder.owner = generation
+                reason = f"journal unreadable on a broker restart ({exc}): restart the process"
+                self.store.add_incident(now_ms(), "journal_unreadable", reason, {})
+                self.gate.trip_red(reason, "recovery")
+                return
+            book.prices.update(old.prices)  # market data, not state: the latest mids carry over
+            book.on_change = self._journal_change
+            holder.trade_floor.update(floors)
+            holder.closed_summaries = {}  # summaries follow the new book's closing order
+            holder.closed_index = 0
+            holder.book = book
+            holder.owner = generation
+            # fills only the old memory held (seen before their order's answer) are not in
+            # the journal: the poller fetches the trades since the opening again
+            self.ctx.services["poll_watermarks"].clear()
+        logger.info("book replayed for broker {}: {} entries", generation, len(entries))
 
     def _backfill_intent_audit(self, entries: list[Entry], book: Book) -> None:
         """An accepted intent's audit record is group-committed; its journal entry is what

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 
 from actors.messages import InjectFault
+from actors.order_broker import StaleInstance
+from exchange.contract import OrderRequest
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 
@@ -109,6 +112,59 @@ def test_a_restarted_broker_starts_from_the_journal_not_from_the_failed_ones_mem
     wait_for(lambda: (vigil.system.gate.last_result_ms or 0) > since, timeout=5)
     wait_for(lambda: vigil.system.gate.last_result == "HEALTHY", timeout=5)
     assert not vigil.system.gate.state.reason.startswith("reconciliation")
+
+
+def reset_after_trip(vigil: Vigil) -> None:
+    """The operator's path back: a HEALTHY reconciliation after the trip, then a reset."""
+    tripped = vigil.system.gate.state.since_ms
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=5)
+    resp = vigil.api("POST", "/v1/reset", {"reason": "restarted broker checked", "confirm": True})
+    assert resp.status_code == 200, resp.text
+    vigil.wait_green()
+
+
+def test_a_replaced_broker_that_wakes_up_can_neither_journal_nor_send(vigil: Vigil) -> None:
+    ref = vigil.system.directory.ref("order_broker")
+    assert ref is not None
+    replaced = ref._actor_weakref()  # the instance, as a hung one goes on after waking up
+    assert replaced is not None
+    crash(vigil, "order_broker")
+    reset_after_trip(vigil)  # the worst moment for a zombie: trading is allowed again
+    before = vigil.sim_orders()
+    with pytest.raises(StaleInstance):
+        replaced.on_intent(vigil.intent(client_order_id="from-a-zombie"))
+    # a send its wire thread still had queued: refused at the wire, told to the new broker
+    request = OrderRequest(
+        symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001"),
+        client_order_id="zombie-send",
+    )  # fmt: skip
+    replaced._send(request, "zombie")
+    assert vigil.sim_orders() == before
+    assert "from-a-zombie" not in vigil.system.book.book.orders
+    # and the live broker trades as before
+    assert vigil.submit(client_order_id="live-one").accepted
+    wait_for(lambda: vigil.sim_orders() == before + 1)
+
+
+def test_an_unreadable_journal_at_a_broker_restart_keeps_the_broker_and_stays_red(
+    vigil: Vigil,
+) -> None:
+    assert vigil.submit(client_order_id="journaled").accepted
+    wait_for(lambda: vigil.status()["fills"] >= 1)
+    vigil.system.journal.flush()
+    with sqlite3.connect(vigil.system.data_dir / "journal.db") as db:  # damage on disk
+        db.execute(
+            "UPDATE journal SET body = replace(body, '0.001', '0.002') WHERE kind = 'intent'"
+        )
+    crash(vigil, "order_broker")
+    incident = wait_for(lambda: [i for i in vigil.system.store.incidents()
+                                 if i["kind"] == "journal_unreadable"], timeout=3)[0]  # fmt: skip
+    assert "checksum" in incident["reason"] and "restart the process" in incident["reason"]
+    assert vigil.system.gate.state.is_red  # (latched with the crash's reason, its first)
+    # the broker runs on the book it had (no restart loop), and answers
+    wait_for(lambda: vigil.system.supervisor.alive()["order_broker"], timeout=3)
+    assert "journaled" in vigil.api("GET", "/v1/orders").json()["orders"]
+    assert vigil.system.supervisor.children["order_broker"].restarts == 1
 
 
 def rest_one_order(vigil: Vigil, cid: str) -> None:
