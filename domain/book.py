@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -120,6 +120,9 @@ class Execution:
     time_ms: int
     is_maker: bool
     via: str
+    # the fee's value in the quote asset, fixed when the fill is accounted (a fee paid in a
+    # third asset is valued at that moment's price) and journaled, so a replay is exact
+    fee_quote: Decimal | None = None
 
 
 @dataclass
@@ -389,13 +392,15 @@ class Book:
         )
 
     def _account(self, execution: Execution) -> None:
+        market = self.markets[execution.symbol]
+        if execution.fee_quote is None:
+            execution = replace(execution, fee_quote=self._fee_in_quote(market, execution))
         self.executions[(execution.symbol, execution.trade_id)] = execution
         ids = self.trade_ids.setdefault(execution.symbol, [])
         if ids and execution.trade_id < ids[-1]:
             bisect.insort(ids, execution.trade_id)
         else:
             ids.append(execution.trade_id)
-        market = self.markets[execution.symbol]
         notional = execution.price * execution.qty
         sign = Decimal(1) if execution.side == "BUY" else Decimal(-1)
         self.totals[market.base] += sign * execution.qty
@@ -424,6 +429,8 @@ class Book:
                 pos.realized_pnl -= fee_quote
 
     def _fee_in_quote(self, market: Market, ex: Execution) -> Decimal:
+        if ex.fee_quote is not None:
+            return ex.fee_quote
         if not ex.commission or ex.commission_asset is None:
             return ZERO
         if ex.commission_asset == market.quote:

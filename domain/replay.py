@@ -78,6 +78,7 @@ def replay(
                     time_ms=int(body.get("time_ms", 0)),
                     is_maker=bool(body.get("is_maker", False)),
                     via="journal",
+                    fee_quote=_dec(body.get("fee_quote")),  # absent in older journals
                 )
             )
         elif kind == "external":
@@ -125,4 +126,5 @@ def fill_entry(ex: Execution) -> dict[str, Any]:
         "commission_asset": ex.commission_asset,
         "time_ms": ex.time_ms,
         "is_maker": ex.is_maker,
+        "fee_quote": None if ex.fee_quote is None else str(ex.fee_quote),
     }
