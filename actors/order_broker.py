@@ -662,9 +662,10 @@ class OrderBroker(VigilActor):
         book = self.book
         position = book.positions.get(execution.symbol)
         realized = position.realized_pnl if position else Decimal(0)
-        book.apply_execution(execution)
         key = (execution.symbol, execution.trade_id)
-        if book.executions.get(key) is not execution:
+        seen = key in book.executions or key in book.foreign_executions
+        book.apply_execution(execution)
+        if seen or key not in book.executions:
             return  # a duplicate, or kept apart as foreign
         order = book.find(execution.symbol, execution.client_order_id, execution.order_id)
         assert order is not None  # accounted executions belong to a known order
