@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -20,6 +21,8 @@ class Directory:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        # told of every message that could not be delivered (the trace records it)
+        self.on_dropped: Callable[[str, Message], None] | None = None
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
@@ -47,11 +50,14 @@ class Directory:
     def tell(self, receiver: str, message: Message, sender: str = "") -> bool:
         """Deliver or drop: False when the receiver is not running (the supervisor sees that)."""
         ref = self.ref(receiver)
-        if ref is None:
-            return False
+        stamped = self._stamp(message, sender)
         try:
-            ref.tell(self._stamp(message, sender))
+            if ref is None:
+                raise pykka.ActorDeadError(receiver)
+            ref.tell(stamped)
         except pykka.ActorDeadError:
+            if self.on_dropped is not None:
+                self.on_dropped(receiver, stamped)
             return False
         return True
 

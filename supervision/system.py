@@ -128,6 +128,7 @@ class VigilSystem:
         self._rebuild_lock = threading.Lock()
         self.book = self._recover(markets)
         self.directory = Directory()
+        self.directory.on_dropped = self._dropped
         self.stream_health: dict[str, str] = {}
         self.ctx = ActorContext(
             directory=self.directory,
@@ -244,6 +245,10 @@ class VigilSystem:
         book.on_change = self._journal_change
         self.recovered = {"entries": len(entries), "orders": len(book.orders)}
         return holder
+
+    def _dropped(self, receiver: str, message: Any) -> None:
+        now = time.time()
+        self.trace.record(receiver, message, now, now, "dropped: receiver not running")
 
     def rebuild_book(self, generation: int) -> None:
         """Called by each broker instance as it starts; from then on it owns the book.

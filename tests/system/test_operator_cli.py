@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from actors.messages import InjectFault
+from actors.messages import InjectFault, ReconcileNow
 from tests.conftest import ROOT, wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 
@@ -116,6 +116,14 @@ def test_the_trace_filters_by_actor_type_correlation_id_and_time(vigil: Vigil) -
     assert trace_lines(env, "--since", "600")
     old = run(env, "trace", "--since", "0.000001")  # nothing is that recent any more
     assert "no matching trace records" in old.stderr
+
+
+def test_a_message_that_cannot_be_delivered_is_traced_as_dropped(vigil: Vigil) -> None:
+    env = env_for(vigil.system.data_dir)
+    assert not vigil.system.directory.tell("nobody", ReconcileNow(), sender="timer")
+    vigil.system.trace.close()
+    (line,) = trace_lines(env, "--actor", "nobody")
+    assert "timer -> nobody ReconcileNow" in line and "dropped: receiver not running" in line
 
 
 def test_trace_follow_shows_records_as_they_are_written(vigil: Vigil) -> None:
