@@ -759,6 +759,10 @@ class OrderBroker(VigilActor):
         if price is None:
             return  # unvalued: the next risk sample values the account as a whole again
         day.peak_equity = max(day.peak_equity + delta * price, Decimal(0))
+        self._journal_peak(day)
+
+    def _journal_peak(self, day: DayMark) -> None:
+        """The day's peak as it stands now, for a restart to find (replay: latest wins)."""
         self.holder.peak_journaled = day.peak_equity
         self.journal.append("day_peak", {"start_ms": day.start_ms, "peak": str(day.peak_equity)})
 
@@ -787,8 +791,7 @@ class OrderBroker(VigilActor):
             # journaled when it has risen by a basis point since the last entry: a restart
             # keeps the day's peak (a drawdown is not forgotten by restarting), to 1 bp,
             # and the entries are bounded by the market's rise, not by time
-            self.holder.peak_journaled = peak
-            self.journal.append("day_peak", {"start_ms": day.start_ms, "peak": str(peak)})
+            self._journal_peak(day)
         drawdown = (peak - equity) / peak * 100
         self.tell(
             "breaker",

@@ -26,7 +26,7 @@ from domain.reconciliation import (
     Tolerances,
     reconcile,
 )
-from exchange.contract import ExchangeError, RateLimited
+from exchange.contract import ExchangeError, backing_off
 from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
 from supervision.incidents import exchange_state, internal_state, write_incident
@@ -78,8 +78,9 @@ class Reconciler(VigilActor):
             crash_point("during_reconciliation")
             after = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
-            held_back = isinstance(exc, RateLimited) and exc.backing_off
-            self._done("FAILED", (), detail=f"{type(exc).__name__}: {exc}", held_back=held_back)
+            self._done(
+                "FAILED", (), detail=f"{type(exc).__name__}: {exc}", held_back=backing_off(exc)
+            )
             return "FAILED"
         # The exchange was read between two views of the book; events that landed in
         # between make one of them match it. The better match counts (never hides a

@@ -22,7 +22,7 @@ from actors.messages import (
     StatusRequest,
     TradesSeen,
 )
-from exchange.contract import ExchangeError, OrderNotFound, RateLimited
+from exchange.contract import ExchangeError, OrderNotFound, backing_off
 from supervision.actor import VigilActor
 
 MAX_QUERIES = 10  # order queries per poll (weight 4 each)
@@ -63,7 +63,7 @@ class RestPoller(VigilActor):
             self.failures += 1
             # held back by our own gate after a 429/418: the refusal is the evidence (the
             # rate-limit rules count it), each poll it stops is not one more API error
-            held_back = isinstance(exc, RateLimited) and exc.backing_off
+            held_back = backing_off(exc)
             self.tell(
                 "breaker",
                 BreakerInput(

@@ -393,8 +393,10 @@ class Book:
 
     def _account(self, execution: Execution) -> None:
         market = self.markets[execution.symbol]
-        if execution.fee_quote is None:
-            execution = replace(execution, fee_quote=self._fee_in_quote(market, execution))
+        fee_quote = execution.fee_quote
+        if fee_quote is None:
+            fee_quote = self._fee_in_quote(market, execution)
+            execution = replace(execution, fee_quote=fee_quote)
         self.executions[(execution.symbol, execution.trade_id)] = execution
         ids = self.trade_ids.setdefault(execution.symbol, [])
         if ids and execution.trade_id < ids[-1]:
@@ -407,12 +409,13 @@ class Book:
         self.totals[market.quote] -= sign * notional
         if execution.commission_asset:
             self.totals[execution.commission_asset] -= execution.commission
-        self._position(market, execution, notional)
+        self._position(market, execution, notional, fee_quote)
         self._emit("fill", execution)
 
-    def _position(self, market: Market, ex: Execution, notional: Decimal) -> None:
+    def _position(
+        self, market: Market, ex: Execution, notional: Decimal, fee_quote: Decimal
+    ) -> None:
         pos = self.positions.setdefault(market.symbol, Position(market.symbol))
-        fee_quote = self._fee_in_quote(market, ex)
         pos.fees_quote += fee_quote
         if ex.side == "BUY":
             received = ex.qty - (ex.commission if ex.commission_asset == market.base else ZERO)
@@ -429,8 +432,6 @@ class Book:
                 pos.realized_pnl -= fee_quote
 
     def _fee_in_quote(self, market: Market, ex: Execution) -> Decimal:
-        if ex.fee_quote is not None:
-            return ex.fee_quote
         if not ex.commission or ex.commission_asset is None:
             return ZERO
         if ex.commission_asset == market.quote:

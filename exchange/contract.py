@@ -528,6 +528,11 @@ class RateLimited(NotSent):
         self.backing_off = backing_off
 
 
+def backing_off(exc: BaseException) -> bool:
+    """Held back by the gate a venue's 429/418 closed: nothing was asked of the venue."""
+    return isinstance(exc, RateLimited) and exc.backing_off
+
+
 class UnknownOutcome(ExchangeError):
     """The request may or may not have executed: resolve by query, never by re-sending."""
 

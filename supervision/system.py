@@ -13,6 +13,8 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,17 @@ def children(settings: VigilSettings) -> list[ChildSpec]:
     ]
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Loading and replaying a journal build millions of objects: the collector would
+    halve their speed, and none of them is garbage."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class VigilSystem:
     def __init__(
         self, settings: VigilSettings, *, simulator: SimulatedExchange | None = None
@@ -126,7 +139,7 @@ class VigilSystem:
         }
         self.markets = markets
         self._rebuild_lock = threading.Lock()
-        self.book = self._recover(markets)
+        self.book = self._recover()
         self.directory = Directory()
         self.directory.on_dropped = self._dropped
         self.stream_health: dict[str, str] = {}
@@ -208,18 +221,15 @@ class VigilSystem:
             **common,
         )
 
-    def _recover(self, markets: dict[str, Market]) -> BookHolder:
+    def _recover(self) -> BookHolder:
         """The book from the journal: replayed if it checks out; if it does not, the damaged
         journal is kept aside as evidence, trading goes RED, and the book starts empty."""
         path = self.data_dir / "journal.db"
         journal: Journal | None = None
         try:
             journal = Journal(path, on_failure=self._storage_failed)
-            gc.disable()  # replay builds millions of objects: the collector halves its speed
-            try:
+            with collector_paused():
                 entries = journal.load()
-            finally:
-                gc.enable()
         except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
             if journal is not None:
                 journal.close()
@@ -234,17 +244,19 @@ class VigilSystem:
             self.gate.trip_red(reason, "recovery")
             journal, entries = Journal(path, on_failure=self._storage_failed), []
         self.journal = journal
-        gc.disable()
-        try:
-            book, floors = replay(((e.kind, e.body) for e in entries), markets)
-        finally:
-            gc.enable()
+        book, floors = self._replayed(entries)
         self._backfill_intent_audit(entries, book)
         holder = BookHolder(book)
         holder.trade_floor.update(floors)
-        book.on_change = self._journal_change
         self.recovered = {"entries": len(entries), "orders": len(book.orders)}
         return holder
+
+    def _replayed(self, entries: list[Entry]) -> tuple[Book, dict[str, int]]:
+        """The book the journal's entries describe, journaling its changes from here on."""
+        with collector_paused():
+            book, floors = replay(((e.kind, e.body) for e in entries), self.markets)
+        book.on_change = self._journal_change
+        return book, floors
 
     def _dropped(self, receiver: str, message: Any) -> None:
         now = time.time()
@@ -270,12 +282,8 @@ class VigilSystem:
             old.on_change = None
             try:
                 self.journal.flush()
-                entries = self.journal.load()
-                gc.disable()
-                try:
-                    book, floors = replay(((e.kind, e.body) for e in entries), self.markets)
-                finally:
-                    gc.enable()
+                with collector_paused():
+                    entries = self.journal.load()
             except StoreError as exc:
                 # keep the book in memory (the best there is) and stay RED: a journal that
                 # cannot be read now is set aside by the next process start
@@ -285,8 +293,8 @@ class VigilSystem:
                 self.store.add_incident(now_ms(), "journal_unreadable", reason, {})
                 self.gate.trip_red(reason, "recovery")
                 return
+            book, floors = self._replayed(entries)
             book.prices.update(old.prices)  # market data, not state: the latest mids carry over
-            book.on_change = self._journal_change
             holder.trade_floor.update(floors)
             holder.closed_summaries = {}  # summaries follow the new book's closing order
             holder.closed_index = 0

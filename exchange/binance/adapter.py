@@ -40,12 +40,12 @@ from exchange.contract import (
     OrderRequest,
     OrderStatus,
     Position,
-    RateLimited,
     RateLimitEvent,
     Rejected,
     StreamStatus,
     Trade,
     UserEvent,
+    backing_off,
     is_valid_client_order_id,
 )
 
@@ -402,12 +402,10 @@ class BinanceSpotAdapter:
         }
         try:
             self.rest.call(ENDPOINTS["ping"])
-        except RateLimited as exc:
-            return HealthStatus(
-                reachable=False, error=str(exc), held_back=exc.backing_off, **common
-            )
         except ExchangeError as exc:
-            return HealthStatus(reachable=False, error=str(exc), **common)
+            return HealthStatus(
+                reachable=False, error=str(exc), held_back=backing_off(exc), **common
+            )
         return HealthStatus(
             reachable=True,
             latency_ms=round((time.monotonic() - started) * 1000, 3),

@@ -121,14 +121,7 @@ class FaultBook:
 
     def take(self, kind: str) -> Fault | None:
         """The live fault of ``kind``, spending one of its triggers; None if none is armed."""
-        now = time.monotonic()
-        with self._lock:
-            for fault in self._faults:
-                if fault.kind == kind and fault.live(now):
-                    fault.triggered += 1
-                    return fault
-            self._faults = [f for f in self._faults if f.live(now)]
-        return None
+        return self.take_if(kind, lambda fault: True)
 
     def take_if(self, kind: str, accept: Callable[[Fault], bool]) -> Fault | None:
         """The first live fault of ``kind`` that ``accept``s, spending one of its triggers."""
@@ -138,6 +131,7 @@ class FaultBook:
                 if fault.kind == kind and fault.live(now) and accept(fault):
                     fault.triggered += 1
                     return fault
+            self._faults = [f for f in self._faults if f.live(now)]
         return None
 
     def peek(self, kind: str) -> Fault | None:
