@@ -205,13 +205,44 @@ def simulator_process(*args: str) -> Iterator[dict[str, str]]:
         proc.wait(timeout=10)
 
 
+def run_py(
+    env: dict[str, str] | None, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python run.py ARGS`` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_run_py(env: dict[str, str] | None, *args: str) -> subprocess.Popen[str]:
+    """``python run.py ARGS`` in the background, stdout and stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def vigil_env(data_dir: Path, **variables: str) -> dict[str, str]:
+    """This environment without any VIGIL_* of the caller's, with the data dir set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    return {**env, "VIGIL_DATA_DIR": str(data_dir), **variables}
+
+
 def external_exchange_env(info: dict[str, str], data_dir: Path, **settings: str) -> dict[str, str]:
     """The environment of a Vigil process pointed at a simulator process (no VIGIL_* leaks
     in from the caller's environment)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env = vigil_env(data_dir)
     env.update(
         {
-            "VIGIL_DATA_DIR": str(data_dir),
             "VIGIL_EXCHANGE__SIMULATOR": "false",
             "VIGIL_EXCHANGE__REST_URL": info["rest"],
             "VIGIL_EXCHANGE__WS_API_URL": info["ws_api"],

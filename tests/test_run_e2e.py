@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +19,13 @@ import pytest
 import requests
 from binance.client import Client
 
-from tests.conftest import ROOT, external_exchange_env, simulator_process, wait_for
+from tests.conftest import (
+    external_exchange_env,
+    run_py,
+    simulator_process,
+    start_run_py,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -42,14 +46,7 @@ def vigil_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[int, Any]:
-    result = subprocess.run(
-        [sys.executable, "run.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_py(env, *args, timeout=30)
     try:
         return result.returncode, json.loads(result.stdout)
     except ValueError:
@@ -60,14 +57,7 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     env = vigil_env(exchange, data_dir)
     sim_state = lambda: requests.get(f"{exchange['rest']}/_sim/state", timeout=5).json()  # noqa: E731
-    vigil = subprocess.Popen(
-        [sys.executable, "run.py", "--status-every", "1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    vigil = start_run_py(env, "--status-every", "1")
     try:
         wait_for(lambda: (data_dir / "control.json").exists(), timeout=20)
         control = json.loads((data_dir / "control.json").read_text())

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import SimHandle
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, SimHandle, run_py
 
 
 def test_run_py_sim_prints_its_urls_and_serves_any_binance_client() -> None:
@@ -49,13 +47,7 @@ def test_run_py_sim_prints_its_urls_and_serves_any_binance_client() -> None:
 def test_run_py_sim_with_a_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
     profile = tmp_path / "bad.toml"
     profile.write_text('[simulator]\nseed = "not a number"\n')
-    result = subprocess.run(
-        [sys.executable, "run.py", "sim", "--config", str(profile)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_py(None, "sim", "--config", str(profile), timeout=30)
     assert result.returncode == 2
     assert "seed" in result.stderr
     assert "Traceback" not in result.stderr

@@ -5,33 +5,15 @@ the trace filters, and the main job's refusal of a bad configuration."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from actors.messages import InjectFault, ReconcileNow
-from tests.conftest import ROOT, wait_for
+from tests.conftest import run_py, start_run_py, vigil_env, wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
-
-
-def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-    return {**env, "VIGIL_DATA_DIR": str(data_dir), **extra}
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def answer(result: subprocess.CompletedProcess[str]) -> Any:
@@ -39,27 +21,27 @@ def answer(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def test_halt_cancel_all_and_resync_from_the_command_line(vigil: Vigil) -> None:
-    env = env_for(vigil.system.data_dir)
+    env = vigil_env(vigil.system.data_dir)
     assert vigil.submit(
         type="LIMIT", price="59000", quantity="0.01", client_order_id="cli-rest"
     ).accepted
     wait_for(lambda: [o["clientOrderId"] for o in vigil.sim.state()["open_orders"]] == ["cli-rest"])
-    done = run(env, "cancel-all")
+    done = run_py(env, "cancel-all")
     assert done.returncode == 0, done.stderr
     wait_for(lambda: vigil.sim.state()["open_orders"] == [], timeout=5)
     assert wait_audited(vigil, "cancel_all")["orders"] == ["cli-rest"]
 
-    refused = run(env, "resync", "--confirm")  # only while RED
+    refused = run_py(env, "resync", "--confirm")  # only while RED
     assert refused.returncode == 1 and "only while RED" in refused.stdout
 
-    halted = run(env, "halt", "--reason", "cli drill")
+    halted = run_py(env, "halt", "--reason", "cli drill")
     assert halted.returncode == 0, halted.stderr
     assert answer(halted)["breaker"] == "RED"
     assert "cli drill" in vigil.system.gate.state.reason
 
-    unconfirmed = run(env, "resync")
+    unconfirmed = run_py(env, "resync")
     assert unconfirmed.returncode == 1 and "--confirm" in unconfirmed.stderr
-    resynced = run(env, "resync", "--confirm", "--reason", "after the drill")
+    resynced = run_py(env, "resync", "--confirm", "--reason", "after the drill")
     assert resynced.returncode == 0, resynced.stdout + resynced.stderr
     assert answer(resynced)["ok"] is True
     wait_audited(vigil, "resync", reason="after the drill")
@@ -67,7 +49,7 @@ def test_halt_cancel_all_and_resync_from_the_command_line(vigil: Vigil) -> None:
 
 
 def test_no_running_vigil_is_a_clear_error(tmp_path: Path) -> None:
-    result = run(env_for(tmp_path / "nothing-here"), "status")
+    result = run_py(vigil_env(tmp_path / "nothing-here"), "status")
     assert result.returncode == 1 and "no running Vigil found" in result.stderr
 
 
@@ -95,13 +77,13 @@ def test_incidents_are_listed_by_the_control_api(vigil: Vigil) -> None:
 
 
 def trace_lines(env: dict[str, str], *filters: str) -> list[str]:
-    result = run(env, "trace", *filters)
+    result = run_py(env, "trace", *filters)
     assert result.returncode == 0, result.stderr
     return [line for line in result.stdout.splitlines() if " -> " in line]
 
 
 def test_the_trace_filters_by_actor_type_correlation_id_and_time(vigil: Vigil) -> None:
-    env = env_for(vigil.system.data_dir)
+    env = vigil_env(vigil.system.data_dir)
     decisions = [vigil.submit(quantity="0.001") for _ in range(2)]
     assert all(d.accepted for d in decisions)
     wait_for(lambda: vigil.status()["fills"] >= 2, timeout=5)
@@ -114,12 +96,12 @@ def test_the_trace_filters_by_actor_type_correlation_id_and_time(vigil: Vigil) -
     assert by_cid and all(f"cid={one}" in line for line in by_cid)
     assert not any(f"cid={decisions[1].correlation_id}" in line for line in by_cid)
     assert trace_lines(env, "--since", "600")
-    old = run(env, "trace", "--since", "0.000001")  # nothing is that recent any more
+    old = run_py(env, "trace", "--since", "0.000001")  # nothing is that recent any more
     assert "no matching trace records" in old.stderr
 
 
 def test_a_message_that_cannot_be_delivered_is_traced_as_dropped(vigil: Vigil) -> None:
-    env = env_for(vigil.system.data_dir)
+    env = vigil_env(vigil.system.data_dir)
     assert not vigil.system.directory.tell("nobody", ReconcileNow(), sender="timer")
     vigil.system.trace.close()
     (line,) = trace_lines(env, "--actor", "nobody")
@@ -127,15 +109,8 @@ def test_a_message_that_cannot_be_delivered_is_traced_as_dropped(vigil: Vigil) -
 
 
 def test_trace_follow_shows_records_as_they_are_written(vigil: Vigil) -> None:
-    env = env_for(vigil.system.data_dir)
-    follower = subprocess.Popen(
-        [sys.executable, "run.py", "trace", "--follow", "--type", "OrderIntent"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = vigil_env(vigil.system.data_dir)
+    follower = start_run_py(env, "trace", "--follow", "--type", "OrderIntent")
     try:
         decision = vigil.submit(quantity="0.001", client_order_id="followed")
         assert decision.accepted
@@ -152,14 +127,14 @@ def test_the_main_job_refuses_a_bad_profile_or_environment_value_naming_the_fiel
 ) -> None:
     profile = tmp_path / "bad.toml"
     profile.write_text('[reconciliation]\ninterval_s = "often"\n')
-    from_file = run(env_for(tmp_path / "var"), "--config", str(profile))
+    from_file = run_py(vigil_env(tmp_path / "var"), "--config", str(profile))
     assert from_file.returncode == 2
     assert "reconciliation.interval_s" in from_file.stderr
-    from_env = run(env_for(tmp_path / "var", VIGIL_CONTROL__PORT="not-a-port"))
+    from_env = run_py(vigil_env(tmp_path / "var", VIGIL_CONTROL__PORT="not-a-port"))
     assert from_env.returncode == 2
     assert "control.port" in from_env.stderr
     broken = tmp_path / "broken.toml"
     broken.write_text("[control\nport = 1\n")
-    unreadable = run(env_for(tmp_path / "var"), "--config", str(broken))
+    unreadable = run_py(vigil_env(tmp_path / "var"), "--config", str(broken))
     assert unreadable.returncode == 2 and "broken.toml" in unreadable.stderr
     assert not (tmp_path / "var" / "control.json").exists()  # nothing started
