@@ -51,15 +51,15 @@ class Directory:
         """Deliver or drop: False when the receiver is not running (the supervisor sees that)."""
         ref = self.ref(receiver)
         stamped = self._stamp(message, sender)
-        try:
-            if ref is None:
-                raise pykka.ActorDeadError(receiver)
-            ref.tell(stamped)
-        except pykka.ActorDeadError:
-            if self.on_dropped is not None:
-                self.on_dropped(receiver, stamped)
-            return False
-        return True
+        if ref is not None:
+            try:
+                ref.tell(stamped)
+                return True
+            except pykka.ActorDeadError:
+                pass
+        if self.on_dropped is not None:
+            self.on_dropped(receiver, stamped)
+        return False
 
     def ask(self, receiver: str, message: Message, timeout: float, sender: str = "") -> Any:
         """Ask with a deadline; raises ``pykka.ActorDeadError`` or ``pykka.Timeout``."""
