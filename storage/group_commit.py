@@ -47,10 +47,11 @@ class GroupCommitted(ABC):
     writers); a durable writer waits for the batch that holds its row. A batch that fails
     goes back to the front of the queue, in order, and is retried.
 
-    The flusher commits only when nothing else has for half the interval: while durable
-    writes come often (an order stream), each of them carries the pending rows with it
-    and the flusher stays out of their way, so a durable writer does not wait behind a
-    background batch's disk flush. A row is durable within ``flush_interval`` either way."""
+    The flusher commits only when nothing else has for half the interval, and never while
+    a writer is committing: while durable writes come often (an order stream), each of them
+    carries the pending rows with it and the flusher stays out of their way, so a durable
+    writer does not wait behind a background batch's disk flush. A row is durable within
+    about ``flush_interval`` (plus one disk flush) either way."""
 
     MAX_PENDING = 10_000
 
@@ -92,17 +93,21 @@ class GroupCommitted(ABC):
     def _commit(self) -> None:
         """Everything queued so far is durable when this returns (or StoreError)."""
         with self._commit_lock:
+            self._commit_held()
+
+    def _commit_held(self) -> None:
+        """``_commit`` for a caller that holds ``_commit_lock``."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self._write(batch)
+        except StoreError:
             with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                self._write(batch)
-            except StoreError:
-                with self._lock:
-                    self._pending[:0] = batch
-                raise
-            self._last_commit = time.monotonic()
+                self._pending[:0] = batch
+            raise
+        self._last_commit = time.monotonic()
 
     @property
     def pending(self) -> int:
@@ -125,12 +130,24 @@ class GroupCommitted(ABC):
     def _flush_forever(self, interval: float) -> None:
         half = interval / 2
         while not self._stop.wait(half):
-            if time.monotonic() - self._last_commit < half:
-                continue  # a commit just now took every row pending then; later ones wait
-            try:
-                self._commit()
-            except StoreError:
-                continue  # reported once; the rows stay pending and are retried
+            self._flush_tick(half, time.monotonic())
+
+    def _flush_tick(self, half: float, now: float) -> bool:
+        """One look by the flusher; True if it committed a batch."""
+        if now - self._last_commit < half:
+            return False  # a commit just now took every row pending then; later ones wait
+        if not self._commit_lock.acquire(blocking=False):
+            return False  # a writer is committing now; the rows it leaves wait for the next look
+        try:
+            with self._lock:
+                if not self._pending:
+                    return False
+            self._commit_held()
+            return True
+        except StoreError:
+            return False  # reported once; the rows stay pending and are retried
+        finally:
+            self._commit_lock.release()
 
     def _report(self, reason: str) -> None:
         """Tell the owner once, from another thread: the callback (tripping RED, which
