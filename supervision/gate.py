@@ -24,6 +24,7 @@ from domain.breaker import (
 from storage import Store
 
 Listener = Callable[[BreakerState], None]
+Transition = Callable[[BreakerState], BreakerState]
 
 
 def now_ms() -> int:
@@ -52,14 +53,18 @@ class TradingGate:
         with self._lock:
             self._listeners.append(listener)
 
-    def _set(self, new: BreakerState) -> bool:
-        """Apply, persist, publish. Toward RED the state changes in memory first (refusing
-        at once, fail closed) and is durable before the call returns; away from RED it is
-        durable first. Callers hold no lock. Returns whether the state changed."""
+    def _set(self, transition: Transition, *, leave_red: bool = False) -> BreakerState | None:
+        """Work out the new state from the current one under the lock, apply, persist,
+        publish: two threads' changes cannot interleave (a YELLOW computed before a trip
+        must not land after it and clear RED). Only an operator's reset (``leave_red``) may
+        move away from RED. Toward RED the state changes in memory first (refusing at once,
+        fail closed) and is durable before the call returns; away from RED it is durable
+        first. Callers hold no lock. Returns the new state, or None when nothing changed."""
         with self._lock:
             old = self._state
-            if new == old:
-                return False
+            new = transition(old)
+            if new == old or (old.is_red and not new.is_red and not leave_red):
+                return None
             if new.is_red:
                 if not old.is_red:
                     self.sending_at_red = frozenset(self._sending)
@@ -69,7 +74,7 @@ class TradingGate:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(new)
-        return True
+        return new
 
     def begin_send(self, client_order_id: str) -> str | None:
         """The wire's last check, atomic with every trip: None = go (call ``end_send``
@@ -86,26 +91,28 @@ class TradingGate:
             self._sending.discard(client_order_id)
 
     def trip_red(self, reason: str, source: str) -> bool:
-        return self._set(trip_red(self._state, reason, source, now_ms()))
+        return self._set(lambda state: trip_red(state, reason, source, now_ms())) is not None
 
     def set_yellow(self, reason: str, source: str) -> bool:
-        return self._set(set_yellow(self._state, reason, source, now_ms()))
+        return self._set(lambda state: set_yellow(state, reason, source, now_ms())) is not None
 
     def clear_yellow(self) -> bool:
-        return self._set(clear_yellow(self._state, now_ms()))
+        return self._set(lambda state: clear_yellow(state, now_ms())) is not None
 
     def reset(self, reason: str, operator: str) -> BreakerState:
         """Operator reset; raises ``ResetRefused`` when the rules do not allow it."""
-        new = reset_red(
-            self._state,
-            reason=reason,
-            operator=operator,
-            healthy_reconciliation_ms=self.last_healthy_ms,
-            now_ms=now_ms(),
-            max_age_ms=self._max_age_ms,
-        )
-        self._set(new)
-        return new
+
+        def transition(state: BreakerState) -> BreakerState:
+            return reset_red(
+                state,
+                reason=reason,
+                operator=operator,
+                healthy_reconciliation_ms=self.last_healthy_ms,
+                now_ms=now_ms(),
+                max_age_ms=self._max_age_ms,
+            )
+
+        return self._set(transition, leave_red=True) or self._state
 
     def record_reconciliation(self, result: str, at_ms: int) -> None:
         with self._lock:
