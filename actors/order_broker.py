@@ -201,6 +201,9 @@ class OrderBroker(VigilActor):
             max_orders_per_minute=p.max_orders_per_minute,
             max_orders_per_day=p.max_orders_per_day,
             max_daily_loss=p.max_daily_loss,
+            max_reference_age_ms=(
+                None if p.max_reference_age_s is None else int(p.max_reference_age_s * 1000)
+            ),
         )
         self.wire = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
         self.journal = OwnedJournal(self.ctx.service("journal"), self.holder, self.generation)
@@ -291,7 +294,9 @@ class OrderBroker(VigilActor):
         self.holder.counters["intents"] += 1
         cid = intent.client_order_id or new_client_order_id()
         if cid in self.book.orders:
-            return self._refuse(intent, cid, "duplicate client order id: already in the book", 409)
+            reason = "already in the book"
+            dup = [{"gate": "client_order_id", "passed": False, "reason": reason}]
+            return self._refuse(intent, cid, f"duplicate client order id: {reason}", 409, dup)
         self._roll_day(now_ms())
         decision = check_intent(
             policy_input_from_book(
@@ -311,18 +316,30 @@ class OrderBroker(VigilActor):
         ]
         if not decision.accepted:
             return self._refuse(intent, cid, f"policy: {decision.reason}", 422, verdicts)
+        # the breaker's verdicts join the policy's, so the audit shows why an order went
         refusal = self.ctx.gate.refusal()
+        verdicts.append({"gate": "breaker", "passed": refusal is None, "reason": refusal or ""})
         if refusal is not None:
             return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
         if self.ctx.gate.state.level is Level.YELLOW:  # what YELLOW still allows
             board: BreakerBoard = self.ctx.services.get("breaker_board") or BreakerBoard()
             position = self.book.positions.get(intent.symbol)
             held = position.quantity if position else Decimal(0)
+            selling = self.book.commitments.selling.get(intent.symbol, Decimal(0))
+            quantity = decision.quantity or intent.quantity
+            reduces = reduces_exposure(intent.side, quantity, held, selling)
             refusal = yellow_refusal(
                 board.limits,
                 board.causes,
-                reduces_exposure=reduces_exposure(intent.side, intent.quantity, held),
+                reduces_exposure=reduces,
                 orders_last_minute=self.book.intents_since(now_ms() - 60_000 + 1),
+            )
+            verdicts.append(
+                {
+                    "gate": "yellow",
+                    "passed": refusal is None,
+                    "reason": refusal or ("reduces exposure" if reduces else ""),
+                }
             )
             if refusal is not None:
                 return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
@@ -649,7 +666,7 @@ class OrderBroker(VigilActor):
                     self._check_position(symbol)
 
     def on_price(self, message: MarketPrice) -> None:
-        self.book.prices[message.ticker.symbol] = message.ticker.mid
+        self.book.set_price(message.ticker.symbol, message.ticker.mid, now_ms())
         if time.monotonic() - self.holder.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
 

@@ -121,6 +121,7 @@ BASE: dict[str, Any] = {
         "max_open_orders": 1_000_000,
         "max_order_notional": "1000000000",
         "fat_finger_pct": "50",
+        "max_reference_age_s": 86400,  # the manual-clock simulator sends no more tickers
     },
     "demo": {"enabled": False},
     "trace": {"level": "off"},

@@ -129,12 +129,18 @@ class PolicySettings(_Section):
         default=None, gt=0, description="all positions and open buys, in the quote asset"
     )
     max_directional_notional: Decimal | None = Field(
-        default=None, gt=0, description="|open buys - open sells| per symbol, with the order"
+        default=None,
+        gt=0,
+        description="|position + open buys - open sells| per symbol with the order, quote; "
+        "an order that brings it nearer flat always passes",
     )
     max_orders_per_minute: int | None = Field(default=None, ge=1)
     max_orders_per_day: int | None = Field(default=None, ge=1)
     max_daily_loss: Decimal | None = Field(
         default=None, gt=0, description="new exposure refused once today's loss reaches it"
+    )
+    max_reference_age_s: float | None = Field(
+        default=30.0, gt=0, description="a symbol's mid older than this is no reference price"
     )
 
 

@@ -182,11 +182,16 @@ class Commitments:
     notional: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     shares: dict[str, Share] = field(default_factory=dict)
     unpriced: dict[str, BookOrder] = field(default_factory=dict)
+    selling: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # base
+    per_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # live orders
+    symbol_of: dict[str, str] = field(default_factory=dict)  # the live orders counted
 
     def count(self, order: BookOrder, market: Market) -> None:
         self.discount(order.client_order_id)
         if order.state.is_terminal:
             return
+        self.symbol_of[order.client_order_id] = order.symbol
+        self.per_symbol[order.symbol] += 1
         remaining = max(order.quantity - order.executed_qty, ZERO)
         key = (order.symbol, order.side)
         if order.price is None:
@@ -201,15 +206,23 @@ class Commitments:
             share = Share(market.base, remaining, key, order.price * remaining)
         self.shares[order.client_order_id] = share
         self.committed[share.asset] = EXACT.add(self.committed[share.asset], share.amount)
+        if order.side == "SELL":
+            self.selling[order.symbol] = EXACT.add(self.selling[order.symbol], share.amount)
         if share.notional is not None:
             self.notional[key] = EXACT.add(self.notional[key], share.notional)
 
     def discount(self, client_order_id: str) -> None:
+        counted = self.symbol_of.pop(client_order_id, None)
+        if counted is not None:
+            self.per_symbol[counted] -= 1
         self.unpriced.pop(client_order_id, None)
         share = self.shares.pop(client_order_id, None)
         if share is None:
             return
         self.committed[share.asset] = EXACT.subtract(self.committed[share.asset], share.amount)
+        symbol, side = share.key
+        if side == "SELL":
+            self.selling[symbol] = EXACT.subtract(self.selling[symbol], share.amount)
         if share.notional is not None:
             self.notional[share.key] = EXACT.subtract(self.notional[share.key], share.notional)
 
@@ -224,6 +237,7 @@ class Book:
     totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     positions: dict[str, Position] = field(default_factory=dict)
     prices: dict[str, Decimal] = field(default_factory=dict)
+    price_ms: dict[str, int] = field(default_factory=dict)  # when each price was last seen
     anomalies: list[str] = field(default_factory=list)
     duplicates: int = 0
     opened: bool = False
@@ -461,6 +475,11 @@ class Book:
         return out
 
     # ------------------------------------------------------------------ risk
+
+    def set_price(self, symbol: str, mid: Decimal, at_ms: int) -> None:
+        """The market's reference price for ``symbol``, seen at ``at_ms``."""
+        self.prices[symbol] = mid
+        self.price_ms[symbol] = at_ms
 
     def total_pnl(self) -> Decimal:
         """Realized + unrealized P&L over every position, at the reference prices."""

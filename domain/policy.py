@@ -37,10 +37,12 @@ class PolicyLimits:
     denied_symbols: frozenset[str] = frozenset()
     max_position_notional: Decimal | None = None  # per symbol, quote, incl. open buys
     max_total_exposure: Decimal | None = None  # all positions and open buys, quote
-    max_directional_notional: Decimal | None = None  # |open buys - open sells| per symbol
+    # |position + open buys - open sells| per symbol, in quote at the mid, with the order
+    max_directional_notional: Decimal | None = None
     max_orders_per_minute: int | None = None
     max_orders_per_day: int | None = None
     max_daily_loss: Decimal | None = None  # quote; reached: only exposure-reducing orders
+    max_reference_age_ms: int | None = 30_000  # a symbol's mid older than this is no reference
 
 
 @dataclass(frozen=True)
@@ -77,20 +79,26 @@ class PolicyInput:
     filters: SymbolFilters | None
     free_quote: Decimal
     free_base: Decimal
-    open_orders: int
+    open_orders: int  # ours, every symbol, in flight or resting (our own limit counts these)
     extra: dict[str, str] = field(default_factory=dict)
+    symbol_open_orders: int | None = None  # this symbol's (the exchange's MAX_NUM_ORDERS)
+    reference_age_ms: int | None = 0  # how old the reference price is; None: unknown
     position_qty: Decimal = Decimal(0)  # base held in this symbol (spot: long only)
     total_exposure: Decimal = Decimal(0)  # quote value of every position and open buy
     open_buy_notional: Decimal = Decimal(0)  # this symbol's open buys, remaining, quote
     open_sell_notional: Decimal = Decimal(0)
+    open_sell_qty: Decimal = Decimal(0)  # base our live sells in this symbol may still take
     orders_last_minute: int = 0  # orders placed in the last 60 s, this one not included
     orders_today: int = 0  # since 00:00 UTC
     daily_pnl: Decimal = Decimal(0)  # since the UTC day's mark, quote (negative: a loss)
 
 
-def reduces_exposure(side: str, quantity: Decimal, position_qty: Decimal) -> bool:
-    """Spot: only a SELL of no more than what we hold makes the position smaller."""
-    return side == "SELL" and 0 < quantity <= position_qty
+def reduces_exposure(
+    side: str, quantity: Decimal, position_qty: Decimal, selling: Decimal = Decimal(0)
+) -> bool:
+    """Spot: only a SELL of no more than what we hold, less what our live sells (``selling``)
+    already take from it, makes the position smaller."""
+    return side == "SELL" and 0 < quantity <= position_qty - selling
 
 
 def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
@@ -132,6 +140,15 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         "no reference price for the symbol yet",
     ):
         return Decision(tuple(verdicts))
+    # one symbol's feed can freeze while others stream (the dead man's switch, fed by any
+    # symbol, would not notice): a stale mid would value orders and centre the band
+    age, max_age = intent.reference_age_ms, limits.max_reference_age_ms
+    if max_age is not None and (age is None or age > max_age):
+        seen = "of unknown age" if age is None else f"{age / 1000:g}s old"
+        verdicts[-1] = Verdict(
+            "reference_price", False, f"the reference price is {seen}, limit {max_age / 1000:g}s"
+        )
+        return Decision(tuple(verdicts))
     try:
         qty = quantize_quantity(intent.quantity, f, market=intent.type == "MARKET")
         price = quantize_price(intent.price, f, intent.side) if intent.price is not None else None
@@ -142,7 +159,11 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
             quantity=qty,
             price=price,
             reference_price=reference,
-            open_orders=intent.open_orders,
+            open_orders=(
+                intent.open_orders
+                if intent.symbol_open_orders is None
+                else intent.symbol_open_orders
+            ),
         )
         verdict("filters", True)
     except (FilterViolation, MoneyError) as exc:
@@ -212,19 +233,25 @@ def _risk_checks(
             f"total exposure would be {total}, limit {cap_d}",
         )
     if limits.max_directional_notional is not None:
-        signed = notional if buy else -notional
-        net = intent.open_buy_notional - intent.open_sell_notional + signed
+        # where this symbol leaves us if every live order fills: the position, plus open
+        # buys, less open sells; an order that brings it closer to flat always passes
+        before = (
+            intent.position_qty * reference + intent.open_buy_notional - intent.open_sell_notional
+        )
+        after = before + (notional if buy else -notional)
         cap_d = limits.max_directional_notional
         verdict(
             "directional_exposure",
-            abs(net) <= cap_d,
-            f"{intent.symbol} net open {'buy' if net > 0 else 'sell'} {abs(net)}, limit {cap_d}",
+            abs(after) <= cap_d or abs(after) < abs(before),
+            f"{intent.symbol} net {'long' if after > 0 else 'short'} {abs(after)} with the "
+            f"order, limit {cap_d}",
         )
     if limits.max_daily_loss is not None:
         loss, cap_d = -intent.daily_pnl, limits.max_daily_loss
+        reduces = reduces_exposure(intent.side, qty, intent.position_qty, intent.open_sell_qty)
         verdict(
             "daily_loss",
-            loss < cap_d or reduces_exposure(intent.side, qty, intent.position_qty),
+            loss < cap_d or reduces,
             f"daily loss {loss} reached the limit {cap_d}: only orders that reduce exposure",
         )
 
@@ -278,6 +305,7 @@ def policy_input_from_book(
     sells = notional.get((symbol, "SELL"), Decimal(0))
     position = book.positions.get(symbol)
     day_start = now_ms - now_ms % DAY_MS
+    seen_ms = book.price_ms.get(symbol)
     return PolicyInput(
         symbol=symbol,
         side=side,
@@ -285,14 +313,17 @@ def policy_input_from_book(
         quantity=quantity,
         price=price,
         reference_price=book.prices.get(symbol),
+        reference_age_ms=None if seen_ms is None else max(now_ms - seen_ms, 0),
         filters=filters,
         free_quote=free(market.quote if market else None),
         free_base=free(market.base if market else None),
         open_orders=len(book.live),
+        symbol_open_orders=commitments.per_symbol.get(symbol, 0),
         position_qty=position.quantity if position else Decimal(0),
         total_exposure=exposure,
         open_buy_notional=buys,
         open_sell_notional=sells,
+        open_sell_qty=commitments.selling.get(symbol, Decimal(0)),
         orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
         orders_today=book.intents_since(day_start),
         daily_pnl=book.daily_pnl(now_ms),

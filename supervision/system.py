@@ -295,6 +295,7 @@ class VigilSystem:
                 return
             book, floors = self._replayed(entries)
             book.prices.update(old.prices)  # market data, not state: the latest mids carry over
+            book.price_ms.update(old.price_ms)  # with when each was seen
             holder.trade_floor.update(floors)
             holder.closed_summaries = {}  # summaries follow the new book's closing order
             holder.closed_index = 0

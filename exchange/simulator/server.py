@@ -797,9 +797,9 @@ class SimServer:
             "id": request_id,
         }
 
-    def push_book_tickers(self) -> None:
+    def push_book_tickers(self, symbols: list[str] | None = None) -> None:
         for session in list(self.market_sockets.values()):
-            for symbol in self.engine.markets:
+            for symbol in symbols or self.engine.markets:
                 self._push_book_ticker(session, symbol)
 
     def _push_book_ticker(self, session: MarketSession, symbol: str) -> None:
@@ -914,10 +914,11 @@ class SimServer:
     async def sim_price(self, http: web.Request) -> web.Response:
         try:
             body = await http.json()
-            self.engine.set_price(str(body["symbol"]), Decimal(str(body["price"])))
+            symbol = str(body["symbol"])
+            self.engine.set_price(symbol, Decimal(str(body["price"])))
         except (ValueError, KeyError, TypeError, InvalidOperation, ApiError) as exc:
             return self._json({"error": f"bad price: {exc}"}, 400)
-        self.push_book_tickers()
+        self.push_book_tickers([symbol])  # only this book moved
         return self._json({"prices": self.engine.state_json()["prices"]})
 
 

@@ -868,11 +868,16 @@ def assert_commitments_recount(book: Book) -> None:
     committed: dict[str, Decimal] = defaultdict(Decimal)
     notional: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     unpriced = set()
+    selling: dict[str, Decimal] = defaultdict(Decimal)
+    per_symbol: dict[str, int] = defaultdict(int)
     for o in book.orders.values():
         if o.state.is_terminal:
             continue
         market = book.markets[o.symbol]
         remaining = max(o.quantity - o.executed_qty, D(0))
+        per_symbol[o.symbol] += 1
+        if o.side == "SELL":
+            selling[o.symbol] += remaining
         if o.price is None:
             unpriced.add(o.client_order_id)
             if o.side == "SELL":
@@ -889,6 +894,8 @@ def assert_commitments_recount(book: Book) -> None:
     }
     assert {k: v for k, v in ours.notional.items() if v} == {k: v for k, v in notional.items() if v}
     assert set(ours.unpriced) == unpriced
+    assert {k: v for k, v in ours.selling.items() if v} == {k: v for k, v in selling.items() if v}
+    assert {k: v for k, v in ours.per_symbol.items() if v} == dict(per_symbol)
     assert set(book.live) == {cid for cid, o in book.orders.items() if not o.state.is_terminal}
 
 

@@ -502,12 +502,24 @@ RISK_EDGES = [
      {"open_buy_notional": D(1000), "open_sell_notional": D(400)}, False),
     ("max_directional_notional", D("600"), {"side": "SELL", "open_buy_notional": D(0)}, True),
     ("max_directional_notional", D("599.99999999"), {"side": "SELL"}, False),
+    # the position counts: a SELL that flattens 0.01 held is no short
+    ("max_directional_notional", D("1"), {"side": "SELL", "position_qty": D("0.01")}, True),
+    # past the cap already (0.1 held: 6000): a SELL brings it nearer flat, a BUY does not
+    ("max_directional_notional", D("1000"), {"side": "SELL", "position_qty": D("0.1")}, True),
+    ("max_directional_notional", D("1000"), {"position_qty": D("0.1")}, False),
+    # 0.005 held (300), SELL 0.01: net short 300, as far from flat as before: refused
+    ("max_directional_notional", D("100"), {"side": "SELL", "position_qty": D("0.005")},
+     False),
     ("max_daily_loss", D("100"), {"daily_pnl": D("-99.99999999")}, True),
     ("max_daily_loss", D("100"), {"daily_pnl": D("-100")}, False),
     ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
      "position_qty": D("0.01")}, True),  # reduces exposure: allowed
     ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
      "position_qty": D("0.00999999")}, False),  # sells more than held: not a reduction
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
+     "position_qty": D("0.02"), "open_sell_qty": D("0.01")}, True),  # 0.01 of it unsold
+    ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
+     "position_qty": D("0.02"), "open_sell_qty": D("0.01000001")}, False),  # already selling
 ]  # fmt: skip
 
 RISK_GATE = {
@@ -539,23 +551,60 @@ def test_a_denied_symbol_is_refused_even_if_listed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("side", "quantity", "held", "reduces"),
+    ("side", "quantity", "held", "selling", "reduces"),
     [
-        ("SELL", "0.5", "0.5", True),
-        ("SELL", "0.50000001", "0.5", False),
-        ("SELL", "0", "0.5", False),
-        ("BUY", "0.1", "0.5", False),
+        ("SELL", "0.5", "0.5", "0", True),
+        ("SELL", "0.50000001", "0.5", "0", False),
+        ("SELL", "0", "0.5", "0", False),
+        ("BUY", "0.1", "0.5", "0", False),
+        # our live sells already take part of the position
+        ("SELL", "0.25", "0.5", "0.25", True),
+        ("SELL", "0.25000001", "0.5", "0.25", False),
+        ("SELL", "0.00000001", "0.5", "0.5", False),
     ],
 )
-def test_reduces_exposure(side: str, quantity: str, held: str, reduces: bool) -> None:
-    assert reduces_exposure(side, D(quantity), D(held)) is reduces
+def test_reduces_exposure(side: str, quantity: str, held: str, selling: str, reduces: bool) -> None:
+    assert reduces_exposure(side, D(quantity), D(held), D(selling)) is reduces
+
+
+# (age of the mid in ms, the limit in ms, passes): a mid exactly at the limit still counts
+REFERENCE_AGE_EDGES = [
+    (0, 30_000, True),
+    (30_000, 30_000, True),
+    (30_001, 30_000, False),
+    (None, 30_000, False),  # never seen when: no reference
+    (None, None, True),  # the check switched off
+    (10**9, None, True),
+]
+
+
+@pytest.mark.parametrize(("age", "limit", "passes"), REFERENCE_AGE_EDGES)
+def test_a_stale_reference_price_is_no_reference(
+    age: int | None, limit: int | None, passes: bool
+) -> None:
+    limits = replace(LIMITS, max_reference_age_ms=limit)
+    decision = check_intent(intent(reference_age_ms=age), limits)
+    assert verdict(decision, "reference_price").passed is passes
+    assert decision.accepted is passes
+    if not passes:
+        assert decision.verdicts[-1].gate == "reference_price"  # the checks stop there
+        seen = "of unknown age" if age is None else "30.001s old"
+        assert decision.reason == f"reference_price: the reference price is {seen}, limit 30s"
+
+
+def test_the_exchange_order_limit_counts_this_symbols_orders_only() -> None:
+    limits = replace(LIMITS, max_open_orders=1000)
+    # 199 open on this symbol, 500 on others: the exchange's 200 per symbol still admits one
+    assert check_intent(intent(open_orders=699, symbol_open_orders=199), limits).accepted
+    refused = check_intent(intent(open_orders=200, symbol_open_orders=200), limits)
+    assert refused.reason == "filters: Filter failure: MAX_NUM_ORDERS"
 
 
 def test_the_policy_input_is_built_from_the_book() -> None:
     book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
     book.open({"USDT": D("10000"), "BTC": D("1")})
-    book.prices["BTCUSDT"] = D("60000")
     now = 5 * DAY_MS + 3_600_000
+    book.set_price("BTCUSDT", D("60000"), now - 1_500)
     book.add_intent(
         BookOrder(
             "a",
@@ -595,6 +644,9 @@ def test_the_policy_input_is_built_from_the_book() -> None:
     assert got.free_quote == D("10000") - D("590")  # own open buy reserves its quote
     assert got.free_base == D("1") - D("0.02")
     assert (got.open_orders, got.orders_last_minute, got.orders_today) == (2, 1, 1)
+    assert got.symbol_open_orders == 2
+    assert got.open_sell_qty == D("0.02")
+    assert got.reference_age_ms == 1_500
     assert got.position_qty == D("0.5")
     assert (got.open_buy_notional, got.open_sell_notional) == (D("590"), D("1220"))
     assert got.total_exposure == D("0.5") * D("60000") + D("590")
@@ -607,7 +659,7 @@ def test_an_intent_still_in_flight_reserves_its_balance_for_the_next_one() -> No
     quote from what the second may spend (no double-spending of the free balance)."""
     book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
     book.open({"USDT": D("1000"), "BTC": D("0")})
-    book.prices["BTCUSDT"] = D("60000")
+    book.set_price("BTCUSDT", D("60000"), DAY_MS)
     book.add_intent(BookOrder("a", "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("60000")))
 
     def next_buy() -> PolicyInput:

@@ -34,6 +34,10 @@ FAST: dict[str, Any] = {
     "poller": {"interval_s": 0.3, "fast_interval_s": 0.2},
     "broker": {"unknown_window_s": 1.0},
     "demo": {"enabled": False},
+    # the manual-clock simulator sends a ticker only when a test moves the market: a mid
+    # stays a reference for the length of any test (tests/system/test_policy_guard.py
+    # shortens it)
+    "policy": {"max_reference_age_s": 600},
     # the manual-clock simulator sends no more tickers: the market-data switch stays off
     # here (tests/system/test_breaker_triggers.py turns it on)
     # and a loaded 2-core test machine is not a reason to slow trading (the CPU trigger)
@@ -83,10 +87,11 @@ class Vigil:
         type: str = "MARKET",
         quantity: str = "0.001",
         price: str | None = None,
+        symbol: str = "BTCUSDT",
         **kw: Any,
     ) -> OrderIntent:
         return OrderIntent(
-            symbol="BTCUSDT",
+            symbol=symbol,
             side=side,
             type=type,
             quantity=Decimal(quantity),

@@ -222,8 +222,17 @@ def test_t5_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     # slowed: while YELLOW only orders that reduce exposure pass
     refused = vigil.submit(type="MARKET", quantity="0.001")
     assert not refused.accepted and "reduce exposure" in refused.reason
+    # about 0.000999 held: a SELL of 0.0006 resting above the market reduces it and goes;
+    # a second SELL of 0.0006 does not (0.0006 of the position is already being sold)
+    above = vigil.system.book.book.prices["BTCUSDT"] * Decimal("1.04")
+    resting = vigil.submit(side="SELL", type="LIMIT", quantity="0.0006", price=str(above))
+    assert resting.accepted, resting.reason
+    gates = wait_audited(vigil, "intent_accepted", client_order_id=resting.client_order_id)
+    assert {"gate": "yellow", "passed": True, "reason": "reduces exposure"} in gates["verdicts"]
+    oversold = vigil.submit(side="SELL", type="MARKET", quantity="0.0006")
+    assert not oversold.accepted and "reduce exposure" in oversold.reason
     vigil.sim.arm("slippage", params={"bps": 1000}, count=1)
-    assert vigil.submit(side="SELL", type="MARKET", quantity="0.0009").accepted
+    assert vigil.submit(side="SELL", type="MARKET", quantity="0.0003").accepted
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
     wait_audited(vigil, "breaker_rule", rule="slippage", level="RED")
 
