@@ -7,9 +7,13 @@ cool-down). The rules are pure (``domain.breaker_rules``); this actor feeds them
 applies their verdicts to the gate and audits every transition.
 
 RED is latched and durable (``TradingGate``); nothing here clears it: only an operator's
-``ResetRequest`` with a reason, after a fresh HEALTHY reconciliation. A successful reset
-acknowledges the evidence seen so far (the rules start afresh). YELLOW clears by itself
-once none of its causes has been seen for ``breaker.yellow_cool_down_s``.
+``ResetRequest`` with a reason, after a fresh HEALTHY reconciliation, and not while a
+condition rule (a silence, a gauge) still means RED. A successful reset acknowledges the
+evidence seen so far (the counting starts afresh; the conditions carry over). YELLOW
+clears by itself once none of its causes has been seen for ``breaker.yellow_cool_down_s``.
+
+The rules run on the monotonic clock (``clock_ms``): a wall-clock step (NTP, an operator)
+neither trips a silence nor hides one, nor empties a window early.
 
 What YELLOW allows is published as a ``BreakerBoard`` in the ``breaker_board`` service
 (active causes and ``YellowLimits``), for the order path's ``yellow_refusal``.
@@ -52,8 +56,9 @@ from supervision.actor import VigilActor
 SAMPLE_EVERY_MS = 1000  # infrastructure samples
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def clock_ms() -> int:
+    """The rules' clock: monotonic milliseconds (never wall time; see the module doc)."""
+    return time.monotonic_ns() // 1_000_000
 
 
 class Breaker(VigilActor):
@@ -73,8 +78,12 @@ class Breaker(VigilActor):
         settings = self.ctx.service("settings")
         self.config = settings.breaker
         self.triggers = self.config.resolved_triggers(settings.reconciliation)
-        now = now_ms()
-        self.rules = BreakerRules(self.triggers, now)
+        now = clock_ms()
+        # a restarted breaker keeps the failed one's conditions (a silence in progress, the
+        # latest gauges); its counts start over (the crash itself tripped RED)
+        previous: BreakerRules | None = self.ctx.services.get("breaker_rules")
+        self.rules = previous.afresh(now) if previous else BreakerRules(self.triggers, now)
+        self.ctx.services["breaker_rules"] = self.rules
         self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
         state = self.ctx.gate.state
         if state.level is Level.YELLOW:  # from before a restart: its cause must cool down too
@@ -116,7 +125,7 @@ class Breaker(VigilActor):
                 detail=message.detail,
                 source=message.sender,
             )
-        now = now_ms()
+        now = clock_ms()
         if message.severity == "RED":
             self._red(f"{message.kind}: {message.detail}", message.sender or "breaker")
         elif message.severity == "YELLOW":
@@ -125,12 +134,12 @@ class Breaker(VigilActor):
         self._assess(now)
 
     def on_sample(self, message: BreakerSample) -> None:
-        now = now_ms()
+        now = clock_ms()
         self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
         self._assess(now)
 
     def on_tick(self, message: BreakerTick) -> None:
-        now = now_ms()
+        now = clock_ms()
         if self.config.sample_infrastructure and now - self.last_sample_ms >= SAMPLE_EVERY_MS:
             self.last_sample_ms = now
             for kind, value in self.infrastructure.sample().items():
@@ -138,7 +147,7 @@ class Breaker(VigilActor):
         self._assess(now)
 
     def on_reconciliation(self, message: ReconciliationDone) -> None:
-        now = now_ms()
+        now = clock_ms()
         kind = {
             "FAILED": "reconciliation_held_back" if message.held_back else "reconciliation_failed",
             "CRITICAL": "reconciliation_critical",
@@ -160,8 +169,8 @@ class Breaker(VigilActor):
         self.audit("stream", stream=status.stream, state=status.state.value, reason=status.reason)
         if status.state is StreamState.DISCONNECTED:
             detail = f"{status.stream} stream: {status.reason}"
-            self.rules.observe(Evidence("stream_disconnected", now_ms(), detail=detail))
-        self._assess(now_ms())
+            self.rules.observe(Evidence("stream_disconnected", clock_ms(), detail=detail))
+        self._assess(clock_ms())
 
     # ---------------------------------------------------------------- verdicts
 
@@ -209,7 +218,13 @@ class Breaker(VigilActor):
         self._red(message.reason, message.source)
 
     def on_reset(self, message: ResetRequest) -> dict[str, Any]:
+        now = clock_ms()
         try:
+            # what is still wrong now is not forgiven: a feed still silent, a gauge still
+            # past its RED line would trip again at once
+            still = self.rules.red_conditions(now)
+            if still:
+                raise ResetRefused("still RED now: " + "; ".join(v.reason for v in still))
             state = self.ctx.gate.reset(message.reason, message.operator)
         except ResetRefused as exc:
             self.audit(
@@ -217,14 +232,15 @@ class Breaker(VigilActor):
             )
             return {"ok": False, "reason": str(exc)}
         self.audit("reset", reason=message.reason, operator=message.operator)
-        # the operator has seen the evidence so far: the rules start afresh
-        self.rules = BreakerRules(self.triggers, now_ms())
+        # the operator has seen the evidence so far: the counting starts afresh
+        self.rules = self.rules.afresh(now)
+        self.ctx.services["breaker_rules"] = self.rules
         self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
         return {"ok": True, "breaker": state.level.value}
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         state = self.ctx.gate.state
-        now = now_ms()
+        now = clock_ms()
         return {
             "breaker": state.level.value,
             "reason": state.reason,

@@ -159,7 +159,7 @@ class BreakerSettings(_Section):
     ``domain.breaker_rules.CATALOG`` by name (``[breaker.triggers.api_errors]``)."""
 
     tick_s: float = Field(default=0.25, gt=0, description="time-based rules run this often")
-    yellow_cool_down_s: float = Field(default=30.0, ge=0)
+    yellow_cool_down_s: float = Field(default=30.0, gt=0)
     yellow_max_orders_per_minute: int = Field(default=6, ge=0)
     yellow_reduce_only: bool = True
     yellow_pause_on: tuple[str, ...] = ("market_data", "operator_heartbeat")
@@ -176,6 +176,12 @@ class BreakerSettings(_Section):
         for name in [*self.triggers, *self.yellow_pause_on]:
             if name not in SPECS:
                 raise ValueError(f"unknown breaker trigger {name!r}")
+        for name, trigger in self.triggers.items():
+            window = trigger.window_s
+            if window is not None and window <= 0 and SPECS[name].windowed:
+                raise ValueError(
+                    f"triggers.{name}.window_s must be above 0: {name} counts over a window"
+                )
         return self
 
     def resolved_triggers(self, reconciliation: ReconciliationSettings) -> dict[str, Any]:

@@ -12,12 +12,20 @@ Edges, exactly:
 - ``COUNT``: fires when at least ``threshold`` events fell in the last ``window_s``.
 - ``CONSECUTIVE``: fires when at least ``threshold`` failures came with no success between.
 - ``ABOVE`` / ``BELOW``: fires when a sample taken in the last ``window_s`` is strictly
-  above (below) ``threshold``; a value equal to the threshold is within the limit.
+  above (below) ``threshold``; a value equal to the threshold is within the limit. A
+  *gauge* rule (``RuleSpec.gauge``: a number that says how things are now, such as the
+  orders in unknown state or free disk) judges its latest sample, however old: a gauge
+  reported only when it changes stays true until it changes.
 - ``SILENCE``: fires when more than ``threshold`` seconds passed since the last event (or
   since the rules started, if none came yet).
 
 A threshold of 0 switches a trigger off. RED is latched elsewhere (the gate); YELLOW
 clears when no YELLOW cause has been seen for ``cool_down_s`` (``YellowCoolDown``).
+
+Times are the caller's monotonic milliseconds: a wall-clock jump must neither trip a
+silence nor hide one. ``BreakerRules.afresh`` starts the counting over (an operator's
+reset acknowledges the evidence so far) but keeps what describes the present: silences
+and gauges (``conditions``).
 """
 
 from __future__ import annotations
@@ -75,6 +83,19 @@ class RuleSpec:
     ok_kinds: frozenset[str] = frozenset()  # CONSECUTIVE: evidence that ends a run
     default: Trigger = Trigger(Decimal(0))
     unit: str = ""
+    gauge: bool = False  # ABOVE/BELOW: the latest sample is the state now (no window)
+
+    @property
+    def windowed(self) -> bool:
+        """Whether ``Trigger.window_s`` means anything for this rule."""
+        return self.measure is Measure.COUNT or (
+            self.measure in (Measure.ABOVE, Measure.BELOW) and not self.gauge
+        )
+
+    @property
+    def condition(self) -> bool:
+        """Describes the present (a silence, a gauge) rather than counting past evidence."""
+        return self.measure is Measure.SILENCE or self.gauge
 
 
 def _spec(
@@ -86,8 +107,9 @@ def _spec(
     *,
     ok: Iterable[str] = (),
     unit: str = "",
+    gauge: bool = False,
 ) -> RuleSpec:
-    return RuleSpec(name, area, measure, frozenset(kinds), frozenset(ok), default, unit)
+    return RuleSpec(name, area, measure, frozenset(kinds), frozenset(ok), default, unit, gauge)
 
 
 D = Decimal
@@ -99,7 +121,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "api_errors",
         "exchange",
         Measure.COUNT,
-        ["poll_failed", "reconciliation_failed", "api_error"],
+        ["poll_failed", "reconciliation_failed"],
         Trigger(D(5), Y, 30, D(20)),
         unit="errors",
     ),
@@ -124,7 +146,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "timeouts",
         "exchange",
         Measure.COUNT,
-        ["unknown_outcome", "request_timeout"],
+        ["unknown_outcome"],
         Trigger(D(3), Y, 60, D(10)),
         unit="timeouts",
     ),
@@ -184,16 +206,18 @@ CATALOG: tuple[RuleSpec, ...] = (
         "execution",
         Measure.ABOVE,
         ["unknown_orders"],
-        Trigger(D(2), Y, 60, D(5)),
+        Trigger(D(2), Y, 0, D(5)),
         unit="orders",
+        gauge=True,
     ),
     _spec(
         "order_latency",
         "execution",
         Measure.ABOVE,
         ["order_latency_p95_ms"],
-        Trigger(D(2000), Y, 60),
+        Trigger(D(2000), Y, 0),
         unit="ms",
+        gauge=True,
     ),
     # infrastructure
     _spec(
@@ -201,17 +225,27 @@ CATALOG: tuple[RuleSpec, ...] = (
         "infrastructure",
         Measure.ABOVE,
         ["memory_mb"],
-        Trigger(D(2048), Y, 60, D(4096)),
+        Trigger(D(2048), Y, 0, D(4096)),
         unit="MB",
+        gauge=True,
     ),
-    _spec("cpu", "infrastructure", Measure.ABOVE, ["cpu_pct"], Trigger(D(95), Y, 10), unit="%"),
+    _spec(
+        "cpu",
+        "infrastructure",
+        Measure.ABOVE,
+        ["cpu_pct"],
+        Trigger(D(95), Y, 0),
+        unit="%",
+        gauge=True,
+    ),
     _spec(
         "disk_free",
         "infrastructure",
         Measure.BELOW,
         ["disk_free_mb"],
-        Trigger(D(1024), Y, 60, D(100)),
+        Trigger(D(1024), Y, 0, D(100)),
         unit="MB",
+        gauge=True,
     ),
     _spec(
         "actor_restarts",
@@ -226,8 +260,9 @@ CATALOG: tuple[RuleSpec, ...] = (
         "infrastructure",
         Measure.ABOVE,
         ["inbox_backlog"],
-        Trigger(D(20000), Y, 10),
+        Trigger(D(20000), Y, 0),
         unit="messages",
+        gauge=True,
     ),
     _spec(
         "reconnects",
@@ -239,9 +274,23 @@ CATALOG: tuple[RuleSpec, ...] = (
     ),
     # risk (off until the book reports them; the policy guard has its own limits)
     _spec(
-        "daily_loss", "risk", Measure.ABOVE, ["daily_loss"], Trigger(D(0), R, 86400), unit="quote"
+        "daily_loss",
+        "risk",
+        Measure.ABOVE,
+        ["daily_loss"],
+        Trigger(D(0), R, 0),
+        unit="quote",
+        gauge=True,
     ),
-    _spec("drawdown", "risk", Measure.ABOVE, ["drawdown_pct"], Trigger(D(0), R, 86400), unit="%"),
+    _spec(
+        "drawdown",
+        "risk",
+        Measure.ABOVE,
+        ["drawdown_pct"],
+        Trigger(D(0), R, 0),
+        unit="%",
+        gauge=True,
+    ),
     _spec(
         "consecutive_losses",
         "risk",
@@ -321,6 +370,8 @@ class Rule:
         elif m is Measure.COUNT:
             self.events.append((ev.at_ms, Decimal(1)))
         elif ev.value is not None:
+            if self.spec.gauge:
+                self.events.clear()  # only the latest sample counts
             self.events.append((ev.at_ms, ev.value))
 
     def measure(self, now_ms: int) -> Decimal | None:
@@ -330,6 +381,8 @@ class Rule:
             return Decimal(self.run)
         if m is Measure.SILENCE:
             return Decimal(max(0, now_ms - self.last_ms)) / 1000
+        if self.spec.gauge:
+            return self.events[-1][1] if self.events else None
         horizon = now_ms - int(self.trigger.window_s * 1000)
         while self.events and self.events[0][0] <= horizon:
             self.events.popleft()
@@ -368,11 +421,13 @@ class Rule:
         unit = f" {s.unit}" if s.unit else ""
         places = Decimal("0.1") if s.measure is Measure.SILENCE else Decimal("0.01")
         shown = value if value == value.to_integral_value() else value.quantize(places)
+        above = "now above" if s.gauge else "above"
+        below = "now below" if s.gauge else "below"
         text = {
             Measure.COUNT: f"{shown}{unit} in {t.window_s:g}s (limit {limit})",
             Measure.CONSECUTIVE: f"{shown}{unit} in a row (limit {limit})",
-            Measure.ABOVE: f"{shown}{unit} above {limit}",
-            Measure.BELOW: f"{shown}{unit} below {limit}",
+            Measure.ABOVE: f"{shown}{unit} {above} {limit}",
+            Measure.BELOW: f"{shown}{unit} {below} {limit}",
             Measure.SILENCE: f"nothing for {shown}s (limit {limit}s)",
         }[s.measure]
         return f"{s.name}: {text}" + (f" — {self.last_detail}" if self.last_detail else "")
@@ -402,6 +457,10 @@ class BreakerRules:
         unknown = sorted(set(triggers) - set(SPECS))
         if unknown:
             raise KeyError(f"unknown breaker trigger {unknown[0]!r}")
+        for name, trigger in triggers.items():
+            if SPECS[name].windowed and trigger.enabled and trigger.window_s <= 0:
+                raise ValueError(f"breaker trigger {name!r} counts over a window: window_s > 0")
+        self.triggers = dict(triggers)
         self.rules = {
             name: Rule(spec, triggers.get(name, spec.default), started_ms)
             for name, spec in SPECS.items()
@@ -412,6 +471,29 @@ class BreakerRules:
     def observe(self, ev: Evidence) -> None:
         for rule in self.rules.values():
             rule.observe(ev)
+
+    def afresh(self, now_ms: int) -> BreakerRules:
+        """New rules for after an operator's reset: the counting starts over (the evidence
+        so far is acknowledged), the conditions carry over (a feed still silent stays
+        silent since its last event, a gauge keeps its latest sample)."""
+        fresh = BreakerRules(self.triggers, now_ms)
+        for name, rule in self.rules.items():
+            if rule.spec.condition:
+                kept = fresh.rules[name]
+                kept.last_ms, kept.events = rule.last_ms, deque(rule.events)
+                kept.last_detail = rule.last_detail
+        return fresh
+
+    def red_conditions(self, now_ms: int) -> list[RuleVerdict]:
+        """The condition rules (silences, gauges) that mean RED now: a reset would not
+        clear what they see."""
+        out = []
+        for rule in self.rules.values():
+            if rule.spec.condition:
+                v = rule.verdict(now_ms)
+                if v is not None and v.level is Level.RED:
+                    out.append(v)
+        return out
 
     def evaluate(self, now_ms: int) -> Assessment:
         firing = {}

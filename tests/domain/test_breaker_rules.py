@@ -3,6 +3,7 @@ and what YELLOW allows. Table-driven, no threads, no clock."""
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from domain.breaker_rules import (
     SPECS,
     BreakerRules,
     Evidence,
+    Measure,
     Trigger,
     YellowCoolDown,
     YellowLimits,
@@ -48,7 +50,7 @@ EVERY_TRIGGER = [
     ("ping_failures", "ping_failed", 10, None, Level.RED),
     ("rejects", "order_rejected", 5, None, Level.YELLOW),
     ("timeouts", "unknown_outcome", 3, None, Level.YELLOW),
-    ("timeouts", "request_timeout", 10, None, Level.RED),
+    ("timeouts", "unknown_outcome", 10, None, Level.RED),
     ("rate_limited", "rate_limit_http_429", 1, None, Level.YELLOW),
     ("ban", "rate_limit_http_418", 1, None, Level.RED),
     ("reconciliation_failures", "reconciliation_failed", 3, None, Level.RED),
@@ -56,7 +58,7 @@ EVERY_TRIGGER = [
     ("slippage", "slippage_bps", 1, "500.01", Level.RED),
     ("partial_fills", "partial_fill", 50, None, Level.YELLOW),
     ("unknown_orders", "unknown_orders", 1, "3", Level.YELLOW),
-    ("unknown_orders", "unknown_orders", 1, "6", Level.RED),
+    ("unknown_orders", "unknown_orders", 1, "6", Level.RED),  # more than 5
     ("order_latency", "order_latency_p95_ms", 1, "2000.1", Level.YELLOW),
     ("memory", "memory_mb", 1, "2049", Level.YELLOW),
     ("memory", "memory_mb", 1, "4097", Level.RED),
@@ -121,6 +123,81 @@ def test_a_sample_fires_only_while_it_is_inside_the_window() -> None:
     rules.observe(Evidence("slippage_bps", T0, D(120)))
     assert "slippage" in rules.evaluate(T0 + 4_999).firing
     assert "slippage" not in rules.evaluate(T0 + 5_000).firing
+
+
+# --- gauges: the latest sample is the state now --------------------------------------------
+
+GAUGES = ["unknown_orders", "order_latency", "memory", "cpu", "disk_free", "inbox_backlog",
+          "daily_loss", "drawdown"]  # fmt: skip
+
+
+def test_the_gauges_are_the_rules_that_describe_the_present() -> None:
+    assert sorted(s.name for s in CATALOG if s.gauge) == sorted(GAUGES)
+    assert all(s.condition for s in CATALOG if s.gauge or s.measure is Measure.SILENCE)
+
+
+def test_a_gauge_reported_only_on_change_stays_true_until_it_changes() -> None:
+    rules = rules_with("unknown_orders", DEFAULT_TRIGGERS["unknown_orders"])
+    rules.observe(Evidence("unknown_orders", T0, D(4)))
+    day = 86_400_000
+    assert rules.evaluate(T0 + day).firing["unknown_orders"].level is Level.YELLOW
+    rules.observe(Evidence("unknown_orders", T0 + day, D(6)))
+    assert rules.evaluate(T0 + day).firing["unknown_orders"].level is Level.RED
+    rules.observe(Evidence("unknown_orders", T0 + day + 1, D(0)))  # resolved: the latest counts
+    assert "unknown_orders" not in rules.evaluate(T0 + day + 1).firing
+
+
+@pytest.mark.parametrize(("sample", "level"), [("5", Level.YELLOW), ("5.0001", Level.RED)])
+def test_a_gauge_is_strict_at_its_red_line(sample: str, level: Level) -> None:
+    rules = rules_with("unknown_orders", DEFAULT_TRIGGERS["unknown_orders"])
+    rules.observe(Evidence("unknown_orders", T0, D(sample)))
+    assert rules.evaluate(T0).firing["unknown_orders"].level is level
+
+
+def test_a_one_day_gauge_costs_one_sample_however_many_came() -> None:
+    rules = rules_with("daily_loss", Trigger(D(100), Level.RED))
+    for i in range(10_000):
+        rules.observe(Evidence("daily_loss", T0 + i, D(i % 150 + 50)))
+    assert len(rules.rules["daily_loss"].events) == 1
+    assert rules.evaluate(T0 + 10_000).firing["daily_loss"].value == D(9_999 % 150 + 50)
+
+
+# --- a reset: the counting starts over, the conditions carry over ----------------------------
+
+
+def test_afresh_forgets_the_counts_and_keeps_silences_and_gauges() -> None:
+    rules = BreakerRules(
+        {
+            **{n: Trigger(D(0)) for n in SPECS},
+            "rejects": Trigger(D(2), Level.YELLOW, 60),
+            "market_data": Trigger(D(30), Level.YELLOW, 0, D(120)),
+            "disk_free": Trigger(D(1024), Level.YELLOW, 0, D(100)),
+        },
+        T0,
+    )
+    now = T0 + 121_000  # no market data since the start
+    feed(rules, "order_rejected", 2, at=now - 1_000)
+    rules.observe(Evidence("disk_free_mb", T0, D(50)))
+    assert set(rules.evaluate(now).firing) == {"rejects", "market_data", "disk_free"}
+    assert {v.rule for v in rules.red_conditions(now)} == {"market_data", "disk_free"}
+    fresh = rules.afresh(now)
+    assert set(fresh.evaluate(now).firing) == {"market_data", "disk_free"}
+    assert fresh.rules["rejects"].events == deque()
+    # the feed comes back and the disk is freed: nothing left
+    fresh.observe(Evidence("market_data", now + 1))
+    fresh.observe(Evidence("disk_free_mb", now + 1, D(5000)))
+    assert fresh.evaluate(now + 2).firing == {}
+    assert fresh.red_conditions(now + 2) == []
+
+
+def test_a_counting_rule_needs_a_window() -> None:
+    with pytest.raises(ValueError, match="'rejects' counts over a window"):
+        BreakerRules({"rejects": Trigger(D(5), Level.YELLOW, window_s=0)}, T0)
+    BreakerRules({"unknown_orders": Trigger(D(2), Level.YELLOW, window_s=0)}, T0)  # a gauge
+    with pytest.raises(ValueError, match=r"triggers\.rejects\.window_s must be above 0"):
+        BreakerSettings(triggers={"rejects": {"window_s": 0}})
+    with pytest.raises(ValueError, match="yellow_cool_down_s"):
+        BreakerSettings(yellow_cool_down_s=0)  # 0 would forget a cause as it is noted
 
 
 def test_a_success_ends_a_run_of_failures() -> None:

@@ -4,15 +4,18 @@ and its record in the audit trail. Thresholds are set low per test to keep each 
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pykka
+import pytest
 import requests
 
-from actors.messages import BreakerInput, InjectFault, ReconcileNow
+import actors.breaker
+from actors.messages import BreakerInput, BreakerTick, InjectFault, ReconcileNow
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 from tests.system.test_reconciliation import book_matches_exchange, orders_match_exchange
@@ -557,3 +560,83 @@ def test_no_automatic_path_clears_red_once_its_cause_is_gone(
         assert vigil.submit().accepted
     except pykka.Timeout:  # pragma: no cover - a slow machine
         raise
+
+
+class SteppedWallClock:
+    """The ``time`` module as the breaker sees it, with the wall clock stepped by
+    ``offset_s`` (NTP or an operator setting the clock); the monotonic clock untouched."""
+
+    def __init__(self, offset_s: float) -> None:
+        self.offset_s = offset_s
+
+    def time(self) -> float:
+        return _time.time() + self.offset_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_time, name)
+
+
+def test_a_wall_clock_step_forward_trips_nothing(
+    vigil_factory: Callable[..., Vigil], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the reconciliation silence's RED line is 6 s here, the market data's 2 s: an hour's
+    # step on a wall clock would cross both at the next tick
+    vigil = start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 2}},
+        breaker={"market_data_report_s": 0.05},
+    )
+    vigil.sim.tick()
+    monkeypatch.setattr(actors.breaker, "time", SteppedWallClock(3600))
+    vigil.system.directory.tell("breaker", BreakerTick(sender="test"), sender="test")
+    measures = vigil.status()["breaker_rules"]["measures"]
+    assert Decimal(measures["reconciliation_stale"]) < 60
+    assert Decimal(measures["market_data"]) < 60
+    assert level(vigil) == "GREEN"
+
+
+def test_a_wall_clock_step_back_hides_no_silence(
+    vigil_factory: Callable[..., Vigil], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vigil = start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 2}},
+        breaker={"market_data_report_s": 0.05},
+    )
+    vigil.sim.tick()  # one ticker; the manual-clock simulator sends no more
+    monkeypatch.setattr(actors.breaker, "time", SteppedWallClock(-3600))
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason.startswith("market_data: nothing for")
+
+
+def test_a_reset_is_refused_while_a_condition_still_means_red(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """A reset acknowledges past evidence, not a present condition: with the market data
+    feed still silent past its RED line, the reset is refused; once the feed is back it is
+    accepted and the silence does not trip again."""
+    vigil = start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 2}},
+        breaker={"market_data_report_s": 0.05},
+    )
+    vigil.sim.tick()
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
+    tripped = vigil.system.gate.state.since_ms
+    vigil.system.directory.tell("reconciler", ReconcileNow(), sender="test")
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=3)
+    refused = vigil.api("POST", "/v1/reset", {"reason": "looked at it", "confirm": True})
+    assert refused.status_code == 409, refused.text
+    assert "market_data: nothing for" in refused.json()["reason"]
+    why = wait_audited(vigil, "reset_refused", reason="looked at it")["why"]
+    assert why.startswith("still RED now: market_data")
+    assert vigil.system.gate.state.is_red
+    # the feed comes back: the condition is gone, the reset goes through and stays
+    vigil.sim.tick()
+    wait_for(lambda: vigil.status()["breaker_rules"]["firing"].get("market_data") is None, 3)
+    vigil.system.directory.tell("reconciler", ReconcileNow(), sender="test")
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=3)
+    resp = vigil.api("POST", "/v1/reset", {"reason": "feed is back", "confirm": True})
+    assert resp.status_code == 200, resp.text
+    assert level(vigil) == "GREEN"
