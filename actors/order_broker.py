@@ -71,6 +71,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def mono_ms() -> int:
+    """How long an order has been unknown is measured on the monotonic clock: a step of the
+    wall clock must not make the exchange's silence about it look long (it would be marked
+    absent too early) or short (its RED would come late)."""
+    return time.monotonic_ns() // 1_000_000
+
+
 def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
@@ -144,7 +151,7 @@ class BookHolder:
     def __init__(self, book: Book) -> None:
         self.book = book
         self.trade_floor: dict[str, int] = {}
-        self.unknown_since: dict[str, int] = {}
+        self.unknown_since: dict[str, int] = {}  # client order id -> mono_ms() it became unknown
         self.closed_summaries: dict[str, InternalOrder] = {}
         self.closed_index = 0
         self.execution = ExecutionTracker()
@@ -210,7 +217,7 @@ class OrderBroker(VigilActor):
         self.trail: AuditTrail = self.ctx.service("trail")
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
-                self.holder.unknown_since.setdefault(order.client_order_id, now_ms())
+                self.holder.unknown_since.setdefault(order.client_order_id, mono_ms())
 
     def stopping(self) -> None:
         wire = getattr(self, "wire", None)
@@ -516,7 +523,7 @@ class OrderBroker(VigilActor):
             self.holder.counters["sent"] += 1
             if not order.state.is_terminal and order.order_id is None:
                 self.book.mark(cid, OrderState.UNKNOWN, now_ms())
-                self.holder.unknown_since.setdefault(cid, now_ms())
+                self.holder.unknown_since.setdefault(cid, mono_ms())
             # else the exchange already told us about the order (its event overtook the
             # failed answer): the outcome is known, nothing to resolve
             self.tell(
@@ -623,8 +630,8 @@ class OrderBroker(VigilActor):
         order = self.book.orders.get(message.client_order_id)
         if order is None or order.state is not OrderState.UNKNOWN:
             return
-        since = self.holder.unknown_since.get(order.client_order_id, order.updated_ms)
-        if now_ms() - since >= self.settings.broker.unknown_window_s * 1000:
+        since = self.holder.unknown_since.setdefault(order.client_order_id, mono_ms())
+        if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             self.holder.unknown_since.pop(order.client_order_id, None)
             self._settled(order)
@@ -858,7 +865,7 @@ class OrderBroker(VigilActor):
         stuck = [
             cid
             for cid, since in self.holder.unknown_since.items()
-            if now_ms() - since > 2 * self.settings.broker.unknown_window_s * 1000
+            if mono_ms() - since > 2 * self.settings.broker.unknown_window_s * 1000
         ]
         for cid in stuck:
             self.tell(

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 import actors.breaker
+import actors.order_broker
 from actors.messages import BreakerInput, BreakerTick, InjectFault, ReconcileNow
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
@@ -640,3 +641,21 @@ def test_a_reset_is_refused_while_a_condition_still_means_red(
     resp = vigil.api("POST", "/v1/reset", {"reason": "feed is back", "confirm": True})
     assert resp.status_code == 200, resp.text
     assert level(vigil) == "GREEN"
+
+
+def test_a_wall_clock_step_does_not_mark_an_unknown_order_absent_early(
+    vigil_factory: Callable[..., Vigil], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order whose outcome is unknown is marked absent only after the exchange has
+    denied it for ``unknown_window_s`` (1 s here) of the broker's monotonic time; an hour's
+    step of the wall clock must not make that silence look long."""
+    vigil = start(vigil_factory, {"timeouts": {"threshold": 0}})
+    vigil.sim.arm("unknown_status", params={"placed": False}, count=1)
+    sent = _time.monotonic()
+    unknown = vigil.submit(type="LIMIT", price="59000", quantity="0.01")
+    assert unknown.accepted
+    wait_for(lambda: vigil.status()["risk"]["unknown_orders"] == 1, timeout=3)
+    monkeypatch.setattr(actors.order_broker, "time", SteppedWallClock(3600))
+    resolved = wait_audited(vigil, "unknown_resolved", client_order_id=unknown.client_order_id)
+    assert resolved["state"] == "ABSENT"
+    assert _time.monotonic() - sent >= 1.0
