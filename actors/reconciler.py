@@ -29,6 +29,7 @@ from domain.reconciliation import (
 from exchange.contract import ExchangeError, backing_off
 from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
+from supervision.gate import mono_ms
 from supervision.incidents import exchange_state, internal_state, write_incident
 
 
@@ -47,6 +48,7 @@ class Reconciler(VigilActor):
         self.adapter = self.ctx.service("adapter")
         self.memory: dict[str, Any] = self.ctx.service("reconciler_memory")
         self.cycle_started_ms = now_ms()
+        self.cycle_started_mono = mono_ms()
         self.memory.setdefault("first_seen", {})
         self.memory.setdefault("trade_marks", {})
         r = self.settings.reconciliation
@@ -71,6 +73,7 @@ class Reconciler(VigilActor):
         # the evidence is as old as its oldest read: a cycle that began before a RED trip
         # must not count as "a HEALTHY reconciliation after the trip"
         self.cycle_started_ms = now_ms()
+        self.cycle_started_mono = mono_ms()
         try:
             marks = dict(self.memory["trade_marks"])
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
@@ -146,7 +149,7 @@ class Reconciler(VigilActor):
         held_back: bool = False,
     ) -> None:
         at = now_ms()
-        self.ctx.gate.record_reconciliation(result, self.cycle_started_ms)
+        self.ctx.gate.record_reconciliation(result, self.cycle_started_ms, self.cycle_started_mono)
         self.memory["last"] = {
             "result": result,
             "at_ms": at,

@@ -5,6 +5,11 @@ architecture requires: a HEALTHY reconciliation at start-up and recently. Every 
 trips RED (breaker rules, the supervisor on a crash, an operator) calls ``trip_red``
 here; it is persisted before the call returns, and from that instant ``refusal()`` refuses,
 whatever is still queued in any inbox. Thread-safe; no I/O but the store write.
+
+How recent the reconciliation evidence is, and whether it came after a trip, is judged on
+the monotonic clock as well as on wall time (which the durable latch records): a step of
+the wall clock must not make old evidence look fresh, nor a cycle from before the trip
+look like one after it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from domain.breaker import (
     BreakerState,
     Level,
+    ResetRefused,
     clear_yellow,
     reset_red,
     set_yellow,
@@ -31,6 +37,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def mono_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
 class TradingGate:
     def __init__(self, store: Store, *, reconciliation_max_age_s: float) -> None:
         self._store = store
@@ -44,6 +54,11 @@ class TradingGate:
         self.last_ok_ms: int | None = None  # HEALTHY, or WARNING (differences within grace)
         self.last_result: str | None = None
         self.last_result_ms: int | None = None
+        # the same, on the monotonic clock; RED loaded from the store was tripped before
+        # this process started, so any cycle of this process began after it
+        self._healthy_mono: int | None = None
+        self._ok_mono: int | None = None
+        self._red_mono: int | None = mono_ms() if self._state.is_red else None
 
     @property
     def state(self) -> BreakerState:
@@ -68,6 +83,7 @@ class TradingGate:
             if new.is_red:
                 if not old.is_red:
                     self.sending_at_red = frozenset(self._sending)
+                    self._red_mono = mono_ms()
                 self._state = new
             self._store.save_breaker(new)  # raises StoreError: RED stays in memory anyway
             self._state = new
@@ -103,6 +119,13 @@ class TradingGate:
         """Operator reset; raises ``ResetRefused`` when the rules do not allow it."""
 
         def transition(state: BreakerState) -> BreakerState:
+            healthy, red = self._healthy_mono, self._red_mono
+            if healthy is None:
+                raise ResetRefused("no HEALTHY reconciliation yet")
+            if red is not None and healthy <= red:
+                raise ResetRefused("no HEALTHY reconciliation since RED was tripped")
+            if mono_ms() - healthy > self._max_age_ms:
+                raise ResetRefused("the last HEALTHY reconciliation is too old")
             return reset_red(
                 state,
                 reason=reason,
@@ -114,13 +137,15 @@ class TradingGate:
 
         return self._set(transition, leave_red=True) or self._state
 
-    def record_reconciliation(self, result: str, at_ms: int) -> None:
+    def record_reconciliation(self, result: str, at_ms: int, started_mono: int) -> None:
+        """A cycle's result: ``at_ms`` (wall) and ``started_mono`` (``mono_ms()``) are when
+        the cycle began: its evidence is as old as that."""
         with self._lock:
             self.last_result, self.last_result_ms = result, at_ms
             if result == "HEALTHY":
-                self.last_healthy_ms = at_ms
+                self.last_healthy_ms, self._healthy_mono = at_ms, started_mono
             if result in ("HEALTHY", "WARNING"):
-                self.last_ok_ms = at_ms
+                self.last_ok_ms, self._ok_mono = at_ms, started_mono
 
     def refusal(self) -> str | None:
         """Why an order may not be sent now, or None when it may (fail closed)."""
@@ -133,6 +158,6 @@ class TradingGate:
             return f"last reconciliation was {self.last_result}"
         # afterwards, WARNING counts as evidence too: its differences are in flight and
         # within grace (past it they are CRITICAL, and CRITICAL is RED)
-        if self.last_ok_ms is None or now_ms() - self.last_ok_ms > self._max_age_ms:
+        if self._ok_mono is None or mono_ms() - self._ok_mono > self._max_age_ms:
             return "the last reconciliation is stale"
         return None

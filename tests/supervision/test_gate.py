@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+import supervision.gate
 from domain.breaker import BreakerState, Level, ResetRefused, clear_yellow
 from storage import Store
-from supervision.gate import TradingGate, now_ms
+from supervision.gate import TradingGate, mono_ms, now_ms
 
 
 @pytest.fixture
@@ -68,10 +69,68 @@ def test_only_the_operators_reset_leaves_red(gate: TradingGate) -> None:
     gate.trip_red("operator halt", "operator")
     with pytest.raises(ResetRefused):
         gate.reset("checked", "alice")  # no HEALTHY reconciliation since the trip
-    gate.record_reconciliation("HEALTHY", now_ms() + 1)
+    gate.record_reconciliation("HEALTHY", now_ms() + 1, mono_ms() + 1)
     with pytest.raises(ResetRefused):
         gate.reset("  ", "alice")  # no reason
     after = gate.reset("checked the book against the exchange", "alice")
     assert after.level is Level.GREEN
     stored_state = stored(gate)
     assert stored_state is not None and stored_state.level is Level.GREEN
+
+
+class SteppedClocks:
+    """``time`` as the gate sees it: a monotonic clock the test moves, and a wall clock
+    the test can step (NTP, an operator) independently of it."""
+
+    def __init__(self) -> None:
+        self.mono_s = 1000.0
+        self.wall_s = 1_700_000_000.0
+
+    def monotonic_ns(self) -> int:
+        return int(self.mono_s * 1e9)
+
+    def time(self) -> float:
+        return self.wall_s
+
+
+@pytest.fixture
+def clocks(monkeypatch: pytest.MonkeyPatch) -> SteppedClocks:
+    fake = SteppedClocks()
+    monkeypatch.setattr(supervision.gate, "time", fake)
+    return fake
+
+
+def test_a_step_back_of_the_wall_clock_does_not_keep_old_evidence_fresh(
+    gate: TradingGate, clocks: SteppedClocks
+) -> None:
+    gate.record_reconciliation("HEALTHY", now_ms(), mono_ms())
+    assert gate.refusal() is None
+    clocks.wall_s -= 3600  # the wall clock steps back an hour ...
+    clocks.mono_s += 61  # ... while 61 s pass: the evidence is older than the 60 s allowed
+    assert gate.refusal() == "the last reconciliation is stale"
+
+
+def test_a_cycle_from_before_the_trip_does_not_allow_a_reset_whatever_the_wall_says(
+    gate: TradingGate, clocks: SteppedClocks
+) -> None:
+    started_wall, started_mono = now_ms(), mono_ms()
+    clocks.mono_s += 1
+    clocks.wall_s -= 3600  # stepped back between the cycle's start and the trip
+    gate.trip_red("operator halt", "operator")
+    clocks.mono_s += 1
+    gate.record_reconciliation("HEALTHY", started_wall, started_mono)  # began before it
+    with pytest.raises(ResetRefused, match="no HEALTHY reconciliation since RED was tripped"):
+        gate.reset("checked", "alice")
+    clocks.mono_s += 1
+    clocks.wall_s += 1
+    gate.record_reconciliation("HEALTHY", now_ms(), mono_ms())  # a cycle after the trip
+    assert gate.reset("checked", "alice").level is Level.GREEN
+
+
+def test_red_loaded_from_the_store_needs_a_cycle_of_this_process(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    TradingGate(store, reconciliation_max_age_s=60).trip_red("operator halt", "operator")
+    restarted = TradingGate(store, reconciliation_max_age_s=60)
+    assert restarted.state.is_red
+    restarted.record_reconciliation("HEALTHY", now_ms() + 1, mono_ms() + 1)
+    assert restarted.reset("checked after the restart", "alice").level is Level.GREEN
