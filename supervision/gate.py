@@ -18,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from loguru import logger
+
 from domain.breaker import (
     BreakerState,
     Level,
@@ -30,6 +32,7 @@ from domain.breaker import (
 from storage import Store
 
 Listener = Callable[[BreakerState], None]
+PUBLISH_WAIT_S = 5.0
 Transition = Callable[[BreakerState], BreakerState]
 
 
@@ -47,6 +50,9 @@ class TradingGate:
         self._lock = threading.Lock()
         self._state = store.load_breaker() or BreakerState(since_ms=now_ms())
         self._listeners: list[Listener] = []
+        self._tickets = 0  # changes made (under _lock) ...
+        self._serving = 0  # ... and published, in that order (under _turn)
+        self._turn = threading.Condition()
         self._max_age_ms = int(reconciliation_max_age_s * 1000)
         self._sending: set[str] = set()
         self.sending_at_red: frozenset[str] = frozenset()  # sends already on the wire at the trip
@@ -88,8 +94,21 @@ class TradingGate:
             self._store.save_breaker(new)  # raises StoreError: RED stays in memory anyway
             self._state = new
             listeners = list(self._listeners)
-        for listener in listeners:
-            listener(new)
+            ticket = self._tickets
+            self._tickets += 1
+        # listeners hear the changes in the order they were made (the audit trail's
+        # breaker_state records must not show a RED before the YELLOW that preceded it);
+        # a listener stuck past PUBLISH_WAIT_S (a stalled disk) does not hold up the rest
+        with self._turn:
+            if not self._turn.wait_for(lambda: self._serving >= ticket, PUBLISH_WAIT_S):
+                logger.error("breaker change {} published out of turn", new.level.value)
+        try:
+            for listener in listeners:
+                listener(new)
+        finally:
+            with self._turn:
+                self._serving = max(self._serving, ticket + 1)
+                self._turn.notify_all()
         return new
 
     def begin_send(self, client_order_id: str) -> str | None:

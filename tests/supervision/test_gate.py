@@ -13,6 +13,7 @@ import supervision.gate
 from domain.breaker import BreakerState, Level, ResetRefused, clear_yellow
 from storage import Store
 from supervision.gate import TradingGate, mono_ms, now_ms
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -134,3 +135,31 @@ def test_red_loaded_from_the_store_needs_a_cycle_of_this_process(tmp_path: Path)
     assert restarted.state.is_red
     restarted.record_reconciliation("HEALTHY", now_ms() + 1, mono_ms() + 1)
     assert restarted.reset("checked after the restart", "alice").level is Level.GREEN
+
+
+def test_listeners_hear_the_changes_in_the_order_they_were_made(gate: TradingGate) -> None:
+    """A YELLOW made first and a trip made next on another thread: the listener hears the
+    YELLOW first even when the trip's thread reaches it first."""
+    heard: list[str] = []
+    yellow_publishing = threading.Event()
+    release_yellow = threading.Event()
+
+    def listener(state: BreakerState) -> None:
+        if state.level is Level.YELLOW:
+            yellow_publishing.set()
+            release_yellow.wait(5)  # the YELLOW's publication is slow (a disk flush)
+        heard.append(state.level.value)
+
+    gate.subscribe(listener)
+    yellow = threading.Thread(target=gate.set_yellow, args=("rejects", "breaker"))
+    yellow.start()
+    assert yellow_publishing.wait(5)
+    red = threading.Thread(target=gate.trip_red, args=("operator halt", "operator"))
+    red.start()
+    # the trip is in force at once, though its publication waits its turn
+    wait_for(lambda: gate.state.is_red and gate.refusal() is not None, timeout=5)
+    assert heard == []
+    release_yellow.set()
+    yellow.join(5)
+    red.join(5)
+    assert heard == ["YELLOW", "RED"]
