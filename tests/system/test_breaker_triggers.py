@@ -479,11 +479,7 @@ def test_actor_restarts_are_counted_by_their_rule(vigil_factory: Callable[..., V
 
 
 def test_no_market_data_goes_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
-    vigil = start(
-        vigil_factory,
-        {"market_data": {"threshold": 1, "red_threshold": 2}},
-        breaker={"market_data_report_s": 0.05},
-    )
+    vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()  # the market moves: a ticker, the switch is fed
     # the simulator's clock is manual: no more tickers come
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
@@ -563,6 +559,16 @@ def test_no_automatic_path_clears_red_once_its_cause_is_gone(
         raise
 
 
+def start_with_market_data_switch(vigil_factory: Callable[..., Vigil]) -> Vigil:
+    """The market-data silence at 1 s YELLOW, 2 s RED (the manual-clock simulator sends a
+    ticker only when the test moves the market)."""
+    return start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 2}},
+        breaker={"market_data_report_s": 0.05},
+    )
+
+
 class SteppedWallClock:
     """The ``time`` module as the breaker sees it, with the wall clock stepped by
     ``offset_s`` (NTP or an operator setting the clock); the monotonic clock untouched."""
@@ -582,11 +588,7 @@ def test_a_wall_clock_step_forward_trips_nothing(
 ) -> None:
     # the reconciliation silence's RED line is 6 s here, the market data's 2 s: an hour's
     # step on a wall clock would cross both at the next tick
-    vigil = start(
-        vigil_factory,
-        {"market_data": {"threshold": 1, "red_threshold": 2}},
-        breaker={"market_data_report_s": 0.05},
-    )
+    vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()
     monkeypatch.setattr(actors.breaker, "time", SteppedWallClock(3600))
     vigil.system.directory.tell("breaker", BreakerTick(sender="test"), sender="test")
@@ -599,11 +601,7 @@ def test_a_wall_clock_step_forward_trips_nothing(
 def test_a_wall_clock_step_back_hides_no_silence(
     vigil_factory: Callable[..., Vigil], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    vigil = start(
-        vigil_factory,
-        {"market_data": {"threshold": 1, "red_threshold": 2}},
-        breaker={"market_data_report_s": 0.05},
-    )
+    vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()  # one ticker; the manual-clock simulator sends no more
     monkeypatch.setattr(actors.breaker, "time", SteppedWallClock(-3600))
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
@@ -617,11 +615,7 @@ def test_a_reset_is_refused_while_a_condition_still_means_red(
     """A reset acknowledges past evidence, not a present condition: with the market data
     feed still silent past its RED line, the reset is refused; once the feed is back it is
     accepted and the silence does not trip again."""
-    vigil = start(
-        vigil_factory,
-        {"market_data": {"threshold": 1, "red_threshold": 2}},
-        breaker={"market_data_report_s": 0.05},
-    )
+    vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
     tripped = vigil.system.gate.state.since_ms
