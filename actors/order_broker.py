@@ -40,7 +40,7 @@ from actors.messages import (
     StatusRequest,
     TradesSeen,
 )
-from domain.book import DAY_MS, Book, BookOrder, DayMark, Execution, OrderState
+from domain.book import DAY_MS, Accounted, Book, BookOrder, DayMark, Execution, OrderState
 from domain.breaker import Level
 from domain.breaker_rules import BreakerBoard, yellow_refusal
 from domain.execution import ExecutionTracker
@@ -63,6 +63,7 @@ from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
 
+MIN_LATENCY_SAMPLES = 20  # a symbol's place→ack p95 is evidence from this many acks on
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 PEAK_STEP = Decimal("1.0001")  # the day's peak equity is journaled each time it rises 1 bp
 
@@ -155,6 +156,8 @@ class BookHolder:
         self.closed_summaries: dict[str, InternalOrder] = {}
         self.closed_index = 0
         self.execution = ExecutionTracker()
+        # per SELL order being filled: (realized P&L, base closed) so far, judged once done
+        self.closing: dict[str, tuple[Decimal, Decimal]] = {}
         self.peak_journaled: Decimal | None = None  # the last day_peak written
         self.owner = 0  # the generation of the broker instance that owns the book now
         self.risk_sampled = 0.0  # monotonic: the last risk samples taken on a price
@@ -218,6 +221,10 @@ class OrderBroker(VigilActor):
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.holder.unknown_since.setdefault(order.client_order_id, mono_ms())
+        self.book.take_accounted()  # evidence is collected from here on (not the replay's)
+        for order in self.book.orders.values():  # finished before: their evidence was given
+            order.evidence_done = order.state.is_terminal and order.fills_booked
+        self._unknown_count()  # the breaker's gauge says what this book says
 
     def stopping(self) -> None:
         wire = getattr(self, "wire", None)
@@ -497,14 +504,15 @@ class OrderBroker(VigilActor):
         if message.outcome == "acked":
             self.holder.counters["sent"] += 1
             if latency is not None:
-                p95 = execution.p95_ack_ms(order.symbol)
-                if p95 is not None:
+                worst = execution.worst_p95_ack_ms(MIN_LATENCY_SAMPLES)
+                if worst is not None:
+                    symbol, p95 = worst
                     self.tell(
                         "breaker",
                         BreakerSample(
                             kind="order_latency_p95_ms",
                             value=Decimal(str(round(p95, 3))),
-                            detail=f"{order.symbol} place→ack p95",
+                            detail=f"{symbol} place→ack p95 (the slowest symbol)",
                         ),
                     )
             self._apply_ack(order, message.ack)
@@ -680,54 +688,65 @@ class OrderBroker(VigilActor):
     # ------------------------------------------------------------------ evidence
 
     def _fill(self, execution: Execution) -> None:
-        """One execution, from whichever path brought it; only a new one of ours (not a
-        duplicate, not a foreign fill) is evidence: slippage against the order's arrival
-        price, a partial fill, a winning or losing close, the position invariant."""
+        """One execution, from whichever path brought it (a duplicate or a foreign fill is
+        accounted at most once, or kept apart)."""
+        self.book.apply_execution(execution)
+        self._evidence()
+
+    def _evidence(self) -> None:
+        """Evidence from every fill the book accounted since the last look, whichever way
+        it came: applied here, or claimed once its order's exchange id became known (a REST
+        trade can overtake the acknowledgment)."""
+        for accounted in self.book.take_accounted():
+            self._fill_evidence(accounted)
+
+    def _fill_evidence(self, accounted: Accounted) -> None:
+        """A new fill of ours: its slippage against the order's arrival price, a LIMIT
+        order seen partly filled (once per order), what it closed, the position invariant
+        and the risk samples. What can be judged only per order (a close won or lost, an
+        order that ended partly filled) is given when the order is done (``_settled``)."""
+        execution = accounted.execution
         book = self.book
-        position = book.positions.get(execution.symbol)
-        realized = position.realized_pnl if position else Decimal(0)
-        key = (execution.symbol, execution.trade_id)
-        seen = key in book.executions or key in book.foreign_executions
-        book.apply_execution(execution)
-        if seen or key not in book.executions:
-            return  # a duplicate, or kept apart as foreign
         order = book.find(execution.symbol, execution.client_order_id, execution.order_id)
         assert order is not None  # accounted executions belong to a known order
-        bps = self.holder.execution.fill(
-            order.client_order_id, execution.price, execution.qty, time.monotonic()
-        )
+        cid = order.client_order_id
+        tracker = self.holder.execution
+        bps = tracker.fill(cid, execution.price, execution.qty, time.monotonic())
         if bps is not None:
             self.tell(
                 "breaker",
                 BreakerSample(
                     kind="slippage_bps",
                     value=bps,
-                    detail=f"{order.client_order_id} {execution.side} {execution.qty} "
+                    detail=f"{cid} {execution.side} {execution.qty} "
                     f"{execution.symbol} at {execution.price}, arrival mid "
-                    f"{self.holder.execution.orders[order.client_order_id].reference}",
+                    f"{tracker.orders[cid].reference}",
                 ),
             )
-        if order.state is OrderState.PARTIALLY_FILLED:
-            self.tell(
-                "breaker",
-                BreakerInput(
-                    kind="partial_fill",
-                    severity="INFO",
-                    detail=f"{order.client_order_id}: {order.executed_qty} of {order.quantity}",
-                ),
-            )
-        closed = book.positions[execution.symbol].realized_pnl - realized
-        if execution.side == "SELL" and closed:
-            self.tell(
-                "breaker",
-                BreakerInput(
-                    kind="losing_trade" if closed < 0 else "winning_trade",
-                    severity="INFO",
-                    detail=f"{order.client_order_id}: realized {plain(closed)}",
-                ),
+        if order.type == "LIMIT" and order.state is OrderState.PARTIALLY_FILLED:
+            self._partial(order)
+        if accounted.closed_qty > 0:
+            realized, closed = self.holder.closing.get(cid, (Decimal(0), Decimal(0)))
+            self.holder.closing[cid] = (
+                realized + accounted.realized,
+                closed + accounted.closed_qty,
             )
         self._check_position(execution.symbol)
         self._risk()
+        self._settled(order)  # this may have been the last fill of a finished order
+
+    def _partial(self, order: BookOrder) -> None:
+        if order.partial_reported:
+            return
+        order.partial_reported = True
+        self.tell(
+            "breaker",
+            BreakerInput(
+                kind="partial_fill",
+                severity="INFO",
+                detail=f"{order.client_order_id}: {order.executed_qty} of {order.quantity}",
+            ),
+        )
 
     def _check_position(self, symbol: str) -> None:
         broken = self.book.position_breaks(symbol)
@@ -737,10 +756,31 @@ class OrderBroker(VigilActor):
             )
 
     def _settled(self, order: BookOrder) -> None:
-        """A finished order's execution quality goes to the audit trail, with its symbol's
-        latency percentiles as they now stand."""
+        """An order that is done (terminal, every fill it reported accounted) gives its
+        per-order evidence once: ended partly filled, and the close it made (one winning or
+        losing trade per order, however many pieces it filled in); its execution quality
+        goes to the audit trail, with its symbol's latency percentiles as they now stand."""
+        self._evidence()
+        if not order.state.is_terminal or not order.fills_booked:
+            return
+        if not order.evidence_done:
+            order.evidence_done = True
+            if 0 < order.executed_qty < order.quantity:
+                self._partial(order)
+            closing = self.holder.closing.pop(order.client_order_id, None)
+            if closing is not None and closing[1] > 0 and closing[0]:
+                realized, closed = closing
+                self.tell(
+                    "breaker",
+                    BreakerInput(
+                        kind="losing_trade" if realized < 0 else "winning_trade",
+                        severity="INFO",
+                        detail=f"{order.client_order_id}: closed {plain(closed)}, "
+                        f"realized {plain(realized)}",
+                    ),
+                )
         execution = self.holder.execution
-        if not order.state.is_terminal or not execution.settled(order.client_order_id):
+        if not execution.settled(order.client_order_id):
             return
         quality = execution.finished(order.client_order_id)
         if quality is not None:
@@ -762,10 +802,13 @@ class OrderBroker(VigilActor):
 
     def _roll_day(self, now: int) -> None:
         """Mark the UTC day when it is first seen: today's P&L counts from here. The mark is
-        journaled, so a restart during the day keeps it."""
+        journaled, so a restart during the day keeps it. Not while a position has no price
+        yet: its P&L would count as 0 in the mark and jump when the price came."""
         start = now - now % DAY_MS
         if self.book.day is not None and self.book.day.start_ms == start:
             return
+        if self.book.unpriced_positions():
+            return  # the day starts at the first look that can value every position
         self.book.day = DayMark(start, self.book.total_pnl())
         self.holder.peak_journaled = None
         self.journal.append(
@@ -778,12 +821,16 @@ class OrderBroker(VigilActor):
         day = self.book.day
         if day is None or day.peak_equity is None or not self.book.markets:
             return
-        quote = next(iter(self.book.markets.values())).quote
+        quote = self._equity_quote()
         price = Decimal(1) if asset == quote else self.book.prices.get(f"{asset}{quote}")
         if price is None:
             return  # unvalued: the next risk sample values the account as a whole again
         day.peak_equity = max(day.peak_equity + delta * price, Decimal(0))
         self._journal_peak(day)
+
+    def _equity_quote(self) -> str:
+        """Equity is valued in the first symbol's quote asset."""
+        return next(iter(self.book.markets.values())).quote
 
     def _journal_peak(self, day: DayMark) -> None:
         """The day's peak as it stands now, for a restart to find (replay: latest wins)."""
@@ -797,17 +844,19 @@ class OrderBroker(VigilActor):
             return
         now = now_ms()
         self._roll_day(now)
+        day = self.book.day
+        if day is None or day.start_ms != now - now % DAY_MS:
+            return  # today is not marked yet (a position without a price)
         loss = -self.book.daily_pnl(now)
         self.tell(
             "breaker",
             BreakerSample(kind="daily_loss", value=loss, detail=f"today's P&L {plain(-loss)}"),
         )
-        quote = next(iter(self.book.markets.values())).quote
-        equity = self.book.equity(quote)
-        if equity is None or equity <= 0:
-            return
-        day = self.book.day
-        assert day is not None  # _roll_day set it
+        quote = self._equity_quote()
+        equity, unvalued = self.book.equity(quote)
+        traded = {m.base for m in self.book.markets.values()}
+        if equity <= 0 or traded.intersection(unvalued):
+            return  # a traded asset's price is still to come: no drawdown from a part
         peak = max(day.peak_equity or equity, equity)
         day.peak_equity = peak
         last = self.holder.peak_journaled
@@ -920,6 +969,8 @@ class OrderBroker(VigilActor):
                 if self.book.day is None or self.book.day.peak_equity is None
                 else plain(self.book.day.peak_equity),
                 "unknown_orders": len(self.holder.unknown_since),
+                # held but not in the equity (no {asset}{quote} price): dust, a fee asset
+                "unvalued_assets": book.equity(self._equity_quote())[1] if book.markets else [],
             },
         }
 
@@ -1023,6 +1074,7 @@ class OrderBroker(VigilActor):
                 self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             closed.append(order.client_order_id)
             self.holder.unknown_since.pop(order.client_order_id, None)
+            self._settled(order)
         dropped = len(self.book.foreign_executions)
         self.book.foreign_executions.clear()
         self.holder.trade_floor.update(latest)  # older trades are settled by this resync
@@ -1030,6 +1082,7 @@ class OrderBroker(VigilActor):
             adopted=adopted, updated=updated, closed=closed, foreign_trades_dropped=dropped
         )
         self.audit("resync", reason=message.reason, changes=changes)
+        self._unknown_count()
         return {"ok": True, "changes": changes}
 
     def _snapshot(self, status: Any) -> BookOrder | None:

@@ -90,6 +90,15 @@ class BookOrder:
     created_ms: int = 0
     updated_ms: int = 0
     source: str = ""
+    booked_qty: Decimal = ZERO  # the quantity of this order's fills the book has accounted
+    # the broker's per-order evidence (a partial fill, a close) was given: not state
+    partial_reported: bool = field(default=False, compare=False)
+    evidence_done: bool = field(default=False, compare=False)
+
+    @property
+    def fills_booked(self) -> bool:
+        """Every fill the exchange reports for this order has been accounted."""
+        return self.booked_qty >= self.executed_qty
 
     @property
     def is_open(self) -> bool:
@@ -123,6 +132,17 @@ class Execution:
     # the fee's value in the quote asset, fixed when the fill is accounted (a fee paid in a
     # third asset is valued at that moment's price) and journaled, so a replay is exact
     fee_quote: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accounted:
+    """A fill the book has just accounted, with what it did to the position: ``realized``
+    is the change in realized P&L (quote, fee included), ``closed_qty`` the base it took
+    out of a position we held (0 for a BUY, or a SELL of coins the book never bought)."""
+
+    execution: Execution
+    realized: Decimal
+    closed_qty: Decimal
 
 
 @dataclass
@@ -249,6 +269,9 @@ class Book:
     created: list[int] = field(default_factory=list)  # intents' creation times, sorted
     commitments: Commitments = field(default_factory=Commitments)
     day: DayMark | None = None
+    # the fills accounted since the owner last took them (``take_accounted``); None: not
+    # collected (a replay)
+    accounted: list[Accounted] | None = field(default=None, compare=False, repr=False)
     # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
     # ("external", (asset, delta)); intents and openings are journaled by their callers
     on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
@@ -382,8 +405,15 @@ class Book:
         if order is None:
             self.foreign_executions[key] = execution
             return True
-        self._account(execution)
+        self._account(execution, order)
         return True
+
+    def take_accounted(self) -> list[Accounted]:
+        """The fills accounted since the last call, by whichever path (a fill applied, or
+        fills claimed once an order's exchange id became known); collecting starts here."""
+        taken = self.accounted or []
+        self.accounted = []
+        return taken
 
     def _claim_foreign(self, order: BookOrder) -> None:
         """Fills seen before the order's exchange id was known (a REST trade can overtake the
@@ -395,7 +425,7 @@ class Book:
         ]
         for key in claimed:
             execution = self.foreign_executions.pop(key)
-            self._account(execution)
+            self._account(execution, order)
 
     def trades_above(self, marks: dict[str, int]) -> frozenset[tuple[str, int]]:
         """The (symbol, trade id) of accounted executions above each symbol's mark."""
@@ -405,7 +435,7 @@ class Book:
             for trade_id in ids[bisect.bisect_right(ids, marks.get(symbol, 0)) :]
         )
 
-    def _account(self, execution: Execution) -> None:
+    def _account(self, execution: Execution, order: BookOrder) -> None:
         market = self.markets[execution.symbol]
         fee_quote = execution.fee_quote
         if fee_quote is None:
@@ -423,27 +453,33 @@ class Book:
         self.totals[market.quote] -= sign * notional
         if execution.commission_asset:
             self.totals[execution.commission_asset] -= execution.commission
-        self._position(market, execution, notional, fee_quote)
+        realized, closed = self._position(market, execution, notional, fee_quote)
+        order.booked_qty += execution.qty
+        if self.accounted is not None:
+            self.accounted.append(Accounted(execution, realized, closed))
         self._emit("fill", execution)
 
     def _position(
         self, market: Market, ex: Execution, notional: Decimal, fee_quote: Decimal
-    ) -> None:
+    ) -> tuple[Decimal, Decimal]:
+        """Apply a fill to the position: (change in realized P&L, base closed)."""
         pos = self.positions.setdefault(market.symbol, Position(market.symbol))
         pos.fees_quote += fee_quote
         if ex.side == "BUY":
             received = ex.qty - (ex.commission if ex.commission_asset == market.base else ZERO)
             pos.quantity += received
             pos.cost += notional + (fee_quote if ex.commission_asset != market.base else ZERO)
-        else:
-            if pos.quantity > 0:
-                sold = min(ex.qty, pos.quantity)
-                basis = pos.cost * sold / pos.quantity
-                pos.realized_pnl += ex.price * sold - basis - fee_quote
-                pos.cost -= basis
-                pos.quantity -= sold
-            else:
-                pos.realized_pnl -= fee_quote
+            return ZERO, ZERO
+        if pos.quantity > 0:
+            sold = min(ex.qty, pos.quantity)
+            basis = pos.cost * sold / pos.quantity
+            realized = ex.price * sold - basis - fee_quote
+            pos.realized_pnl += realized
+            pos.cost -= basis
+            pos.quantity -= sold
+            return realized, sold
+        pos.realized_pnl -= fee_quote
+        return -fee_quote, ZERO
 
     def _fee_in_quote(self, market: Market, ex: Execution) -> Decimal:
         if not ex.commission or ex.commission_asset is None:
@@ -495,11 +531,14 @@ class Book:
             return ZERO
         return self.total_pnl() - day.pnl_base
 
-    def equity(self, quote: str) -> Decimal | None:
-        """Every balance valued in ``quote`` at the reference prices (``{asset}{quote}``);
-        None while an asset held has no price."""
+    def equity(self, quote: str) -> tuple[Decimal, list[str]]:
+        """The balances valued in ``quote`` at the reference prices (``{asset}{quote}``),
+        and the assets held that have no price (left out: dust, a fee asset whose symbol is
+        not traded). Prices only ever arrive, so an asset left out can only join later, as
+        a rise, never read as a drawdown."""
         total = ZERO
-        for asset, amount in self.totals.items():
+        unvalued = []
+        for asset, amount in sorted(self.totals.items()):
             if not amount:
                 continue
             if asset == quote:
@@ -507,9 +546,14 @@ class Book:
                 continue
             price = self.prices.get(f"{asset}{quote}")
             if price is None:
-                return None
+                unvalued.append(asset)
+                continue
             total += amount * price
-        return total
+        return total, unvalued
+
+    def unpriced_positions(self) -> list[str]:
+        """Symbols where we hold a position but have no reference price yet."""
+        return sorted(s for s, p in self.positions.items() if p.quantity and s not in self.prices)
 
     def position_breaks(self, symbol: str) -> str | None:
         """The spot position invariant: our position in a symbol is never negative and

@@ -237,6 +237,18 @@ class ExecutionTracker:
     def p95_ack_ms(self, symbol: str) -> float | None:
         return self.latency.percentile(symbol, "place_ack", 95)
 
+    def worst_p95_ack_ms(self, min_samples: int) -> tuple[str, float] | None:
+        """The slowest symbol's place→ack p95, among those with ``min_samples`` or more
+        (one slow first order is not a trend); None when none has enough."""
+        worst: tuple[str, float] | None = None
+        for (symbol, leg), values in self.latency.samples.items():
+            if leg != "place_ack" or len(values) < min_samples:
+                continue
+            p95 = percentile(list(values), 95)
+            if p95 is not None and (worst is None or p95 > worst[1]):
+                worst = (symbol, p95)
+        return worst
+
     def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
         """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""
         out = self.latency.summary()

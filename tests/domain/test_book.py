@@ -459,6 +459,53 @@ def test_a_rest_trade_finds_its_order_by_exchange_order_id() -> None:
     assert (SYMBOL, 5) in book.executions
 
 
+def test_every_fill_accounted_is_handed_over_once_whichever_path_brought_it() -> None:
+    """The owner's evidence sees a fill claimed late (seen before its order's exchange id)
+    just as it sees one applied directly; with what each did to the position."""
+    book = new_book({"BTC": D("0"), "USDT": D("100000")})
+    assert book.take_accounted() == []  # collecting starts here
+    book.add_intent(intent("b", quantity="0.1"))
+    update(book, "NEW", cid="b", order_id=30)
+    book.apply_execution(fill(4, cid="b", order_id=30, qty="0.1", price="60000"))
+    bought = book.take_accounted()
+    assert [(a.execution.trade_id, a.realized, a.closed_qty) for a in bought] == [(4, D(0), D(0))]
+    assert book.orders["b"].booked_qty == D("0.1") and book.orders["b"].fills_booked
+    book.add_intent(intent("s", side="SELL", quantity="0.1", price="59000"))
+    book.apply_execution(fill(5, cid=None, order_id=31, side="SELL", qty="0.04", price="59000"))
+    assert book.take_accounted() == []  # kept apart: whose is it?
+    update(book, "PARTIALLY_FILLED", "0.04", cid="s", order_id=31, quote="2360")
+    claimed = book.take_accounted()
+    assert [a.execution.trade_id for a in claimed] == [5]
+    assert claimed[0].closed_qty == D("0.04")
+    assert claimed[0].realized == D("0.04") * (D("59000") - D("60000"))
+    assert book.orders["s"].booked_qty == D("0.04")
+    # the exchange reports more filled than the book has fills for: not all booked yet
+    update(book, "FILLED", "0.1", cid="s", order_id=31, quote="5900")
+    assert not book.orders["s"].fills_booked
+    assert book.take_accounted() == []
+
+
+def test_a_sell_of_coins_the_book_never_bought_closes_nothing() -> None:
+    book = new_book()  # 2 BTC held from before: no position
+    book.take_accounted()
+    book.add_intent(intent("s", side="SELL", quantity="0.1", price="59000"))
+    update(book, "NEW", cid="s", order_id=40)
+    book.apply_execution(
+        fill(6, cid="s", order_id=40, side="SELL", qty="0.1", price="59000", commission="5.9")
+    )
+    [sold] = book.take_accounted()
+    assert sold.closed_qty == 0 and sold.realized == D("-5.9")  # the fee, no close
+
+
+def test_equity_leaves_out_what_has_no_price_and_says_so() -> None:
+    book = new_book()  # 2 BTC, 100000 USDT, 1 BNB
+    book.set_price("BTCUSDT", D("60000"), 1)
+    assert book.equity("USDT") == (D("220000"), ["BNB"])
+    book.positions[SYMBOL] = Position(SYMBOL, D("0.1"), D("6000"))
+    book.positions["ETHUSDT"] = Position("ETHUSDT", D("1"), D("3000"))
+    assert book.unpriced_positions() == ["ETHUSDT"]
+
+
 def test_a_rest_trade_seen_before_the_order_id_is_known_is_accounted_after_catch_up() -> None:
     book = new_book()
     book.add_intent(intent("c1", quantity="0.1"))

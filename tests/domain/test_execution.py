@@ -145,3 +145,19 @@ def test_the_tracker_ignores_what_it_does_not_track_and_orders_without_a_referen
     tracker.accepted("c2", "BTCUSDT", "SELL", None)  # no mid yet: no slippage to measure
     assert tracker.fill("c2", Decimal("1"), Decimal("1"), 1.0) is None
     assert tracker.finished("c2") is None
+
+
+def test_the_worst_p95_needs_enough_acks_and_names_the_slowest_symbol() -> None:
+    tracker = ExecutionTracker()
+    for _ in range(19):
+        tracker.latency.add("BTCUSDT", "place_ack", 10.0)
+    tracker.latency.add("ETHUSDT", "place_ack", 5000.0)  # one slow first order: no trend
+    assert tracker.worst_p95_ack_ms(20) is None
+    tracker.latency.add("BTCUSDT", "place_ack", 900.0)  # the 20th: p95 is the 19th value
+    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 10.0)
+    tracker.latency.add("BTCUSDT", "place_ack", 950.0)
+    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 900.0)
+    for _ in range(19):
+        tracker.latency.add("ETHUSDT", "place_ack", 20.0)
+    # ETHUSDT now has 20 acks, its p95 (the 19th of 20, sorted) is 20: BTCUSDT stays worst
+    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 900.0)

@@ -276,15 +276,24 @@ def test_orders_in_unknown_state_go_yellow_and_clear_once_resolved(
 
 
 def test_order_latency_p95_above_the_limit_goes_yellow(vigil_factory: Callable[..., Vigil]) -> None:
-    vigil = start(vigil_factory, {"order_latency": {"threshold": 150, "window_s": 30}})
-    vigil.sim.arm("timeout_after_accept", params={"delay": 0.4}, count=1)  # answered, late
-    assert vigil.submit().accepted
+    vigil = start(vigil_factory, {"order_latency": {"threshold": 150}})
+    # a p95 is evidence from 20 acks on: 18 prompt ones, then two answered 0.4 s late
+    # (the nearest-rank p95 of 20 is the 19th: the first late one is not enough)
+    for _ in range(18):
+        assert vigil.submit().accepted
+    wait_for(lambda: vigil.status()["execution"]["BTCUSDT"]["place_ack"]["count"] == 18)
+    vigil.sim.arm("timeout_after_accept", params={"delay": 0.4}, count=2)  # answered, late
+    for _ in range(2):
+        assert vigil.submit().accepted
     wait_for(lambda: level(vigil) == "YELLOW", timeout=4)
     assert vigil.system.gate.state.reason.startswith("order_latency: ")
     record = wait_audited(vigil, "breaker_rule", rule="order_latency", level="YELLOW")
     assert Decimal(record["value"]) >= 400
+    assert "BTCUSDT place→ack p95 (the slowest symbol)" in record["reason"]
     ack = vigil.status()["execution"]["BTCUSDT"]["place_ack"]
-    assert ack["count"] == 1 and ack["p95"] >= 400
+    assert ack["count"] == 20 and ack["p95"] >= 400
+    # one late ack among the first 19 was no evidence: the rule started at the 20th
+    assert len(audited(vigil, "breaker_rule", rule="order_latency")) == 1
 
 
 def test_every_order_gets_an_execution_quality_record_and_the_status_its_percentiles(
@@ -653,3 +662,67 @@ def test_a_wall_clock_step_does_not_mark_an_unknown_order_absent_early(
     resolved = wait_audited(vigil, "unknown_resolved", client_order_id=unknown.client_order_id)
     assert resolved["state"] == "ABSENT"
     assert _time.monotonic() - sent >= 1.0
+
+
+# --- evidence per order, whichever path brings the fills ---------------------------------------
+
+
+def test_a_sell_filled_in_pieces_is_one_losing_trade_and_a_sweep_no_partial_fill(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = start(
+        vigil_factory,
+        {"consecutive_losses": {"threshold": 2}, "partial_fills": {"threshold": 1}},
+        policy={"max_order_notional": "20000"},
+    )
+    # 0.12 BTC at market sweeps three levels of 0.05: filled, never partly filled
+    mid = buy_then_move(vigil, "0.12", Decimal(-200))
+    wait_for(lambda: vigil.system.book.book.prices["BTCUSDT"] < mid + 100, timeout=3)
+    # 0.1 sold at market, 200 lower, in two pieces: one close, one losing trade
+    sell = vigil.submit(side="SELL", quantity="0.1")
+    assert sell.accepted
+    lost = wait_audited(vigil, "breaker_input", input="losing_trade")
+    assert lost["detail"].startswith(f"{sell.client_order_id}: closed 0.1")
+    wait_audited(vigil, "execution_quality", client_order_id=sell.client_order_id)
+    assert len(audited(vigil, "breaker_input", input="losing_trade")) == 1
+    assert not audited(vigil, "breaker_input", input="partial_fill")
+    assert level(vigil) == "GREEN"  # consecutive losses 1 of 2, no partial fill
+
+
+def test_a_fill_seen_only_by_rest_still_gives_its_execution_quality(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """The user stream loses the order's events: the poller's snapshot says FILLED before
+    its trades arrive; the order's quality is judged once its fills are in."""
+    vigil = start(vigil_factory, {})
+    mid = Decimal(vigil.sim.state()["prices"]["BTCUSDT"]["mid"])
+    resting = vigil.submit(type="LIMIT", quantity="0.01", price=str(mid - 5))
+    assert resting.accepted
+    wait_for(lambda: vigil.sim_orders() == 1)
+    book = vigil.system.book.book
+    wait_for(lambda: book.orders[resting.client_order_id].order_id is not None, timeout=3)
+    vigil.sim.arm("drop_events", duration=30)
+    vigil.sim.set_price("BTCUSDT", str(mid - 50))  # crossed: it fills on the exchange
+    quality = wait_audited(
+        vigil, "execution_quality", timeout=5, client_order_id=resting.client_order_id
+    )
+    assert Decimal(quality["filled_qty"]) == Decimal("0.01")
+    assert audited(vigil, "breaker_input", input="poll_failed") == []
+
+
+def test_a_resync_tells_the_breaker_the_orders_in_unknown_state_it_resolved(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    # the poller would resolve the order only after 30 s: the resync does it first
+    vigil = start(vigil_factory, {"timeouts": {"threshold": 0}}, broker={"unknown_window_s": 30})
+    vigil.sim.arm("unknown_status", params={"placed": False}, count=1)
+    assert vigil.submit(type="LIMIT", price="59000", quantity="0.01").accepted
+
+    def measured() -> str | None:
+        return vigil.status()["breaker_rules"]["measures"]["unknown_orders"]  # type: ignore[no-any-return]
+
+    wait_for(lambda: measured() == "1", timeout=3)
+    vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    answer = vigil.api("POST", "/v1/resync", {"confirm": True, "reason": "drill"}).json()
+    assert answer["ok"] and len(answer["changes"]["closed"]) == 1
+    wait_for(lambda: measured() == "0", timeout=3)
