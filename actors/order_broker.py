@@ -63,6 +63,7 @@ from supervision.actor import VigilActor
 from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
 
+NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
 MIN_LATENCY_SAMPLES = 20  # a symbol's place→ack p95 is evidence from this many acks on
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 PEAK_STEP = Decimal("1.0001")  # the day's peak equity is journaled each time it rises 1 bp
@@ -223,7 +224,9 @@ class OrderBroker(VigilActor):
                 self.holder.unknown_since.setdefault(order.client_order_id, mono_ms())
         self.book.take_accounted()  # evidence is collected from here on (not the replay's)
         for order in self.book.orders.values():  # finished before: their evidence was given
-            order.evidence_done = order.state.is_terminal and order.fills_booked
+            order.evidence_done = (
+                order.state.is_terminal and order.fills_booked
+            ) or order.source in NOT_OURS
         self._unknown_count()  # the breaker's gauge says what this book says
 
     def stopping(self) -> None:
@@ -275,6 +278,7 @@ class OrderBroker(VigilActor):
                 created_ms=now_ms(),
                 updated_ms=now_ms(),
                 source=source,
+                evidence_done=True,  # not placed by this Vigil: no per-order evidence
             )
         )
         self.book.by_order_id[(o.symbol, o.order_id)] = o.client_order_id
@@ -322,6 +326,7 @@ class OrderBroker(VigilActor):
                 price=intent.price,
                 filters=self._filters(intent.symbol),
                 now_ms=now_ms(),
+                price_clock_ms=mono_ms(),
             ),
             self.limits,
         )
@@ -681,7 +686,7 @@ class OrderBroker(VigilActor):
                     self._check_position(symbol)
 
     def on_price(self, message: MarketPrice) -> None:
-        self.book.set_price(message.ticker.symbol, message.ticker.mid, now_ms())
+        self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
         if time.monotonic() - self.holder.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
 
@@ -696,11 +701,16 @@ class OrderBroker(VigilActor):
     def _evidence(self) -> None:
         """Evidence from every fill the book accounted since the last look, whichever way
         it came: applied here, or claimed once its order's exchange id became known (a REST
-        trade can overtake the acknowledgment)."""
+        trade can overtake the acknowledgment; several can be claimed at once). Every fill
+        is judged before any of their orders is judged as done."""
+        touched: dict[str, BookOrder] = {}
         for accounted in self.book.take_accounted():
-            self._fill_evidence(accounted)
+            order = self._fill_evidence(accounted)
+            touched[order.client_order_id] = order
+        for order in touched.values():
+            self._settled(order)  # this may have been the last fill of a finished order
 
-    def _fill_evidence(self, accounted: Accounted) -> None:
+    def _fill_evidence(self, accounted: Accounted) -> BookOrder:
         """A new fill of ours: its slippage against the order's arrival price, a LIMIT
         order seen partly filled (once per order), what it closed, the position invariant
         and the risk samples. What can be judged only per order (a close won or lost, an
@@ -725,7 +735,7 @@ class OrderBroker(VigilActor):
             )
         if order.type == "LIMIT" and order.state is OrderState.PARTIALLY_FILLED:
             self._partial(order)
-        if accounted.closed_qty > 0:
+        if accounted.closed_qty > 0 and not order.evidence_done:
             realized, closed = self.holder.closing.get(cid, (Decimal(0), Decimal(0)))
             self.holder.closing[cid] = (
                 realized + accounted.realized,
@@ -733,10 +743,10 @@ class OrderBroker(VigilActor):
             )
         self._check_position(execution.symbol)
         self._risk()
-        self._settled(order)  # this may have been the last fill of a finished order
+        return order
 
     def _partial(self, order: BookOrder) -> None:
-        if order.partial_reported:
+        if order.partial_reported or order.evidence_done:
             return
         order.partial_reported = True
         self.tell(
@@ -1074,7 +1084,12 @@ class OrderBroker(VigilActor):
                 self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             closed.append(order.client_order_id)
             self.holder.unknown_since.pop(order.client_order_id, None)
-            self._settled(order)
+        # the orders the resync rewrote: their fills before it are settled by it (some may
+        # never be booked), so they give no per-order evidence and are not tracked on
+        for cid in [*updated, *closed]:
+            self.book.orders[cid].evidence_done = True
+            self.holder.closing.pop(cid, None)
+            self.holder.execution.orders.pop(cid, None)
         dropped = len(self.book.foreign_executions)
         self.book.foreign_executions.clear()
         self.holder.trade_floor.update(latest)  # older trades are settled by this resync

@@ -257,7 +257,8 @@ class Book:
     totals: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     positions: dict[str, Position] = field(default_factory=dict)
     prices: dict[str, Decimal] = field(default_factory=dict)
-    price_ms: dict[str, int] = field(default_factory=dict)  # when each price was last seen
+    # when each price was last seen, on the owner's clock (the broker: monotonic ms)
+    price_ms: dict[str, int] = field(default_factory=dict)
     anomalies: list[str] = field(default_factory=list)
     duplicates: int = 0
     opened: bool = False

@@ -215,9 +215,8 @@ CATALOG: tuple[RuleSpec, ...] = (
         "execution",
         Measure.ABOVE,
         ["order_latency_p95_ms"],
-        Trigger(D(2000), Y, 0),
+        Trigger(D(2000), Y, 60),  # sent on acks only: it must age out when orders stop
         unit="ms",
-        gauge=True,
     ),
     # infrastructure
     _spec(

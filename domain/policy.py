@@ -90,7 +90,8 @@ class PolicyInput:
     open_sell_qty: Decimal = Decimal(0)  # base our live sells in this symbol may still take
     orders_last_minute: int = 0  # orders placed in the last 60 s, this one not included
     orders_today: int = 0  # since 00:00 UTC
-    daily_pnl: Decimal = Decimal(0)  # since the UTC day's mark, quote (negative: a loss)
+    # since the UTC day's mark, quote (negative: a loss); None: cannot be valued yet
+    daily_pnl: Decimal | None = Decimal(0)
 
 
 def reduces_exposure(
@@ -247,13 +248,22 @@ def _risk_checks(
             f"order, limit {cap_d}",
         )
     if limits.max_daily_loss is not None:
-        loss, cap_d = -intent.daily_pnl, limits.max_daily_loss
+        cap_d = limits.max_daily_loss
         reduces = reduces_exposure(intent.side, qty, intent.position_qty, intent.open_sell_qty)
-        verdict(
-            "daily_loss",
-            loss < cap_d or reduces,
-            f"daily loss {loss} reached the limit {cap_d}: only orders that reduce exposure",
-        )
+        if intent.daily_pnl is None:  # fail closed: a loss that cannot be seen may be there
+            verdict(
+                "daily_loss",
+                reduces,
+                "today's P&L cannot be valued yet (a position has no price): only orders "
+                "that reduce exposure",
+            )
+        else:
+            loss = -intent.daily_pnl
+            verdict(
+                "daily_loss",
+                loss < cap_d or reduces,
+                f"daily loss {loss} reached the limit {cap_d}: only orders that reduce exposure",
+            )
 
 
 def policy_input_from_book(
@@ -266,6 +276,7 @@ def policy_input_from_book(
     price: Decimal | None,
     filters: SymbolFilters | None,
     now_ms: int,
+    price_clock_ms: int | None = None,
 ) -> PolicyInput:
     """Everything the guard needs about the account, read from the book at ``now_ms``.
 
@@ -274,7 +285,10 @@ def policy_input_from_book(
     mid (their cost when there is none) plus open buys. The order figures come from the
     book's running commitments, so the cost does not grow with the open orders;
     ``daily_pnl`` is realized + unrealized since the day's mark (``Book.day``: set when the
-    UTC day is first seen, kept in the journal, so a restart keeps it)."""
+    UTC day is first seen, kept in the journal, so a restart keeps it; None while today
+    is not marked: a position has no price yet). A reference price's age is measured on
+    the clock its times were taken with (``price_clock_ms``, the broker's monotonic
+    milliseconds; ``now_ms`` when not given)."""
     market = book.markets.get(symbol)
     commitments = book.commitments
     committed = dict(commitments.committed)
@@ -313,7 +327,9 @@ def policy_input_from_book(
         quantity=quantity,
         price=price,
         reference_price=book.prices.get(symbol),
-        reference_age_ms=None if seen_ms is None else max(now_ms - seen_ms, 0),
+        reference_age_ms=None
+        if seen_ms is None
+        else max((now_ms if price_clock_ms is None else price_clock_ms) - seen_ms, 0),
         filters=filters,
         free_quote=free(market.quote if market else None),
         free_base=free(market.base if market else None),
@@ -326,5 +342,7 @@ def policy_input_from_book(
         open_sell_qty=commitments.selling.get(symbol, Decimal(0)),
         orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
         orders_today=book.intents_since(day_start),
-        daily_pnl=book.daily_pnl(now_ms),
+        daily_pnl=book.daily_pnl(now_ms)
+        if book.day is not None and book.day.start_ms == day_start
+        else None,
     )

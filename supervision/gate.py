@@ -17,13 +17,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from loguru import logger
 
 from domain.breaker import (
     BreakerState,
     Level,
-    ResetRefused,
     clear_yellow,
     reset_red,
     set_yellow,
@@ -138,21 +138,19 @@ class TradingGate:
         """Operator reset; raises ``ResetRefused`` when the rules do not allow it."""
 
         def transition(state: BreakerState) -> BreakerState:
-            healthy, red = self._healthy_mono, self._red_mono
-            if healthy is None:
-                raise ResetRefused("no HEALTHY reconciliation yet")
-            if red is not None and healthy <= red:
-                raise ResetRefused("no HEALTHY reconciliation since RED was tripped")
-            if mono_ms() - healthy > self._max_age_ms:
-                raise ResetRefused("the last HEALTHY reconciliation is too old")
-            return reset_red(
-                state,
+            # the rules (domain.breaker.reset_red) judged on the monotonic clock: the trip,
+            # the HEALTHY cycle and now, all in this process's mono_ms; the new state is
+            # stamped with wall time for the durable latch
+            red = self._red_mono if self._red_mono is not None else 0
+            judged = reset_red(
+                replace(state, since_ms=red),
                 reason=reason,
                 operator=operator,
-                healthy_reconciliation_ms=self.last_healthy_ms,
-                now_ms=now_ms(),
+                healthy_reconciliation_ms=self._healthy_mono,
+                now_ms=mono_ms(),
                 max_age_ms=self._max_age_ms,
             )
+            return replace(judged, since_ms=now_ms())
 
         return self._set(transition, leave_red=True) or self._state
 

@@ -485,6 +485,24 @@ def test_every_fill_accounted_is_handed_over_once_whichever_path_brought_it() ->
     assert book.take_accounted() == []
 
 
+def test_fills_claimed_together_are_handed_over_together() -> None:
+    book = new_book({"BTC": D("0"), "USDT": D("100000")})
+    book.add_intent(intent("b", quantity="0.2"))
+    update(book, "NEW", cid="b", order_id=30)
+    book.apply_execution(fill(4, cid="b", order_id=30, qty="0.2", price="60000"))
+    book.add_intent(intent("s", side="SELL", quantity="0.2", price="59000"))
+    for trade_id, price in ((5, "60040"), (6, "59940")):
+        book.apply_execution(
+            fill(trade_id, cid=None, order_id=31, side="SELL", qty="0.1", price=price)
+        )
+    book.take_accounted()
+    update(book, "FILLED", "0.2", cid="s", order_id=31, quote="12000")
+    claimed = book.take_accounted()
+    assert [a.execution.trade_id for a in claimed] == [5, 6]
+    assert sum(a.realized for a in claimed) == D("-2")  # +4, then -6: a loss overall
+    assert book.orders["s"].fills_booked
+
+
 def test_a_sell_of_coins_the_book_never_bought_closes_nothing() -> None:
     book = new_book()  # 2 BTC held from before: no position
     book.take_accounted()

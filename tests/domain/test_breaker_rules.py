@@ -127,8 +127,8 @@ def test_a_sample_fires_only_while_it_is_inside_the_window() -> None:
 
 # --- gauges: the latest sample is the state now --------------------------------------------
 
-GAUGES = ["unknown_orders", "order_latency", "memory", "cpu", "disk_free", "inbox_backlog",
-          "daily_loss", "drawdown"]  # fmt: skip
+GAUGES = ["unknown_orders", "memory", "cpu", "disk_free", "inbox_backlog", "daily_loss",
+          "drawdown"]  # fmt: skip
 
 
 def test_the_gauges_are_the_rules_that_describe_the_present() -> None:

@@ -518,6 +518,10 @@ RISK_EDGES = [
      "position_qty": D("0.00999999")}, False),  # sells more than held: not a reduction
     ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
      "position_qty": D("0.02"), "open_sell_qty": D("0.01")}, True),  # 0.01 of it unsold
+    # today's P&L cannot be valued (a position without a price): fail closed
+    ("max_daily_loss", D("100"), {"daily_pnl": None}, False),
+    ("max_daily_loss", D("100"), {"daily_pnl": None, "side": "SELL",
+     "position_qty": D("0.01")}, True),
     ("max_daily_loss", D("100"), {"daily_pnl": D("-500"), "side": "SELL",
      "position_qty": D("0.02"), "open_sell_qty": D("0.01000001")}, False),  # already selling
 ]  # fmt: skip
@@ -691,3 +695,49 @@ def test_daily_pnl_counts_from_the_utc_days_mark_and_a_new_day_starts_at_zero() 
     assert book.total_pnl() == D("-40") + (D("600") - D("610"))
     assert book.daily_pnl(3 * DAY_MS + 1) == D("-50") - D("-25")
     assert book.daily_pnl(4 * DAY_MS) == 0  # midnight UTC: the old mark no longer counts
+
+
+def test_the_daily_pnl_is_unknown_while_today_is_not_marked() -> None:
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"USDT": D("1000")})
+    now = 7 * DAY_MS + 5
+    book.set_price("BTCUSDT", D("60000"), now)
+
+    def daily() -> Decimal | None:
+        return policy_input_from_book(
+            book,
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity=D("0.01"),
+            price=D("60000"),
+            filters=FILTERS,
+            now_ms=now,
+        ).daily_pnl
+
+    assert daily() is None  # not marked (the broker marks it once it can value positions)
+    book.day = DayMark(6 * DAY_MS, D("0"))
+    assert daily() is None  # yesterday's mark
+    book.day = DayMark(7 * DAY_MS, D("0"))
+    assert daily() == 0
+
+
+def test_a_reference_age_is_measured_on_the_prices_own_clock() -> None:
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"USDT": D("1000")})
+    book.set_price("BTCUSDT", D("60000"), 5_000)  # the broker's monotonic ms
+
+    def age(**clock: int) -> int | None:
+        return policy_input_from_book(
+            book,
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            quantity=D("0.01"),
+            price=D("60000"),
+            filters=FILTERS,
+            now_ms=1_700_000_000_000,  # wall time: not the prices' clock
+            **clock,
+        ).reference_age_ms
+
+    assert age(price_clock_ms=6_500) == 1_500

@@ -163,3 +163,14 @@ def test_listeners_hear_the_changes_in_the_order_they_were_made(gate: TradingGat
     yellow.join(5)
     red.join(5)
     assert heard == ["YELLOW", "RED"]
+
+
+def test_a_step_back_of_the_wall_clock_after_a_trip_does_not_lock_the_operator_out(
+    gate: TradingGate, clocks: SteppedClocks
+) -> None:
+    gate.trip_red("operator halt", "operator")
+    clocks.wall_s -= 600  # after the trip, the wall clock steps back ten minutes
+    clocks.mono_s += 1
+    gate.record_reconciliation("HEALTHY", now_ms(), mono_ms())  # a cycle after the trip
+    after = gate.reset("checked", "alice")
+    assert after.level is Level.GREEN and after.since_ms == now_ms()  # stamped wall time
