@@ -16,7 +16,14 @@ import requests
 
 import actors.breaker
 import actors.order_broker
-from actors.messages import BreakerInput, BreakerTick, InjectFault, ReconcileNow
+from actors.messages import (
+    BreakerInput,
+    BreakerTick,
+    InjectFault,
+    OrderSnapshot,
+    ReconcileNow,
+    TradesSeen,
+)
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 from tests.system.test_reconciliation import book_matches_exchange, orders_match_exchange
@@ -734,3 +741,40 @@ def test_a_resync_tells_the_breaker_the_orders_in_unknown_state_it_resolved(
     answer = vigil.api("POST", "/v1/resync", {"confirm": True, "reason": "drill"}).json()
     assert answer["ok"] and len(answer["changes"]["closed"]) == 1
     wait_for(lambda: measured() == "0", timeout=3)
+
+
+def test_fills_claimed_together_make_one_close_of_the_whole_order(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """A SELL whose answer is lost and whose events never come: its two trades reach the
+    broker before its exchange id does (kept apart), then the order query teaches the id
+    and both are claimed at once. The close is judged on both: one losing trade of 0.1."""
+    # the poller and the reconciler stay out of it: the test hands the broker what the
+    # poller would, in the order that makes the claim happen, from the real adapter
+    vigil = start(
+        vigil_factory,
+        {"consecutive_losses": {"threshold": 5}},
+        policy={"max_order_notional": "20000"},
+        poller={"interval_s": 3600, "fast_interval_s": 3600},
+        reconciliation={"interval_s": 3600},
+    )
+    buy_then_move(vigil, "0.2", Decimal(-200))
+    wait_for(lambda: vigil.system.book.book.prices["BTCUSDT"] < Decimal(59_900), timeout=3)
+    vigil.sim.arm("drop_events", duration=30)
+    vigil.sim.arm("unknown_status", params={"placed": True}, count=1)
+    sell = vigil.submit(side="SELL", quantity="0.1")  # sweeps two levels of 0.05
+    assert sell.accepted
+    book = vigil.system.book.book
+    wait_for(lambda: book.orders[sell.client_order_id].state.value == "UNKNOWN", timeout=3)
+    adapter = vigil.system.adapter
+    status = adapter.get_order("BTCUSDT", client_order_id=sell.client_order_id)
+    trades = tuple(t for t in adapter.get_trades("BTCUSDT") if t.order_id == status.order_id)
+    assert len(trades) == 2
+    directory = vigil.system.directory
+    directory.tell("order_broker", TradesSeen(symbol="BTCUSDT", trades=trades), sender="test")
+    directory.tell("order_broker", OrderSnapshot(status=status), sender="test")
+    lost = wait_audited(vigil, "breaker_input", input="losing_trade")
+    assert lost["detail"].startswith(f"{sell.client_order_id}: closed 0.1,")
+    quality = wait_audited(vigil, "execution_quality", client_order_id=sell.client_order_id)
+    assert Decimal(quality["filled_qty"]) == Decimal("0.1")
+    assert len(audited(vigil, "breaker_input", input="losing_trade")) == 1
