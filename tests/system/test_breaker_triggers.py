@@ -379,6 +379,27 @@ def test_the_days_peak_equity_and_loss_baseline_survive_a_process_restart(
     wait_audited(second, "breaker_rule", rule="drawdown", level="RED")
 
 
+def test_a_new_day_is_marked_only_once_every_position_has_a_price(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process comes back the next UTC day holding ETH bought lower: the day's baseline
+    must count that position at its price, not at 0 (today's P&L would jump by it)."""
+    data_dir = tmp_path / "var"
+    first = start(vigil_factory, {}, data_dir=data_dir)
+    eth = Decimal(first.sim.state()["prices"]["ETHUSDT"]["mid"])
+    assert first.submit(symbol="ETHUSDT", quantity="0.1").accepted
+    wait_for(lambda: first.status()["fills"] >= 1)
+    first.sim.set_price("ETHUSDT", str(eth + 100))  # the position is ~+10 USDT up
+    first.system.stop(cancel_open=False)
+    # the broker's wall clock is a day later: a new UTC day at start-up
+    monkeypatch.setattr(actors.order_broker, "time", SteppedWallClock(86_400))
+    second = vigil_factory(data_dir=data_dir, sim=first.system.simulator)
+    tomorrow = (int(_time.time() * 1000) + 86_400_000) // 86_400_000 * 86_400_000
+    wait_for(lambda: second.status()["risk"]["day_start_ms"] == tomorrow, timeout=5)
+    assert "ETHUSDT" in second.system.book.book.prices
+    assert Decimal(second.status()["risk"]["daily_pnl"]) == 0
+
+
 def test_a_withdrawal_is_not_a_drawdown(vigil_factory: Callable[..., Vigil]) -> None:
     vigil = start(vigil_factory, {"drawdown": {"threshold": "0.5", "window_s": 60}})
     buy_then_move(vigil, "0.001", Decimal(0))  # the day is marked, its peak taken
