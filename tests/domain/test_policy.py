@@ -102,6 +102,21 @@ def intent(**changes: Any) -> PolicyInput:
     return replace(base, **changes)
 
 
+def buy_input(book: Book, now_ms: int, **kw: Any) -> PolicyInput:
+    """The guard's input, from ``book``, for a LIMIT BUY of 0.01 BTC at 60000."""
+    return policy_input_from_book(
+        book,
+        symbol="BTCUSDT",
+        side="BUY",
+        type="LIMIT",
+        quantity=D("0.01"),
+        price=D("60000"),
+        filters=FILTERS,
+        now_ms=now_ms,
+        **kw,
+    )
+
+
 def verdict(decision: Decision, gate: str) -> Verdict:
     matching = [v for v in decision.verdicts if v.gate == gate]
     assert matching, f"no {gate} verdict in {decision.verdicts}"
@@ -635,16 +650,7 @@ def test_the_policy_input_is_built_from_the_book() -> None:
     )
     book.positions["BTCUSDT"] = Position("BTCUSDT", D("0.5"), D("29000"), D("-20"))
     book.day = DayMark(5 * DAY_MS, D("100"))  # the day began with a P&L of +100
-    got = policy_input_from_book(
-        book,
-        symbol="BTCUSDT",
-        side="BUY",
-        type="LIMIT",
-        quantity=D("0.01"),
-        price=D("60000"),
-        filters=FILTERS,
-        now_ms=now,
-    )
+    got = buy_input(book, now)
     assert got.free_quote == D("10000") - D("590")  # own open buy reserves its quote
     assert got.free_base == D("1") - D("0.02")
     assert (got.open_orders, got.orders_last_minute, got.orders_today) == (2, 1, 1)
@@ -667,16 +673,7 @@ def test_an_intent_still_in_flight_reserves_its_balance_for_the_next_one() -> No
     book.add_intent(BookOrder("a", "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("60000")))
 
     def next_buy() -> PolicyInput:
-        return policy_input_from_book(
-            book,
-            symbol="BTCUSDT",
-            side="BUY",
-            type="LIMIT",
-            quantity=D("0.01"),
-            price=D("60000"),
-            filters=FILTERS,
-            now_ms=DAY_MS,
-        )
+        return buy_input(book, DAY_MS)
 
     assert book.orders["a"].state is OrderState.PENDING_NEW
     assert next_buy().free_quote == D("400")
@@ -704,16 +701,7 @@ def test_the_daily_pnl_is_unknown_while_today_is_not_marked() -> None:
     book.set_price("BTCUSDT", D("60000"), now)
 
     def daily() -> Decimal | None:
-        return policy_input_from_book(
-            book,
-            symbol="BTCUSDT",
-            side="BUY",
-            type="LIMIT",
-            quantity=D("0.01"),
-            price=D("60000"),
-            filters=FILTERS,
-            now_ms=now,
-        ).daily_pnl
+        return buy_input(book, now).daily_pnl
 
     assert daily() is None  # not marked (the broker marks it once it can value positions)
     book.day = DayMark(6 * DAY_MS, D("0"))
@@ -727,17 +715,5 @@ def test_a_reference_age_is_measured_on_the_prices_own_clock() -> None:
     book.open({"USDT": D("1000")})
     book.set_price("BTCUSDT", D("60000"), 5_000)  # the broker's monotonic ms
 
-    def age(**clock: int) -> int | None:
-        return policy_input_from_book(
-            book,
-            symbol="BTCUSDT",
-            side="BUY",
-            type="LIMIT",
-            quantity=D("0.01"),
-            price=D("60000"),
-            filters=FILTERS,
-            now_ms=1_700_000_000_000,  # wall time: not the prices' clock
-            **clock,
-        ).reference_age_ms
-
-    assert age(price_clock_ms=6_500) == 1_500
+    wall = 1_700_000_000_000  # not the prices' clock
+    assert buy_input(book, wall, price_clock_ms=6_500).reference_age_ms == 1_500
