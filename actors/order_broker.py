@@ -227,6 +227,10 @@ class OrderBroker(VigilActor):
             order.evidence_done = (
                 order.state.is_terminal and order.fills_booked
             ) or order.source in NOT_OURS
+            order.partial_reported = order.type == "LIMIT" and 0 < order.executed_qty
+            if order.evidence_done:  # a crash between its last fill and its judgment
+                self.holder.closing.pop(order.client_order_id, None)
+                self.holder.execution.orders.pop(order.client_order_id, None)
         self._unknown_count()  # the breaker's gauge says what this book says
 
     def stopping(self) -> None:
@@ -315,7 +319,8 @@ class OrderBroker(VigilActor):
             reason = "already in the book"
             dup = [{"gate": "client_order_id", "passed": False, "reason": reason}]
             return self._refuse(intent, cid, f"duplicate client order id: {reason}", 409, dup)
-        self._roll_day(now_ms())
+        now = now_ms()
+        self._roll_day(now)
         decision = check_intent(
             policy_input_from_book(
                 self.book,
@@ -325,7 +330,7 @@ class OrderBroker(VigilActor):
                 quantity=intent.quantity,
                 price=intent.price,
                 filters=self._filters(intent.symbol),
-                now_ms=now_ms(),
+                now_ms=now,
                 price_clock_ms=mono_ms(),
             ),
             self.limits,
@@ -509,15 +514,17 @@ class OrderBroker(VigilActor):
         if message.outcome == "acked":
             self.holder.counters["sent"] += 1
             if latency is not None:
-                worst = execution.worst_p95_ack_ms(MIN_LATENCY_SAMPLES)
-                if worst is not None:
-                    symbol, p95 = worst
+                # this symbol's p95, once it rests on enough acks; the rule takes the
+                # highest in its window, so a fast symbol does not hide a slow one, and a
+                # symbol that stops trading ages out
+                p95 = execution.p95_ack_ms(order.symbol, MIN_LATENCY_SAMPLES)
+                if p95 is not None:
                     self.tell(
                         "breaker",
                         BreakerSample(
                             kind="order_latency_p95_ms",
                             value=Decimal(str(round(p95, 3))),
-                            detail=f"{symbol} place→ack p95 (the slowest symbol)",
+                            detail=f"{order.symbol} place→ack p95",
                         ),
                     )
             self._apply_ack(order, message.ack)
@@ -838,6 +845,10 @@ class OrderBroker(VigilActor):
         day.peak_equity = max(day.peak_equity + delta * price, Decimal(0))
         self._journal_peak(day)
 
+    def _day_marked(self) -> bool:
+        now = now_ms()
+        return self.book.day is not None and self.book.day.start_ms == now - now % DAY_MS
+
     def _equity_quote(self) -> str:
         """Equity is valued in the first symbol's quote asset."""
         return next(iter(self.book.markets.values())).quote
@@ -974,7 +985,8 @@ class OrderBroker(VigilActor):
             "execution": self.holder.execution.summary(),
             "risk": {
                 "day_start_ms": book.day.start_ms if book.day else None,
-                "daily_pnl": plain(book.daily_pnl(now_ms())),
+                # null while today cannot be valued (not marked: a position has no price)
+                "daily_pnl": plain(book.daily_pnl(now_ms())) if self._day_marked() else None,
                 "peak_equity": None
                 if self.book.day is None or self.book.day.peak_equity is None
                 else plain(self.book.day.peak_equity),
@@ -1053,16 +1065,9 @@ class OrderBroker(VigilActor):
             lines=[f"Operator resync at {at} ms: {message.reason}", "State before the resync."],
         )
         changes: dict[str, Any] = {"snapshot": str(snapshot)}
-        totals = {a: b.free + b.locked for a, b in balances.items()}
-        self.journal.append(
-            "resync",
-            {"totals": {a: str(v) for a, v in totals.items()}, "trade_floor": latest},
-            durable=True,
-        )
-        diff = self.book.resync(totals)
-        changes["balances"] = {
-            a: {"book": plain(b), "exchange": plain(e)} for a, (b, e) in diff.items()
-        }
+        # the orders first: a snapshot that teaches an order's id claims the fills kept
+        # apart for it, and the balances below (the exchange's, which include them) must
+        # come after, or those fills would count twice
         adopted, updated = [], []
         for o in open_orders:
             known = self.book.find(o.symbol, o.client_order_id, o.order_id)
@@ -1071,7 +1076,7 @@ class OrderBroker(VigilActor):
                 adopted.append(o.client_order_id)
             else:
                 self._snapshot(o)
-                updated.append(o.client_order_id)
+                updated.append(known.client_order_id)
         on_exchange = {o.client_order_id for o in open_orders}
         closed = []
         for order in self.book.open_orders():
@@ -1090,6 +1095,17 @@ class OrderBroker(VigilActor):
             self.book.orders[cid].evidence_done = True
             self.holder.closing.pop(cid, None)
             self.holder.execution.orders.pop(cid, None)
+        self._evidence()  # what the snapshots claimed (no per-order evidence: done above)
+        totals = {a: b.free + b.locked for a, b in balances.items()}
+        self.journal.append(
+            "resync",
+            {"totals": {a: str(v) for a, v in totals.items()}, "trade_floor": latest},
+            durable=True,
+        )
+        diff = self.book.resync(totals)
+        changes["balances"] = {
+            a: {"book": plain(b), "exchange": plain(e)} for a, (b, e) in diff.items()
+        }
         dropped = len(self.book.foreign_executions)
         self.book.foreign_executions.clear()
         self.holder.trade_floor.update(latest)  # older trades are settled by this resync

@@ -364,7 +364,7 @@ class Book:
         if learned_id:
             order.order_id = order_id
             self.by_order_id[(symbol, order_id)] = order.client_order_id
-            self._claim_foreign(order)
+            self.claim_foreign(order)
         state = VENUE_STATES.get(venue_state)
         if state is None:
             self._anomaly(f"{order.client_order_id}: unknown venue state {venue_state!r}")
@@ -416,7 +416,7 @@ class Book:
         self.accounted = []
         return taken
 
-    def _claim_foreign(self, order: BookOrder) -> None:
+    def claim_foreign(self, order: BookOrder) -> None:
         """Fills seen before the order's exchange id was known (a REST trade can overtake the
         acknowledgment) were kept apart; now that the id is known they are ours."""
         claimed = [

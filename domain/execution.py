@@ -234,20 +234,13 @@ class ExecutionTracker:
             place_to_fill_ms=order.first_fill_ms,
         )
 
-    def p95_ack_ms(self, symbol: str) -> float | None:
-        return self.latency.percentile(symbol, "place_ack", 95)
-
-    def worst_p95_ack_ms(self, min_samples: int) -> tuple[str, float] | None:
-        """The slowest symbol's place→ack p95, among those with ``min_samples`` or more
-        (one slow first order is not a trend); None when none has enough."""
-        worst: tuple[str, float] | None = None
-        for (symbol, leg), values in self.latency.samples.items():
-            if leg != "place_ack" or len(values) < min_samples:
-                continue
-            p95 = percentile(list(values), 95)
-            if p95 is not None and (worst is None or p95 > worst[1]):
-                worst = (symbol, p95)
-        return worst
+    def p95_ack_ms(self, symbol: str, min_samples: int = 1) -> float | None:
+        """The symbol's place→ack p95; None below ``min_samples`` acks (one slow first
+        order is not a trend)."""
+        values = self.latency.samples.get((symbol, "place_ack"), ())
+        if len(values) < min_samples:
+            return None
+        return percentile(list(values), 95)
 
     def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
         """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""

@@ -61,8 +61,11 @@ def replay(
             order.cumulative_quote = Decimal(body.get("cumulative_quote", "0"))
             order.updated_ms = int(body.get("updated_ms", 0))
             if body.get("order_id") is not None:
+                learned = order.order_id is None
                 order.order_id = int(body["order_id"])
                 book.by_order_id[(order.symbol, order.order_id)] = order.client_order_id
+                if learned:  # fills kept apart until now are this order's (as they were live)
+                    book.claim_foreign(order)
         elif kind == "fill":
             book.apply_execution(
                 Execution(

@@ -141,7 +141,9 @@ class TradingGate:
             # the rules (domain.breaker.reset_red) judged on the monotonic clock: the trip,
             # the HEALTHY cycle and now, all in this process's mono_ms; the new state is
             # stamped with wall time for the durable latch
-            red = self._red_mono if self._red_mono is not None else 0
+            # (_red_mono is set whenever the state is RED; were it not, only a cycle begun
+            # from now on would do: fail closed)
+            red = self._red_mono if self._red_mono is not None else mono_ms()
             judged = reset_red(
                 replace(state, since_ms=red),
                 reason=reason,

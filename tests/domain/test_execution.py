@@ -147,17 +147,15 @@ def test_the_tracker_ignores_what_it_does_not_track_and_orders_without_a_referen
     assert tracker.finished("c2") is None
 
 
-def test_the_worst_p95_needs_enough_acks_and_names_the_slowest_symbol() -> None:
+def test_a_symbols_p95_needs_enough_acks() -> None:
     tracker = ExecutionTracker()
     for _ in range(19):
         tracker.latency.add("BTCUSDT", "place_ack", 10.0)
     tracker.latency.add("ETHUSDT", "place_ack", 5000.0)  # one slow first order: no trend
-    assert tracker.worst_p95_ack_ms(20) is None
+    assert tracker.p95_ack_ms("ETHUSDT", 20) is None
+    assert tracker.p95_ack_ms("BTCUSDT", 20) is None  # 19 acks
     tracker.latency.add("BTCUSDT", "place_ack", 900.0)  # the 20th: p95 is the 19th value
-    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 10.0)
+    assert tracker.p95_ack_ms("BTCUSDT", 20) == 10.0
     tracker.latency.add("BTCUSDT", "place_ack", 950.0)
-    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 900.0)
-    for _ in range(19):
-        tracker.latency.add("ETHUSDT", "place_ack", 20.0)
-    # ETHUSDT now has 20 acks, its p95 (the 19th of 20, sorted) is 20: BTCUSDT stays worst
-    assert tracker.worst_p95_ack_ms(20) == ("BTCUSDT", 900.0)
+    assert tracker.p95_ack_ms("BTCUSDT", 20) == 900.0
+    assert tracker.p95_ack_ms("ETHUSDT") == 5000.0  # no minimum asked

@@ -90,3 +90,42 @@ def order(cid: str, side: str, qty: str, price: str) -> BookOrder:
         client_order_id=cid, symbol="BTCUSDT", side=side, type="LIMIT",
         quantity=Decimal(qty), price=Decimal(price), created_ms=0, updated_ms=0,
     )  # fmt: skip
+
+
+def test_a_fill_claimed_late_comes_back_from_the_journal() -> None:
+    """A REST trade overtook the acknowledgment: kept apart, then claimed when the order's
+    id became known. The journal holds the fill (no client id) before the order entry;
+    the replay must claim it at the same point, as the live book did."""
+    live = Book(MARKETS)
+    changes: list[tuple[str, dict[str, Any]]] = [
+        ("opening", {"totals": {"BTC": "0", "USDT": "1000"}})
+    ]
+
+    def journal(kind: str, payload: Any) -> None:
+        if kind == "order":
+            changes.append(("order", order_entry(payload)))
+        elif kind == "fill":
+            changes.append(("fill", fill_entry(payload)))
+
+    live.open({"BTC": Decimal(0), "USDT": Decimal(1000)})
+    live.on_change = journal
+    live.add_intent(order("c1", "BUY", "0.01", "1000"))
+    changes.append(("intent", order_entry(live.orders["c1"])))
+    live.apply_execution(
+        Execution(
+            symbol="BTCUSDT", trade_id=7, order_id=31, client_order_id=None, side="BUY",
+            price=Decimal("1000"), qty=Decimal("0.01"), commission=Decimal(0),
+            commission_asset="USDT", time_ms=1, is_maker=False, via="rest",
+        )
+    )  # fmt: skip
+    assert live.foreign_executions  # kept apart: whose is it?
+    live.apply_order_update(
+        symbol="BTCUSDT", client_order_id="c1", order_id=31, venue_state="FILLED",
+        cumulative_qty=Decimal("0.01"), cumulative_quote=Decimal("10"), now_ms=2,
+    )  # fmt: skip
+    assert [k for k, _ in changes[-2:]] == ["fill", "order"]  # claimed, then the order
+    replayed, _ = replay(changes, MARKETS)
+    assert replayed.totals == live.totals == {"BTC": Decimal("0.01"), "USDT": Decimal("990")}
+    assert replayed.foreign_executions == {}
+    assert replayed.orders["c1"].booked_qty == Decimal("0.01")
+    assert replayed.orders["c1"].fills_booked
