@@ -193,6 +193,12 @@ class Breaker(VigilActor):
         for v in a.yellow:
             self.cool_down.note(v.rule, v.reason, now)
         causes = self.cool_down.active(now)
+        # what YELLOW allows is published before YELLOW itself: an intent that sees the
+        # new level must also see its causes (a pause must not be skipped in between)
+        board = self.board.with_causes(causes, a.firing)
+        if board != self.board:
+            self.board = board
+            self.ctx.services["breaker_board"] = board
         gate = self.ctx.gate
         if causes and gate.state.level is Level.GREEN:
             cause = sorted(causes)[0]
@@ -206,10 +212,6 @@ class Breaker(VigilActor):
                     was=reason,
                     cool_down_s=self.config.yellow_cool_down_s,
                 )
-        board = self.board.with_causes(causes, a.firing)
-        if board != self.board:
-            self.board = board
-            self.ctx.services["breaker_board"] = board
 
     # ---------------------------------------------------------------- operator
 
@@ -225,7 +227,7 @@ class Breaker(VigilActor):
             still = self.rules.red_conditions(now)
             if still:
                 raise ResetRefused("still RED now: " + "; ".join(v.reason for v in still))
-            state = self.ctx.gate.reset(message.reason, message.operator)
+            self.ctx.gate.reset(message.reason, message.operator)
         except ResetRefused as exc:
             self.audit(
                 "reset_refused", reason=message.reason, operator=message.operator, why=str(exc)
@@ -236,7 +238,10 @@ class Breaker(VigilActor):
         self.rules = self.rules.afresh(now)
         self.ctx.services["breaker_rules"] = self.rules
         self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
-        return {"ok": True, "breaker": state.level.value}
+        # what still holds (a feed silent past its YELLOW line) applies at once, not at
+        # the next tick: no moment of full GREEN it would not allow
+        self._assess(now)
+        return {"ok": True, "breaker": self.ctx.gate.state.level.value}
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         state = self.ctx.gate.state

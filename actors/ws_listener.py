@@ -47,6 +47,7 @@ class WsListener(VigilActor):
         self.events = 0
         self.report_every = self.ctx.service("settings").breaker.market_data_report_s
         self.last_report = 0.0
+        self.book_updates: dict[str, int] = {}  # per symbol: the last bookTicker update id
 
     def on_frame(self, message: StreamFrame) -> None:
         event = message.event
@@ -56,6 +57,11 @@ class WsListener(VigilActor):
         elif isinstance(event, AccountPosition | BalanceUpdate):
             self.tell("order_broker", AccountEvent(event=event))
         elif isinstance(event, BookTicker):
+            # only a book that moved is news: the same update again (a snapshot sent on a
+            # reconnect) must not make a frozen feed look alive or its price fresh
+            if self.book_updates.get(event.symbol) == event.update_id:
+                return
+            self.book_updates[event.symbol] = event.update_id
             self.tell("order_broker", MarketPrice(ticker=event))
             self._market_alive(event)
         elif isinstance(event, StreamStatus):

@@ -176,6 +176,15 @@ class BreakerSettings(_Section):
         for name in [*self.triggers, *self.yellow_pause_on]:
             if name not in SPECS:
                 raise ValueError(f"unknown breaker trigger {name!r}")
+        silence = self.triggers.get("market_data")
+        threshold = SPECS["market_data"].default.threshold
+        if silence is not None and silence.threshold is not None:
+            threshold = silence.threshold
+        if threshold and Decimal(str(self.market_data_report_s)) >= threshold:
+            raise ValueError(
+                f"market_data_report_s ({self.market_data_report_s}) must be below the "
+                f"market_data silence threshold ({threshold} s), or a live feed looks silent"
+            )
         for name, trigger in self.triggers.items():
             window = trigger.window_s
             if window is not None and window <= 0 and SPECS[name].windowed:

@@ -227,12 +227,20 @@ class ControlServer:
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         body = await self._body(request, Heartbeat)
-        self.system.directory.tell(
+        heard = self.system.directory.tell(
             "breaker",
             BreakerInput(kind="operator_heartbeat", severity="INFO", detail=body.operator),
             sender="control",
         )
-        return web.json_response({"ok": True, "breaker": self.system.gate.state.level.value})
+        answer = {
+            "ok": heard,
+            "breaker": self.system.gate.state.level.value,
+            # whether its absence would pause trading (breaker.triggers.operator_heartbeat)
+            "armed": self.system.heartbeat_armed,
+        }
+        if not heard:  # the breaker is restarting: this heartbeat was not received
+            answer["reason"] = "the breaker is not running; send the heartbeat again"
+        return web.json_response(answer, status=200 if heard else 503)
 
     async def post_order(self, request: web.Request) -> web.Response:
         try:

@@ -41,7 +41,7 @@ from actors.rest_poller import RestPoller
 from actors.ws_listener import WsListener
 from config.settings import VigilSettings, exchange_credentials
 from domain.book import Book, Market
-from domain.breaker import BreakerState
+from domain.breaker import BreakerState, Level
 from domain.breaker_rules import BreakerBoard
 from domain.replay import fill_entry, order_entry, replay
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
@@ -464,13 +464,32 @@ class VigilSystem:
             actor, message, timeout or self.settings.supervision.ask_timeout_s, sender="control"
         )
 
+    @property
+    def heartbeat_armed(self) -> bool:
+        """Whether the operator heartbeat's absence pauses trading (its trigger is on)."""
+        s = self.settings
+        return bool(s.breaker.resolved_triggers(s.reconciliation)["operator_heartbeat"].enabled)
+
+    def trading(self) -> str:
+        """Whether new orders may go, as the order path decides it: the gate's refusal, or
+        YELLOW's pause while one of its pausing causes is active, else "allowed" (YELLOW's
+        other limits are per order)."""
+        refusal = self.gate.refusal()
+        if refusal is not None:
+            return refusal
+        board: BreakerBoard = self.ctx.services["breaker_board"]
+        paused = sorted(c for c in board.causes if c in board.limits.pause_on)
+        if self.gate.state.level is Level.YELLOW and paused:
+            return f"YELLOW: trading paused ({', '.join(paused)})"
+        return "allowed"
+
     def status(self) -> dict[str, Any]:
         state = self.gate.state
         out: dict[str, Any] = {
             "breaker": state.level.value,
             "reason": state.reason,
             "since_ms": state.since_ms,
-            "trading": self.gate.refusal() or "allowed",
+            "trading": self.trading(),
             "reconciliation": {
                 "result": self.gate.last_result,
                 "at_ms": self.gate.last_result_ms,

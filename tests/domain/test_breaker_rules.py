@@ -198,6 +198,9 @@ def test_a_counting_rule_needs_a_window() -> None:
         BreakerSettings(triggers={"rejects": {"window_s": 0}})
     with pytest.raises(ValueError, match="yellow_cool_down_s"):
         BreakerSettings(yellow_cool_down_s=0)  # 0 would forget a cause as it is noted
+    with pytest.raises(ValueError, match="market_data_report_s"):  # a live feed looks silent
+        BreakerSettings(market_data_report_s=5, triggers={"market_data": {"threshold": 5}})
+    BreakerSettings(market_data_report_s=5, triggers={"market_data": {"threshold": 0}})
 
 
 def test_a_success_ends_a_run_of_failures() -> None:

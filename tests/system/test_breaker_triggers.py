@@ -22,6 +22,7 @@ from actors.messages import (
     InjectFault,
     OrderSnapshot,
     ReconcileNow,
+    StatusRequest,
     TradesSeen,
 )
 from tests.conftest import wait_for
@@ -539,9 +540,58 @@ def test_the_operator_heartbeat_keeps_trading_going_and_its_absence_pauses_it(
     wait_audited(vigil, "breaker_yellow", cause="operator_heartbeat")
     status = vigil.status()
     assert "operator_heartbeat" in status["breaker_rules"]["yellow_causes"]
+    assert status["trading"] == "YELLOW: trading paused (operator_heartbeat)"
     assert vigil.system.ctx.services["breaker_board"].causes == ("operator_heartbeat",)
-    vigil.api("POST", "/v1/heartbeat", {})  # the operator is back: clears after the cool-down
+    back = vigil.api("POST", "/v1/heartbeat", {})  # the operator is back: clears after the
+    assert back.json()["armed"] is True  # cool-down
     wait_for(lambda: level(vigil) == "GREEN", timeout=3)
+
+
+def test_a_heartbeat_says_whether_it_is_armed_and_when_it_was_not_received(
+    vigil: Vigil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resp = vigil.api("POST", "/v1/heartbeat", {"operator": "alice"})
+    assert resp.status_code == 200
+    assert resp.json() == {"ok": True, "breaker": "GREEN", "armed": False}  # off by default
+    # the breaker not running (a restart in progress): the heartbeat was not received
+    monkeypatch.setattr(vigil.system.directory, "tell", lambda *a, **kw: False)
+    lost = vigil.api("POST", "/v1/heartbeat", {"operator": "alice"})
+    assert lost.status_code == 503 and lost.json()["ok"] is False
+
+
+def test_a_reset_applies_what_still_holds_at_once(vigil_factory: Callable[..., Vigil]) -> None:
+    """Market data silent past its YELLOW line (but not RED) when the operator resets an
+    unrelated halt: the reset lands in YELLOW, paused, not in a moment of full GREEN."""
+    vigil = start(
+        vigil_factory,
+        {"market_data": {"threshold": 1, "red_threshold": 0}},
+        breaker={"market_data_report_s": 0.05},
+    )
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)  # no ticker after the first
+    vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    tripped = vigil.system.gate.state.since_ms
+    vigil.system.directory.tell("reconciler", ReconcileNow(), sender="test")
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=3)
+    resp = vigil.api("POST", "/v1/reset", {"reason": "drill over", "confirm": True})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["breaker"] == "YELLOW"
+    assert vigil.status()["trading"] == "YELLOW: trading paused (market_data)"
+
+
+def test_a_ticker_sent_again_on_a_reconnect_is_no_news(vigil: Vigil) -> None:
+    """The simulator sends every symbol's ticker again to a new market connection: the
+    same book update must not refresh the price's age (nor feed the dead man's switch)."""
+    book = vigil.system.book.book
+    seen = book.price_ms["BTCUSDT"]
+    before = vigil.system.ask("ws_listener", StatusRequest())["events"]
+    vigil.sim.arm("ws_disconnect", params={"target": "market"})
+
+    def tickers_again() -> bool:
+        events = vigil.system.ask("ws_listener", StatusRequest())["events"]
+        return bool(events >= before + 4)  # disconnected, connected, two tickers
+
+    wait_for(tickers_again, timeout=5)
+    assert book.price_ms["BTCUSDT"] == seen
 
 
 def test_status_shows_the_rules_measures(vigil: Vigil) -> None:
