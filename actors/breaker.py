@@ -12,8 +12,8 @@ condition rule (a silence, a gauge) still means RED. A successful reset acknowle
 evidence seen so far (the counting starts afresh; the conditions carry over). YELLOW
 clears by itself once none of its causes has been seen for ``breaker.yellow_cool_down_s``.
 
-The rules run on the monotonic clock (``clock_ms``): a wall-clock step (NTP, an operator)
-neither trips a silence nor hides one, nor empties a window early.
+The rules run on the monotonic clock (``supervision.clock.mono_ms``): a wall-clock step
+(NTP, an operator) neither trips a silence nor hides one, nor empties a window early.
 
 What YELLOW allows is published as a ``BreakerBoard`` in the ``breaker_board`` service
 (active causes and ``YellowLimits``), for the order path's ``yellow_refusal``.
@@ -52,13 +52,9 @@ from domain.breaker_rules import (
 )
 from exchange.contract import StreamState
 from supervision.actor import VigilActor
+from supervision.clock import mono_ms
 
 SAMPLE_EVERY_MS = 1000  # infrastructure samples
-
-
-def clock_ms() -> int:
-    """The rules' clock: monotonic milliseconds (never wall time; see the module doc)."""
-    return time.monotonic_ns() // 1_000_000
 
 
 class Breaker(VigilActor):
@@ -78,7 +74,7 @@ class Breaker(VigilActor):
         settings = self.ctx.service("settings")
         self.config = settings.breaker
         self.triggers = self.config.resolved_triggers(settings.reconciliation)
-        now = clock_ms()
+        now = mono_ms()
         # a restarted breaker keeps the failed one's conditions (a silence in progress, the
         # latest gauges); its counts start over (the crash itself tripped RED)
         previous: BreakerRules | None = self.ctx.services.get("breaker_rules")
@@ -125,7 +121,7 @@ class Breaker(VigilActor):
                 detail=message.detail,
                 source=message.sender,
             )
-        now = clock_ms()
+        now = mono_ms()
         if message.severity == "RED":
             self._red(f"{message.kind}: {message.detail}", message.sender or "breaker")
         elif message.severity == "YELLOW":
@@ -134,12 +130,12 @@ class Breaker(VigilActor):
         self._assess(now)
 
     def on_sample(self, message: BreakerSample) -> None:
-        now = clock_ms()
+        now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
         self._assess(now)
 
     def on_tick(self, message: BreakerTick) -> None:
-        now = clock_ms()
+        now = mono_ms()
         if self.config.sample_infrastructure and now - self.last_sample_ms >= SAMPLE_EVERY_MS:
             self.last_sample_ms = now
             for kind, value in self.infrastructure.sample().items():
@@ -147,7 +143,7 @@ class Breaker(VigilActor):
         self._assess(now)
 
     def on_reconciliation(self, message: ReconciliationDone) -> None:
-        now = clock_ms()
+        now = mono_ms()
         kind = {
             "FAILED": "reconciliation_held_back" if message.held_back else "reconciliation_failed",
             "CRITICAL": "reconciliation_critical",
@@ -169,8 +165,8 @@ class Breaker(VigilActor):
         self.audit("stream", stream=status.stream, state=status.state.value, reason=status.reason)
         if status.state is StreamState.DISCONNECTED:
             detail = f"{status.stream} stream: {status.reason}"
-            self.rules.observe(Evidence("stream_disconnected", clock_ms(), detail=detail))
-        self._assess(clock_ms())
+            self.rules.observe(Evidence("stream_disconnected", mono_ms(), detail=detail))
+        self._assess(mono_ms())
 
     # ---------------------------------------------------------------- verdicts
 
@@ -220,7 +216,7 @@ class Breaker(VigilActor):
         self._red(message.reason, message.source)
 
     def on_reset(self, message: ResetRequest) -> dict[str, Any]:
-        now = clock_ms()
+        now = mono_ms()
         try:
             # what is still wrong now is not forgiven: a feed still silent, a gauge still
             # past its RED line would trip again at once
@@ -245,7 +241,7 @@ class Breaker(VigilActor):
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         state = self.ctx.gate.state
-        now = clock_ms()
+        now = mono_ms()
         return {
             "breaker": state.level.value,
             "reason": state.reason,

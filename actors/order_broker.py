@@ -60,6 +60,7 @@ from exchange.contract import (
 )
 from storage import AuditTrail, Journal, StoreError
 from supervision.actor import VigilActor
+from supervision.clock import mono_ms, now_ms
 from supervision.crashpoints import crash_point
 from supervision.incidents import internal_state, write_incident
 
@@ -67,17 +68,6 @@ NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted 
 MIN_LATENCY_SAMPLES = 20  # a symbol's place→ack p95 is evidence from this many acks on
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 PEAK_STEP = Decimal("1.0001")  # the day's peak equity is journaled each time it rises 1 bp
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def mono_ms() -> int:
-    """How long an order has been unknown is measured on the monotonic clock: a step of the
-    wall clock must not make the exchange's silence about it look long (it would be marked
-    absent too early) or short (its RED would come late)."""
-    return time.monotonic_ns() // 1_000_000
 
 
 def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
@@ -153,7 +143,9 @@ class BookHolder:
     def __init__(self, book: Book) -> None:
         self.book = book
         self.trade_floor: dict[str, int] = {}
-        self.unknown_since: dict[str, int] = {}  # client order id -> mono_ms() it became unknown
+        # client order id -> mono_ms() it became unknown: a step of the wall clock must not
+        # make the exchange's silence about it look long (marked absent too early) or short
+        self.unknown_since: dict[str, int] = {}
         self.closed_summaries: dict[str, InternalOrder] = {}
         self.closed_index = 0
         self.execution = ExecutionTracker()

@@ -10,7 +10,6 @@ cannot complete reports FAILED (a breaker input).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +27,9 @@ from domain.reconciliation import (
 )
 from exchange.contract import ExchangeError, backing_off
 from supervision.actor import VigilActor
+from supervision.clock import mono_ms, now_ms
 from supervision.crashpoints import crash_point
-from supervision.gate import mono_ms
 from supervision.incidents import exchange_state, internal_state, write_incident
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Reconciler(VigilActor):

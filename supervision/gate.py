@@ -7,7 +7,7 @@ here; it is persisted before the call returns, and from that instant ``refusal()
 whatever is still queued in any inbox. Thread-safe; no I/O but the store write.
 
 How recent the reconciliation evidence is, and whether it came after a trip, is judged on
-the monotonic clock as well as on wall time (which the durable latch records): a step of
+the monotonic clock (wall time only stamps the durable latch and the status): a step of
 the wall clock must not make old evidence look fresh, nor a cycle from before the trip
 look like one after it.
 """
@@ -15,7 +15,6 @@ look like one after it.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -30,18 +29,11 @@ from domain.breaker import (
     trip_red,
 )
 from storage import Store
+from supervision.clock import mono_ms, now_ms
 
 Listener = Callable[[BreakerState], None]
 PUBLISH_WAIT_S = 5.0
 Transition = Callable[[BreakerState], BreakerState]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def mono_ms() -> int:
-    return time.monotonic_ns() // 1_000_000
 
 
 class TradingGate:
@@ -57,11 +49,11 @@ class TradingGate:
         self._sending: set[str] = set()
         self.sending_at_red: frozenset[str] = frozenset()  # sends already on the wire at the trip
         self.last_healthy_ms: int | None = None
-        self.last_ok_ms: int | None = None  # HEALTHY, or WARNING (differences within grace)
         self.last_result: str | None = None
         self.last_result_ms: int | None = None
-        # the same, on the monotonic clock; RED loaded from the store was tripped before
-        # this process started, so any cycle of this process began after it
+        # when the last HEALTHY cycle, and the last HEALTHY or WARNING one (differences
+        # within grace), began, on the monotonic clock; RED loaded from the store was
+        # tripped before this process started, so any cycle of this process began after it
         self._healthy_mono: int | None = None
         self._ok_mono: int | None = None
         self._red_mono: int | None = mono_ms() if self._state.is_red else None
@@ -164,7 +156,7 @@ class TradingGate:
             if result == "HEALTHY":
                 self.last_healthy_ms, self._healthy_mono = at_ms, started_mono
             if result in ("HEALTHY", "WARNING"):
-                self.last_ok_ms, self._ok_mono = at_ms, started_mono
+                self._ok_mono = started_mono
 
     def refusal(self) -> str | None:
         """Why an order may not be sent now, or None when it may (fail closed)."""

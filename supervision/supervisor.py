@@ -29,7 +29,8 @@ from loguru import logger
 from actors.messages import AuditEvent, Heartbeat
 from storage import Store, StoreError
 from supervision.actor import ActorContext, VigilActor
-from supervision.gate import TradingGate, now_ms
+from supervision.clock import now_ms
+from supervision.gate import TradingGate
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,9 @@ from exchange.simulator import SimulatedExchange
 from storage import AuditTrail, Journal, Store, StoreError
 from storage.journal import Entry
 from supervision.actor import ActorContext
+from supervision.clock import now_ms
 from supervision.directory import Directory
-from supervision.gate import TradingGate, now_ms
+from supervision.gate import TradingGate
 from supervision.supervisor import ChildSpec, Failure, Supervisor
 from supervision.trace import MessageTrace
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import supervision.gate
+import supervision.clock
 from domain.breaker import BreakerState, Level, ResetRefused, clear_yellow
 from storage import Store
-from supervision.gate import TradingGate, mono_ms, now_ms
+from supervision.clock import mono_ms, now_ms
+from supervision.gate import TradingGate
 from tests.conftest import wait_for
 
 
@@ -80,8 +81,8 @@ def test_only_the_operators_reset_leaves_red(gate: TradingGate) -> None:
 
 
 class SteppedClocks:
-    """``time`` as the gate sees it: a monotonic clock the test moves, and a wall clock
-    the test can step (NTP, an operator) independently of it."""
+    """``time`` as Vigil's clocks see it: a monotonic clock the test moves, and a wall
+    clock the test can step (NTP, an operator) independently of it."""
 
     def __init__(self) -> None:
         self.mono_s = 1000.0
@@ -97,7 +98,7 @@ class SteppedClocks:
 @pytest.fixture
 def clocks(monkeypatch: pytest.MonkeyPatch) -> SteppedClocks:
     fake = SteppedClocks()
-    monkeypatch.setattr(supervision.gate, "time", fake)
+    monkeypatch.setattr(supervision.clock, "time", fake)
     return fake
 
 
