@@ -813,11 +813,11 @@ class OrderBroker(VigilActor):
         """Mark the UTC day when it is first seen: today's P&L counts from here. The mark is
         journaled, so a restart during the day keeps it. Not while a position has no price
         yet: its P&L would count as 0 in the mark and jump when the price came."""
-        start = now - now % DAY_MS
-        if self.book.day is not None and self.book.day.start_ms == start:
+        if self.book.day_marked(now):
             return
         if self.book.unpriced_positions():
             return  # the day starts at the first look that can value every position
+        start = now - now % DAY_MS
         self.book.day = DayMark(start, self.book.total_pnl())
         self.holder.peak_journaled = None
         self.journal.append(
@@ -837,10 +837,6 @@ class OrderBroker(VigilActor):
         day.peak_equity = max(day.peak_equity + delta * price, Decimal(0))
         self._journal_peak(day)
 
-    def _day_marked(self) -> bool:
-        now = now_ms()
-        return self.book.day is not None and self.book.day.start_ms == now - now % DAY_MS
-
     def _equity_quote(self) -> str:
         """Equity is valued in the first symbol's quote asset."""
         return next(iter(self.book.markets.values())).quote
@@ -858,7 +854,7 @@ class OrderBroker(VigilActor):
         now = now_ms()
         self._roll_day(now)
         day = self.book.day
-        if day is None or day.start_ms != now - now % DAY_MS:
+        if day is None or not self.book.day_marked(now):
             return  # today is not marked yet (a position without a price)
         loss = -self.book.daily_pnl(now)
         self.tell(
@@ -945,6 +941,7 @@ class OrderBroker(VigilActor):
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         book = self.book
+        now = now_ms()
         return {
             "orders": {
                 cid: {
@@ -978,7 +975,7 @@ class OrderBroker(VigilActor):
             "risk": {
                 "day_start_ms": book.day.start_ms if book.day else None,
                 # null while today cannot be valued (not marked: a position has no price)
-                "daily_pnl": plain(book.daily_pnl(now_ms())) if self._day_marked() else None,
+                "daily_pnl": plain(book.daily_pnl(now)) if book.day_marked(now) else None,
                 "peak_equity": None
                 if self.book.day is None or self.book.day.peak_equity is None
                 else plain(self.book.day.peak_equity),

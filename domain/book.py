@@ -525,12 +525,15 @@ class Book:
             ZERO,
         )
 
+    def day_marked(self, now_ms: int) -> bool:
+        """Whether the UTC day of ``now_ms`` has its mark (its baseline P&L)."""
+        return self.day is not None and self.day.start_ms == now_ms - now_ms % DAY_MS
+
     def daily_pnl(self, now_ms: int) -> Decimal:
         """P&L since the day's mark; a day not marked yet has none."""
-        day = self.day
-        if day is None or day.start_ms != now_ms - now_ms % DAY_MS:
+        if self.day is None or not self.day_marked(now_ms):
             return ZERO
-        return self.total_pnl() - day.pnl_base
+        return self.total_pnl() - self.day.pnl_base
 
     def equity(self, quote: str) -> tuple[Decimal, list[str]]:
         """The balances valued in ``quote`` at the reference prices (``{asset}{quote}``),

@@ -342,7 +342,5 @@ def policy_input_from_book(
         open_sell_qty=commitments.selling.get(symbol, Decimal(0)),
         orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
         orders_today=book.intents_since(day_start),
-        daily_pnl=book.daily_pnl(now_ms)
-        if book.day is not None and book.day.start_ms == day_start
-        else None,
+        daily_pnl=book.daily_pnl(now_ms) if book.day_marked(now_ms) else None,
     )
