@@ -313,20 +313,18 @@ class OrderBroker(VigilActor):
             return self._refuse(intent, cid, f"duplicate client order id: {reason}", 409, dup)
         now = now_ms()
         self._roll_day(now)
-        decision = check_intent(
-            policy_input_from_book(
-                self.book,
-                symbol=intent.symbol,
-                side=intent.side,
-                type=intent.type,
-                quantity=intent.quantity,
-                price=intent.price,
-                filters=self._filters(intent.symbol),
-                now_ms=now,
-                price_clock_ms=mono_ms(),
-            ),
-            self.limits,
+        account = policy_input_from_book(
+            self.book,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            quantity=intent.quantity,
+            price=intent.price,
+            filters=self._filters(intent.symbol),
+            now_ms=now,
+            price_clock_ms=mono_ms(),
         )
+        decision = check_intent(account, self.limits)
         verdicts = [
             {"gate": v.gate, "passed": v.passed, "reason": v.reason} for v in decision.verdicts
         ]
@@ -339,16 +337,15 @@ class OrderBroker(VigilActor):
             return self._refuse(intent, cid, f"breaker: {refusal}", 409, verdicts)
         if self.ctx.gate.state.level is Level.YELLOW:  # what YELLOW still allows
             board: BreakerBoard = self.ctx.services.get("breaker_board") or BreakerBoard()
-            position = self.book.positions.get(intent.symbol)
-            held = position.quantity if position else Decimal(0)
-            selling = self.book.commitments.selling.get(intent.symbol, Decimal(0))
             quantity = decision.quantity or intent.quantity
-            reduces = reduces_exposure(intent.side, quantity, held, selling)
+            reduces = reduces_exposure(
+                intent.side, quantity, account.position_qty, account.open_sell_qty
+            )
             refusal = yellow_refusal(
                 board.limits,
                 board.causes,
                 reduces_exposure=reduces,
-                orders_last_minute=self.book.intents_since(now_ms() - 60_000 + 1),
+                orders_last_minute=account.orders_last_minute,
             )
             verdicts.append(
                 {
