@@ -831,8 +831,18 @@ def lost_answer_sell(vigil_factory: Callable[..., Vigil]) -> tuple[Vigil, Any, A
     vigil.sim.arm("unknown_status", params={"placed": True}, count=1)
     sell = vigil.submit(side="SELL", quantity="0.1")  # sweeps two levels of 0.05
     assert sell.accepted
-    book = vigil.system.book.book
-    wait_for(lambda: book.orders[sell.client_order_id].state.value == "UNKNOWN", timeout=3)
+    # the book read afresh each time (a broker restart would replace it), and, should the
+    # order never show UNKNOWN, the failure says whether a trip (and restart) came between
+    try:
+        wait_for(
+            lambda: vigil.system.book.book.orders[sell.client_order_id].state.value == "UNKNOWN",
+            timeout=3,
+        )
+    except AssertionError as timed_out:
+        state = vigil.system.gate.state
+        order = vigil.system.book.book.orders[sell.client_order_id]
+        why = f"not UNKNOWN: {order.state} (breaker {state.level}: {state.reason})"
+        raise AssertionError(why) from timed_out
     adapter = vigil.system.adapter
     status = adapter.get_order("BTCUSDT", client_order_id=sell.client_order_id)
     trades = tuple(t for t in adapter.get_trades("BTCUSDT") if t.order_id == status.order_id)
@@ -867,10 +877,9 @@ def test_a_resync_does_not_count_the_fills_it_claims_twice(
     vigil.system.directory.tell(
         "order_broker", TradesSeen(symbol="BTCUSDT", trades=trades), sender="test"
     )
-    book = vigil.system.book.book
-    wait_for(lambda: len(book.foreign_executions) == 2, timeout=3)
+    wait_for(lambda: len(vigil.system.book.book.foreign_executions) == 2, timeout=3)
     vigil.api("POST", "/v1/halt", {"reason": "drill"})
     answer = vigil.api("POST", "/v1/resync", {"confirm": True, "reason": "drill"}).json()
     assert answer["ok"] and answer["changes"]["closed"] == [sell.client_order_id]
-    assert book.orders[sell.client_order_id].state.value == "FILLED"
+    assert vigil.system.book.book.orders[sell.client_order_id].state.value == "FILLED"
     assert book_matches_exchange(vigil)
