@@ -204,13 +204,11 @@ class Commitments:
     unpriced: dict[str, BookOrder] = field(default_factory=dict)
     selling: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # base
     per_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # live orders
-    symbol_of: dict[str, str] = field(default_factory=dict)  # the live orders counted
 
     def count(self, order: BookOrder, market: Market) -> None:
         self.discount(order.client_order_id)
         if order.state.is_terminal:
             return
-        self.symbol_of[order.client_order_id] = order.symbol
         self.per_symbol[order.symbol] += 1
         remaining = max(order.quantity - order.executed_qty, ZERO)
         key = (order.symbol, order.side)
@@ -232,15 +230,16 @@ class Commitments:
             self.notional[key] = EXACT.add(self.notional[key], share.notional)
 
     def discount(self, client_order_id: str) -> None:
-        counted = self.symbol_of.pop(client_order_id, None)
-        if counted is not None:
-            self.per_symbol[counted] -= 1
-        self.unpriced.pop(client_order_id, None)
+        # every counted order has a share, or is unpriced (a MARKET BUY), or both
+        unpriced = self.unpriced.pop(client_order_id, None)
         share = self.shares.pop(client_order_id, None)
         if share is None:
+            if unpriced is not None:
+                self.per_symbol[unpriced.symbol] -= 1
             return
-        self.committed[share.asset] = EXACT.subtract(self.committed[share.asset], share.amount)
         symbol, side = share.key
+        self.per_symbol[symbol] -= 1
+        self.committed[share.asset] = EXACT.subtract(self.committed[share.asset], share.amount)
         if side == "SELL":
             self.selling[symbol] = EXACT.subtract(self.selling[symbol], share.amount)
         if share.notional is not None:
