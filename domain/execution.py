@@ -237,10 +237,9 @@ class ExecutionTracker:
     def p95_ack_ms(self, symbol: str, min_samples: int = 1) -> float | None:
         """The symbol's place→ack p95; None below ``min_samples`` acks (one slow first
         order is not a trend)."""
-        values = self.latency.samples.get((symbol, "place_ack"), ())
-        if len(values) < min_samples:
+        if len(self.latency.samples.get((symbol, "place_ack"), ())) < min_samples:
             return None
-        return percentile(list(values), 95)
+        return self.latency.percentile(symbol, "place_ack", 95)
 
     def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
         """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""
