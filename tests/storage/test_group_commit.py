@@ -67,8 +67,9 @@ def test_the_flusher_stays_out_of_the_way_of_recent_and_running_commits(tmp_path
         with journal._commit_lock:
             assert not journal._flush_tick(half, committed_at + 10 * half)
         assert journal.pending == 1
-        # quiet for half an interval and nobody committing: the flusher commits
-        assert journal._flush_tick(half, committed_at + half)
+        # quiet for over half an interval and nobody committing: the flusher commits (not
+        # exactly half: committed_at + half - committed_at can round to just below half)
+        assert journal._flush_tick(half, committed_at + 2 * half)
         assert journal.pending == 0
         assert rows_on_disk(tmp_path / "journal.db") == 2
         # nothing pending: nothing to write
