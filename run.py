@@ -84,9 +84,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 def cmd_main(args: argparse.Namespace) -> int:
     from loguru import logger
 
-    from actors.demo_source import DemoSource
+    from assembly.system import VigilSystem
     from control.server import ControlServer
-    from supervision.system import VigilSystem
+    from strategies.demo import DemoSource
 
     settings = _settings(args)
     if settings.exchange.live and not args.live:
@@ -107,7 +107,15 @@ def cmd_main(args: argparse.Namespace) -> int:
         ).start()
         system.write_control_files(system.control.url, token)
         if settings.demo.enabled and not settings.exchange.live:
-            system.demo = DemoSource(system).start()
+            demo = settings.demo
+            system.demo = DemoSource(
+                system.control.url,
+                token,
+                str(system.exchange_urls()["rest"]),
+                symbol=demo.symbol,
+                quantity=demo.quantity,
+                interval_s=demo.interval_s,
+            ).start()
         print(
             f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
             flush=True,
@@ -240,7 +248,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from supervision.trace import read_trace
+    from runtime.trace import read_trace
 
     settings = _settings(args)
     path = settings.data_dir.resolve() / "trace" / "trace.jsonl"

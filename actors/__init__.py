@@ -1,1 +1,2 @@
-"""actors: arrives with the actor-runtime issue."""
+"""actors: one module per supervised actor; each handler decodes a message, calls the pure
+domain code and sends messages."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.messages import AuditEvent, Flush, StatusRequest
+from runtime.actor import VigilActor
+from runtime.messages import AuditEvent, Flush, StatusRequest
 from storage import StoreError
 from storage.audit import AuditTrail
-from supervision.actor import VigilActor
 
 
 class AuditLogger(VigilActor):

@@ -12,7 +12,7 @@ condition rule (a silence, a gauge) still means RED. A successful reset acknowle
 evidence seen so far (the counting starts afresh; the conditions carry over). YELLOW
 clears by itself once none of its causes has been seen for ``breaker.yellow_cool_down_s``.
 
-The rules run on the monotonic clock (``supervision.clock.mono_ms``): a wall-clock step
+The rules run on the monotonic clock (``runtime.clock.mono_ms``): a wall-clock step
 (NTP, an operator) neither trips a silence nor hides one, nor empties a window early.
 
 What YELLOW allows is published as a ``BreakerBoard`` in the ``breaker_board`` service
@@ -31,16 +31,6 @@ from typing import Any
 
 import pykka
 
-from actors.messages import (
-    BreakerInput,
-    BreakerSample,
-    BreakerTick,
-    Halt,
-    ReconciliationDone,
-    ResetRequest,
-    StatusRequest,
-    StreamHealth,
-)
 from domain.breaker import Level, ResetRefused
 from domain.breaker_rules import (
     LIVENESS_KINDS,
@@ -51,8 +41,18 @@ from domain.breaker_rules import (
     YellowLimits,
 )
 from exchange.contract import StreamState
-from supervision.actor import VigilActor
-from supervision.clock import mono_ms
+from runtime.actor import VigilActor
+from runtime.clock import mono_ms
+from runtime.messages import (
+    BreakerInput,
+    BreakerSample,
+    BreakerTick,
+    Halt,
+    ReconciliationDone,
+    ResetRequest,
+    StatusRequest,
+    StreamHealth,
+)
 
 SAMPLE_EVERY_MS = 1000  # infrastructure samples
 

@@ -21,25 +21,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from actors.messages import (
-    AccountEvent,
-    BookSnapshotRequest,
-    BreakerChanged,
-    BreakerInput,
-    BreakerSample,
-    CancelAll,
-    InFlightRequest,
-    IntentDecision,
-    MarketPrice,
-    OrderAbsent,
-    OrderEvent,
-    OrderIntent,
-    OrderSnapshot,
-    ResyncRequest,
-    SendOutcome,
-    StatusRequest,
-    TradesSeen,
-)
 from domain.book import DAY_MS, Accounted, Book, BookOrder, DayMark, Execution, OrderState
 from domain.breaker import Level
 from domain.breaker_rules import BreakerBoard, yellow_refusal
@@ -58,11 +39,30 @@ from exchange.contract import (
     Rejected,
     UnknownOutcome,
 )
+from runtime.actor import VigilActor
+from runtime.clock import mono_ms, now_ms
+from runtime.crashpoints import crash_point
+from runtime.incidents import internal_state, write_incident
+from runtime.messages import (
+    AccountEvent,
+    BookSnapshotRequest,
+    BreakerChanged,
+    BreakerInput,
+    BreakerSample,
+    CancelAll,
+    InFlightRequest,
+    IntentDecision,
+    MarketPrice,
+    OrderAbsent,
+    OrderEvent,
+    OrderIntent,
+    OrderSnapshot,
+    ResyncRequest,
+    SendOutcome,
+    StatusRequest,
+    TradesSeen,
+)
 from storage import AuditTrail, Journal, StoreError
-from supervision.actor import VigilActor
-from supervision.clock import mono_ms, now_ms
-from supervision.crashpoints import crash_point
-from supervision.incidents import internal_state, write_incident
 
 NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
 MIN_LATENCY_SAMPLES = 20  # a symbol's place→ack p95 is evidence from this many acks on
@@ -86,7 +86,7 @@ def intent_entry(order: BookOrder, correlation_id: str) -> dict[str, Any]:
 
 def intent_record(order: BookOrder, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     """The audit record of an accepted intent (also rebuilt from the journal, see
-    ``supervision.system``)."""
+    ``assembly.system``)."""
     return {
         "client_order_id": order.client_order_id,
         "symbol": order.symbol,
@@ -1006,7 +1006,7 @@ class OrderBroker(VigilActor):
             )
 
     def _audit_event(self, kind: str, **data: Any) -> Any:
-        from actors.messages import AuditEvent
+        from runtime.messages import AuditEvent
 
         return AuditEvent(kind=kind, data={"actor": self.name, **data})
 

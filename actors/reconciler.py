@@ -15,7 +15,6 @@ from typing import Any
 
 import pykka
 
-from actors.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
 from domain.reconciliation import (
     ExchangeOrder,
     ExchangeSnapshot,
@@ -26,10 +25,11 @@ from domain.reconciliation import (
     reconcile,
 )
 from exchange.contract import ExchangeError, backing_off
-from supervision.actor import VigilActor
-from supervision.clock import mono_ms, now_ms
-from supervision.crashpoints import crash_point
-from supervision.incidents import exchange_state, internal_state, write_incident
+from runtime.actor import VigilActor
+from runtime.clock import mono_ms, now_ms
+from runtime.crashpoints import crash_point
+from runtime.incidents import exchange_state, internal_state, write_incident
+from runtime.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
 
 
 class Reconciler(VigilActor):

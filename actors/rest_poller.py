@@ -13,7 +13,9 @@ from typing import Any
 
 import pykka
 
-from actors.messages import (
+from exchange.contract import ExchangeError, OrderNotFound, backing_off
+from runtime.actor import VigilActor
+from runtime.messages import (
     BreakerInput,
     InFlightRequest,
     OrderAbsent,
@@ -22,8 +24,6 @@ from actors.messages import (
     StatusRequest,
     TradesSeen,
 )
-from exchange.contract import ExchangeError, OrderNotFound, backing_off
-from supervision.actor import VigilActor
 
 MAX_QUERIES = 10  # order queries per poll (weight 4 each)
 

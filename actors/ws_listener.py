@@ -16,16 +16,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors.messages import (
-    AccountEvent,
-    BreakerInput,
-    MarketPrice,
-    OrderEvent,
-    PollNow,
-    StatusRequest,
-    StreamFrame,
-    StreamHealth,
-)
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -35,7 +25,17 @@ from exchange.contract import (
     StreamStatus,
     StreamTerminated,
 )
-from supervision.actor import VigilActor
+from runtime.actor import VigilActor
+from runtime.messages import (
+    AccountEvent,
+    BreakerInput,
+    MarketPrice,
+    OrderEvent,
+    PollNow,
+    StatusRequest,
+    StreamFrame,
+    StreamHealth,
+)
 
 
 class WsListener(VigilActor):

@@ -62,7 +62,15 @@ from typing import Any, ClassVar
 import pykka
 from loguru import logger
 
-from actors.messages import (
+from assembly.system import VigilSystem
+from config.settings import VigilSettings
+from domain.breaker import BreakerState, ResetRefused
+from exchange.contract import BookTicker, OrderAck, OrderRequest, OrderState
+from exchange.simulator import SimulatedExchange, SimulatorConfig
+from runtime.actor import ActorContext, VigilActor
+from runtime.directory import Directory
+from runtime.gate import TradingGate
+from runtime.messages import (
     InjectFault,
     IntentDecision,
     MarketPrice,
@@ -71,17 +79,9 @@ from actors.messages import (
     ReconcileNow,
     StatusRequest,
 )
-from config.settings import VigilSettings
-from domain.breaker import BreakerState, ResetRefused
-from exchange.contract import BookTicker, OrderAck, OrderRequest, OrderState
-from exchange.simulator import SimulatedExchange, SimulatorConfig
+from runtime.trace import MessageTrace
 from storage import Store
 from storage.journal import Journal
-from supervision.actor import ActorContext, VigilActor
-from supervision.directory import Directory
-from supervision.gate import TradingGate
-from supervision.system import VigilSystem
-from supervision.trace import MessageTrace
 
 HALT_GOAL_MS = 5.0
 OVERHEAD_GOAL_X = 3.0

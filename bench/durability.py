@@ -15,7 +15,7 @@ directory on disk, group commit every ``flush_interval`` = 0.05 s):
   ``append()`` to the moment ``durable_seq`` reaches their sequence number (polled every
   0.2 ms): the group-commit delay a record waits before it is on disk.
 
-Recovery (``supervision.system.VigilSystem._recover``): journals of 10k, 100k and 1M entries
+Recovery (``assembly.system.VigilSystem._recover``): journals of 10k, 100k and 1M entries
 with the broker's mix (one ``opening``, then per order an ``intent``, 2-3 ``order`` states
 and 1-2 ``fill`` entries on BTCUSDT/ETHUSDT, bodies made by ``intent_entry``, ``order_entry``
 and ``fill_entry``) are written through ``Journal.append`` (not durable) and ``flush()``

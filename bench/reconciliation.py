@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
-from actors.messages import BookSnapshotRequest
 from actors.order_broker import BookHolder, OrderBroker
 from actors.reconciler import SEVERITY_RANK, Reconciler, changed_assets
 from domain.book import ZERO, Book, BookOrder, Execution, Market
@@ -51,6 +50,7 @@ from domain.reconciliation import (
     Tolerances,
     reconcile,
 )
+from runtime.messages import BookSnapshotRequest
 
 GOAL_MS = 50.0
 GOAL_ORDERS = 1_000

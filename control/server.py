@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from actors.messages import (
+from runtime.messages import (
     BreakerInput,
     CancelAll,
     Halt,
@@ -34,7 +34,7 @@ from actors.messages import (
 )
 
 if TYPE_CHECKING:
-    from supervision.system import VigilSystem
+    from assembly.system import VigilSystem
 
 
 class OrderBody(BaseModel):

@@ -1,1 +1,2 @@
-"""supervision: arrives with the actor-runtime issue."""
+"""supervision: the supervisor — child specs, restart strategy and intensity, liveness checks
+and escalation to RED."""

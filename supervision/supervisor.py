@@ -26,11 +26,11 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.messages import AuditEvent, Heartbeat
+from runtime.actor import ActorContext, VigilActor
+from runtime.clock import now_ms
+from runtime.gate import TradingGate
+from runtime.messages import AuditEvent, Heartbeat
 from storage import Store, StoreError
-from supervision.actor import ActorContext, VigilActor
-from supervision.clock import now_ms
-from supervision.gate import TradingGate
 
 
 @dataclass(frozen=True)

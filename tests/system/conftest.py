@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import requests
 
-from actors.messages import OrderIntent
+from assembly.system import VigilSystem
 from config.settings import VigilSettings
 from control.server import ControlServer
 from exchange.simulator import SimulatedExchange, SimulatorConfig
-from supervision.system import VigilSystem
+from runtime.messages import OrderIntent
 from tests.conftest import SimHandle, wait_for
 
 FAST: dict[str, Any] = {

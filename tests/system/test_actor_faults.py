@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from actors.messages import InjectFault, OrderIntent
+from runtime.messages import InjectFault, OrderIntent
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
 

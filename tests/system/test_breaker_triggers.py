@@ -14,8 +14,8 @@ import pykka
 import pytest
 import requests
 
-import supervision.clock
-from actors.messages import (
+import runtime.clock
+from runtime.messages import (
     BreakerInput,
     BreakerTick,
     InjectFault,
@@ -392,7 +392,7 @@ def test_a_new_day_is_marked_only_once_every_position_has_a_price(
     first.sim.set_price("ETHUSDT", str(eth + 100))  # the position is ~+10 USDT up
     first.system.stop(cancel_open=False)
     # Vigil's wall clock is a day later: a new UTC day at start-up
-    monkeypatch.setattr(supervision.clock, "time", SteppedWallClock(86_400))
+    monkeypatch.setattr(runtime.clock, "time", SteppedWallClock(86_400))
     second = vigil_factory(data_dir=data_dir, sim=first.system.simulator)
     tomorrow = (int(_time.time() * 1000) + 86_400_000) // 86_400_000 * 86_400_000
     wait_for(lambda: second.status()["risk"]["day_start_ms"] == tomorrow, timeout=5)
@@ -676,7 +676,7 @@ def test_a_wall_clock_step_forward_trips_nothing(
     # step on a wall clock would cross both at the next tick
     vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()
-    monkeypatch.setattr(supervision.clock, "time", SteppedWallClock(3600))
+    monkeypatch.setattr(runtime.clock, "time", SteppedWallClock(3600))
     vigil.system.directory.tell("breaker", BreakerTick(sender="test"), sender="test")
     measures = vigil.status()["breaker_rules"]["measures"]
     assert Decimal(measures["reconciliation_stale"]) < 60
@@ -689,7 +689,7 @@ def test_a_wall_clock_step_back_hides_no_silence(
 ) -> None:
     vigil = start_with_market_data_switch(vigil_factory)
     vigil.sim.tick()  # one ticker; the manual-clock simulator sends no more
-    monkeypatch.setattr(supervision.clock, "time", SteppedWallClock(-3600))
+    monkeypatch.setattr(runtime.clock, "time", SteppedWallClock(-3600))
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
     assert vigil.system.gate.state.reason.startswith("market_data: nothing for")
@@ -740,7 +740,7 @@ def test_a_wall_clock_step_does_not_mark_an_unknown_order_absent_early(
     unknown = vigil.submit(type="LIMIT", price="59000", quantity="0.01")
     assert unknown.accepted
     wait_for(lambda: vigil.status()["risk"]["unknown_orders"] == 1, timeout=3)
-    monkeypatch.setattr(supervision.clock, "time", SteppedWallClock(3600))
+    monkeypatch.setattr(runtime.clock, "time", SteppedWallClock(3600))
     resolved = wait_audited(
         vigil, "unknown_resolved", timeout=6, client_order_id=unknown.client_order_id
     )

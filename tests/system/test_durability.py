@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from actors.messages import AuditEvent
+from runtime.messages import AuditEvent
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from actors.messages import InjectFault, OrderIntent, ReconcileNow, StatusRequest
-from supervision.trace import read_trace
+from runtime.messages import InjectFault, OrderIntent, ReconcileNow, StatusRequest
+from runtime.trace import read_trace
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
 

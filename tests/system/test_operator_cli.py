@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from actors.messages import InjectFault, ReconcileNow
+from runtime.messages import InjectFault, ReconcileNow
 from tests.conftest import run_py, start_run_py, vigil_env, wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 

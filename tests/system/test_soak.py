@@ -7,8 +7,8 @@ import random
 from collections import Counter
 from decimal import Decimal
 
-from actors.messages import CancelAll, OrderIntent
 from exchange.simulator import SimulatedExchange, SimulatorConfig
+from runtime.messages import CancelAll, OrderIntent
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil
 from tests.system.test_reconciliation import differences

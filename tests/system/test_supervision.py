@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from actors.messages import InjectFault
 from actors.order_broker import StaleInstance
 from exchange.contract import OrderRequest
+from runtime.messages import InjectFault
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 

@@ -1,7 +1,7 @@
 """Every message Vigil's actors exchange: immutable, typed, each with a correlation id,
 a creation time, and the name of its sender (filled in by ``Directory.tell``).
 
-``control = True`` marks messages that overtake queued work (see supervision.inbox).
+``control = True`` marks messages that overtake queued work (see runtime.inbox).
 """
 
 from __future__ import annotations

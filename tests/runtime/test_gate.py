@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import supervision.clock
+import runtime.clock
 from domain.breaker import BreakerState, Level, ResetRefused, clear_yellow
+from runtime.clock import mono_ms, now_ms
+from runtime.gate import TradingGate
 from storage import Store
-from supervision.clock import mono_ms, now_ms
-from supervision.gate import TradingGate
 from tests.conftest import wait_for
 
 
@@ -98,7 +98,7 @@ class SteppedClocks:
 @pytest.fixture
 def clocks(monkeypatch: pytest.MonkeyPatch) -> SteppedClocks:
     fake = SteppedClocks()
-    monkeypatch.setattr(supervision.clock, "time", fake)
+    monkeypatch.setattr(runtime.clock, "time", fake)
     return fake
 
 

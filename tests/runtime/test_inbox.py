@@ -8,11 +8,11 @@ from typing import Any
 
 from pykka import messages as pykka_messages
 
-from actors.messages import BreakerChanged, Heartbeat, OrderIntent
-from supervision.actor import ActorContext, VigilActor
-from supervision.directory import Directory
-from supervision.inbox import ControlAwareInbox
-from supervision.trace import MessageTrace
+from runtime.actor import ActorContext, VigilActor
+from runtime.directory import Directory
+from runtime.inbox import ControlAwareInbox
+from runtime.messages import BreakerChanged, Heartbeat, OrderIntent
+from runtime.trace import MessageTrace
 
 
 class Envelope:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.messages import OrderEvent, SendOutcome
 from exchange.binance import parse
 from exchange.contract import ExecutionReport
-from supervision.trace import order_of, state_of
+from runtime.messages import OrderEvent, SendOutcome
+from runtime.trace import order_of, state_of
 
 FILL = {
     "e": "executionReport", "E": 1, "s": "BTCUSDT", "c": "vgl-1", "S": "BUY",

@@ -28,8 +28,8 @@ from domain.breaker import (
     set_yellow,
     trip_red,
 )
+from runtime.clock import mono_ms, now_ms
 from storage import Store
-from supervision.clock import mono_ms, now_ms
 
 Listener = Callable[[BreakerState], None]
 PUBLISH_WAIT_S = 5.0

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runtime.trace import read_trace
 from storage import Store
-from supervision.trace import read_trace
 
 
 def internal_state(internal: Any) -> dict[str, Any]:

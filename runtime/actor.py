@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 
 import pykka
 
-from actors.messages import AuditEvent, Heartbeat, InjectFault, Message
-from supervision.directory import Directory
-from supervision.gate import TradingGate
-from supervision.inbox import ControlAwareInbox
-from supervision.trace import MessageTrace
+from runtime.directory import Directory
+from runtime.gate import TradingGate
+from runtime.inbox import ControlAwareInbox
+from runtime.messages import AuditEvent, Heartbeat, InjectFault, Message
+from runtime.trace import MessageTrace
 
 CrashReporter = Callable[[str, int, str, str], None]  # name, generation, where, detail
 

@@ -24,17 +24,6 @@ from pydantic import SecretStr
 
 from actors.audit_logger import AuditLogger
 from actors.breaker import Breaker
-from actors.messages import (
-    AuditEvent,
-    BreakerChanged,
-    BreakerInput,
-    CancelAll,
-    Flush,
-    PollNow,
-    ReconcileNow,
-    StatusRequest,
-    StreamFrame,
-)
 from actors.order_broker import BookHolder, OrderBroker, intent_record
 from actors.reconciler import Reconciler
 from actors.rest_poller import RestPoller
@@ -47,14 +36,25 @@ from domain.replay import fill_entry, order_entry, replay
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
+from runtime.actor import ActorContext
+from runtime.clock import now_ms
+from runtime.directory import Directory
+from runtime.gate import TradingGate
+from runtime.messages import (
+    AuditEvent,
+    BreakerChanged,
+    BreakerInput,
+    CancelAll,
+    Flush,
+    PollNow,
+    ReconcileNow,
+    StatusRequest,
+    StreamFrame,
+)
+from runtime.trace import MessageTrace
 from storage import AuditTrail, Journal, Store, StoreError
 from storage.journal import Entry
-from supervision.actor import ActorContext
-from supervision.clock import now_ms
-from supervision.directory import Directory
-from supervision.gate import TradingGate
 from supervision.supervisor import ChildSpec, Failure, Supervisor
-from supervision.trace import MessageTrace
 
 
 def children(settings: VigilSettings) -> list[ChildSpec]:
@@ -533,22 +533,19 @@ class VigilSystem:
         with os.fdopen(fd, "w") as fh:
             fh.write(token)
         os.chmod(token_path, 0o600)
-        exchange = (
-            {
-                "rest": self.simulator.rest_url,
-                "ws_api": self.simulator.ws_api_url,
-                "streams": self.simulator.streams_url,
-            }
-            if self.simulator is not None
-            else {
-                "rest": self.settings.exchange.rest_url,
-                "ws_api": self.settings.exchange.ws_api_url,
-                "streams": self.settings.exchange.stream_url,
-            }
-        )
         tmp = self.data_dir / "control.json.tmp"
-        tmp.write_text(json.dumps({"url": url, "pid": os.getpid(), "exchange": exchange}))
+        document = {"url": url, "pid": os.getpid(), "exchange": self.exchange_urls()}
+        tmp.write_text(json.dumps(document))
         tmp.replace(self.data_dir / "control.json")
+
+    def exchange_urls(self) -> dict[str, str | None]:
+        """The exchange's ``rest``, ``ws_api`` and ``streams`` URLs (the embedded
+        simulator's when it runs one)."""
+        if self.simulator is not None:
+            sim = self.simulator
+            return {"rest": sim.rest_url, "ws_api": sim.ws_api_url, "streams": sim.streams_url}
+        ex = self.settings.exchange
+        return {"rest": ex.rest_url, "ws_api": ex.ws_api_url, "streams": ex.stream_url}
 
     @staticmethod
     def new_token() -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pykka
 
-from actors.messages import Message
+from runtime.messages import Message
 
 
 class Directory:
