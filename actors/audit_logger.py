@@ -21,7 +21,7 @@ class AuditLogger(VigilActor):
     handlers = {AuditEvent: "record", Flush: "flush", StatusRequest: "status"}
 
     def started(self) -> None:
-        self.trail: AuditTrail = self.ctx.service("trail")
+        self.trail: AuditTrail = self.ctx.services.trail
 
     def record(self, message: AuditEvent) -> int:
         return self.trail.append(

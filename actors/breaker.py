@@ -15,8 +15,8 @@ clears by itself once none of its causes has been seen for ``breaker.yellow_cool
 The rules run on the monotonic clock (``runtime.clock.mono_ms``): a wall-clock step
 (NTP, an operator) neither trips a silence nor hides one, nor empties a window early.
 
-What YELLOW allows is published as a ``BreakerBoard`` in the ``breaker_board`` service
-(active causes and ``YellowLimits``), for the order path's ``yellow_refusal``.
+What YELLOW allows is published as a ``BreakerBoard`` in the breaker's memory (active
+causes and ``YellowLimits``), which the order path reads for ``yellow_refusal``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,18 @@ from runtime.messages import (
 SAMPLE_EVERY_MS = 1000  # infrastructure samples
 
 
+@dataclass
+class BreakerMemory:
+    """What the breaker keeps across restarts: its rules (a restarted breaker keeps their
+    conditions) and the board it publishes for the order path and the status."""
+
+    rules: BreakerRules | None = None
+    board: BreakerBoard = field(default_factory=BreakerBoard)
+
+
 class Breaker(VigilActor):
     name = "breaker"
+    memory: BreakerMemory
     handlers = {
         BreakerInput: "on_input",
         BreakerSample: "on_sample",
@@ -71,15 +82,15 @@ class Breaker(VigilActor):
     }
 
     def started(self) -> None:
-        settings = self.ctx.service("settings")
+        settings = self.ctx.services.settings
         self.config = settings.breaker
         self.triggers = self.config.resolved_triggers(settings.reconciliation)
         now = mono_ms()
         # a restarted breaker keeps the failed one's conditions (a silence in progress, the
         # latest gauges); its counts start over (the crash itself tripped RED)
-        previous: BreakerRules | None = self.ctx.services.get("breaker_rules")
+        previous = self.memory.rules
         self.rules = previous.afresh(now) if previous else BreakerRules(self.triggers, now)
-        self.ctx.services["breaker_rules"] = self.rules
+        self.memory.rules = self.rules
         self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
         state = self.ctx.gate.state
         if state.level is Level.YELLOW:  # from before a restart: its cause must cool down too
@@ -90,8 +101,8 @@ class Breaker(VigilActor):
             pause_on=frozenset(self.config.yellow_pause_on),
         )
         self.board = BreakerBoard(limits=self.limits)
-        self.ctx.services["breaker_board"] = self.board
-        self.infrastructure = InfrastructureProbe(self.ctx.service("data_dir"), self.ctx.directory)
+        self.memory.board = self.board
+        self.infrastructure = InfrastructureProbe(self.ctx.services.data_dir, self.ctx.directory)
         self.last_sample_ms = 0
         self._stop_timer = threading.Event()
         self._timer = threading.Thread(target=self._tick_forever, name="breaker-timer", daemon=True)
@@ -194,7 +205,7 @@ class Breaker(VigilActor):
         board = self.board.with_causes(causes, a.firing)
         if board != self.board:
             self.board = board
-            self.ctx.services["breaker_board"] = board
+            self.memory.board = board
         gate = self.ctx.gate
         if causes and gate.state.level is Level.GREEN:
             cause = sorted(causes)[0]
@@ -232,7 +243,7 @@ class Breaker(VigilActor):
         self.audit("reset", reason=message.reason, operator=message.operator)
         # the operator has seen the evidence so far: the counting starts afresh
         self.rules = self.rules.afresh(now)
-        self.ctx.services["breaker_rules"] = self.rules
+        self.memory.rules = self.rules
         self.cool_down = YellowCoolDown(self.config.yellow_cool_down_s)
         # what still holds (a feed silent past its YELLOW line) applies at once, not at
         # the next tick: no moment of full GREEN it would not allow

@@ -10,6 +10,7 @@ cannot complete reports FAILED (a breaker input).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,28 @@ from runtime.incidents import exchange_state, internal_state, write_incident
 from runtime.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
 
 
+@dataclass
+class ReconcilerMemory:
+    """What the reconciler keeps across restarts: when each difference was first seen (its
+    grace runs from there), the trade marks, and the last cycle's result."""
+
+    first_seen: dict[str, int] = field(default_factory=dict)
+    trade_marks: dict[str, int] = field(default_factory=dict)
+    last: dict[str, Any] | None = None
+
+
 class Reconciler(VigilActor):
     """Cycles run one at a time on the actor's worker thread; the actor stays responsive."""
 
     name = "reconciler"
+    memory: ReconcilerMemory
     handlers = {ReconcileNow: "run", StatusRequest: "status"}
 
     def started(self) -> None:
-        self.settings = self.ctx.service("settings")
-        self.adapter = self.ctx.service("adapter")
-        self.memory: dict[str, Any] = self.ctx.service("reconciler_memory")
+        self.settings = self.ctx.services.settings
+        self.adapter = self.ctx.services.adapter
         self.cycle_started_ms = now_ms()
         self.cycle_started_mono = mono_ms()
-        self.memory.setdefault("first_seen", {})
-        self.memory.setdefault("trade_marks", {})
         r = self.settings.reconciliation
         self.overdue_s = 3 * r.interval_s
         self.tolerances = Tolerances(
@@ -70,7 +79,7 @@ class Reconciler(VigilActor):
         self.cycle_started_ms = now_ms()
         self.cycle_started_mono = mono_ms()
         try:
-            marks = dict(self.memory["trade_marks"])
+            marks = dict(self.memory.trade_marks)
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
             exchange = self._exchange_snapshot(before["trade_floor"])
             crash_point("during_reconciliation")
@@ -83,7 +92,7 @@ class Reconciler(VigilActor):
         # The exchange was read between two views of the book; events that landed in
         # between make one of them match it. The better match counts (never hides a
         # difference that both views show).
-        at, seen, tol = now_ms(), self.memory["first_seen"], self.tolerances
+        at, seen, tol = now_ms(), self.memory.first_seen, self.tolerances
         moving = changed_assets(before["internal"], after["internal"])
         candidates = [
             (
@@ -95,7 +104,7 @@ class Reconciler(VigilActor):
         result, internal = min(
             candidates, key=lambda c: (SEVERITY_RANK[c[0].severity], len(c[0].findings))
         )
-        self.memory["first_seen"] = result.first_seen
+        self.memory.first_seen = result.first_seen
         self._advance_marks(exchange, internal.trades)
         findings = tuple(f.as_dict() for f in result.findings)
         if result.severity is Severity.CRITICAL:
@@ -108,7 +117,7 @@ class Reconciler(VigilActor):
         symbols = self.settings.exchange.symbols
         open_orders = [o for s in symbols for o in self.adapter.get_open_orders(s)]
         trades: list[ExchangeTrade] = []
-        marks = self.memory["trade_marks"]
+        marks = self.memory.trade_marks
         for symbol in self.settings.exchange.symbols:
             floor = max(floors.get(symbol, 0), marks.get(symbol, 0))
             for t in self.adapter.get_trades(symbol, from_id=floor + 1):
@@ -126,7 +135,7 @@ class Reconciler(VigilActor):
 
     def _advance_marks(self, exchange: ExchangeSnapshot, known: frozenset[tuple[str, int]]) -> None:
         """Below the mark every trade is confirmed: later cycles fetch only what is newer."""
-        marks = self.memory["trade_marks"]
+        marks = self.memory.trade_marks
         by_symbol: dict[str, list[int]] = {}
         for t in exchange.trades:
             by_symbol.setdefault(t.symbol, []).append(t.trade_id)
@@ -145,7 +154,7 @@ class Reconciler(VigilActor):
     ) -> None:
         at = now_ms()
         self.ctx.gate.record_reconciliation(result, self.cycle_started_ms, self.cycle_started_mono)
-        self.memory["last"] = {
+        self.memory.last = {
             "result": result,
             "at_ms": at,
             "findings": list(findings),
@@ -170,8 +179,8 @@ class Reconciler(VigilActor):
             ]
         affected = {k.split(":", 1)[1] for f in result.findings for k in [f.key] if ":" in k}
         return write_incident(
-            self.ctx.service("data_dir"),
-            self.ctx.service("store"),
+            self.ctx.services.data_dir,
+            self.ctx.services.store,
             kind="reconciliation",
             at_ms=result.at_ms,
             reason=critical[0].detail if critical else "",
@@ -187,7 +196,7 @@ class Reconciler(VigilActor):
         )
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
-        return {"last": self.memory.get("last")}
+        return {"last": self.memory.last}
 
 
 def changed_assets(before: Any, after: Any) -> frozenset[str]:

@@ -9,6 +9,7 @@ messages the listener does, so missed, late or duplicated events converge to the
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
@@ -28,14 +29,24 @@ from runtime.messages import (
 MAX_QUERIES = 10  # order queries per poll (weight 4 each)
 
 
+@dataclass
+class PollerMemory:
+    """What the poller keeps across restarts: the last trade id fetched per symbol, valid
+    for the book it was fetched for (``book_rebuilds``: a book replayed for a restarted
+    broker has only the journal's fills, so the trades since the opening are fetched again)."""
+
+    watermarks: dict[str, int] = field(default_factory=dict)
+    book_rebuilds: int = 0
+
+
 class RestPoller(VigilActor):
     name = "rest_poller"
+    memory: PollerMemory
     handlers = {PollNow: "poll", StatusRequest: "status"}
 
     def started(self) -> None:
-        self.settings = self.ctx.service("settings")
-        self.adapter = self.ctx.service("adapter")
-        self.watermarks: dict[str, int] = self.ctx.service("poll_watermarks")
+        self.settings = self.ctx.services.settings
+        self.adapter = self.ctx.services.adapter
         self.last_poll_ms: int | None = None
         self.failures = 0
         self.overdue_s = 10 * self.settings.poller.interval_s
@@ -122,15 +133,20 @@ class RestPoller(VigilActor):
         if now - self.trades_polled < self.settings.poller.interval_s:
             return  # fast polling (stream down) repeats the cheap calls, not myTrades (weight 20)
         self.trades_polled = now
-        opening = self.ctx.service("book").trade_floor  # trades up to here predate this run
+        book = self.ctx.services.book
+        memory = self.memory
+        if memory.book_rebuilds != book.rebuilds:  # fills only the old book held are lost
+            memory.watermarks.clear()
+            memory.book_rebuilds = book.rebuilds
+        opening = book.trade_floor  # trades up to here predate this run
         for symbol in symbols:
-            floor = self.watermarks.get(symbol, opening.get(symbol))
+            floor = memory.watermarks.get(symbol, opening.get(symbol))
             if floor is None:
                 continue  # the book has not opened yet
             trades = self.adapter.get_trades(symbol, from_id=floor + 1)
             if trades:
                 self.tell("order_broker", TradesSeen(symbol=symbol, trades=tuple(trades)))
-                self.watermarks[symbol] = max(t.trade_id for t in trades)
+                memory.watermarks[symbol] = max(t.trade_id for t in trades)
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return {"last_poll_ms": self.last_poll_ms, "failures": self.failures}

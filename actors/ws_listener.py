@@ -3,8 +3,8 @@
 The user data stream (WebSocket API subscription) and the bookTicker market stream run
 in the adapter's own threads; each frame arrives here as a ``StreamFrame`` (through the
 directory, so a restarted listener receives them at once). Order updates, fills and
-balances go to the broker; stream health goes to the breaker and the poller (which polls
-faster while the stream is down, and catches up after a gap).
+balances go to the broker; stream health goes to the breaker, and into this actor's memory,
+where the timers read it (the poller polls faster while the user stream is down).
 
 For the breaker it also reports that market data is alive (``market_data``, at most every
 ``breaker.market_data_report_s``: the dead man's switch). Slippage is the broker's: it
@@ -40,12 +40,13 @@ from runtime.messages import (
 
 class WsListener(VigilActor):
     name = "ws_listener"
+    memory: dict[str, str]  # stream name -> its state: kept across restarts, read by the timers
     handlers = {StreamFrame: "on_frame", StatusRequest: "status"}
 
     def started(self) -> None:
-        self.health: dict[str, str] = self.ctx.service("stream_health")
+        self.health = self.memory
         self.events = 0
-        self.report_every = self.ctx.service("settings").breaker.market_data_report_s
+        self.report_every = self.ctx.services.settings.breaker.market_data_report_s
         self.last_report = 0.0
         self.book_updates: dict[str, int] = {}  # per symbol: the last bookTicker update id
 

@@ -79,6 +79,12 @@ def format_decimal(value: Decimal, places: int = 8) -> str:
     return f"{fixed:f}"
 
 
+def plain(value: Decimal) -> str:
+    """A Decimal for people: exact, without trailing zeros or an exponent."""
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
 def multiply(a: Decimal, b: Decimal) -> Decimal:
     """Exact product ``a * b``; ``MoneyError`` if it needs more than ``PRECISION`` digits."""
     _require_finite(a, "a")

@@ -1,7 +1,9 @@
-"""Rebuild the internal book from journal entries (pure: entries in, book out).
+"""The journal's entries: how each is written from the book, and how the book is rebuilt
+from them (pure: entries in, book out).
 
-Entries are ``(kind, body)`` pairs in journal order (see ``storage.journal``). An intent
-without any later order entry may or may not have reached the exchange before the crash:
+Every entry writer is here, beside ``replay()`` that reads them back, so the two cannot
+drift apart. Entries are ``(kind, body)`` pairs in journal order (see ``storage.journal``).
+An intent without any later order entry may or may not have reached the exchange before the crash:
 it comes back as UNKNOWN, to be resolved by querying the exchange by its client order id,
 never by sending it again.
 """
@@ -131,3 +133,58 @@ def fill_entry(ex: Execution) -> dict[str, Any]:
         "is_maker": ex.is_maker,
         "fee_quote": None if ex.fee_quote is None else str(ex.fee_quote),
     }
+
+
+def intent_entry(
+    order: BookOrder, correlation_id: str, audit_seq: int, gates: list[str]
+) -> dict[str, Any]:
+    """An accepted intent, durable before it can reach the wire; ``audit_seq`` numbers its
+    audit record (recovery re-writes a record a crash took from the trail)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "type": order.type,
+        "quantity": str(order.quantity),
+        "price": None if order.price is None else str(order.price),
+        "created_ms": order.created_ms,
+        "source": order.source,
+        "correlation_id": correlation_id,
+        "audit_seq": audit_seq,
+        "gates": gates,
+    }
+
+
+def audited_entry(client_order_id: str, audit_seq: int) -> dict[str, Any]:
+    """An intent's audit record re-written by recovery under a new number."""
+    return {"client_order_id": client_order_id, "audit_seq": audit_seq}
+
+
+def external_entry(asset: str, delta: Decimal) -> dict[str, Any]:
+    """A balance change from outside (deposit, withdrawal)."""
+    return {"asset": asset, "delta": str(delta)}
+
+
+def totals_entry(totals: dict[str, Decimal], trade_floor: dict[str, int]) -> dict[str, Any]:
+    """The exchange's balances and trade floors, for an ``opening`` or a ``resync``."""
+    return {"totals": {a: str(v) for a, v in totals.items()}, "trade_floor": dict(trade_floor)}
+
+
+def day_mark_entry(day: DayMark) -> dict[str, Any]:
+    return {"start_ms": day.start_ms, "pnl_base": str(day.pnl_base)}
+
+
+def day_peak_entry(day: DayMark) -> dict[str, Any]:
+    return {"start_ms": day.start_ms, "peak": str(day.peak_equity)}
+
+
+def change_entry(kind: str, payload: Any) -> tuple[str, dict[str, Any]] | None:
+    """The journal entry for a change the book reports (``Book.on_change``)."""
+    if kind == "order":
+        return "order", order_entry(payload)
+    if kind == "fill":
+        return "fill", fill_entry(payload)
+    if kind == "external":
+        asset, delta = payload
+        return "external", external_entry(asset, delta)
+    return None

@@ -14,18 +14,24 @@ import concurrent.futures
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pykka
 
+from config.settings import VigilSettings
+from domain.book import Market
+from domain.breaker_rules import BreakerBoard
+from exchange.contract import ExchangeAdapter
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.inbox import ControlAwareInbox
 from runtime.messages import AuditEvent, Heartbeat, InjectFault, Message
 from runtime.trace import MessageTrace
+from storage import AuditTrail, Journal, Store
 
 CrashReporter = Callable[[str, int, str, str], None]  # name, generation, where, detail
 
@@ -34,18 +40,44 @@ class InjectedFault(RuntimeError):
     """Raised on purpose by an ``InjectFault(kind="raise")`` message."""
 
 
-@dataclass
+class BookView(Protocol):
+    """What others may read of the order broker's memory."""
+
+    @property
+    def trade_floor(self) -> Mapping[str, int]:
+        """The last trade id per symbol that predates this run."""
+
+    @property
+    def rebuilds(self) -> int:
+        """How many times the book was replayed for a restarted broker."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the assembly hands every actor, fixed for the life of the process. Each
+    actor's own memory (what survives its restarts) comes separately (``memory``)."""
+
+    settings: VigilSettings
+    adapter: ExchangeAdapter
+    store: Store
+    journal: Journal
+    trail: AuditTrail
+    data_dir: Path
+    markets: Mapping[str, Market]
+    book: BookView  # the broker's memory, read-only for the others
+    board: Callable[[], BreakerBoard]  # what the breaker publishes now (YELLOW's causes)
+
+
+@dataclass(frozen=True)
 class ActorContext:
-    """What every actor gets from the supervisor: peers, the gate, the trace, settings."""
+    """What every actor gets from the supervisor: peers, the gate, the trace, the services,
+    and where to report its own crash."""
 
     directory: Directory
     gate: TradingGate
     trace: MessageTrace
+    services: Services
     report_crash: CrashReporter
-    services: dict[str, Any]
-
-    def service(self, name: str) -> Any:
-        return self.services[name]
 
 
 class VigilActor(pykka.ThreadingActor):
@@ -53,10 +85,11 @@ class VigilActor(pykka.ThreadingActor):
     name: ClassVar[str] = "actor"
     handlers: ClassVar[dict[type[Message], str]] = {}
 
-    def __init__(self, ctx: ActorContext, generation: int = 0) -> None:
+    def __init__(self, ctx: ActorContext, generation: int = 0, memory: Any = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.generation = generation
+        self.memory = memory  # what this role keeps across restarts (its ``ChildSpec``'s)
         self.inbox_ref: ControlAwareInbox = self.actor_inbox  # type: ignore[assignment]
         self._crashed = threading.Event()
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None

@@ -10,8 +10,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, ClassVar
 
+from domain.admission import Refusal
+from domain.breaker import Level
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -49,10 +52,11 @@ class Heartbeat(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerChanged(Message):
-    """Gate → broker and others: the breaker moved (RED stops new orders at once)."""
+    """Gate → order broker: the breaker moved (RED stops new orders at once and starts
+    cancel-on-RED)."""
 
     control: ClassVar[bool] = True
-    level: str
+    level: Level
     reason: str
 
 
@@ -93,12 +97,13 @@ class OrderIntent(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntentDecision(Message):
-    """Broker → caller: accepted (with the client order id) or refused (with the reason)."""
+    """Broker → caller: accepted (with the client order id) or refused (with the gate that
+    refused it and the reason)."""
 
     accepted: bool
     client_order_id: str | None
     reason: str = ""
-    status: int = 202
+    refusal: Refusal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,7 +153,7 @@ class MarketPrice(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamHealth(Message):
-    """Listener → breaker, poller: the user or market stream changed state."""
+    """Listener → breaker: the user or market stream changed state."""
 
     status: StreamStatus
 
@@ -239,14 +244,22 @@ class OrderAbsent(Message):
     client_order_id: str
 
 
+class SendResult(StrEnum):
+    """What became of one order send."""
+
+    ACKED = "acked"  # the exchange acknowledged it
+    REJECTED = "rejected"  # the exchange refused it: no order
+    NOT_SENT = "not_sent"  # it provably never reached the exchange (a connect error)
+    UNKNOWN = "unknown"  # it may have reached the exchange: resolve by query, never re-send
+    REFUSED = "refused"  # the wire did not send it (the gate closed, or a stale instance)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendOutcome(Message):
-    """Wire thread → broker: what happened to one order send.
-
-    ``outcome``: acked, rejected, not_sent, unknown, refused (gate closed at the wire)."""
+    """Wire thread → broker: what happened to one order send."""
 
     client_order_id: str
-    outcome: str
+    outcome: SendResult
     detail: str = ""
     ack: Any = None
     code: int | None = None

@@ -26,22 +26,27 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from runtime.actor import ActorContext, VigilActor
+from runtime.actor import ActorContext, Services, VigilActor
 from runtime.clock import now_ms
+from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import AuditEvent, Heartbeat
+from runtime.trace import MessageTrace
 from storage import Store, StoreError
 
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """One supervised actor: its name, its class, and how to restart it."""
+    """One supervised actor: its name, its class, how to restart it, and its memory — what
+    the role keeps across restarts, owned here and handed to each of its instances (and to
+    no other actor)."""
 
     name: str
     actor_class: type[VigilActor]
     restart: str = "permanent"  # permanent | temporary
     shutdown_timeout: float = 3.0
     hang_timeout: float | None = None  # longer than its slowest legitimate handler
+    memory: Any = None
 
 
 @dataclass
@@ -66,10 +71,12 @@ class Supervisor:
     def __init__(
         self,
         specs: list[ChildSpec],
-        ctx: ActorContext,
+        *,
+        directory: Directory,
+        trace: MessageTrace,
+        services: Services,
         gate: TradingGate,
         store: Store,
-        *,
         heartbeat_interval: float = 0.5,
         hang_timeout: float = 1.0,
         max_restarts: int = 3,
@@ -80,7 +87,7 @@ class Supervisor:
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate child names in {names}")
         self.children: dict[str, Child] = {s.name: Child(s) for s in specs}
-        self.ctx = ctx
+        self.ctx = ActorContext(directory, gate, trace, services, self.report_crash)
         self.gate = gate
         self.store = store
         self.heartbeat_interval = heartbeat_interval
@@ -94,7 +101,6 @@ class Supervisor:
         self._thread: threading.Thread | None = None
         self._on_failure = on_failure
         self.failures: list[Failure] = []
-        ctx.report_crash = self.report_crash
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -107,7 +113,7 @@ class Supervisor:
 
     def _start_child(self, child: Child) -> None:
         child.generation += 1
-        ref = child.spec.actor_class.start(self.ctx, child.generation)
+        ref = child.spec.actor_class.start(self.ctx, child.generation, child.spec.memory)
         child.ref = ref
         self.ctx.directory.register(child.spec.name, ref)
 

@@ -1,0 +1,649 @@
+"""The order broker's handlers: each decodes a message, calls the domain, journals and tells.
+
+``OrderIntent → admission (duplicate, policy, breaker gate, YELLOW) → journal (write-ahead)
+→ wire → exchange``; acknowledgments, execution reports, REST snapshots and trades update
+the book, and every fill the book accounts becomes evidence for the breaker.
+
+Unknown outcomes (timeout after send, lost response, 5xx, -1007, a duplicate client id)
+are never re-sent: the order is UNKNOWN until the poller finds it by client order id or
+the exchange confirms it does not exist after ``unknown_window_s``; one that stays unknown
+longer is a RED input.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import ChainMap
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from actors.order_broker import resync
+from actors.order_broker.memory import BrokerMemory, OwnedJournal
+from actors.order_broker.wire import Wire
+from domain.admission import Admission, Refusal, YellowView, admit, intent_record
+from domain.book import Book, BookOrder, Execution, OrderState
+from domain.breaker import Level
+from domain.evidence import Signal, position, unknown_orders
+from domain.money import plain
+from domain.policy import PolicyLimits, policy_input_from_book
+from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.replay import change_entry, day_mark_entry, day_peak_entry, intent_entry
+from domain.risk import RiskReading, equity_quote
+from exchange.contract import BalanceUpdate, ExchangeError, OrderAck, OrderRequest, OrderStatus
+from runtime.actor import VigilActor
+from runtime.clock import mono_ms, now_ms
+from runtime.crashpoints import crash_point
+from runtime.messages import (
+    AccountEvent,
+    BookSnapshotRequest,
+    BreakerChanged,
+    BreakerInput,
+    BreakerSample,
+    CancelAll,
+    InFlightRequest,
+    IntentDecision,
+    MarketPrice,
+    OrderAbsent,
+    OrderEvent,
+    OrderIntent,
+    OrderSnapshot,
+    ResyncRequest,
+    SendOutcome,
+    SendResult,
+    StatusRequest,
+    TradesSeen,
+)
+from storage import StoreError
+
+NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
+RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
+
+
+def summary(o: BookOrder) -> InternalOrder:
+    return InternalOrder(
+        o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
+    )
+
+
+def new_client_order_id() -> str:
+    return f"vgl-{secrets.token_hex(8)}"
+
+
+def policy_limits(settings: Any) -> PolicyLimits:
+    """The policy guard's limits from ``[policy]`` and the configured symbols."""
+    p = settings.policy
+    return PolicyLimits(
+        symbols=frozenset(settings.exchange.symbols),
+        max_order_notional=p.max_order_notional,
+        max_open_orders=p.max_open_orders,
+        fat_finger_pct=p.fat_finger_pct,
+        denied_symbols=frozenset(p.denied_symbols),
+        max_position_notional=p.max_position_notional,
+        max_total_exposure=p.max_total_exposure,
+        max_directional_notional=p.max_directional_notional,
+        max_orders_per_minute=p.max_orders_per_minute,
+        max_orders_per_day=p.max_orders_per_day,
+        max_daily_loss=p.max_daily_loss,
+        max_reference_age_ms=(
+            None if p.max_reference_age_s is None else int(p.max_reference_age_s * 1000)
+        ),
+    )
+
+
+class OrderBroker(VigilActor):
+    name = "order_broker"
+    memory: BrokerMemory
+    handlers = {
+        OrderIntent: "on_intent",
+        SendOutcome: "on_send_outcome",
+        OrderEvent: "on_order_event",
+        OrderSnapshot: "on_order_snapshot",
+        OrderAbsent: "on_order_absent",
+        TradesSeen: "on_trades",
+        AccountEvent: "on_account",
+        MarketPrice: "on_price",
+        BookSnapshotRequest: "on_snapshot_request",
+        InFlightRequest: "on_in_flight_request",
+        CancelAll: "on_cancel_all",
+        BreakerChanged: "on_breaker_changed",
+        ResyncRequest: "on_resync",
+        StatusRequest: "status",
+    }
+
+    def started(self) -> None:
+        services = self.ctx.services
+        self.settings = services.settings
+        self.adapter = services.adapter
+        # a restart starts from durable state, not from the failed instance's memory; from
+        # here on this instance owns the book, and one that was replaced (hung, then woken)
+        # can neither write the journal nor send an order
+        self.journal = OwnedJournal(services.journal, self.memory, self.generation)
+        try:
+            self.memory.take(self.generation, services.journal, services.markets)
+        except StoreError as exc:
+            # keep the book in memory (the best there is) and stay RED: a journal that
+            # cannot be read now is set aside by the next process start
+            reason = f"journal unreadable on a broker restart ({exc}): restart the process"
+            services.store.add_incident(now_ms(), "journal_unreadable", reason, {})
+            self.ctx.gate.trip_red(reason, "recovery")
+        self.book: Book = self.memory.book
+        self.state = self.memory.state
+        self.book.on_change = self._journal_change
+        self.limits = policy_limits(self.settings)
+        self.wire = Wire(
+            self.adapter, self.ctx.gate, self.ctx.directory, self.memory, self.generation
+        )
+        self.trail = services.trail
+        for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
+            if order.state is OrderState.UNKNOWN:
+                self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
+        self.book.take_accounted()  # evidence is collected from here on (not the replay's)
+        for order in self.book.orders.values():  # finished before: their evidence was given
+            order.evidence_done = (
+                order.state.is_terminal and order.fills_booked
+            ) or order.source in NOT_OURS
+            order.partial_reported = order.type == "LIMIT" and 0 < order.executed_qty
+        self.report_unknown()  # the breaker's gauge says what this book says
+
+    def stopping(self) -> None:
+        wire = getattr(self, "wire", None)
+        if wire is not None:
+            wire.close()
+
+    def _journal_change(self, kind: str, payload: Any) -> None:
+        entry = change_entry(kind, payload)
+        if entry is not None:
+            self.journal.append(*entry)
+
+    # ------------------------------------------------------------------ telling
+
+    def evidence(self, kind: str, detail: str) -> None:
+        """One event for the breaker's rules (which say what it means)."""
+        self.tell("breaker", BreakerInput(kind=kind, detail=detail))
+
+    def signal(self, signals: list[Signal]) -> None:
+        for s in signals:
+            if s.value is None:
+                self.evidence(s.kind, s.detail)
+            else:
+                self.tell("breaker", BreakerSample(kind=s.kind, value=s.value, detail=s.detail))
+
+    def report_unknown(self) -> None:
+        self.signal([unknown_orders(self.state.unknown_since)])
+
+    def ensure_opened(self) -> bool:
+        return resync.ensure_opened(self)
+
+    # ------------------------------------------------------------------ intents
+
+    def on_intent(self, intent: OrderIntent) -> IntentDecision:
+        self.state.counters["intents"] += 1
+        cid = intent.client_order_id or new_client_order_id()
+        now = now_ms()
+        self._journal_day(self.state.risk.roll_day(self.book, now))
+        gate = self.ctx.gate
+        board = self.ctx.services.board()
+        account = policy_input_from_book(
+            self.book,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            quantity=intent.quantity,
+            price=intent.price,
+            filters=self._filters(intent.symbol),
+            now_ms=now,
+            price_clock_ms=mono_ms(),
+        )
+        admission = admit(
+            account,
+            self.limits,
+            duplicate=cid in self.book.orders,
+            breaker_refusal=gate.refusal(),
+            yellow=YellowView(board.limits, board.causes)
+            if gate.state.level is Level.YELLOW
+            else None,
+        )
+        if not admission.accepted:
+            return self._refuse(intent, cid, admission)
+        order = BookOrder(
+            client_order_id=cid,
+            symbol=intent.symbol,
+            side=intent.side,
+            type=intent.type,
+            quantity=admission.quantity,
+            price=admission.price,
+            created_ms=now_ms(),
+            updated_ms=now_ms(),
+            source=intent.source,
+        )
+        verdicts = admission.verdict_dicts()
+        # write-ahead, with one disk flush: the audit record is queued (group-committed) and
+        # its sequence number goes into the journal entry, which is durable before the
+        # order can reach the wire; recovery re-writes any record a crash took from the
+        # trail (``assembly.recovery``), so neither can be lost
+        try:
+            audit_seq = self.trail.append(
+                "intent_accepted",
+                intent_record(order, verdicts),
+                cid=intent.correlation_id,
+                actor=self.name,
+            )
+            gates = [v["gate"] for v in verdicts]
+            entry = intent_entry(order, intent.correlation_id, audit_seq, gates)
+            self.journal.append("intent", entry, durable=True)
+        except StoreError as exc:
+            gate.trip_red(f"durable storage failed: {exc}", "order_broker")
+            failed = Admission(admission.verdicts, order.quantity, order.price, Refusal.STORAGE)
+            return self._refuse(intent, cid, failed, f"storage: {exc}")
+        self.book.add_intent(order)
+        self.state.evidence.execution.accepted(
+            cid, order.symbol, order.side, self.book.prices.get(order.symbol)
+        )
+        crash_point("after_intent_journaled")
+        request = OrderRequest(
+            symbol=order.symbol,
+            side=order.side,  # type: ignore[arg-type]
+            type=order.type,  # type: ignore[arg-type]
+            client_order_id=cid,
+            quantity=order.quantity,
+            price=order.price,
+        )
+        self.state.counters["accepted"] += 1
+        self.wire.send(request, intent.correlation_id)
+        return IntentDecision(
+            accepted=True, client_order_id=cid, correlation_id=intent.correlation_id
+        )
+
+    def _refuse(
+        self, intent: OrderIntent, cid: str, admission: Admission, reason: str = ""
+    ) -> IntentDecision:
+        reason = reason or admission.reason
+        self.state.counters["refused"] += 1
+        self.audit(
+            "intent_refused",
+            client_order_id=cid,
+            reason=reason,
+            verdicts=admission.verdict_dicts(),
+            intent_cid=intent.correlation_id,
+        )
+        return IntentDecision(
+            accepted=False,
+            client_order_id=cid,
+            reason=reason,
+            refusal=admission.refusal,
+            correlation_id=intent.correlation_id,
+        )
+
+    def _filters(self, symbol: str) -> Any:
+        try:
+            return self.adapter.symbol_filters(symbol)
+        except (ExchangeError, KeyError):
+            return None
+
+    # ------------------------------------------------------------------ send outcomes
+
+    def on_send_outcome(self, message: SendOutcome) -> None:
+        cid = message.client_order_id
+        order = self.book.orders.get(cid)
+        if order is None:
+            return
+        counters = self.state.counters
+        counters["answered"] += 1
+        self.audit(
+            "send_outcome",
+            client_order_id=cid,
+            outcome=message.outcome.value,
+            detail=message.detail,
+            code=message.code,
+        )
+        outcome = message.outcome
+        evidence = self.state.evidence
+        acked = outcome is SendResult.ACKED
+        latency = evidence.execution.answered(
+            cid, message.answered_at or time.monotonic(), acked=acked
+        )
+        if acked:
+            counters["sent"] += 1
+            self.signal(evidence.ack_latency(order.symbol, latency))
+            self._apply_ack(order, message.ack)
+        elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
+            self.book.mark(cid, OrderState.REJECTED, now_ms())
+            if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
+                self.evidence("order_rejected", f"{cid}: {message.code} {message.detail}")
+        else:
+            counters["sent"] += 1
+            if not order.state.is_terminal and order.order_id is None:
+                self.book.mark(cid, OrderState.UNKNOWN, now_ms())
+                self.state.unknown_since.setdefault(cid, mono_ms())
+            # else the exchange already told us about the order (its event overtook the
+            # failed answer): the outcome is known, nothing to resolve
+            self.evidence("unknown_outcome", f"{cid}: {message.detail}")
+            self.report_unknown()
+        self._settled(order)
+
+    def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
+        if self.state.unknown_since.pop(order.client_order_id, None) is not None:
+            self.report_unknown()  # (replayed as UNKNOWN after a restart: the answer came)
+        state = ack.state.value if ack.state is not None else "NEW"
+        self.book.apply_order_update(
+            symbol=ack.symbol,
+            client_order_id=order.client_order_id,
+            order_id=ack.order_id,
+            venue_state=state,
+            cumulative_qty=ack.executed_qty or Decimal(0),
+            cumulative_quote=ack.cumulative_quote_qty or Decimal(0),
+            now_ms=now_ms(),
+        )
+        for fill in ack.fills:
+            self._fill(
+                Execution(
+                    symbol=ack.symbol,
+                    trade_id=fill.trade_id,
+                    order_id=ack.order_id,
+                    client_order_id=order.client_order_id,
+                    side=order.side,
+                    price=fill.price,
+                    qty=fill.qty,
+                    commission=fill.commission,
+                    commission_asset=fill.commission_asset,
+                    time_ms=ack.transact_time_ms,
+                    is_maker=False,
+                    via="ack",
+                )
+            )
+
+    # ------------------------------------------------------------------ updates
+
+    def on_order_event(self, message: OrderEvent) -> None:
+        r = message.report
+        order = self.book.apply_order_update(
+            symbol=r.symbol,
+            client_order_id=r.order_client_id,
+            order_id=r.order_id,
+            venue_state=r.state.value,
+            cumulative_qty=r.cumulative_qty,
+            cumulative_quote=r.cumulative_quote_qty,
+            now_ms=now_ms(),
+        )
+        self._known(order)
+        if r.execution_type == "TRADE" and r.trade_id is not None and r.trade_id >= 0:
+            self._fill(
+                Execution(
+                    symbol=r.symbol,
+                    trade_id=r.trade_id,
+                    order_id=r.order_id,
+                    client_order_id=r.order_client_id,
+                    side=r.side.value,
+                    price=r.last_price,
+                    qty=r.last_qty,
+                    commission=r.commission,
+                    commission_asset=r.commission_asset,
+                    time_ms=r.transaction_time_ms,
+                    is_maker=r.is_maker,
+                    via=message.via,
+                )
+            )
+        if order is not None and order.state is OrderState.PARTIALLY_FILLED:
+            crash_point("partial_fill")
+        if order is not None:
+            self._settled(order)
+        else:
+            self.evidence(
+                "unknown_order",
+                f"execution report for an order the book never placed: "
+                f"{r.symbol} #{r.order_id} ({r.order_client_id})",
+            )
+
+    def _known(self, order: BookOrder | None) -> bool:
+        """The exchange told us of the order: it is no longer unknown."""
+        if order is None or order.client_order_id not in self.state.unknown_since:
+            return False
+        del self.state.unknown_since[order.client_order_id]
+        self.report_unknown()
+        return True
+
+    def on_order_snapshot(self, message: OrderSnapshot) -> None:
+        s = message.status
+        order = self.apply_status(s)
+        if self._known(order):
+            assert order is not None
+            cid = order.client_order_id
+            self.audit("unknown_resolved", client_order_id=cid, state=s.state.value)
+        if order is not None:
+            self._settled(order)
+
+    def on_order_absent(self, message: OrderAbsent) -> None:
+        order = self.book.orders.get(message.client_order_id)
+        if order is None or order.state is not OrderState.UNKNOWN:
+            return
+        since = self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
+        if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
+            self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
+            self.state.unknown_since.pop(order.client_order_id, None)
+            self._settled(order)
+            self.audit(
+                "unknown_resolved",
+                client_order_id=order.client_order_id,
+                state="ABSENT",
+                detail="the exchange confirms no such order",
+            )
+            self.report_unknown()
+
+    def on_trades(self, message: TradesSeen) -> None:
+        for t in message.trades:
+            order = self.book.find(t.symbol, None, t.order_id)
+            self._fill(
+                Execution(
+                    symbol=t.symbol,
+                    trade_id=t.trade_id,
+                    order_id=t.order_id,
+                    client_order_id=order.client_order_id if order else None,
+                    side="BUY" if t.is_buyer else "SELL",
+                    price=t.price,
+                    qty=t.qty,
+                    commission=t.commission,
+                    commission_asset=t.commission_asset,
+                    time_ms=t.time_ms,
+                    is_maker=t.is_maker,
+                    via="rest",
+                )
+            )
+
+    def on_account(self, message: AccountEvent) -> None:
+        event = message.event
+        if isinstance(event, BalanceUpdate):
+            self.book.apply_external(event.asset, event.delta)
+            self.audit("balance_update", asset=event.asset, delta=str(event.delta))
+            self._journal_peak(self.state.risk.shift_peak(self.book, event.asset, event.delta))
+            for symbol, market in self.book.markets.items():
+                if event.asset in (market.base, market.quote):
+                    self.signal(position(self.book, symbol))
+
+    def on_price(self, message: MarketPrice) -> None:
+        self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
+        if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
+            self._risk()
+
+    def apply_status(self, status: OrderStatus) -> BookOrder | None:
+        """Apply the exchange's view of one order to the book."""
+        return self.book.apply_order_update(
+            symbol=status.symbol,
+            client_order_id=status.client_order_id,
+            order_id=status.order_id,
+            venue_state=status.state.value,
+            cumulative_qty=status.executed_qty,
+            cumulative_quote=status.cumulative_quote_qty,
+            now_ms=now_ms(),
+        )
+
+    # ------------------------------------------------------------------ evidence
+
+    def _fill(self, execution: Execution) -> None:
+        """One execution, from whichever path brought it (a duplicate or a foreign fill is
+        accounted at most once, or kept apart)."""
+        self.book.apply_execution(execution)
+        self.collect_evidence()
+
+    def collect_evidence(self) -> None:
+        """Evidence from every fill the book accounted since the last look, whichever way
+        it came: applied here, or claimed once its order's exchange id became known (a REST
+        trade can overtake the acknowledgment; several can be claimed at once). Every fill
+        is judged before any of their orders is judged as done."""
+        touched: dict[str, BookOrder] = {}
+        for accounted in self.book.take_accounted():
+            execution = accounted.execution
+            order = self.book.find(execution.symbol, execution.client_order_id, execution.order_id)
+            assert order is not None  # accounted executions belong to a known order
+            self.signal(self.state.evidence.fill(self.book, accounted, order, time.monotonic()))
+            self._risk()
+            touched[order.client_order_id] = order
+        for order in touched.values():
+            self._settled(order)  # this may have been the last fill of a finished order
+
+    def _settled(self, order: BookOrder) -> None:
+        """An order that is done (terminal, every fill it reported accounted) gives its
+        per-order evidence once, and its execution quality goes to the audit trail with its
+        symbol's latency percentiles as they now stand."""
+        self.collect_evidence()
+        if not order.state.is_terminal or not order.fills_booked:
+            return
+        evidence = self.state.evidence
+        self.signal(evidence.done(order))
+        quality = evidence.quality(order)
+        if quality:
+            assert not isinstance(quality, bool)
+            self.audit(
+                "execution_quality",
+                **quality.as_dict(),
+                latency=evidence.execution.summary().get(order.symbol, {}),
+            )
+
+    def _risk(self) -> None:
+        """Today's loss and the drawdown from today's highest equity, as breaker samples."""
+        self.state.risk_sampled = time.monotonic()
+        reading = self.state.risk.sample(self.book, now_ms())
+        self._journal_reading(reading)
+        self.signal(reading.signals)
+
+    def _journal_reading(self, reading: RiskReading) -> None:
+        self._journal_day(reading.new_day)
+        self._journal_peak(reading.peak)
+
+    def _journal_day(self, day: Any) -> None:
+        if day is not None:
+            self.journal.append("day_mark", day_mark_entry(day))
+
+    def _journal_peak(self, day: Any) -> None:
+        """The day's peak as it stands now, for a restart to find (replay: latest wins)."""
+        if day is not None:
+            self.journal.append("day_peak", day_peak_entry(day))
+
+    # ------------------------------------------------------------------ queries
+
+    def on_snapshot_request(self, message: BookSnapshotRequest) -> dict[str, Any]:
+        """The book as plain, immutable data. Cost grows with the open orders and the
+        executions above the marks, not with the history: closed orders never change, so
+        their summaries are made once."""
+        self.ensure_opened()
+        self._risk()  # also here: prices may have moved since the last (throttled) sample
+        book, state, floors = self.book, self.state, self.memory.trade_floor
+        for cid in book.closed[state.closed_index :]:
+            state.closed_summaries[cid] = summary(book.orders[cid])
+        state.closed_index = len(book.closed)
+        # closed summaries and exchange ids never change once written, so the snapshot may
+        # look them up in place (no copy of the history); the live part is copied
+        live = {cid: summary(o) for cid, o in book.live.items()}
+        orders = ChainMap(live, state.closed_summaries)
+        marks = {s: max(floors.get(s, 0), message.trade_marks.get(s, 0)) for s in book.markets}
+        return {
+            "internal": InternalSnapshot(
+                totals=dict(book.totals),
+                locked=dict(book.locked()),
+                orders=orders,
+                order_ids=MappingProxyType(book.by_order_id),
+                trades=book.trades_above(marks),
+                markets={s: (m.base, m.quote) for s, m in book.markets.items()},
+                live=frozenset(book.live),
+            ),
+            "trade_floor": dict(floors),
+        }
+
+    def on_in_flight_request(
+        self, message: InFlightRequest
+    ) -> list[tuple[str, str, str, int | None]]:
+        window_ms = 2 * self.settings.broker.unknown_window_s * 1000
+        for cid, since in self.state.unknown_since.items():
+            if mono_ms() - since > window_ms:
+                self.evidence("unknown_stuck", f"order {cid} outcome still unknown")
+        return [
+            (o.symbol, o.client_order_id, o.state.value, o.order_id)
+            for o in self.book.open_orders()
+        ]
+
+    def status(self, message: StatusRequest) -> dict[str, Any]:
+        book = self.book
+        now = now_ms()
+        return {
+            "orders": {
+                cid: {
+                    "symbol": o.symbol,
+                    "side": o.side,
+                    "type": o.type,
+                    "quantity": str(o.quantity),
+                    "price": None if o.price is None else str(o.price),
+                    "state": o.state.value,
+                    "order_id": o.order_id,
+                    "executed_qty": str(o.executed_qty),
+                }
+                for cid, o in book.orders.items()
+            },
+            "balances": {a: plain(v) for a, v in sorted(book.totals.items())},
+            "locked": {a: plain(v) for a, v in sorted(book.locked().items())},
+            "positions": {
+                s: {
+                    "quantity": str(p.quantity),
+                    "average_entry": None if p.average_entry is None else str(p.average_entry),
+                    "realized_pnl": str(p.realized_pnl),
+                    "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
+                }
+                for s, p in book.positions.items()
+            },
+            "fills": len(book.executions),
+            "counters": dict(self.state.counters),
+            "anomalies": len(book.anomalies),
+            "duplicates": book.duplicates,
+            "execution": self.state.evidence.execution.summary(),
+            "risk": {
+                "day_start_ms": book.day.start_ms if book.day else None,
+                # null while today cannot be valued (not marked: a position has no price)
+                "daily_pnl": plain(book.daily_pnl(now)) if book.day_marked(now) else None,
+                "peak_equity": None
+                if book.day is None or book.day.peak_equity is None
+                else plain(book.day.peak_equity),
+                "unknown_orders": len(self.state.unknown_since),
+                # held but not in the equity (no {asset}{quote} price): dust, a fee asset
+                "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
+            },
+        }
+
+    # ------------------------------------------------------------------ halts
+
+    def on_cancel_all(self, message: CancelAll) -> int:
+        targets = [
+            o
+            for o in self.book.open_orders()
+            if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+        ]
+        for order in targets:
+            self.wire.cancel(order.symbol, order.client_order_id)
+        self.audit("cancel_all", reason=message.reason, orders=[o.client_order_id for o in targets])
+        return len(targets)
+
+    def on_breaker_changed(self, message: BreakerChanged) -> None:
+        if message.level is Level.RED and self.settings.broker.cancel_on_red:
+            self.on_cancel_all(CancelAll(reason=f"RED: {message.reason}"))
+
+    def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
+        return resync.resync(self, message)

@@ -1,0 +1,105 @@
+"""Recovery at start-up: the book from the journal, and the audit records a crash took.
+
+The journal is replayed if it checks out; if it does not, the damaged journal is kept
+aside as evidence, trading goes RED, and the book starts empty. An accepted intent's audit
+record is group-committed while its journal entry is flushed before the wire: a record
+the trail lost in a crash is written again from the journal (marked ``recovered``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from actors.order_broker import BrokerMemory
+from actors.order_broker.memory import collector_paused
+from domain.admission import intent_record
+from domain.book import Book, Market
+from domain.replay import audited_entry, replay
+from runtime.clock import now_ms
+from runtime.gate import TradingGate
+from storage import AuditTrail, Journal, Store, StoreError
+from storage.journal import Entry
+
+
+@dataclass(frozen=True)
+class Recovered:
+    journal: Journal
+    memory: BrokerMemory
+    entries: int
+    orders: int
+
+
+def recover(
+    data_dir: Path,
+    markets: dict[str, Market],
+    *,
+    store: Store,
+    trail: AuditTrail,
+    gate: TradingGate,
+    on_failure: Callable[[str], None],
+) -> Recovered:
+    """Open the journal, replay it into the book, and re-write lost intent records."""
+    path = data_dir / "journal.db"
+    journal: Journal | None = None
+    try:
+        journal = Journal(path, on_failure=on_failure)
+        with collector_paused():
+            entries = journal.load()
+    except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
+        if journal is not None:
+            journal.close()
+        kept = path.with_name(f"journal.db.corrupt-{now_ms()}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{path}{suffix}")
+            if source.exists():
+                source.rename(Path(f"{kept}{suffix}"))
+        reason = f"journal corrupt, not replayed ({exc}); kept as {kept.name}"
+        store.add_incident(now_ms(), "journal_corrupt", reason, {"kept": str(kept)})
+        trail.append("journal_corrupt", {"reason": reason}, actor="recovery", durable=True)
+        gate.trip_red(reason, "recovery")
+        journal, entries = Journal(path, on_failure=on_failure), []
+    with collector_paused():
+        book, floors = replay(((e.kind, e.body) for e in entries), markets)
+    backfill_intent_audit(entries, book, journal, trail)
+    memory = BrokerMemory(book, floors)
+    return Recovered(journal, memory, len(entries), len(book.orders))
+
+
+def backfill_intent_audit(
+    entries: list[Entry], book: Book, journal: Journal, trail: AuditTrail
+) -> None:
+    """An accepted intent's journal entry names its audit record's sequence number. A record
+    numbered above what the trail held when it opened was lost in a crash: it is written
+    again from the journal (marked ``recovered``), durably, and an ``audited`` journal
+    entry records its new number, so a later recovery does not mistake another record
+    that took the old number for it."""
+    numbered: dict[str, tuple[int, dict[str, Any]]] = {}
+    for e in entries:
+        if e.kind == "intent" and "audit_seq" in e.body:
+            numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), e.body)
+        elif e.kind == "audited" and e.body["client_order_id"] in numbered:
+            _, body = numbered[e.body["client_order_id"]]
+            numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), body)
+    opened = trail.opened_seq
+    lost = [(cid, seq, body) for cid, (seq, body) in numbered.items() if seq > opened]
+    if not lost:
+        return
+    renumbered = []
+    for cid, seq, body in lost:
+        verdicts = [{"gate": g, "passed": True, "reason": ""} for g in body.get("gates", [])]
+        record = intent_record(book.orders[cid], verdicts)
+        record.update(recovered=True, lost_seq=seq, created_ms=body.get("created_ms"))
+        new_seq = trail.append(
+            "intent_accepted", record, cid=body.get("correlation_id"), actor="recovery"
+        )
+        renumbered.append((cid, new_seq))
+    trail.flush()
+    for cid, new_seq in renumbered:
+        journal.append("audited", audited_entry(cid, new_seq))
+    journal.flush()
+    logger.warning("recovery: {} intent audit records rewritten from the journal", len(lost))
