@@ -1,38 +1,18 @@
-"""Breaker rules as pure state: evidence in, verdicts out, and YELLOW's cool-down.
+"""The breaker's catalogue: every rule as a row of data (``RuleSpec``: a name, what it
+measures, the ``EvidenceKind``s that feed it, its default ``Trigger``), like a supervisor's
+child specs; a new rule is a row, not a new code path.
 
-Every subsystem reports *evidence* (``Evidence``: a kind, a time, maybe a number); each
-rule of the ``CATALOG`` measures the evidence of its kinds one way (``Measure``) and
-compares the measure with its ``Trigger`` (threshold, window, YELLOW or RED, and an
-optional higher threshold that means RED). ``BreakerRules`` holds the state of every rule
-and answers, at any time, which rules fire now. No threads, no I/O, no clock: every call
-takes ``now_ms``.
-
-Edges, exactly:
-
-- ``COUNT``: fires when at least ``threshold`` events fell in the last ``window_s``.
-- ``CONSECUTIVE``: fires when at least ``threshold`` failures came with no success between.
-- ``ABOVE`` / ``BELOW``: fires when a sample taken in the last ``window_s`` is strictly
-  above (below) ``threshold``; a value equal to the threshold is within the limit. A
-  *gauge* rule (``RuleSpec.gauge``: a number that says how things are now, such as the
-  orders in unknown state or free disk) judges its latest sample, however old: a gauge
-  reported only when it changes stays true until it changes.
-- ``SILENCE``: fires when more than ``threshold`` seconds passed since the last event (or
-  since the rules started, if none came yet).
-
-A threshold of 0 switches a trigger off. RED is latched elsewhere (the gate); YELLOW
-clears when no YELLOW cause has been seen for ``cool_down_s`` (``YellowCoolDown``).
-
-Times are the caller's monotonic milliseconds: a wall-clock jump must neither trip a
-silence nor hide one. ``BreakerRules.afresh`` starts the counting over (an operator's
-reset acknowledges the evidence so far) but keeps what describes the present: silences
-and gauges (``conditions``).
+Every subsystem reports *evidence* (``Evidence``: a kind, a time, maybe a number); a rule
+measures the evidence of its kinds one way (``Measure``) and compares the measure with its
+trigger (threshold, window, YELLOW or RED, and an optional higher threshold that means
+RED). A threshold of 0 switches a trigger off. How each measure fires is the engine's
+contract (``domain.breaker_rules._engine``).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
@@ -45,6 +25,57 @@ class Measure(StrEnum):
     ABOVE = "above"  # a sample in the window above the threshold
     BELOW = "below"  # a sample in the window below the threshold
     SILENCE = "silence"  # seconds since the last event
+
+
+class EvidenceKind(StrEnum):
+    """Every kind of evidence the breaker is sent. Those in the first groups feed a rule of
+    ``CATALOG``; the last group feeds none (a RED or YELLOW input acts by its severity, the
+    rest is audited only). ``Evidence.kind`` is a plain string: a member equals its value."""
+
+    # exchange
+    POLL_FAILED = "poll_failed"
+    PING_FAILED = "ping_failed"
+    PING_OK = "ping_ok"
+    ORDER_REJECTED = "order_rejected"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+    RATE_LIMIT_HTTP_429 = "rate_limit_http_429"
+    RATE_LIMIT_ORDER_RATE = "rate_limit_order_rate"
+    RATE_LIMIT_HTTP_418 = "rate_limit_http_418"
+    # reconciliation
+    RECONCILIATION_OK = "reconciliation_ok"
+    RECONCILIATION_FAILED = "reconciliation_failed"
+    RECONCILIATION_HELD_BACK = "reconciliation_held_back"
+    RECONCILIATION_CRITICAL = "reconciliation_critical"
+    # execution
+    SLIPPAGE_BPS = "slippage_bps"
+    PARTIAL_FILL = "partial_fill"
+    UNKNOWN_ORDERS = "unknown_orders"
+    ORDER_LATENCY_P95_MS = "order_latency_p95_ms"
+    # infrastructure
+    MEMORY_MB = "memory_mb"
+    CPU_PCT = "cpu_pct"
+    DISK_FREE_MB = "disk_free_mb"
+    INBOX_BACKLOG = "inbox_backlog"
+    ACTOR_RESTART = "actor_restart"
+    STREAM_DISCONNECTED = "stream_disconnected"
+    # risk
+    DAILY_LOSS = "daily_loss"
+    DRAWDOWN_PCT = "drawdown_pct"
+    LOSING_TRADE = "losing_trade"
+    WINNING_TRADE = "winning_trade"
+    POSITION_INVARIANT = "position_invariant"
+    # liveness
+    MARKET_DATA = "market_data"
+    OPERATOR_HEARTBEAT = "operator_heartbeat"
+    # read by no rule
+    EXISTING_ORDERS = "existing_orders"  # RED: open orders on the exchange at start-up
+    UNKNOWN_ORDER = "unknown_order"  # RED: a report of an order the book never placed
+    UNKNOWN_STUCK = "unknown_stuck"  # RED: an order's outcome still unknown
+    MALFORMED_PAYLOAD = "malformed_payload"  # YELLOW: the exchange sent something unreadable
+    POLL_OVERDUE = "poll_overdue"  # YELLOW: a REST poll running too long
+    POLL_HELD_BACK = "poll_held_back"  # a poll held back by our own rate-limit gate
+    RATE_LIMIT_THROTTLED = "rate_limit_throttled"  # our pre-emptive throttle
+    RATE_LIMIT_GATE_CLOSED = "rate_limit_gate_closed"  # a request held at the gate a 429/418 closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +110,8 @@ class RuleSpec:
     name: str
     area: str  # exchange | reconciliation | execution | infrastructure | risk | liveness
     measure: Measure
-    kinds: frozenset[str]
-    ok_kinds: frozenset[str] = frozenset()  # CONSECUTIVE: evidence that ends a run
+    kinds: frozenset[EvidenceKind]
+    ok_kinds: frozenset[EvidenceKind] = frozenset()  # CONSECUTIVE: evidence that ends a run
     default: Trigger = Trigger(Decimal(0))
     unit: str = ""
     gauge: bool = False  # ABOVE/BELOW: the latest sample is the state now (no window)
@@ -102,10 +133,10 @@ def _spec(
     name: str,
     area: str,
     measure: Measure,
-    kinds: Iterable[str],
+    kinds: Iterable[EvidenceKind],
     default: Trigger,
     *,
-    ok: Iterable[str] = (),
+    ok: Iterable[EvidenceKind] = (),
     unit: str = "",
     gauge: bool = False,
 ) -> RuleSpec:
@@ -113,6 +144,7 @@ def _spec(
 
 
 D = Decimal
+K = EvidenceKind
 Y, R = Level.YELLOW, Level.RED
 
 CATALOG: tuple[RuleSpec, ...] = (
@@ -121,7 +153,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "api_errors",
         "exchange",
         Measure.COUNT,
-        ["poll_failed", "reconciliation_failed"],
+        [K.POLL_FAILED, K.RECONCILIATION_FAILED],
         Trigger(D(5), Y, 30, D(20)),
         unit="errors",
     ),
@@ -129,16 +161,16 @@ CATALOG: tuple[RuleSpec, ...] = (
         "ping_failures",
         "exchange",
         Measure.CONSECUTIVE,
-        ["ping_failed"],
+        [K.PING_FAILED],
         Trigger(D(3), Y, 0, D(10)),
-        ok=["ping_ok"],
+        ok=[K.PING_OK],
         unit="pings",
     ),
     _spec(
         "rejects",
         "exchange",
         Measure.COUNT,
-        ["order_rejected"],
+        [K.ORDER_REJECTED],
         Trigger(D(5), Y, 60),
         unit="rejects",
     ),
@@ -146,7 +178,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "timeouts",
         "exchange",
         Measure.COUNT,
-        ["unknown_outcome"],
+        [K.UNKNOWN_OUTCOME],
         Trigger(D(3), Y, 60, D(10)),
         unit="timeouts",
     ),
@@ -154,7 +186,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "rate_limited",
         "exchange",
         Measure.COUNT,
-        ["rate_limit_http_429", "rate_limit_order_rate"],
+        [K.RATE_LIMIT_HTTP_429, K.RATE_LIMIT_ORDER_RATE],
         Trigger(D(1), Y, 60),
         unit="refusals",
     ),
@@ -162,7 +194,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "ban",
         "exchange",
         Measure.COUNT,
-        ["rate_limit_http_418"],
+        [K.RATE_LIMIT_HTTP_418],
         Trigger(D(1), R, 600),
         unit="bans",
     ),
@@ -171,16 +203,16 @@ CATALOG: tuple[RuleSpec, ...] = (
         "reconciliation_failures",
         "reconciliation",
         Measure.CONSECUTIVE,
-        ["reconciliation_failed", "reconciliation_held_back"],
+        [K.RECONCILIATION_FAILED, K.RECONCILIATION_HELD_BACK],
         Trigger(D(3), R, 0),
-        ok=["reconciliation_ok", "reconciliation_critical"],
+        ok=[K.RECONCILIATION_OK, K.RECONCILIATION_CRITICAL],
         unit="cycles",
     ),
     _spec(
         "reconciliation_stale",
         "reconciliation",
         Measure.SILENCE,
-        ["reconciliation_ok"],
+        [K.RECONCILIATION_OK],
         Trigger(D(15), Y, 0, D(30)),
         unit="s",
     ),
@@ -189,7 +221,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "slippage",
         "execution",
         Measure.ABOVE,
-        ["slippage_bps"],
+        [K.SLIPPAGE_BPS],
         Trigger(D(50), Y, 60, D(500)),
         unit="bps",
     ),
@@ -197,7 +229,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "partial_fills",
         "execution",
         Measure.COUNT,
-        ["partial_fill"],
+        [K.PARTIAL_FILL],
         Trigger(D(50), Y, 60),
         unit="partial fills",
     ),
@@ -205,7 +237,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "unknown_orders",
         "execution",
         Measure.ABOVE,
-        ["unknown_orders"],
+        [K.UNKNOWN_ORDERS],
         Trigger(D(2), Y, 0, D(5)),
         unit="orders",
         gauge=True,
@@ -214,7 +246,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "order_latency",
         "execution",
         Measure.ABOVE,
-        ["order_latency_p95_ms"],
+        [K.ORDER_LATENCY_P95_MS],
         Trigger(D(2000), Y, 60),  # sent on acks only: it must age out when orders stop
         unit="ms",
     ),
@@ -223,7 +255,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "memory",
         "infrastructure",
         Measure.ABOVE,
-        ["memory_mb"],
+        [K.MEMORY_MB],
         Trigger(D(2048), Y, 0, D(4096)),
         unit="MB",
         gauge=True,
@@ -232,7 +264,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "cpu",
         "infrastructure",
         Measure.ABOVE,
-        ["cpu_pct"],
+        [K.CPU_PCT],
         Trigger(D(95), Y, 0),
         unit="%",
         gauge=True,
@@ -241,7 +273,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "disk_free",
         "infrastructure",
         Measure.BELOW,
-        ["disk_free_mb"],
+        [K.DISK_FREE_MB],
         Trigger(D(1024), Y, 0, D(100)),
         unit="MB",
         gauge=True,
@@ -250,7 +282,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "actor_restarts",
         "infrastructure",
         Measure.COUNT,
-        ["actor_restart"],
+        [K.ACTOR_RESTART],
         Trigger(D(3), R, 300),
         unit="restarts",
     ),
@@ -258,7 +290,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "inbox_backlog",
         "infrastructure",
         Measure.ABOVE,
-        ["inbox_backlog"],
+        [K.INBOX_BACKLOG],
         Trigger(D(20000), Y, 0),
         unit="messages",
         gauge=True,
@@ -267,7 +299,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "reconnects",
         "infrastructure",
         Measure.COUNT,
-        ["stream_disconnected"],
+        [K.STREAM_DISCONNECTED],
         Trigger(D(5), Y, 60),
         unit="disconnects",
     ),
@@ -276,7 +308,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "daily_loss",
         "risk",
         Measure.ABOVE,
-        ["daily_loss"],
+        [K.DAILY_LOSS],
         Trigger(D(0), R, 0),
         unit="quote",
         gauge=True,
@@ -285,7 +317,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "drawdown",
         "risk",
         Measure.ABOVE,
-        ["drawdown_pct"],
+        [K.DRAWDOWN_PCT],
         Trigger(D(0), R, 0),
         unit="%",
         gauge=True,
@@ -294,16 +326,16 @@ CATALOG: tuple[RuleSpec, ...] = (
         "consecutive_losses",
         "risk",
         Measure.CONSECUTIVE,
-        ["losing_trade"],
+        [K.LOSING_TRADE],
         Trigger(D(5), Y, 0),
-        ok=["winning_trade"],
+        ok=[K.WINNING_TRADE],
         unit="trades",
     ),
     _spec(
         "position_invariant",
         "risk",
         Measure.COUNT,
-        ["position_invariant"],
+        [K.POSITION_INVARIANT],
         Trigger(D(1), R, 86400),
         unit="breaks",
     ),
@@ -312,7 +344,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "market_data",
         "liveness",
         Measure.SILENCE,
-        ["market_data"],
+        [K.MARKET_DATA],
         Trigger(D(30), Y, 0, D(120)),
         unit="s",
     ),
@@ -320,7 +352,7 @@ CATALOG: tuple[RuleSpec, ...] = (
         "operator_heartbeat",
         "liveness",
         Measure.SILENCE,
-        ["operator_heartbeat"],
+        [K.OPERATOR_HEARTBEAT],
         Trigger(D(0), Y, 0),
         unit="s",
     ),
@@ -330,265 +362,6 @@ SPECS: dict[str, RuleSpec] = {s.name: s for s in CATALOG}
 DEFAULT_TRIGGERS: dict[str, Trigger] = {s.name: s.default for s in CATALOG}
 
 # evidence that says "still alive": not audited one by one (the transitions are)
-LIVENESS_KINDS = frozenset({"market_data", "ping_ok", "operator_heartbeat", "reconciliation_ok"})
-
-
-@dataclass(frozen=True, slots=True)
-class RuleVerdict:
-    """A rule that fires now: its level, its measure and why."""
-
-    rule: str
-    level: Level
-    value: Decimal
-    reason: str
-
-
-class Rule:
-    """The running state of one catalogue entry under one trigger."""
-
-    def __init__(self, spec: RuleSpec, trigger: Trigger, started_ms: int) -> None:
-        self.spec = spec
-        self.trigger = trigger
-        self.events: deque[tuple[int, Decimal]] = deque()  # COUNT, ABOVE, BELOW
-        self.run = 0  # CONSECUTIVE
-        self.last_ms = started_ms  # SILENCE
-        self.last_detail = ""
-
-    def observe(self, ev: Evidence) -> None:
-        m = self.spec.measure
-        if ev.kind in self.spec.ok_kinds:
-            self.run = 0
-            return
-        if ev.kind not in self.spec.kinds:
-            return
-        self.last_detail = ev.detail
-        if m is Measure.CONSECUTIVE:
-            self.run += 1
-        elif m is Measure.SILENCE:
-            self.last_ms = max(self.last_ms, ev.at_ms)
-        elif m is Measure.COUNT:
-            self.events.append((ev.at_ms, Decimal(1)))
-        elif ev.value is not None:
-            if self.spec.gauge:
-                self.events.clear()  # only the latest sample counts
-            self.events.append((ev.at_ms, ev.value))
-
-    def measure(self, now_ms: int) -> Decimal | None:
-        """The rule's number now (None: no sample in the window)."""
-        m = self.spec.measure
-        if m is Measure.CONSECUTIVE:
-            return Decimal(self.run)
-        if m is Measure.SILENCE:
-            return Decimal(max(0, now_ms - self.last_ms)) / 1000
-        if self.spec.gauge:
-            return self.events[-1][1] if self.events else None
-        horizon = now_ms - int(self.trigger.window_s * 1000)
-        while self.events and self.events[0][0] <= horizon:
-            self.events.popleft()
-        if m is Measure.COUNT:
-            return Decimal(len(self.events))
-        if not self.events:
-            return None
-        values = [v for _, v in self.events]
-        return max(values) if m is Measure.ABOVE else min(values)
-
-    def _crosses(self, value: Decimal, threshold: Decimal | None) -> bool:
-        if threshold is None or threshold == 0:
-            return False
-        m = self.spec.measure
-        if m in (Measure.COUNT, Measure.CONSECUTIVE):
-            return value >= threshold
-        if m is Measure.BELOW:
-            return value < threshold
-        return value > threshold  # ABOVE, SILENCE
-
-    def verdict(self, now_ms: int) -> RuleVerdict | None:
-        value = self.measure(now_ms)
-        if value is None:
-            return None
-        t = self.trigger
-        if self._crosses(value, t.red_threshold):
-            level, limit = Level.RED, t.red_threshold
-        elif self._crosses(value, t.threshold):
-            level, limit = t.level, t.threshold
-        else:
-            return None
-        return RuleVerdict(self.spec.name, level, value, self._reason(value, limit))
-
-    def _reason(self, value: Decimal, limit: Decimal | None) -> str:
-        s, t = self.spec, self.trigger
-        unit = f" {s.unit}" if s.unit else ""
-        places = Decimal("0.1") if s.measure is Measure.SILENCE else Decimal("0.01")
-        shown = value if value == value.to_integral_value() else value.quantize(places)
-        above = "now above" if s.gauge else "above"
-        below = "now below" if s.gauge else "below"
-        text = {
-            Measure.COUNT: f"{shown}{unit} in {t.window_s:g}s (limit {limit})",
-            Measure.CONSECUTIVE: f"{shown}{unit} in a row (limit {limit})",
-            Measure.ABOVE: f"{shown}{unit} {above} {limit}",
-            Measure.BELOW: f"{shown}{unit} {below} {limit}",
-            Measure.SILENCE: f"nothing for {shown}s (limit {limit}s)",
-        }[s.measure]
-        return f"{s.name}: {text}" + (f" — {self.last_detail}" if self.last_detail else "")
-
-
-@dataclass
-class Assessment:
-    """What the rules say now, and what changed since the previous assessment."""
-
-    firing: dict[str, RuleVerdict]
-    started: tuple[RuleVerdict, ...]  # rules that began to fire (or moved YELLOW → RED)
-    stopped: tuple[str, ...]  # rules that stopped firing
-
-    @property
-    def red(self) -> tuple[RuleVerdict, ...]:
-        return tuple(v for v in self.firing.values() if v.level is Level.RED)
-
-    @property
-    def yellow(self) -> tuple[RuleVerdict, ...]:
-        return tuple(v for v in self.firing.values() if v.level is Level.YELLOW)
-
-
-class BreakerRules:
-    """Every rule of the catalogue under its trigger (those switched off are left out)."""
-
-    def __init__(self, triggers: Mapping[str, Trigger], started_ms: int) -> None:
-        unknown = sorted(set(triggers) - set(SPECS))
-        if unknown:
-            raise KeyError(f"unknown breaker trigger {unknown[0]!r}")
-        for name, trigger in triggers.items():
-            if SPECS[name].windowed and trigger.enabled and trigger.window_s <= 0:
-                raise ValueError(f"breaker trigger {name!r} counts over a window: window_s > 0")
-        self.triggers = dict(triggers)
-        self.rules = {
-            name: Rule(spec, triggers.get(name, spec.default), started_ms)
-            for name, spec in SPECS.items()
-            if triggers.get(name, spec.default).enabled
-        }
-        self.firing: dict[str, RuleVerdict] = {}
-
-    def observe(self, ev: Evidence) -> None:
-        for rule in self.rules.values():
-            rule.observe(ev)
-
-    def afresh(self, now_ms: int) -> BreakerRules:
-        """New rules for after an operator's reset: the counting starts over (the evidence
-        so far is acknowledged), the conditions carry over (a feed still silent stays
-        silent since its last event, a gauge keeps its latest sample)."""
-        fresh = BreakerRules(self.triggers, now_ms)
-        for name, rule in self.rules.items():
-            if rule.spec.condition:
-                kept = fresh.rules[name]
-                kept.last_ms, kept.events = rule.last_ms, deque(rule.events)
-                kept.last_detail = rule.last_detail
-        return fresh
-
-    def red_conditions(self, now_ms: int) -> list[RuleVerdict]:
-        """The condition rules (silences, gauges) that mean RED now: a reset would not
-        clear what they see."""
-        out = []
-        for rule in self.rules.values():
-            if rule.spec.condition:
-                v = rule.verdict(now_ms)
-                if v is not None and v.level is Level.RED:
-                    out.append(v)
-        return out
-
-    def evaluate(self, now_ms: int) -> Assessment:
-        firing = {}
-        for name, rule in self.rules.items():
-            v = rule.verdict(now_ms)
-            if v is not None:
-                firing[name] = v
-        started = tuple(
-            v
-            for name, v in firing.items()
-            if name not in self.firing or self.firing[name].level is not v.level
-        )
-        stopped = tuple(name for name in self.firing if name not in firing)
-        self.firing = firing
-        return Assessment(firing, started, stopped)
-
-    def measures(self, now_ms: int) -> dict[str, str | None]:
-        """Every rule's current number, for the status output."""
-        out: dict[str, str | None] = {}
-        for name, rule in self.rules.items():
-            value = rule.measure(now_ms)
-            out[name] = None if value is None else str(value)
-        return out
-
-
-@dataclass
-class YellowCoolDown:
-    """YELLOW's causes and when each was last seen; YELLOW may clear once none has been
-    seen for ``cool_down_s``. RED is not this class's business: nothing here clears it."""
-
-    cool_down_s: float
-    last_seen: dict[str, int] = field(default_factory=dict)
-    reasons: dict[str, str] = field(default_factory=dict)
-
-    def note(self, cause: str, reason: str, now_ms: int) -> None:
-        self.last_seen[cause] = now_ms
-        self.reasons[cause] = reason
-
-    def active(self, now_ms: int) -> dict[str, str]:
-        """Causes seen within the cool-down (the others are forgotten)."""
-        limit = int(self.cool_down_s * 1000)
-        for cause in [c for c, at in self.last_seen.items() if now_ms - at >= limit]:
-            del self.last_seen[cause]
-            self.reasons.pop(cause, None)
-        return dict(self.reasons)
-
-    def may_clear(self, now_ms: int) -> bool:
-        return not self.active(now_ms)
-
-
-# --- what YELLOW allows ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class YellowLimits:
-    """Trading under YELLOW: a lower order rate, only orders that reduce exposure (if
-    ``reduce_only``), and no new orders at all while a cause in ``pause_on`` is active."""
-
-    max_orders_per_minute: int = 6
-    reduce_only: bool = True
-    pause_on: frozenset[str] = frozenset({"market_data", "operator_heartbeat"})
-
-
-def yellow_refusal(
-    limits: YellowLimits,
-    causes: Iterable[str],
-    *,
-    reduces_exposure: bool,
-    orders_last_minute: int,
-) -> str | None:
-    """Why YELLOW refuses this order, or None when it may go. Call only while YELLOW.
-
-    ``orders_last_minute`` counts the orders already sent in the last 60 s (not this one).
-    """
-    active = sorted(causes)
-    paused = [c for c in active if c in limits.pause_on]
-    if paused:
-        return f"YELLOW: trading paused ({', '.join(paused)})"
-    if limits.reduce_only and not reduces_exposure:
-        return "YELLOW: only orders that reduce exposure"
-    if orders_last_minute >= limits.max_orders_per_minute:
-        return (
-            f"YELLOW: {orders_last_minute} orders in the last minute, "
-            f"limit {limits.max_orders_per_minute}"
-        )
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerBoard:
-    """What the breaker publishes for the order path and the status: the active YELLOW
-    causes and the rules firing now. Replaced whole (never mutated) on every change."""
-
-    causes: tuple[str, ...] = ()
-    firing: tuple[str, ...] = ()
-    limits: YellowLimits = YellowLimits()
-
-    def with_causes(self, causes: Iterable[str], firing: Iterable[str]) -> BreakerBoard:
-        return replace(self, causes=tuple(sorted(causes)), firing=tuple(sorted(firing)))
+LIVENESS_KINDS: frozenset[EvidenceKind] = frozenset(
+    {K.MARKET_DATA, K.PING_OK, K.OPERATOR_HEARTBEAT, K.RECONCILIATION_OK}
+)
