@@ -1,4 +1,5 @@
-"""The internal book: Vigil's own record of orders, executions, balances and positions.
+"""The book: Vigil's own record of orders, executions, balances and positions, composed of
+the ledger's records, the live orders' commitments and the portfolio.
 
 Pure and single-threaded (the order broker owns one). Updates may arrive from the
 WebSocket listener and the REST poller, duplicated, late or out of order:
@@ -18,236 +19,37 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation
-from enum import StrEnum
+from decimal import Decimal
 from typing import Any
 
-ZERO = Decimal(0)
-# running totals are added to and taken from as orders change: exact, never rounded (a
-# rounded sum would leave a residue when the same amount is taken off again)
-EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, Inexact])
-
-
-class OrderState(StrEnum):
-    PENDING_NEW = "PENDING_NEW"  # journaled, maybe on the wire, no answer yet
-    UNKNOWN = "UNKNOWN"  # sent, outcome unknown (timeout, lost response, 5xx, -1007)
-    NEW = "NEW"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELED = "CANCELED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL
-
-    @property
-    def in_flight(self) -> bool:
-        return self in (OrderState.PENDING_NEW, OrderState.UNKNOWN)
-
-
-TERMINAL = frozenset(
-    {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
+from domain.book._commitments import Commitments
+from domain.book._ledger import (
+    VENUE_STATES,
+    ZERO,
+    Accounted,
+    BookOrder,
+    Execution,
+    Market,
+    OrderState,
 )
-OPEN_ON_EXCHANGE = frozenset({OrderState.NEW, OrderState.PARTIALLY_FILLED})
-
-# which venue states map to ours (Binance has a few more)
-VENUE_STATES = {
-    "NEW": OrderState.NEW,
-    "PENDING_NEW": OrderState.NEW,
-    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-    "FILLED": OrderState.FILLED,
-    "CANCELED": OrderState.CANCELED,
-    "PENDING_CANCEL": OrderState.PARTIALLY_FILLED,
-    "REJECTED": OrderState.REJECTED,
-    "EXPIRED": OrderState.EXPIRED,
-    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Market:
-    """What the book needs to know of a symbol."""
-
-    symbol: str
-    base: str
-    quote: str
-
-
-@dataclass
-class BookOrder:
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    quantity: Decimal
-    price: Decimal | None
-    state: OrderState = OrderState.PENDING_NEW
-    order_id: int | None = None
-    executed_qty: Decimal = ZERO
-    cumulative_quote: Decimal = ZERO
-    created_ms: int = 0
-    updated_ms: int = 0
-    source: str = ""
-    booked_qty: Decimal = ZERO  # the quantity of this order's fills the book has accounted
-    # the broker's per-order evidence (a partial fill, a close) was given: not state
-    partial_reported: bool = field(default=False, compare=False)
-    evidence_done: bool = field(default=False, compare=False)
-
-    @property
-    def fills_booked(self) -> bool:
-        """Every fill the exchange reports for this order has been accounted."""
-        return self.booked_qty >= self.executed_qty
-
-    @property
-    def is_open(self) -> bool:
-        return not self.state.is_terminal
-
-    @property
-    def reserved(self) -> tuple[str, Decimal] | None:
-        """(side of the reservation, amount) this order locks on the exchange while open."""
-        if self.state not in OPEN_ON_EXCHANGE or self.type == "MARKET":
-            return None
-        remaining = self.quantity - self.executed_qty
-        if self.side == "BUY":
-            return ("quote", (self.price or ZERO) * remaining)
-        return ("base", remaining)
-
-
-@dataclass(frozen=True, slots=True)
-class Execution:
-    symbol: str
-    trade_id: int
-    order_id: int
-    client_order_id: str | None
-    side: str
-    price: Decimal
-    qty: Decimal
-    commission: Decimal
-    commission_asset: str | None
-    time_ms: int
-    is_maker: bool
-    via: str
-    # the fee's value in the quote asset, fixed when the fill is accounted (a fee paid in a
-    # third asset is valued at that moment's price) and journaled, so a replay is exact
-    fee_quote: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Accounted:
-    """A fill the book has just accounted, with what it did to the position: ``realized``
-    is the change in realized P&L (quote, fee included), ``closed_qty`` the base it took
-    out of a position we held (0 for a BUY, or a SELL of coins the book never bought)."""
-
-    execution: Execution
-    realized: Decimal
-    closed_qty: Decimal
-
-
-@dataclass
-class Position:
-    """Spot: base holdings from our fills, at average cost (in the quote asset)."""
-
-    symbol: str
-    quantity: Decimal = ZERO
-    cost: Decimal = ZERO  # total quote paid for ``quantity``
-    realized_pnl: Decimal = ZERO
-    fees_quote: Decimal = ZERO
-
-    @property
-    def average_entry(self) -> Decimal | None:
-        return None if self.quantity <= 0 else self.cost / self.quantity
-
-    def unrealized(self, mark: Decimal | None) -> Decimal:
-        if mark is None or self.quantity <= 0:
-            return ZERO
-        return mark * self.quantity - self.cost
-
-
-DAY_MS = 86_400_000
-
-
-@dataclass
-class DayMark:
-    """The trading day's baseline (UTC days): the total P&L (realized + unrealized) when
-    the day was first seen, against which today's loss is measured, and the highest
-    equity seen since, against which the drawdown is."""
-
-    start_ms: int
-    pnl_base: Decimal
-    peak_equity: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Share:
-    """What one live order may still take from the account, as counted in the book's
-    running totals: ``amount`` of ``asset`` (a BUY's quote at its limit price, a SELL's
-    base) and, when it has a price, its remaining ``notional`` in the quote asset. An
-    unpriced order (MARKET BUY) is valued at the reference price when asked."""
-
-    asset: str
-    amount: Decimal
-    key: tuple[str, str]  # (symbol, side)
-    notional: Decimal | None
-
-
-@dataclass
-class Commitments:
-    """The running totals over live orders (any state short of terminal, so an intent not
-    yet acknowledged counts too): committed amount per asset, remaining notional per
-    (symbol, side), and the unpriced orders, valued when asked."""
-
-    committed: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    notional: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    shares: dict[str, Share] = field(default_factory=dict)
-    unpriced: dict[str, BookOrder] = field(default_factory=dict)
-    selling: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # base
-    per_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # live orders
-
-    def count(self, order: BookOrder, market: Market) -> None:
-        self.discount(order.client_order_id)
-        if order.state.is_terminal:
-            return
-        self.per_symbol[order.symbol] += 1
-        remaining = max(order.quantity - order.executed_qty, ZERO)
-        key = (order.symbol, order.side)
-        if order.price is None:
-            self.unpriced[order.client_order_id] = order
-            if order.side == "BUY":
-                return  # its quote is unknown until valued at a reference price
-            share = Share(market.base, remaining, key, None)
-        elif order.side == "BUY":
-            notional = order.price * remaining
-            share = Share(market.quote, notional, key, notional)
-        else:
-            share = Share(market.base, remaining, key, order.price * remaining)
-        self.shares[order.client_order_id] = share
-        self.committed[share.asset] = EXACT.add(self.committed[share.asset], share.amount)
-        if order.side == "SELL":
-            self.selling[order.symbol] = EXACT.add(self.selling[order.symbol], share.amount)
-        if share.notional is not None:
-            self.notional[key] = EXACT.add(self.notional[key], share.notional)
-
-    def discount(self, client_order_id: str) -> None:
-        # every counted order has a share, or is unpriced (a MARKET BUY), or both
-        unpriced = self.unpriced.pop(client_order_id, None)
-        share = self.shares.pop(client_order_id, None)
-        if share is None:
-            if unpriced is not None:
-                self.per_symbol[unpriced.symbol] -= 1
-            return
-        symbol, side = share.key
-        self.per_symbol[symbol] -= 1
-        self.committed[share.asset] = EXACT.subtract(self.committed[share.asset], share.amount)
-        if side == "SELL":
-            self.selling[symbol] = EXACT.subtract(self.selling[symbol], share.amount)
-        if share.notional is not None:
-            self.notional[share.key] = EXACT.subtract(self.notional[share.key], share.notional)
+from domain.book._portfolio import (
+    DAY_MS,
+    DayMark,
+    Position,
+    equity,
+    fee_in_quote,
+    position_breaks,
+    total_pnl,
+)
 
 
 @dataclass
 class Book:
+    """One account's record: the ledger (``orders``, ``executions``, ``totals``), the live
+    orders' ``commitments`` and the portfolio (``positions`` at the reference ``prices``,
+    the ``day``'s mark). Every change goes through its methods, which keep these in step
+    and tell ``on_change`` (the journal)."""
+
     markets: dict[str, Market]
     orders: dict[str, BookOrder] = field(default_factory=dict)
     by_order_id: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -439,7 +241,7 @@ class Book:
         market = self.markets[execution.symbol]
         fee_quote = execution.fee_quote
         if fee_quote is None:
-            fee_quote = self._fee_in_quote(market, execution)
+            fee_quote = fee_in_quote(market, execution, self.prices)
             execution = replace(execution, fee_quote=fee_quote)
         self.executions[(execution.symbol, execution.trade_id)] = execution
         ids = self.trade_ids.setdefault(execution.symbol, [])
@@ -453,44 +255,12 @@ class Book:
         self.totals[market.quote] -= sign * notional
         if execution.commission_asset:
             self.totals[execution.commission_asset] -= execution.commission
-        realized, closed = self._position(market, execution, notional, fee_quote)
+        pos = self.positions.setdefault(market.symbol, Position(market.symbol))
+        realized, closed = pos.apply_fill(market, execution, notional, fee_quote)
         order.booked_qty += execution.qty
         if self.accounted is not None:
             self.accounted.append(Accounted(execution, realized, closed))
         self._emit("fill", execution)
-
-    def _position(
-        self, market: Market, ex: Execution, notional: Decimal, fee_quote: Decimal
-    ) -> tuple[Decimal, Decimal]:
-        """Apply a fill to the position: (change in realized P&L, base closed)."""
-        pos = self.positions.setdefault(market.symbol, Position(market.symbol))
-        pos.fees_quote += fee_quote
-        if ex.side == "BUY":
-            received = ex.qty - (ex.commission if ex.commission_asset == market.base else ZERO)
-            pos.quantity += received
-            pos.cost += notional + (fee_quote if ex.commission_asset != market.base else ZERO)
-            return ZERO, ZERO
-        if pos.quantity > 0:
-            sold = min(ex.qty, pos.quantity)
-            basis = pos.cost * sold / pos.quantity
-            realized = ex.price * sold - basis - fee_quote
-            pos.realized_pnl += realized
-            pos.cost -= basis
-            pos.quantity -= sold
-            return realized, sold
-        pos.realized_pnl -= fee_quote
-        return -fee_quote, ZERO
-
-    def _fee_in_quote(self, market: Market, ex: Execution) -> Decimal:
-        if not ex.commission or ex.commission_asset is None:
-            return ZERO
-        if ex.commission_asset == market.quote:
-            return ex.commission
-        if ex.commission_asset == market.base:
-            return ex.commission * ex.price
-        # paid in a third asset (e.g. BNB): convert at its reference price in the quote
-        rate = self.prices.get(f"{ex.commission_asset}{market.quote}")
-        return ex.commission * rate if rate is not None else ZERO
 
     # ------------------------------------------------------------------ balances
 
@@ -510,7 +280,7 @@ class Book:
             out[market.quote if reserved[0] == "quote" else market.base] += reserved[1]
         return out
 
-    # ------------------------------------------------------------------ risk
+    # ------------------------------------------------------------------ portfolio
 
     def set_price(self, symbol: str, mid: Decimal, at_ms: int) -> None:
         """The market's reference price for ``symbol``, seen at ``at_ms``."""
@@ -519,10 +289,7 @@ class Book:
 
     def total_pnl(self) -> Decimal:
         """Realized + unrealized P&L over every position, at the reference prices."""
-        return sum(
-            (p.realized_pnl + p.unrealized(self.prices.get(s)) for s, p in self.positions.items()),
-            ZERO,
-        )
+        return total_pnl(self.positions, self.prices)
 
     def day_marked(self, now_ms: int) -> bool:
         """Whether the UTC day of ``now_ms`` has its mark (its baseline P&L)."""
@@ -539,20 +306,7 @@ class Book:
         and the assets held that have no price (left out: dust, a fee asset whose symbol is
         not traded). Prices only ever arrive, so an asset left out can only join later, as
         a rise, never read as a drawdown."""
-        total = ZERO
-        unvalued = []
-        for asset, amount in sorted(self.totals.items()):
-            if not amount:
-                continue
-            if asset == quote:
-                total += amount
-                continue
-            price = self.prices.get(f"{asset}{quote}")
-            if price is None:
-                unvalued.append(asset)
-                continue
-            total += amount * price
-        return total, unvalued
+        return equity(self.totals, self.prices, quote)
 
     def unpriced_positions(self) -> list[str]:
         """Symbols where we hold a position but have no reference price yet."""
@@ -561,17 +315,7 @@ class Book:
     def position_breaks(self, symbol: str) -> str | None:
         """The spot position invariant: our position in a symbol is never negative and
         never more than the base asset the account holds; no balance is negative."""
-        market = self.markets[symbol]
-        pos = self.positions.get(symbol)
-        held = self.totals.get(market.base, ZERO)
-        if pos is not None and pos.quantity < 0:
-            return f"{symbol} position {pos.quantity} is negative"
-        if pos is not None and pos.quantity > held:
-            return f"{symbol} position {pos.quantity} is more than the {held} {market.base} held"
-        for asset in (market.base, market.quote):
-            if self.totals.get(asset, ZERO) < 0:
-                return f"{asset} balance {self.totals[asset]} is negative"
-        return None
+        return position_breaks(self.markets[symbol], self.positions, self.totals)
 
     def open_orders(self) -> list[BookOrder]:
         return list(self.live.values())
