@@ -124,19 +124,14 @@ class Breaker(VigilActor):
     # ---------------------------------------------------------------- evidence
 
     def on_input(self, message: BreakerInput) -> None:
-        if message.severity != "INFO" or message.kind not in LIVENESS_KINDS:
+        if message.kind not in LIVENESS_KINDS:
             self.audit(
                 "breaker_input",
                 input=message.kind,
-                severity=message.severity,
                 detail=message.detail,
                 source=message.sender,
             )
         now = mono_ms()
-        if message.severity == "RED":
-            self._red(f"{message.kind}: {message.detail}", message.sender or "breaker")
-        elif message.severity == "YELLOW":
-            self.cool_down.note(message.kind, f"{message.kind}: {message.detail}", now)
         self.rules.observe(Evidence(message.kind, now, detail=message.detail))
         self._assess(now)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pykka
 
+from domain.breaker_rules import EvidenceKind
 from exchange.contract import ExchangeError, OrderNotFound, backing_off
 from runtime.actor import VigilActor
 from runtime.messages import (
@@ -57,8 +58,7 @@ class RestPoller(VigilActor):
             self.tell(
                 "breaker",
                 BreakerInput(
-                    kind="poll_overdue",
-                    severity="YELLOW",
+                    kind=EvidenceKind.POLL_OVERDUE,
                     detail=f"a REST poll has been running for {self.busy_for:.1f}s",
                 ),
             )
@@ -78,8 +78,7 @@ class RestPoller(VigilActor):
             self.tell(
                 "breaker",
                 BreakerInput(
-                    kind="poll_held_back" if held_back else "poll_failed",
-                    severity="INFO",
+                    kind=EvidenceKind.POLL_HELD_BACK if held_back else EvidenceKind.POLL_FAILED,
                     detail=f"{type(exc).__name__}: {exc}",
                 ),
             )
@@ -93,8 +92,7 @@ class RestPoller(VigilActor):
             self.tell(
                 "breaker",
                 BreakerInput(
-                    kind="ping_ok" if health.reachable else "ping_failed",
-                    severity="INFO",
+                    kind=EvidenceKind.PING_OK if health.reachable else EvidenceKind.PING_FAILED,
                     detail=health.error or f"{health.latency_ms} ms",
                 ),
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from domain.breaker_rules import EvidenceKind
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -82,9 +83,7 @@ class WsListener(VigilActor):
         now = time.monotonic()
         if now - self.last_report >= self.report_every:
             self.last_report = now
-            self.tell(
-                "breaker", BreakerInput(kind="market_data", severity="INFO", detail=ticker.symbol)
-            )
+            self.tell("breaker", BreakerInput(kind=EvidenceKind.MARKET_DATA, detail=ticker.symbol))
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return {"streams": dict(self.health), "events": self.events}

@@ -27,6 +27,7 @@ from assembly.timers import Timers
 from config.settings import VigilSettings, exchange_credentials
 from domain.book import Market
 from domain.breaker import BreakerState
+from domain.breaker_rules import EvidenceKind
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
@@ -228,17 +229,16 @@ class VigilSystem:
 
     def _on_rate_limit(self, event: RateLimitEvent) -> None:
         """Evidence only: the breaker's rules decide (429 → YELLOW, 418 ban → RED)."""
-        severity = "INFO"
         self.directory.tell(
             "breaker",
-            BreakerInput(kind=f"rate_limit_{event.kind}", severity=severity, detail=event.message),
+            BreakerInput(kind=EvidenceKind(f"rate_limit_{event.kind}"), detail=event.message),
             sender="adapter",
         )
 
     def _on_malformed(self, exc: MalformedPayload) -> None:
         self.directory.tell(
             "breaker",
-            BreakerInput(kind="malformed_payload", severity="YELLOW", detail=str(exc)),
+            BreakerInput(kind=EvidenceKind.MALFORMED_PAYLOAD, detail=str(exc)),
             sender="adapter",
         )
 
@@ -262,9 +262,7 @@ class VigilSystem:
         logger.error("actor failure handled: {} {}", failure.name, failure.kind)
         self.directory.tell(
             "breaker",
-            BreakerInput(
-                kind="actor_restart", severity="INFO", detail=f"{failure.name} {failure.kind}"
-            ),
+            BreakerInput(kind=EvidenceKind.ACTOR_RESTART, detail=f"{failure.name} {failure.kind}"),
             sender="supervisor",
         )
 

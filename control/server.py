@@ -23,6 +23,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from domain.admission import Refusal
+from domain.breaker_rules import EvidenceKind
 from runtime.messages import (
     BreakerInput,
     CancelAll,
@@ -35,6 +37,16 @@ from runtime.messages import (
 
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
+
+
+# the HTTP answer for each gate's refusal: a policy refusal is the request's own fault (422);
+# RED, a duplicate id and a storage failure conflict with the state Vigil is in (409)
+REFUSAL_STATUS = {
+    Refusal.POLICY: 422,
+    Refusal.DUPLICATE: 409,
+    Refusal.BREAKER: 409,
+    Refusal.STORAGE: 409,
+}
 
 
 class OrderBody(BaseModel):
@@ -229,7 +241,7 @@ class ControlServer:
         body = await self._body(request, Heartbeat)
         heard = self.system.directory.tell(
             "breaker",
-            BreakerInput(kind="operator_heartbeat", severity="INFO", detail=body.operator),
+            BreakerInput(kind=EvidenceKind.OPERATOR_HEARTBEAT, detail=body.operator),
             sender="control",
         )
         answer = {
@@ -269,7 +281,7 @@ class ControlServer:
             )
         return web.json_response(
             {"error": decision.reason, "client_order_id": decision.client_order_id},
-            status=decision.status,
+            status=REFUSAL_STATUS.get(decision.refusal, 409),
         )
 
     async def get_orders(self, request: web.Request) -> web.Response:

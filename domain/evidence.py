@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.book import Accounted, Book, BookOrder, OrderState
+from domain.breaker_rules import EvidenceKind
 from domain.execution import ExecutionQuality, ExecutionTracker
 from domain.money import plain
 
@@ -24,7 +25,7 @@ MIN_LATENCY_SAMPLES = 20  # a symbol's place→ack p95 is evidence from this man
 class Signal:
     """One piece of evidence for the breaker: an event (``value`` None) or a sample."""
 
-    kind: str
+    kind: EvidenceKind
     detail: str
     value: Decimal | None = None
 
@@ -53,7 +54,7 @@ class OrderEvidence:
         if p95 is None:
             return []
         value = Decimal(str(round(p95, 3)))
-        return [Signal("order_latency_p95_ms", f"{symbol} place→ack p95", value)]
+        return [Signal(EvidenceKind.ORDER_LATENCY_P95_MS, f"{symbol} place→ack p95", value)]
 
     def fill(self, book: Book, accounted: Accounted, order: BookOrder, at: float) -> list[Signal]:
         """A new fill of ours (``at``: monotonic seconds): its slippage, a LIMIT order seen
@@ -67,7 +68,7 @@ class OrderEvidence:
                 f"{cid} {execution.side} {execution.qty} {execution.symbol} at "
                 f"{execution.price}, arrival mid {self.execution.orders[cid].reference}"
             )
-            signals.append(Signal("slippage_bps", detail, bps))
+            signals.append(Signal(EvidenceKind.SLIPPAGE_BPS, detail, bps))
         if order.type == "LIMIT" and order.state is OrderState.PARTIALLY_FILLED:
             signals += partial(order)
         if accounted.closed_qty > 0 and not order.evidence_done:
@@ -87,7 +88,7 @@ class OrderEvidence:
         closing = self.closing.pop(order.client_order_id, None)
         if closing is not None and closing[1] > 0 and closing[0]:
             realized, closed = closing
-            kind = "losing_trade" if realized < 0 else "winning_trade"
+            kind = EvidenceKind.LOSING_TRADE if realized < 0 else EvidenceKind.WINNING_TRADE
             detail = f"{order.client_order_id}: closed {plain(closed)}, realized {plain(realized)}"
             signals.append(Signal(kind, detail))
         return signals
@@ -106,15 +107,17 @@ def partial(order: BookOrder) -> list[Signal]:
         return []
     order.partial_reported = True
     detail = f"{order.client_order_id}: {order.executed_qty} of {order.quantity}"
-    return [Signal("partial_fill", detail)]
+    return [Signal(EvidenceKind.PARTIAL_FILL, detail)]
 
 
 def position(book: Book, symbol: str) -> list[Signal]:
     """The spot position invariant of ``symbol``, when broken."""
     broken = book.position_breaks(symbol)
-    return [] if broken is None else [Signal("position_invariant", broken)]
+    return [] if broken is None else [Signal(EvidenceKind.POSITION_INVARIANT, broken)]
 
 
 def unknown_orders(unknown: dict[str, int]) -> Signal:
     """The gauge of orders in unknown state, with the first few named."""
-    return Signal("unknown_orders", ", ".join(sorted(unknown)[:5]), Decimal(len(unknown)))
+    return Signal(
+        EvidenceKind.UNKNOWN_ORDERS, ", ".join(sorted(unknown)[:5]), Decimal(len(unknown))
+    )

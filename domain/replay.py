@@ -10,7 +10,7 @@ never by sending it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -38,10 +38,10 @@ def _order(body: dict[str, Any], default_source: str) -> BookOrder:
 
 
 def replay(
-    entries: Iterable[tuple[str, dict[str, Any]]], markets: dict[str, Market]
+    entries: Iterable[tuple[str, dict[str, Any]]], markets: Mapping[str, Market]
 ) -> tuple[Book, dict[str, int]]:
     """The book and the trade floors (last trade id per symbol before the first opening)."""
-    book = Book(markets)
+    book = Book(dict(markets))
     floors: dict[str, int] = {}
     for kind, body in entries:
         if kind == "opening":
@@ -165,7 +165,7 @@ def external_entry(asset: str, delta: Decimal) -> dict[str, Any]:
     return {"asset": asset, "delta": str(delta)}
 
 
-def totals_entry(totals: dict[str, Decimal], trade_floor: dict[str, int]) -> dict[str, Any]:
+def totals_entry(totals: Mapping[str, Decimal], trade_floor: Mapping[str, int]) -> dict[str, Any]:
     """The exchange's balances and trade floors, for an ``opening`` or a ``resync``."""
     return {"totals": {a: str(v) for a, v in totals.items()}, "trade_floor": dict(trade_floor)}
 

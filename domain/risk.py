@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.book import DAY_MS, Book, DayMark
+from domain.breaker_rules import EvidenceKind
 from domain.evidence import Signal
 from domain.money import plain
 
@@ -71,7 +72,7 @@ class DayRisk:
         if day is None or not book.day_marked(now_ms):
             return reading  # today is not marked yet (a position without a price)
         loss = -book.daily_pnl(now_ms)
-        reading.signals.append(Signal("daily_loss", f"today's P&L {plain(-loss)}", loss))
+        reading.signals.append(Signal(EvidenceKind.DAILY_LOSS, f"today's P&L {plain(-loss)}", loss))
         quote = equity_quote(book)
         equity, unvalued = book.equity(quote)
         traded = {m.base for m in book.markets.values()}
@@ -87,7 +88,9 @@ class DayRisk:
             reading.peak = day
         drawdown = (peak - equity) / peak * 100
         detail = f"equity {plain(equity)} {quote}, today's peak {plain(peak)}"
-        reading.signals.append(Signal("drawdown_pct", detail, drawdown.quantize(Decimal("0.0001"))))
+        reading.signals.append(
+            Signal(EvidenceKind.DRAWDOWN_PCT, detail, drawdown.quantize(Decimal("0.0001")))
+        )
         return reading
 
 

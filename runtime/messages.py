@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from domain.admission import Refusal
 from domain.breaker import Level
+from domain.breaker_rules import EvidenceKind
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -188,10 +189,10 @@ class ReconciliationDone(Message):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerInput(Message):
-    """Any subsystem → breaker: evidence (``severity`` RED, YELLOW or INFO)."""
+    """Any subsystem → breaker: one event of evidence; the breaker's rules
+    (``[breaker.triggers]``) decide what it means."""
 
-    kind: str
-    severity: str
+    kind: EvidenceKind
     detail: str
 
 
@@ -287,7 +288,7 @@ class BreakerSample(Message):
     """Any subsystem → breaker: a measured number (``kind`` names it, e.g. ``slippage_bps``,
     ``unknown_orders``, ``order_latency_p95_ms``, ``memory_mb``) for the breaker's rules."""
 
-    kind: str
+    kind: EvidenceKind
     value: Decimal
     detail: str = ""
 

@@ -14,23 +14,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import ChainMap
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
-from actors.order_broker import resync
+from actors.order_broker import queries, resync
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.admission import Admission, Refusal, YellowView, admit, intent_record
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker import Level
+from domain.breaker_rules import EvidenceKind
 from domain.evidence import Signal, position, unknown_orders
-from domain.money import plain
 from domain.policy import PolicyLimits, policy_input_from_book
-from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.reconciliation import InternalOrder
 from domain.replay import change_entry, day_mark_entry, day_peak_entry, intent_entry
-from domain.risk import RiskReading, equity_quote
+from domain.risk import RiskReading
 from exchange.contract import BalanceUpdate, ExchangeError, OrderAck, OrderRequest, OrderStatus
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
@@ -159,7 +157,7 @@ class OrderBroker(VigilActor):
 
     # ------------------------------------------------------------------ telling
 
-    def evidence(self, kind: str, detail: str) -> None:
+    def evidence(self, kind: EvidenceKind, detail: str) -> None:
         """One event for the breaker's rules (which say what it means)."""
         self.tell("breaker", BreakerInput(kind=kind, detail=detail))
 
@@ -311,7 +309,9 @@ class OrderBroker(VigilActor):
         elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
             self.book.mark(cid, OrderState.REJECTED, now_ms())
             if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
-                self.evidence("order_rejected", f"{cid}: {message.code} {message.detail}")
+                self.evidence(
+                    EvidenceKind.ORDER_REJECTED, f"{cid}: {message.code} {message.detail}"
+                )
         else:
             counters["sent"] += 1
             if not order.state.is_terminal and order.order_id is None:
@@ -319,7 +319,7 @@ class OrderBroker(VigilActor):
                 self.state.unknown_since.setdefault(cid, mono_ms())
             # else the exchange already told us about the order (its event overtook the
             # failed answer): the outcome is known, nothing to resolve
-            self.evidence("unknown_outcome", f"{cid}: {message.detail}")
+            self.evidence(EvidenceKind.UNKNOWN_OUTCOME, f"{cid}: {message.detail}")
             self.report_unknown()
         self._settled(order)
 
@@ -391,7 +391,7 @@ class OrderBroker(VigilActor):
             self._settled(order)
         else:
             self.evidence(
-                "unknown_order",
+                EvidenceKind.UNKNOWN_ORDER,
                 f"execution report for an order the book never placed: "
                 f"{r.symbol} #{r.order_id} ({r.order_client_id})",
             )
@@ -543,32 +543,10 @@ class OrderBroker(VigilActor):
     # ------------------------------------------------------------------ queries
 
     def on_snapshot_request(self, message: BookSnapshotRequest) -> dict[str, Any]:
-        """The book as plain, immutable data. Cost grows with the open orders and the
-        executions above the marks, not with the history: closed orders never change, so
-        their summaries are made once."""
+        """The book as plain, immutable data, for the reconciler (opened first)."""
         self.ensure_opened()
         self._risk()  # also here: prices may have moved since the last (throttled) sample
-        book, state, floors = self.book, self.state, self.memory.trade_floor
-        for cid in book.closed[state.closed_index :]:
-            state.closed_summaries[cid] = summary(book.orders[cid])
-        state.closed_index = len(book.closed)
-        # closed summaries and exchange ids never change once written, so the snapshot may
-        # look them up in place (no copy of the history); the live part is copied
-        live = {cid: summary(o) for cid, o in book.live.items()}
-        orders = ChainMap(live, state.closed_summaries)
-        marks = {s: max(floors.get(s, 0), message.trade_marks.get(s, 0)) for s in book.markets}
-        return {
-            "internal": InternalSnapshot(
-                totals=dict(book.totals),
-                locked=dict(book.locked()),
-                orders=orders,
-                order_ids=MappingProxyType(book.by_order_id),
-                trades=book.trades_above(marks),
-                markets={s: (m.base, m.quote) for s, m in book.markets.items()},
-                live=frozenset(book.live),
-            ),
-            "trade_floor": dict(floors),
-        }
+        return queries.snapshot(self.memory, message.trade_marks)
 
     def on_in_flight_request(
         self, message: InFlightRequest
@@ -576,57 +554,14 @@ class OrderBroker(VigilActor):
         window_ms = 2 * self.settings.broker.unknown_window_s * 1000
         for cid, since in self.state.unknown_since.items():
             if mono_ms() - since > window_ms:
-                self.evidence("unknown_stuck", f"order {cid} outcome still unknown")
+                self.evidence(EvidenceKind.UNKNOWN_STUCK, f"order {cid} outcome still unknown")
         return [
             (o.symbol, o.client_order_id, o.state.value, o.order_id)
             for o in self.book.open_orders()
         ]
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
-        book = self.book
-        now = now_ms()
-        return {
-            "orders": {
-                cid: {
-                    "symbol": o.symbol,
-                    "side": o.side,
-                    "type": o.type,
-                    "quantity": str(o.quantity),
-                    "price": None if o.price is None else str(o.price),
-                    "state": o.state.value,
-                    "order_id": o.order_id,
-                    "executed_qty": str(o.executed_qty),
-                }
-                for cid, o in book.orders.items()
-            },
-            "balances": {a: plain(v) for a, v in sorted(book.totals.items())},
-            "locked": {a: plain(v) for a, v in sorted(book.locked().items())},
-            "positions": {
-                s: {
-                    "quantity": str(p.quantity),
-                    "average_entry": None if p.average_entry is None else str(p.average_entry),
-                    "realized_pnl": str(p.realized_pnl),
-                    "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
-                }
-                for s, p in book.positions.items()
-            },
-            "fills": len(book.executions),
-            "counters": dict(self.state.counters),
-            "anomalies": len(book.anomalies),
-            "duplicates": book.duplicates,
-            "execution": self.state.evidence.execution.summary(),
-            "risk": {
-                "day_start_ms": book.day.start_ms if book.day else None,
-                # null while today cannot be valued (not marked: a position has no price)
-                "daily_pnl": plain(book.daily_pnl(now)) if book.day_marked(now) else None,
-                "peak_equity": None
-                if book.day is None or book.day.peak_equity is None
-                else plain(book.day.peak_equity),
-                "unknown_orders": len(self.state.unknown_since),
-                # held but not in the equity (no {asset}{quote} price): dust, a fee asset
-                "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
-            },
-        }
+        return queries.status(self.memory, now_ms())
 
     # ------------------------------------------------------------------ halts
 

@@ -87,7 +87,7 @@ class BrokerMemory:
     def set_floors(self, floors: Mapping[str, int]) -> None:
         self._trade_floor.update(floors)
 
-    def take(self, generation: int, journal: Journal, markets: dict[str, Market]) -> bool:
+    def take(self, generation: int, journal: Journal, markets: Mapping[str, Market]) -> bool:
         """Called by each broker instance as it starts; from then on it owns the book.
         The first one takes the book recovered at start-up; a later one gets the book
         replayed from the journal, as at start-up (the old book is cut off from the journal

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from domain.book import BookOrder, OrderState
+from domain.breaker_rules import EvidenceKind
 from domain.money import plain
 from domain.replay import order_entry, totals_entry
 from exchange.contract import OrderNotFound, OrderStatus
@@ -84,7 +85,8 @@ def _existing_orders(broker: OrderBroker, orders: list[OrderStatus]) -> None:
         broker.audit("existing_orders_cancelled", orders=ids)
     else:
         broker.evidence(
-            "existing_orders", f"{len(orders)} open orders already on the exchange at start-up"
+            EvidenceKind.EXISTING_ORDERS,
+            f"{len(orders)} open orders already on the exchange at start-up",
         )
 
 

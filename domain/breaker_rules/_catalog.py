@@ -198,6 +198,47 @@ CATALOG: tuple[RuleSpec, ...] = (
         Trigger(D(1), R, 600),
         unit="bans",
     ),
+    _spec(
+        "malformed_payload",
+        "exchange",
+        Measure.COUNT,
+        [K.MALFORMED_PAYLOAD],
+        Trigger(D(1), Y, 1),
+        unit="payloads",
+    ),
+    _spec(
+        "poll_overdue",
+        "exchange",
+        Measure.COUNT,
+        [K.POLL_OVERDUE],
+        Trigger(D(1), Y, 1),
+        unit="polls",
+    ),
+    # the book: what only the order path can see
+    _spec(
+        "existing_orders",
+        "reconciliation",
+        Measure.COUNT,
+        [K.EXISTING_ORDERS],
+        Trigger(D(1), R, 86400),
+        unit="starts",
+    ),
+    _spec(
+        "unknown_order",
+        "reconciliation",
+        Measure.COUNT,
+        [K.UNKNOWN_ORDER],
+        Trigger(D(1), R, 86400),
+        unit="reports",
+    ),
+    _spec(
+        "unknown_stuck",
+        "execution",
+        Measure.COUNT,
+        [K.UNKNOWN_STUCK],
+        Trigger(D(1), R, 86400),
+        unit="orders",
+    ),
     # reconciliation (defaults derived from [reconciliation] by the settings)
     _spec(
         "reconciliation_failures",

@@ -4,6 +4,7 @@ and its record in the audit trail. Thresholds are set low per test to keep each 
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,6 +16,8 @@ import pytest
 import requests
 
 import runtime.clock
+from domain.admission import Refusal
+from domain.breaker_rules import EvidenceKind
 from runtime.messages import (
     BreakerInput,
     BreakerTick,
@@ -56,7 +59,7 @@ def test_t4_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
     assert rule["rule"] in ("api_errors", "reconciliation_failures")
     wait_audited(vigil, "breaker_red")
     refused = vigil.submit()
-    assert not refused.accepted and refused.status == 409
+    assert not refused.accepted and refused.refusal is Refusal.BREAKER
 
 
 def test_a_418_ban_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
@@ -207,7 +210,7 @@ def test_reconciliation_that_cannot_complete_goes_red(vigil_factory: Callable[..
 
 def test_a_stale_reconciliation_goes_yellow_then_red(vigil_factory: Callable[..., Vigil]) -> None:
     vigil = start(vigil_factory, {"reconciliation_stale": {"threshold": 1, "red_threshold": 2}})
-    vigil.system._stop_timers.set()  # no more cycles start
+    vigil.system.timers.stop()  # no more cycles start
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
     assert vigil.system.gate.state.reason.startswith("reconciliation_stale: nothing for")
     wait_audited(vigil, "breaker_yellow", cause="reconciliation_stale")
@@ -534,13 +537,13 @@ def test_the_operator_heartbeat_keeps_trading_going_and_its_absence_pauses_it(
         resp = vigil.api("POST", "/v1/heartbeat", {"operator": "alice"})
         assert resp.status_code == 200 and resp.json()["ok"]
         assert level(vigil) == "GREEN"
-        vigil.system._stop_timers.wait(0.4)  # the operator's pace, not synchronisation
+        threading.Event().wait(0.4)  # the operator's pace, not synchronisation
     wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
     wait_audited(vigil, "breaker_yellow", cause="operator_heartbeat")
     status = vigil.status()
     assert "operator_heartbeat" in status["breaker_rules"]["yellow_causes"]
     assert status["trading"] == "YELLOW: trading paused (operator_heartbeat)"
-    assert vigil.system.ctx.services["breaker_board"].causes == ("operator_heartbeat",)
+    assert vigil.system.breaker_memory.board.causes == ("operator_heartbeat",)
     back = vigil.api("POST", "/v1/heartbeat", {})  # the operator is back: clears after the
     assert back.json()["armed"] is True  # cool-down
     wait_for(lambda: level(vigil) == "GREEN", timeout=3)
@@ -611,7 +614,7 @@ def test_no_automatic_path_clears_red_once_its_cause_is_gone(
     vigil = start(vigil_factory, {"ban": {"threshold": 1, "window_s": 0.5}})
     vigil.system.directory.tell(
         "breaker",
-        BreakerInput(kind="rate_limit_http_418", severity="INFO", detail="HTTP 418 code -1003"),
+        BreakerInput(kind=EvidenceKind.RATE_LIMIT_HTTP_418, detail="HTTP 418 code -1003"),
         sender="adapter",
     )
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
@@ -627,7 +630,7 @@ def test_no_automatic_path_clears_red_once_its_cause_is_gone(
     ref.stop()
     wait_for(lambda: supervisor.children["breaker"].generation > generation, timeout=3)
     wait_for(lambda: not vigil.status()["breaker_rules"]["firing"], timeout=3)
-    vigil.system._stop_timers.wait(1.0)  # ticks of the new breaker pass
+    threading.Event().wait(1.0)  # ticks of the new breaker pass
     assert vigil.system.gate.state.is_red
     assert "418" in vigil.status()["reason"]
     # only the operator's reset, with a reason, clears it, and it is audited
@@ -637,7 +640,7 @@ def test_no_automatic_path_clears_red_once_its_cause_is_gone(
     assert resp.status_code == 200, resp.text
     assert level(vigil) == "GREEN"
     wait_audited(vigil, "reset", reason="ban understood")
-    vigil.system._stop_timers.wait(0.3)  # the rules after the reset: no stale re-trip
+    threading.Event().wait(0.3)  # the rules after the reset: no stale re-trip
     assert level(vigil) == "GREEN"
     try:
         assert vigil.submit().accepted

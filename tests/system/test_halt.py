@@ -101,7 +101,7 @@ def test_only_an_operator_reset_with_a_reason_clears_red_and_it_is_audited(vigil
 
 def test_reset_is_refused_without_a_healthy_reconciliation_after_the_trip(vigil: Vigil) -> None:
     vigil.system.gate.last_healthy_ms = None  # as if no reconciliation had come back yet
-    vigil.system._stop_timers.set()  # and none will
+    vigil.system.timers.stop()  # and none will
     vigil.api("POST", "/v1/halt", {"reason": "drill"})
     resp = vigil.api("POST", "/v1/reset", {"reason": "too early", "confirm": True})
     assert resp.status_code == 409

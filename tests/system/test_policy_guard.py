@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
+from domain.admission import Refusal
 from tests.conftest import wait_for
 from tests.system.conftest import Vigil, audited, wait_audited
 
@@ -44,7 +45,7 @@ def test_a_frozen_symbol_gets_no_orders_while_another_streams(
     wait_for(btc_stale, timeout=5, interval=0.1)
     btc_mid = book.prices["BTCUSDT"]
     refused = vigil.submit(type="LIMIT", price=str(btc_mid), quantity="0.01")
-    assert not refused.accepted and refused.status == 422
+    assert not refused.accepted and refused.refusal is Refusal.POLICY
     assert refused.reason.startswith("policy: reference_price: the reference price is ")
     assert refused.reason.endswith("s old, limit 2s")
     record = wait_audited(vigil, "intent_refused", client_order_id=refused.client_order_id)
@@ -82,7 +83,7 @@ def test_an_accepted_intent_records_the_breakers_verdict_and_the_refused_duplica
         quantity="0.01",
         client_order_id=first.client_order_id,
     )
-    assert not duplicate.accepted and duplicate.status == 409
+    assert not duplicate.accepted and duplicate.refusal is Refusal.DUPLICATE
     # a refusal is audited through the audit logger: written a moment later
     refused = wait_audited(vigil, "intent_refused", client_order_id=first.client_order_id)
     assert refused["verdicts"] == [

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from domain.admission import Refusal
 from exchange.simulator import SimulatedExchange, SimulatorConfig
 from tests.conftest import SimHandle, wait_for
 from tests.system.conftest import Vigil, wait_audited
@@ -85,7 +86,7 @@ def test_t1_unknown_outcome_never_duplicates_and_resolves_to_the_real_state(
     assert copies_on_exchange(vigil, "t1-order") == 1
     # re-sending the same intent never makes a second order
     again = vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-order")
-    assert not again.accepted and again.status == 409
+    assert not again.accepted and again.refusal is Refusal.DUPLICATE
     assert copies_on_exchange(vigil, "t1-order") == 1
     wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
     assert vigil.status()["breaker"] == "GREEN"

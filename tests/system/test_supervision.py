@@ -75,14 +75,16 @@ def test_a_dead_supervisor_monitor_trips_red_and_is_started_again(vigil: Vigil) 
 @THREAD_DIES
 def test_the_main_threads_watch_restarts_a_dead_timer_thread(vigil: Vigil) -> None:
     system = vigil.system
-    original = system._watch_monitor
+    timers = system.timers
+    original = timers.watch_monitor
 
     def broken() -> None:
-        system._watch_monitor = original  # type: ignore[method-assign]
+        timers.watch_monitor = original  # type: ignore[method-assign]
         raise RuntimeError("a bug in the timer thread")
 
-    system._watch_monitor = broken  # type: ignore[method-assign]
-    wait_for(lambda: not system._timer.is_alive(), timeout=3)
+    timers.watch_monitor = broken  # type: ignore[method-assign]
+    assert timers._thread is not None
+    wait_for(lambda: not timers._thread.is_alive(), timeout=3)
     system.watch()  # what run.py's main thread does every 0.25 s
     assert system.gate.state.is_red
     assert system.gate.state.reason == "the timer thread died"
@@ -138,7 +140,7 @@ def test_a_replaced_broker_that_wakes_up_can_neither_journal_nor_send(vigil: Vig
         symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001"),
         client_order_id="zombie-send",
     )  # fmt: skip
-    replaced._send(request, "zombie")
+    replaced.wire._send(request, "zombie")
     assert vigil.sim_orders() == before
     assert "from-a-zombie" not in vigil.system.book.book.orders
     # and the live broker trades as before

@@ -1,0 +1,95 @@
+"""What the order broker answers about its book: the snapshot the reconciler compares with
+the exchange, and its part of the status (orders, balances, positions, counters,
+execution quality, risk). Read-only: nothing here changes the book."""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from actors.order_broker.memory import BrokerMemory
+from domain.book import BookOrder
+from domain.money import plain
+from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.risk import equity_quote
+
+
+def summary(o: BookOrder) -> InternalOrder:
+    return InternalOrder(
+        o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
+    )
+
+
+def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, Any]:
+    """The book as plain, immutable data. Cost grows with the open orders and the
+    executions above the marks, not with the history: closed orders never change, so
+    their summaries are made once."""
+    book, state, floors = memory.book, memory.state, memory.trade_floor
+    for cid in book.closed[state.closed_index :]:
+        state.closed_summaries[cid] = summary(book.orders[cid])
+    state.closed_index = len(book.closed)
+    # closed summaries and exchange ids never change once written, so the snapshot may
+    # look them up in place (no copy of the history); the live part is copied
+    live = {cid: summary(o) for cid, o in book.live.items()}
+    orders = ChainMap(live, state.closed_summaries)
+    marks = {s: max(floors.get(s, 0), trade_marks.get(s, 0)) for s in book.markets}
+    return {
+        "internal": InternalSnapshot(
+            totals=dict(book.totals),
+            locked=dict(book.locked()),
+            orders=orders,
+            order_ids=MappingProxyType(book.by_order_id),
+            trades=book.trades_above(marks),
+            markets={s: (m.base, m.quote) for s, m in book.markets.items()},
+            live=frozenset(book.live),
+        ),
+        "trade_floor": dict(floors),
+    }
+
+
+def status(memory: BrokerMemory, now_ms: int) -> dict[str, Any]:
+    book, state = memory.book, memory.state
+    return {
+        "orders": {
+            cid: {
+                "symbol": o.symbol,
+                "side": o.side,
+                "type": o.type,
+                "quantity": str(o.quantity),
+                "price": None if o.price is None else str(o.price),
+                "state": o.state.value,
+                "order_id": o.order_id,
+                "executed_qty": str(o.executed_qty),
+            }
+            for cid, o in book.orders.items()
+        },
+        "balances": {a: plain(v) for a, v in sorted(book.totals.items())},
+        "locked": {a: plain(v) for a, v in sorted(book.locked().items())},
+        "positions": {
+            s: {
+                "quantity": str(p.quantity),
+                "average_entry": None if p.average_entry is None else str(p.average_entry),
+                "realized_pnl": str(p.realized_pnl),
+                "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
+            }
+            for s, p in book.positions.items()
+        },
+        "fills": len(book.executions),
+        "counters": dict(state.counters),
+        "anomalies": len(book.anomalies),
+        "duplicates": book.duplicates,
+        "execution": state.evidence.execution.summary(),
+        "risk": {
+            "day_start_ms": book.day.start_ms if book.day else None,
+            # null while today cannot be valued (not marked: a position has no price)
+            "daily_pnl": plain(book.daily_pnl(now_ms)) if book.day_marked(now_ms) else None,
+            "peak_equity": None
+            if book.day is None or book.day.peak_equity is None
+            else plain(book.day.peak_equity),
+            "unknown_orders": len(state.unknown_since),
+            # held but not in the equity (no {asset}{quote} price): dust, a fee asset
+            "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
+        },
+    }
