@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -48,6 +48,9 @@ from exchange.contract import (
     backing_off,
     is_valid_client_order_id,
 )
+
+if TYPE_CHECKING:
+    from exchange.contract import ExchangeAdapter
 
 __all__ = ["BinanceSpotAdapter"]
 
@@ -482,3 +485,10 @@ def _list(answer: object) -> list[Any]:
     if not isinstance(answer, list):
         raise MalformedPayload(f"expected a list, got {type(answer).__name__}")
     return answer
+
+
+if TYPE_CHECKING:
+
+    def _conforms(adapter: BinanceSpotAdapter) -> ExchangeAdapter:
+        """Checked by mypy: the adapter implements the whole contract, signatures included."""
+        return adapter

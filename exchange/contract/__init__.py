@@ -1,38 +1,47 @@
-"""The exchange contract: what Vigil needs from any venue, in venue-neutral types."""
+"""The exchange contract: what Vigil needs from any venue, in venue-neutral types.
+
+- ``_models``: the values exchanged (requests, acks, statuses, balances, trades, stream
+  events, audit and rate-limit records) and their enums;
+- ``_errors``: ``ExchangeError`` and its typed subclasses (what a caller may do next);
+- ``_protocol``: ``ExchangeAdapter``, the methods every venue implements.
+"""
 
 from __future__ import annotations
 
+from exchange.contract._errors import (
+    AuthError,
+    ClockSkew,
+    DuplicateClientOrderId,
+    ExchangeError,
+    FilterRejected,
+    MalformedPayload,
+    NotSent,
+    OrderNotFound,
+    RateLimited,
+    Rejected,
+    UnknownOutcome,
+    backing_off,
+)
 from exchange.contract._models import (
     CLIENT_ORDER_ID_PATTERN,
     AccountPosition,
     Amount,
     AuditRecord,
     AuditSink,
-    AuthError,
     Balance,
     BalanceUpdate,
     BookTicker,
     CancelAck,
-    ClockSkew,
-    DuplicateClientOrderId,
-    ExchangeAdapter,
-    ExchangeError,
     ExecutionReport,
     Fill,
-    FilterRejected,
     HealthStatus,
-    MalformedPayload,
-    NotSent,
     OrderAck,
-    OrderNotFound,
     OrderRequest,
     OrderState,
     OrderStatus,
     OrderType,
     Position,
-    RateLimited,
     RateLimitEvent,
-    Rejected,
     Side,
     StreamState,
     StreamStatus,
@@ -40,10 +49,11 @@ from exchange.contract._models import (
     TimeInForce,
     Trade,
     UnhandledEvent,
-    UnknownOutcome,
     UserEvent,
-    backing_off,
     is_valid_client_order_id,
+)
+from exchange.contract._protocol import (
+    ExchangeAdapter,
 )
 
 __all__ = [

@@ -1,0 +1,89 @@
+"""The contract itself: ``ExchangeAdapter``, what Vigil needs from any venue. Vigil depends
+on it, never on a venue directly; ``exchange.binance`` is one implementation. An adapter
+translates and decides nothing; its failures are the contract's ``ExchangeError``s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from domain.filters import SymbolFilters
+from exchange.contract._models import (
+    Balance,
+    BookTicker,
+    CancelAck,
+    HealthStatus,
+    OrderAck,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    StreamStatus,
+    Trade,
+    UserEvent,
+)
+
+
+class ExchangeAdapter(Protocol):
+    """What Vigil needs from a venue. Implementations translate; they decide nothing."""
+
+    def place_order(self, request: OrderRequest) -> OrderAck: ...
+
+    def cancel_order(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        order_id: int | None = None,
+        cancel_client_order_id: str | None = None,
+    ) -> CancelAck: ...
+
+    def get_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None
+    ) -> OrderStatus: ...
+
+    def get_open_orders(self, symbol: str | None = None) -> list[OrderStatus]: ...
+
+    def get_all_orders(
+        self, symbol: str, *, from_order_id: int | None = None, limit: int = 1000
+    ) -> list[OrderStatus]:
+        """Orders of ``symbol`` in any state from ``from_order_id`` on, oldest first."""
+        ...
+
+    def get_balances(self) -> dict[str, Balance]: ...
+
+    def get_positions(self) -> dict[str, Position]: ...
+
+    def get_trades(
+        self, symbol: str, since_ms: int | None = None, *, from_id: int | None = None
+    ) -> list[Trade]: ...
+
+    def ping(self) -> HealthStatus: ...
+
+    def exchange_info(self, *, refresh: bool = False) -> Mapping[str, SymbolFilters]: ...
+
+    def symbol_filters(self, symbol: str) -> SymbolFilters: ...
+
+    def reference_price(self, symbol: str) -> BookTicker | None:
+        """The latest best bid/ask of ``symbol`` if the market stream has a fresh one."""
+        ...
+
+    @property
+    def malformed_count(self) -> int:
+        """Malformed payloads seen so far (REST answers and stream frames)."""
+        ...
+
+    def start_user_stream(
+        self,
+        on_event: Callable[[UserEvent], None],
+        on_status: Callable[[StreamStatus], None] | None = None,
+    ) -> None: ...
+
+    def start_market_stream(
+        self,
+        symbols: list[str],
+        on_ticker: Callable[[BookTicker], None] | None = None,
+        on_status: Callable[[StreamStatus], None] | None = None,
+    ) -> None: ...
+
+    def close(self) -> None: ...
