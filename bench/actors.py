@@ -224,7 +224,7 @@ def floor(n: int, scratch: Path) -> list[Figure]:
     for level in ("off", "summary"):
         trace = MessageTrace(scratch / f"trace-{level}" / "trace.jsonl", level)
         directory = Directory()
-        ctx = ActorContext(directory, gate, trace, lambda *a: None, {})
+        ctx = ActorContext(directory, gate, trace, cast(Any, None), lambda *a: None)
         ref = VigilEcho.start(ctx, 1)
         directory.register("echo", ref)
         message = StatusRequest(sender="bench")
@@ -588,7 +588,10 @@ def main() -> int:
     parser.add_argument(
         "--tmp", default=None, help="where the systems' data dirs go (default: the temp dir)"
     )
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI: it still runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.asks, args.faults, args.intents = 500, 20, 200
     logger.remove()  # every halt sample logs a crash; keep the terminal for the figures
     logging.getLogger("pykka").setLevel(logging.CRITICAL)
     began = time.monotonic()

@@ -47,9 +47,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.order_broker import intent_entry
 from domain.book import BookOrder, Execution, Market, OrderState
-from domain.replay import fill_entry, order_entry, replay
+from domain.replay import fill_entry, intent_entry, order_entry, replay
 from storage.audit import AuditTrail
 from storage.journal import Journal
 
@@ -294,7 +293,7 @@ def journal_entries() -> Iterator[tuple[str, dict[str, Any]]]:
             updated_ms=ms_now,
             source="api",
         )
-        yield "intent", intent_entry(order, f"corr-{n:012x}")
+        yield "intent", intent_entry(order, f"corr-{n:012x}", n + 1, ["policy", "breaker"])
         order_ids[symbol] += 1
         order.order_id = order_ids[symbol]
         order.state = OrderState.NEW
@@ -449,7 +448,10 @@ def main() -> None:
         help="journal sizes (1000000 too: replay needs several GB of memory at that size)",
     )
     parser.add_argument("--build-limit", type=float, default=60.0, help="seconds to build")
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI: it still runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.records, args.durable, args.sizes = 5_000, 50, "1000,10000"
     sizes = sorted(int(s) for s in args.sizes.split(","))
     root = Path(tempfile.mkdtemp(prefix="vigil-durability-", dir="/tmp"))
     try:

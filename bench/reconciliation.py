@@ -37,8 +37,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
 
-from actors.order_broker import BookHolder, OrderBroker
-from actors.reconciler import SEVERITY_RANK, Reconciler, changed_assets
+from actors.order_broker import BrokerMemory
+from actors.order_broker.queries import snapshot as book_snapshot
+from actors.reconciler import SEVERITY_RANK, Reconciler, ReconcilerMemory, changed_assets
 from domain.book import ZERO, Book, BookOrder, Execution, Market
 from domain.reconciliation import (
     ExchangeOrder,
@@ -50,7 +51,6 @@ from domain.reconciliation import (
     Tolerances,
     reconcile,
 )
-from runtime.messages import BookSnapshotRequest
 
 GOAL_MS = 50.0
 GOAL_ORDERS = 1_000
@@ -85,7 +85,7 @@ class Scenario:
 
     open_orders: int
     book: Book
-    holder: BookHolder
+    holder: BrokerMemory
     exchange_orders: tuple[ExchangeOrder, ...]
     trades: list[ExchangeTrade]  # every trade, in the order they happened
     balances: dict[str, tuple[Decimal, Decimal]]
@@ -128,8 +128,7 @@ def build(open_count: int, trade_count: int, fills_per_order: int, seed: int = 7
     book = Book(markets=dict(MARKETS))
     book.open(dict(OPENING))
     book.prices["BNBUSDT"] = Decimal("600.00")
-    holder = BookHolder(book)
-    holder.trade_floor = {s: ids.trade[s] for s in MARKETS}
+    holder = BrokerMemory(book, {s: ids.trade[s] for s in MARKETS})
     trades: list[ExchangeTrade] = []
 
     def place(i: int, prefix: str, away: bool) -> BookOrder:
@@ -234,22 +233,11 @@ def build(open_count: int, trade_count: int, fills_per_order: int, seed: int = 7
 # ---------------------------------------------------------------------------------- the cycle
 
 
-class _BrokerView:
-    """What ``OrderBroker.on_snapshot_request`` reads of its actor: the book, already open."""
-
-    def __init__(self, holder: BookHolder) -> None:
-        self.holder = holder
-        self.book = holder.book
-
-    def ensure_opened(self) -> bool:
-        return True
-
-
 class _ReconcilerView:
     """What ``Reconciler._advance_marks`` reads of its actor: the trade watermarks."""
 
     def __init__(self) -> None:
-        self.memory: dict[str, Any] = {"trade_marks": {}}
+        self.memory = ReconcilerMemory()
 
 
 PARTS = ("snapshots", "reconcile", "rest", "total")
@@ -296,11 +284,9 @@ def cycle(
 
 def measure(scenario: Scenario, window: int | None, runs: int) -> Timing:
     exchange = scenario.exchange(window)
-    view = cast(Any, _BrokerView(scenario.holder))
-    request = BookSnapshotRequest()
 
     def snapshot() -> dict[str, Any]:
-        return cast(dict[str, Any], OrderBroker.on_snapshot_request(view, request))
+        return book_snapshot(scenario.holder, {})
 
     tol = Tolerances()
     timing = Timing([], [], [], [])
@@ -382,6 +368,7 @@ def main() -> None:
     parser.add_argument("--trades", type=int, default=100_000, help="fills in the book")
     parser.add_argument("--fills-per-order", type=int, default=2, help="per closed order")
     parser.add_argument("--window", type=int, default=1_000, help="trades since the watermark")
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI: it still runs)")
     args = parser.parse_args()
     print(
         "reconciliation cycle time, excluding exchange I/O, for 100, 1,000 and 10,000 open "
@@ -396,7 +383,10 @@ def main() -> None:
     full: dict[int, Timing] = {}
     windowed: dict[int, Timing] = {}
     history: dict[int, Timing] = {}
-    shapes = [(size, args.trades, runs) for size, runs in SIZES.items()]
+    sizes = {100: 5, GOAL_ORDERS: 5} if args.quick else SIZES
+    if args.quick:
+        args.trades = min(args.trades, 10_000)
+    shapes = [(size, args.trades, runs) for size, runs in sizes.items()]
     shapes += [(GOAL_ORDERS, n, 20) for n in HISTORY if n < args.trades]
     for size, trades, runs in shapes:
         built = time.perf_counter()
