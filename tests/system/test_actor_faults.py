@@ -13,8 +13,7 @@ import time
 import pytest
 
 from runtime.messages import InjectFault, OrderIntent
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, wait_for
 
 ACTORS = ["audit_logger", "breaker", "order_broker", "reconciler", "rest_poller", "ws_listener"]
 # detection bounds: a crash report or a dead actor within two heartbeats; a hang within

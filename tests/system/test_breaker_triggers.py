@@ -24,8 +24,7 @@ from runtime.messages import (
     StatusRequest,
     TradesSeen,
 )
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 from tests.system.test_reconciliation import book_matches_exchange, orders_match_exchange
 
 FAST_BREAKER: dict[str, Any] = {"tick_s": 0.05, "yellow_cool_down_s": 0.5}

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from runtime.messages import InjectFault, OrderIntent, ReconcileNow, StatusRequest
 from runtime.trace import read_trace
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, wait_for
 
 
 def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:

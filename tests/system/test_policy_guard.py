@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 
 MAX_AGE_S = 2.0
 

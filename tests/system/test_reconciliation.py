@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from exchange.simulator import SimulatedExchange, SimulatorConfig
-from tests.conftest import SimHandle, wait_for
-from tests.system.conftest import Vigil, wait_audited
+from tests.conftest import SimHandle, Vigil, wait_audited, wait_for
 
 
 def differences(vigil: Vigil) -> list[str]:
