@@ -46,7 +46,7 @@ def level(vigil: Vigil) -> str:
 # --- exchange ----------------------------------------------------------------------------------
 
 
-def test_t4_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+def test_an_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
     vigil = start(vigil_factory, {"api_errors": {"threshold": 2, "red_threshold": 4}})
     vigil.sim.arm("outage", duration=30)
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
@@ -219,7 +219,7 @@ def test_a_stale_reconciliation_goes_yellow_then_red(vigil_factory: Callable[...
 # --- execution ---------------------------------------------------------------------------------
 
 
-def test_t5_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
+def test_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     vigil_factory: Callable[..., Vigil],
 ) -> None:
     vigil = start(vigil_factory, {"slippage": {"threshold": 50, "red_threshold": 400}})
