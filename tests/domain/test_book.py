@@ -1,8 +1,8 @@
 """The internal book: orders, executions, balances, positions, locked amounts, resync.
 
-Table-driven unit tests plus the property the issue asks for: "for random event streams with
-drops, duplicates and reordering, after catch-up the book equals the true state". Every amount
-is compared with exact Decimal equality.
+Table-driven unit tests plus a property: for random event streams with drops, duplicates and
+reordering, after catch-up the book equals the true state. Every amount is compared with
+exact Decimal equality.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def feed(
         rules.observe(Evidence(kind, at + i, None if value is None else D(value)))
 
 
-# --- one row per trigger of the issue: the evidence that drives it, and what it means ---------
+# --- one row per trigger of the catalogue: the evidence that drives it, and what it means -----
 
 # (rule, evidence kind, how many events / the sample, expected level at the default trigger)
 EVERY_TRIGGER = [

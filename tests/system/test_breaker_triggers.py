@@ -27,8 +27,7 @@ from runtime.messages import (
     StatusRequest,
     TradesSeen,
 )
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 from tests.system.test_reconciliation import book_matches_exchange, orders_match_exchange
 
 FAST_BREAKER: dict[str, Any] = {"tick_s": 0.05, "yellow_cool_down_s": 0.5}
@@ -50,7 +49,7 @@ def level(vigil: Vigil) -> str:
 # --- exchange ----------------------------------------------------------------------------------
 
 
-def test_t4_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
+def test_an_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
     vigil = start(vigil_factory, {"api_errors": {"threshold": 2, "red_threshold": 4}})
     vigil.sim.arm("outage", duration=30)
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=4)
@@ -223,7 +222,7 @@ def test_a_stale_reconciliation_goes_yellow_then_red(vigil_factory: Callable[...
 # --- execution ---------------------------------------------------------------------------------
 
 
-def test_t5_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
+def test_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     vigil_factory: Callable[..., Vigil],
 ) -> None:
     vigil = start(vigil_factory, {"slippage": {"threshold": 50, "red_threshold": 400}})

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runtime.messages import AuditEvent
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, wait_for
 
 
 def test_a_full_audit_trail_trips_red_and_loses_no_acknowledged_record(

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from runtime.messages import InjectFault, OrderIntent, ReconcileNow, StatusRequest
 from runtime.trace import read_trace
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 
 
 def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:
@@ -100,10 +99,18 @@ def test_only_an_operator_reset_with_a_reason_clears_red_and_it_is_audited(vigil
 
 
 def test_reset_is_refused_without_a_healthy_reconciliation_after_the_trip(vigil: Vigil) -> None:
-    vigil.system.gate.last_healthy_ms = None  # as if no reconciliation had come back yet
-    vigil.system.timers.stop()  # and none will
+    # the exchange stops answering REST: from now on no reconciliation cycle can come back
+    # HEALTHY (a cycle that began before the outage began before the trip, and does not count)
+    vigil.sim.arm("outage", duration=60)
+    healthy_before = vigil.system.gate.last_healthy_ms
+    assert healthy_before is not None  # there was one before the trip: it must not do
     vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    tripped = wait_audited(vigil, "halt")["seq"]
+    # reconciliation goes on after the trip, and fails
+    failed = lambda: audited(vigil, "reconciliation", result="FAILED")  # noqa: E731
+    wait_for(lambda: [r for r in failed() if r["seq"] > tripped], timeout=5)
     resp = vigil.api("POST", "/v1/reset", {"reason": "too early", "confirm": True})
     assert resp.status_code == 409
-    assert "HEALTHY" in resp.json()["reason"]
+    assert "no HEALTHY reconciliation since RED was tripped" in resp.json()["reason"]
     assert vigil.system.gate.state.is_red
+    assert vigil.system.gate.last_healthy_ms == healthy_before

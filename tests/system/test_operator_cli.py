@@ -12,8 +12,7 @@ from typing import Any
 import requests
 
 from runtime.messages import InjectFault, ReconcileNow
-from tests.conftest import run_py, start_run_py, vigil_env, wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, run_py, start_run_py, vigil_env, wait_audited, wait_for
 
 
 def answer(result: subprocess.CompletedProcess[str]) -> Any:

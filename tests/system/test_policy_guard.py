@@ -9,8 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from domain.admission import Refusal
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 
 MAX_AGE_S = 2.0
 

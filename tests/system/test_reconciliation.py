@@ -1,4 +1,5 @@
-"""Predator T1-T3 and the REST backup path, against the simulator's true state."""
+"""Unknown outcomes that never duplicate an order, ghost orders and balance drift found by
+reconciliation, and the REST backup path, against the simulator's true state."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pytest
 
 from domain.admission import Refusal
 from exchange.simulator import SimulatedExchange, SimulatorConfig
-from tests.conftest import SimHandle, wait_for
-from tests.system.conftest import Vigil, wait_audited
+from tests.conftest import SimHandle, Vigil, wait_audited, wait_for
 
 
 def differences(vigil: Vigil) -> list[str]:
@@ -72,34 +72,34 @@ def copies_on_exchange(vigil: Vigil, client_order_id: str) -> int:
         ("unknown_status", {"params": {"placed": True}}),
     ],
 )
-def test_t1_unknown_outcome_never_duplicates_and_resolves_to_the_real_state(
+def test_an_unknown_outcome_never_duplicates_and_resolves_to_the_real_state(
     vigil: Vigil, fault: str, spec: dict[str, Any]
 ) -> None:
     vigil.sim.arm(fault, **spec)
     decision = vigil.submit(
-        type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-order"
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="in-doubt"
     )
     assert decision.accepted
     # the outcome is unknown at first, then the poller finds the order by client id
-    wait_for(lambda: vigil.api("GET", "/v1/orders").json()["orders"]["t1-order"]["state"] == "NEW",
+    wait_for(lambda: vigil.api("GET", "/v1/orders").json()["orders"]["in-doubt"]["state"] == "NEW",
              timeout=10)  # fmt: skip
-    assert copies_on_exchange(vigil, "t1-order") == 1
+    assert copies_on_exchange(vigil, "in-doubt") == 1
     # re-sending the same intent never makes a second order
-    again = vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-order")
+    again = vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id="in-doubt")
     assert not again.accepted and again.refusal is Refusal.DUPLICATE
-    assert copies_on_exchange(vigil, "t1-order") == 1
+    assert copies_on_exchange(vigil, "in-doubt") == 1
     wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
     assert vigil.status()["breaker"] == "GREEN"
 
 
-def test_t1_an_order_that_never_reached_the_exchange_is_confirmed_absent(vigil: Vigil) -> None:
+def test_an_order_that_never_reached_the_exchange_is_confirmed_absent(vigil: Vigil) -> None:
     vigil.sim.arm("unknown_status", params={"placed": False})
     assert vigil.submit(
-        type="LIMIT", price="59000", quantity="0.01", client_order_id="t1-gone"
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="never-sent"
     ).accepted
     orders = lambda: vigil.api("GET", "/v1/orders").json()["orders"]  # noqa: E731
-    wait_for(lambda: orders()["t1-gone"]["state"] == "REJECTED", timeout=10)
-    assert copies_on_exchange(vigil, "t1-gone") == 0
+    wait_for(lambda: orders()["never-sent"]["state"] == "REJECTED", timeout=10)
+    assert copies_on_exchange(vigil, "never-sent") == 0
     assert vigil.status()["breaker"] == "GREEN"
 
 
@@ -109,7 +109,7 @@ def latest_incident(vigil: Vigil, kind: str) -> Path:
     return folders[-1]
 
 
-def test_t2_ghost_order_is_detected_within_one_reconciliation_cycle(vigil: Vigil) -> None:
+def test_a_ghost_order_is_detected_within_one_reconciliation_cycle(vigil: Vigil) -> None:
     interval = vigil.system.settings.reconciliation.interval_s
     vigil.system.adapter.user_stream.close()  # only reconciliation may find it here
     vigil.sim.arm("ghost_order", params={"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01"})
@@ -124,7 +124,7 @@ def test_t2_ghost_order_is_detected_within_one_reconciliation_cycle(vigil: Vigil
                                              "quantity": "0.001"}).status_code == 409  # fmt: skip
 
 
-def test_t3_balance_drift_is_red_and_the_report_names_the_asset_and_both_amounts(
+def test_balance_drift_is_red_and_the_report_names_the_asset_and_both_amounts(
     vigil: Vigil,
 ) -> None:
     vigil.sim.arm("balance_drift", params={"asset": "USDT", "delta": "-12.5"})

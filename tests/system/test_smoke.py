@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, wait_for
 
 
 def test_an_intent_reaches_the_exchange_and_the_book_matches(vigil: Vigil) -> None:

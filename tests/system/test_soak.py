@@ -9,8 +9,7 @@ from decimal import Decimal
 
 from exchange.simulator import SimulatedExchange, SimulatorConfig
 from runtime.messages import CancelAll, OrderIntent
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil
+from tests.conftest import Vigil, wait_for
 from tests.system.test_reconciliation import differences
 
 ORDERS = 2000

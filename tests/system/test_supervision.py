@@ -12,8 +12,7 @@ import pytest
 from actors.order_broker import StaleInstance
 from exchange.contract import OrderRequest
 from runtime.messages import InjectFault
-from tests.conftest import wait_for
-from tests.system.conftest import Vigil, audited, wait_audited
+from tests.conftest import Vigil, audited, wait_audited, wait_for
 
 
 def crash(vigil: Vigil, actor: str) -> None:
