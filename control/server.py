@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
@@ -217,7 +218,7 @@ class ControlServer:
             return model.model_validate(data)
         except (ValueError, ValidationError) as exc:
             raise web.HTTPUnprocessableEntity(
-                text=f'{{"error": {str(exc)!r}}}'.replace("'", '"'), content_type="application/json"
+                text=json.dumps({"error": str(exc)}), content_type="application/json"
             ) from None
 
     # ---------------------------------------------------------------- endpoints
