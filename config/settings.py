@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.policy import PolicyLimits
 from exchange.simulator.config import SimulatorConfig
 
 DEFAULT_PROFILE = Path(__file__).resolve().parent / "sim.toml"
@@ -142,6 +144,24 @@ class PolicySettings(_Section):
     max_reference_age_s: float | None = Field(
         default=30.0, gt=0, description="a symbol's mid older than this is no reference price"
     )
+
+    def limits(self, symbols: Iterable[str]) -> PolicyLimits:
+        """The guard's limits for trading ``symbols``."""
+        age = self.max_reference_age_s
+        return PolicyLimits(
+            symbols=frozenset(symbols),
+            max_order_notional=self.max_order_notional,
+            max_open_orders=self.max_open_orders,
+            fat_finger_pct=self.fat_finger_pct,
+            denied_symbols=frozenset(self.denied_symbols),
+            max_position_notional=self.max_position_notional,
+            max_total_exposure=self.max_total_exposure,
+            max_directional_notional=self.max_directional_notional,
+            max_orders_per_minute=self.max_orders_per_minute,
+            max_orders_per_day=self.max_orders_per_day,
+            max_daily_loss=self.max_daily_loss,
+            max_reference_age_ms=None if age is None else int(age * 1000),
+        )
 
 
 class TriggerSettings(_Section):

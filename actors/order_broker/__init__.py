@@ -3,7 +3,7 @@ handlers (``broker``), the wire that sends (``wire``), the book taken from the e
 (``resync``: opening, adoption, resync) and the memory that outlives an instance
 (``memory``)."""
 
-from actors.order_broker.broker import OrderBroker, new_client_order_id, policy_limits
+from actors.order_broker.broker import OrderBroker, new_client_order_id
 from actors.order_broker.memory import BrokerMemory, OwnedJournal, StaleInstance
 
 __all__ = [
@@ -12,5 +12,4 @@ __all__ = [
     "OwnedJournal",
     "StaleInstance",
     "new_client_order_id",
-    "policy_limits",
 ]

@@ -17,7 +17,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import queries, resync
+from actors.order_broker import executions, queries, resync
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.admission import Admission, Refusal, YellowView, admit, intent_record
@@ -25,8 +25,7 @@ from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker import Level
 from domain.breaker_rules import EvidenceKind
 from domain.evidence import Signal, position, unknown_orders
-from domain.policy import PolicyLimits, policy_input_from_book
-from domain.reconciliation import InternalOrder
+from domain.policy import policy_input_from_book
 from domain.replay import change_entry, day_mark_entry, day_peak_entry, intent_entry
 from domain.risk import RiskReading
 from exchange.contract import BalanceUpdate, ExchangeError, OrderAck, OrderRequest, OrderStatus
@@ -59,35 +58,8 @@ NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted 
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 
 
-def summary(o: BookOrder) -> InternalOrder:
-    return InternalOrder(
-        o.client_order_id, o.symbol, o.order_id, o.state.value, o.executed_qty, o.updated_ms
-    )
-
-
 def new_client_order_id() -> str:
     return f"vgl-{secrets.token_hex(8)}"
-
-
-def policy_limits(settings: Any) -> PolicyLimits:
-    """The policy guard's limits from ``[policy]`` and the configured symbols."""
-    p = settings.policy
-    return PolicyLimits(
-        symbols=frozenset(settings.exchange.symbols),
-        max_order_notional=p.max_order_notional,
-        max_open_orders=p.max_open_orders,
-        fat_finger_pct=p.fat_finger_pct,
-        denied_symbols=frozenset(p.denied_symbols),
-        max_position_notional=p.max_position_notional,
-        max_total_exposure=p.max_total_exposure,
-        max_directional_notional=p.max_directional_notional,
-        max_orders_per_minute=p.max_orders_per_minute,
-        max_orders_per_day=p.max_orders_per_day,
-        max_daily_loss=p.max_daily_loss,
-        max_reference_age_ms=(
-            None if p.max_reference_age_s is None else int(p.max_reference_age_s * 1000)
-        ),
-    )
 
 
 class OrderBroker(VigilActor):
@@ -129,7 +101,7 @@ class OrderBroker(VigilActor):
         self.book: Book = self.memory.book
         self.state = self.memory.state
         self.book.on_change = self._journal_change
-        self.limits = policy_limits(self.settings)
+        self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.wire = Wire(
             self.adapter, self.ctx.gate, self.ctx.directory, self.memory, self.generation
         )
@@ -336,23 +308,8 @@ class OrderBroker(VigilActor):
             cumulative_quote=ack.cumulative_quote_qty or Decimal(0),
             now_ms=now_ms(),
         )
-        for fill in ack.fills:
-            self._fill(
-                Execution(
-                    symbol=ack.symbol,
-                    trade_id=fill.trade_id,
-                    order_id=ack.order_id,
-                    client_order_id=order.client_order_id,
-                    side=order.side,
-                    price=fill.price,
-                    qty=fill.qty,
-                    commission=fill.commission,
-                    commission_asset=fill.commission_asset,
-                    time_ms=ack.transact_time_ms,
-                    is_maker=False,
-                    via="ack",
-                )
-            )
+        for execution in executions.from_ack(ack, order):
+            self._fill(execution)
 
     # ------------------------------------------------------------------ updates
 
@@ -368,23 +325,9 @@ class OrderBroker(VigilActor):
             now_ms=now_ms(),
         )
         self._known(order)
-        if r.execution_type == "TRADE" and r.trade_id is not None and r.trade_id >= 0:
-            self._fill(
-                Execution(
-                    symbol=r.symbol,
-                    trade_id=r.trade_id,
-                    order_id=r.order_id,
-                    client_order_id=r.order_client_id,
-                    side=r.side.value,
-                    price=r.last_price,
-                    qty=r.last_qty,
-                    commission=r.commission,
-                    commission_asset=r.commission_asset,
-                    time_ms=r.transaction_time_ms,
-                    is_maker=r.is_maker,
-                    via=message.via,
-                )
-            )
+        execution = executions.from_report(r, message.via)
+        if execution is not None:
+            self._fill(execution)
         if order is not None and order.state is OrderState.PARTIALLY_FILLED:
             crash_point("partial_fill")
         if order is not None:
@@ -434,22 +377,7 @@ class OrderBroker(VigilActor):
     def on_trades(self, message: TradesSeen) -> None:
         for t in message.trades:
             order = self.book.find(t.symbol, None, t.order_id)
-            self._fill(
-                Execution(
-                    symbol=t.symbol,
-                    trade_id=t.trade_id,
-                    order_id=t.order_id,
-                    client_order_id=order.client_order_id if order else None,
-                    side="BUY" if t.is_buyer else "SELL",
-                    price=t.price,
-                    qty=t.qty,
-                    commission=t.commission,
-                    commission_asset=t.commission_asset,
-                    time_ms=t.time_ms,
-                    is_maker=t.is_maker,
-                    via="rest",
-                )
-            )
+            self._fill(executions.from_trade(t, order.client_order_id if order else None))
 
     def on_account(self, message: AccountEvent) -> None:
         event = message.event
