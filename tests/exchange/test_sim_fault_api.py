@@ -191,3 +191,20 @@ def test_decimal_values_accept_numbers_and_numeric_strings(sim: SimHandle) -> No
     assert sim.balance("USDT")["free"] == "100005.00000000"
     sim.set_price("BTCUSDT", "61000.5")
     assert sim.state()["prices"]["BTCUSDT"]["mid"] == "61000.50000000"
+
+
+def test_the_user_docs_list_every_kind_and_parameter_of_the_schema() -> None:
+    from exchange.simulator import FAULT_SCHEMA
+    from tests.conftest import ROOT
+
+    documented: set[tuple[str, str]] = set()
+    kind = ""
+    for line in (ROOT / "docs" / "simulator.md").read_text().splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "/").strip().strip("|").split("|")]
+        if len(cells) != 5 or cells[0] in ("kind", "---"):
+            continue  # only the five-column parameter table
+        kind = cells[0].strip("`") or kind
+        documented.add((kind, cells[1].strip("`")))
+    expected = {(k, p) for k, spec in FAULT_SCHEMA.items() for p in spec.params}
+    expected |= {(k, "—") for k, spec in FAULT_SCHEMA.items() if not spec.params}
+    assert documented == expected
