@@ -21,7 +21,7 @@ from exchange.simulator.faults import FaultBook
 from exchange.simulator.server import SimServer
 
 #: the longest in-flight requests may hold a stop up
-SHUTDOWN_TIMEOUT_S = 0.5
+SHUTDOWN_TIMEOUT_S = 0.25
 
 
 class SimulatedExchange:

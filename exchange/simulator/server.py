@@ -38,7 +38,7 @@ from exchange.simulator.streams import MarketStreams
 from exchange.simulator.ws_api import UserStreams
 
 #: how long a closing WebSocket may wait for its peer's close frame at shutdown
-CLOSE_TIMEOUT_S = 0.5
+CLOSE_TIMEOUT_S = 0.25
 
 
 def wall_clock_ms() -> int:
