@@ -44,6 +44,13 @@ DEPOSIT_FIELDS = {
 }
 
 
+async def _text(http: web.Request) -> str:
+    try:
+        return (await http.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadField("body", "not UTF-8 text") from None
+
+
 class ControlApi:
     """The ``/_sim`` handlers."""
 
@@ -80,7 +87,7 @@ class ControlApi:
 
     async def arm(self, http: web.Request) -> web.Response:
         try:
-            request = parse_arm(read_body(await http.text()))
+            request = parse_arm(read_body(await _text(http)))
             if FAULT_SCHEMA[request.kind].one_shot:
                 await self._one_shot(request)
         except BadField as exc:
@@ -155,7 +162,7 @@ class ControlApi:
 
     async def deposit(self, http: web.Request) -> web.Response:
         try:
-            body = check_object("", read_body(await http.text()), DEPOSIT_FIELDS)
+            body = check_object("", read_body(await _text(http)), DEPOSIT_FIELDS)
             if body["amount"] == 0:
                 raise BadField("amount", "must not be 0 (negative: a withdrawal)")
             try:
@@ -170,7 +177,7 @@ class ControlApi:
         """Advance the price process ``steps`` times, in chunks that leave the event loop
         (and a stop) free to act between them."""
         try:
-            body = check_object("", read_body(await http.text(), allow_empty=True), TICK_FIELDS)
+            body = check_object("", read_body(await _text(http), allow_empty=True), TICK_FIELDS)
         except BadField as exc:
             return self._bad(exc)
         steps: int = body["steps"]
@@ -183,7 +190,7 @@ class ControlApi:
 
     async def price(self, http: web.Request) -> web.Response:
         try:
-            body = check_object("", read_body(await http.text()), PRICE_FIELDS)
+            body = check_object("", read_body(await _text(http)), PRICE_FIELDS)
             symbol, price = body["symbol"], body["price"]
             market = self.engine.markets.get(symbol)
             if market is None:

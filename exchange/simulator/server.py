@@ -46,6 +46,15 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
+def __getattr__(name: str) -> Any:
+    """``SimulatedExchange`` moved to :mod:`exchange.simulator.runner`; still found here."""
+    if name == "SimulatedExchange":
+        from exchange.simulator.runner import SimulatedExchange
+
+        return SimulatedExchange
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class SimServer:
     """Binance's protocol over the engine, with rate limits, auth and faults."""
 

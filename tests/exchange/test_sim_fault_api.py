@@ -208,3 +208,15 @@ def test_the_user_docs_list_every_kind_and_parameter_of_the_schema() -> None:
     expected = {(k, p) for k, spec in FAULT_SCHEMA.items() for p in spec.params}
     expected |= {(k, "—") for k, spec in FAULT_SCHEMA.items() if not spec.params}
     assert documented == expected
+
+
+@pytest.mark.parametrize("path", [FAULTS, TICK, PRICE, DEPOSIT])
+def test_a_body_that_is_not_utf8_is_refused_naming_the_body(sim: SimHandle, path: str) -> None:
+    resp = requests.post(f"{sim.rest}{path}", data=b'{"kind": "\xff"}', timeout=5)
+    assert resp.status_code == 400 and resp.json()["field"] == "body"
+
+
+def test_simulated_exchange_is_still_importable_from_the_server_module() -> None:
+    from exchange.simulator import SimulatedExchange, server
+
+    assert server.SimulatedExchange is SimulatedExchange
