@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from exchange.simulator import rendering
 from exchange.simulator.connections import json_response
 from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError
@@ -154,7 +155,17 @@ class ControlApi:
     # ------------------------------------------------------------------ state, money, prices
 
     async def state(self, http: web.Request) -> web.Response:
-        state = self.engine.state_json()
+        engine = self.engine
+        with engine.lock:
+            state = rendering.state_json(
+                server_time=engine.server_time(),
+                balances=engine.balances,
+                deposits=engine.deposits,
+                markets=engine.markets,
+                open_orders=engine.open_orders(None),
+                orders=[o for orders in engine.orders.values() for o in orders],
+                trades=[t for trades in engine.trades.values() for t in trades],
+            )
         state["faults"] = self.faults.armed()
         state["subscriptions"] = self.users.subscription_count()
         state["rate_limits"] = self.limiter.rate_limits_json()
@@ -173,6 +184,10 @@ class ControlApi:
             return self._bad(exc)
         return json_response({"ok": True})
 
+    def _prices(self) -> dict[str, dict[str, str]]:
+        with self.engine.lock:
+            return rendering.prices_json(self.engine.markets)
+
     async def tick(self, http: web.Request) -> web.Response:
         """Advance the price process ``steps`` times, in chunks that leave the event loop
         (and a stop) free to act between them."""
@@ -186,7 +201,7 @@ class ControlApi:
             done += self.engine.tick(min(TICK_CHUNK, steps - done), self.stopping)
             await asyncio.sleep(0)
         self.markets.push_book_tickers()
-        return json_response({"steps": done, "prices": self.engine.prices_json()})
+        return json_response({"steps": done, "prices": self._prices()})
 
     async def price(self, http: web.Request) -> web.Response:
         try:
@@ -201,4 +216,4 @@ class ControlApi:
             return self._bad(exc)
         self.engine.set_price(symbol, price)
         self.markets.push_book_tickers([symbol])  # only this book moved
-        return json_response({"prices": self.engine.prices_json()})
+        return json_response({"prices": self._prices()})

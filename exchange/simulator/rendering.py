@@ -8,7 +8,7 @@ Decimals are written as Binance writes them: fixed point, eight places.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -256,4 +256,39 @@ def book_ticker(market: Market) -> dict[str, Any]:
         "B": fmt(bid_qty),
         "a": fmt(ask),
         "A": fmt(ask_qty),
+    }
+
+
+# ---------------------------------------------------------------------------- the true state
+
+
+def prices_json(markets: Mapping[str, Market]) -> dict[str, dict[str, str]]:
+    """Each symbol's mid, best bid and best ask."""
+    return {
+        s: {"mid": fmt(m.mid), "bid": fmt(m.best("BUY")), "ask": fmt(m.best("SELL"))}
+        for s, m in markets.items()
+    }
+
+
+def state_json(
+    *,
+    server_time: int,
+    balances: Mapping[str, Balance],
+    deposits: Mapping[str, Decimal],
+    markets: Mapping[str, Market],
+    open_orders: Sequence[SimOrder],
+    orders: Iterable[SimOrder],
+    trades: Iterable[SimTrade],
+) -> dict[str, Any]:
+    """The exchange's true state, for tests and operators (``GET /_sim/state``)."""
+    return {
+        "server_time": server_time,
+        "balances": {
+            a: {"free": fmt(b.free), "locked": fmt(b.locked)} for a, b in sorted(balances.items())
+        },
+        "deposits": {a: fmt(v) for a, v in sorted(deposits.items())},
+        "prices": prices_json(markets),
+        "open_orders": [order_json(o) | {"owner": o.owner} for o in open_orders],
+        "orders": [order_json(o) | {"owner": o.owner} for o in orders],
+        "trades": [trade_json(t) for t in trades],
     }

@@ -32,6 +32,7 @@ class TradingEndpoints:
 
     def __init__(self, engine: Engine, faults: FaultBook, limiter: RateLimiter) -> None:
         self.engine = engine
+        self.config = engine.config
         self.faults = faults
         self.limiter = limiter
 
@@ -50,7 +51,15 @@ class TradingEndpoints:
         ]
 
     def account(self, request: Request) -> dict[str, Any]:
-        return self.engine.account_json(omit_zero=request.get("omitZeroBalances") == "true")
+        omit_zero = request.get("omitZeroBalances") == "true"
+        with self.engine.lock:
+            return rendering.account_json(
+                self.engine.balances,
+                maker=self.config.maker_commission,
+                taker=self.config.taker_commission,
+                update_time=self.engine.update_time,
+                omit_zero=omit_zero,
+            )
 
     @staticmethod
     def _order_args(request: Request) -> dict[str, Any]:
