@@ -1,11 +1,17 @@
-"""Request signing as Binance verifies it (HMAC-SHA256, hex)."""
+"""Request authentication as Binance does it: the API key, the timestamp and its
+``recvWindow`` (-1021), and the HMAC-SHA256 signature (-1022), for REST and the WebSocket API."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import unquote_plus
+
+from exchange.simulator.errors import ApiError, mandatory
 
 
 def hmac_hex(secret: str, payload: str) -> str:
@@ -45,3 +51,45 @@ def _ws_value(value: object) -> str:
 def signature_matches(secret: str, payloads: list[str], signature: str) -> bool:
     given = signature.lower()
     return any(hmac.compare_digest(hmac_hex(secret, p), given) for p in payloads)
+
+
+def check_api_key(expected: str, api_key: str | None) -> None:
+    """-2014 for a missing or malformed key, -2015 for a wrong one (HTTP 401)."""
+    if not api_key:
+        raise ApiError(-2014, "API-key format invalid.", 401)
+    if api_key != expected:
+        raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+
+def check_timing(params: Mapping[str, Any], server_time: int, max_recv_window_ms: int) -> None:
+    """``timestamp`` (ms, or µs) must be within ``recvWindow`` of the server's clock."""
+    raw_ts = params.get("timestamp")
+    if raw_ts is None or not re.fullmatch(r"[0-9]{1,19}", str(raw_ts)):
+        raise mandatory("timestamp")
+    timestamp = int(raw_ts)
+    if timestamp > 10**14:  # microseconds
+        timestamp //= 1000
+    recv_window = Decimal(5000)
+    if params.get("recvWindow") is not None:
+        try:
+            recv_window = Decimal(str(params["recvWindow"]))
+        except InvalidOperation:
+            raise ApiError(-1100, "Illegal characters found in parameter 'recvWindow'.") from None
+        if not recv_window.is_finite() or recv_window > max_recv_window_ms or recv_window <= 0:
+            raise ApiError(
+                -1102,
+                f"'recvWindow' contains unexpected value. Cannot be greater than "
+                f"{max_recv_window_ms}.",
+            )
+    if timestamp >= server_time + 1000:
+        raise ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if server_time - timestamp > recv_window:
+        raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def check_signature(secret: str, payloads: list[str], signature: str | None) -> None:
+    """-1102 without a signature, -1022 if it matches none of the payloads."""
+    if not signature:
+        raise mandatory("signature")
+    if not signature_matches(secret, payloads, signature):
+        raise ApiError(-1022, "Signature for this request is not valid.")

@@ -1,6 +1,8 @@
-"""The simulated exchange's matching engine: accounts, orders, a synthetic book, trades.
+"""The simulated exchange's matching engine: accounts, orders, matching and balances.
 
-Pure state and arithmetic with no I/O. Every mutation happens under one lock, so the
+Pure state and arithmetic: no I/O, and no clock of its own — every timestamp comes from
+the ``clock`` it is given (a callable returning milliseconds; the server passes the wall
+clock, tests may pass a manual one). Every mutation happens under one lock, so the
 server's event loop and a test thread can both drive it. Events (the user data stream)
 are handed to the ``publish`` callback in the order they happen.
 
@@ -13,251 +15,52 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
-from domain.filters import FilterViolation, SymbolFilters, check_order
+from exchange.simulator import rendering
 from exchange.simulator.config import SimulatorConfig, SymbolSpec
+from exchange.simulator.errors import ApiError, insufficient_balance
+from exchange.simulator.filters import SymbolRules
+from exchange.simulator.market import Market
+from exchange.simulator.model import STOP_TYPES, ZERO, Balance, SimOrder, SimTrade
+from exchange.simulator.validation import check_new_order
 
-ZERO = Decimal(0)
 EIGHT = Decimal("0.00000001")
-OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
-ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
-STOP_TYPES = ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
-TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def fmt(value: Decimal) -> str:
-    """Binance's decimal string: fixed point, eight places."""
-    return f"{value:.8f}"
-
-
-class ApiError(Exception):
-    """A Binance error: ``{"code": code, "msg": msg}`` with an HTTP status."""
-
-    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.http_status = http_status
-
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
-
-
-def insufficient_balance() -> ApiError:
-    return ApiError(-2010, "Account has insufficient balance for requested action.")
-
-
-@dataclass
-class Balance:
-    free: Decimal = ZERO
-    locked: Decimal = ZERO
-
-
-@dataclass
-class SimOrder:
-    symbol: str
-    order_id: int
-    client_order_id: str
-    side: str
-    type: str
-    time_in_force: str
-    price: Decimal
-    orig_qty: Decimal
-    stop_price: Decimal
-    orig_quote_qty: Decimal
-    time: int
-    owner: str = "account"  # "ghost" for orders placed by another client of the account
-    executed_qty: Decimal = ZERO
-    cum_quote: Decimal = ZERO
-    status: str = "NEW"
-    update_time: int = 0
-    working_time: int = -1
-    locked: Decimal = ZERO  # what this order still holds locked (quote for BUY, base for SELL)
-    expiry_reason: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.orig_qty - self.executed_qty
-
-    @property
-    def is_working(self) -> bool:
-        return self.working_time != -1
-
-    def as_json(self, *, query: bool = True) -> dict[str, Any]:
-        """The order as the REST API shows it (query shape, or new-order RESULT shape)."""
-        out: dict[str, Any] = {
-            "symbol": self.symbol,
-            "orderId": self.order_id,
-            "orderListId": -1,
-            "clientOrderId": self.client_order_id,
-            "price": fmt(self.price),
-            "origQty": fmt(self.orig_qty),
-            "executedQty": fmt(self.executed_qty),
-            "origQuoteOrderQty": fmt(self.orig_quote_qty),
-            "cummulativeQuoteQty": fmt(self.cum_quote),
-            "status": self.status,
-            "timeInForce": self.time_in_force,
-            "type": self.type,
-            "side": self.side,
-        }
-        if query:
-            out["stopPrice"] = fmt(self.stop_price)
-            out["icebergQty"] = fmt(ZERO)
-            out["time"] = self.time
-            out["updateTime"] = self.update_time
-            out["isWorking"] = self.is_working
-        elif self.type in STOP_TYPES:
-            out["stopPrice"] = fmt(self.stop_price)
-        out["workingTime"] = self.working_time
-        out["selfTradePreventionMode"] = "NONE"
-        if self.expiry_reason is not None:
-            out["expiryReason"] = self.expiry_reason
-        return out
-
-
-@dataclass(frozen=True)
-class SimTrade:
-    symbol: str
-    trade_id: int
-    order_id: int
-    price: Decimal
-    qty: Decimal
-    quote_qty: Decimal
-    commission: Decimal
-    commission_asset: str
-    time: int
-    is_buyer: bool
-    is_maker: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol,
-            "id": self.trade_id,
-            "orderId": self.order_id,
-            "orderListId": -1,
-            "price": fmt(self.price),
-            "qty": fmt(self.qty),
-            "quoteQty": fmt(self.quote_qty),
-            "commission": fmt(self.commission),
-            "commissionAsset": self.commission_asset,
-            "time": self.time,
-            "isBuyer": self.is_buyer,
-            "isMaker": self.is_maker,
-            "isBestMatch": True,
-        }
-
-    def fill_json(self) -> dict[str, Any]:
-        return {
-            "price": fmt(self.price),
-            "qty": fmt(self.qty),
-            "commission": fmt(self.commission),
-            "commissionAsset": self.commission_asset,
-            "tradeId": self.trade_id,
-        }
-
-
-@dataclass
-class Market:
-    """One symbol: the seeded price process and a synthetic book around the mid."""
-
-    spec: SymbolSpec
-    filters: SymbolFilters
-    rng: random.Random
-    depth_levels: int
-    mid_ticks: int = 0
-    update_id: int = 1
-    consumed: dict[tuple[str, int], Decimal] = field(default_factory=dict)
-    next_order_id: int = 1
-    next_trade_id: int = 1
-    slippage_ticks: int = 0
-
-    @property
-    def tick(self) -> Decimal:
-        return self.spec.tick_size
-
-    @property
-    def mid(self) -> Decimal:
-        return self.tick * self.mid_ticks
-
-    def step(self) -> None:
-        """One step of the price process; the book's consumed liquidity refills."""
-        move = round(self.rng.gauss(0.0, float(self.spec.volatility_ticks)))
-        min_ticks = self.spec.spread_ticks + self.depth_levels * self.spec.level_gap_ticks + 1
-        self.mid_ticks = max(min_ticks, self.mid_ticks + move)
-        self.consumed.clear()
-        self.update_id += 1
-
-    def set_mid(self, price: Decimal) -> None:
-        self.mid_ticks = int((price / self.tick).to_integral_value())
-        self.consumed.clear()
-        self.update_id += 1
-
-    def best(self, side: str) -> Decimal:
-        """Best bid (side BUY) or best ask (side SELL) of the synthetic book."""
-        levels = self.levels("SELL" if side == "BUY" else "BUY")
-        return levels[0][0] if levels else ZERO
-
-    def levels(self, taker_side: str) -> list[tuple[Decimal, Decimal]]:
-        """The book levels a taker on ``taker_side`` would hit, best first: (price, qty left)."""
-        spread = self.spec.spread_ticks
-        gap = self.spec.level_gap_ticks
-        best_ask = self.mid_ticks + (spread + 1) // 2
-        best_bid = best_ask - spread
-        out: list[tuple[Decimal, Decimal]] = []
-        for i in range(self.depth_levels):
-            # a BUY taker hits the asks (above the mid), a SELL taker the bids
-            ticks = best_ask + i * gap if taker_side == "BUY" else best_bid - i * gap
-            if ticks < 1:
-                break
-            qty = self.spec.level_qty * (1 + i)
-            left = qty - self.consumed.get((taker_side, ticks), ZERO)
-            if left > 0:
-                out.append((self.tick * ticks, left))
-        return out
-
-    def consume(self, taker_side: str, price: Decimal, qty: Decimal) -> None:
-        key = (taker_side, int(price / self.tick))
-        self.consumed[key] = self.consumed.get(key, ZERO) + qty
-
-    def book_ticker(self) -> dict[str, Any]:
-        bids = self.levels("SELL")
-        asks = self.levels("BUY")
-        bid, bid_qty = bids[0] if bids else (ZERO, ZERO)
-        ask, ask_qty = asks[0] if asks else (ZERO, ZERO)
-        return {
-            "u": self.update_id,
-            "s": self.spec.symbol,
-            "b": fmt(bid),
-            "B": fmt(bid_qty),
-            "a": fmt(ask),
-            "A": fmt(ask_qty),
-        }
-
 
 Publisher = Callable[[dict[str, Any]], None]
+#: milliseconds since the epoch, as the exchange's clock reads them
+Clock = Callable[[], int]
+
+
+class ManualClock:
+    """A clock that moves only when told to: the default, so an engine alone is deterministic."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self.now_ms = start_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, ms: int) -> None:
+        self.now_ms += ms
 
 
 class Engine:
     """The exchange's true state. All methods are thread-safe."""
 
-    def __init__(self, config: SimulatorConfig, publish: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        publish: Publisher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
         self._lock = threading.RLock()
         self._publish: Publisher = publish or (lambda _event: None)
+        self._clock: Clock = clock or ManualClock()
         self.balances: dict[str, Balance] = {
             asset: Balance(free=amount) for asset, amount in config.balances.items()
         }
@@ -267,7 +70,7 @@ class Engine:
             seed = config.seed ^ zlib.crc32(spec.symbol.encode())
             market = Market(
                 spec=spec,
-                filters=SymbolFilters.from_exchange_info(spec.exchange_info_entry()),
+                rules=SymbolRules.from_filters(spec.exchange_info_entry()["filters"]),
                 rng=random.Random(seed),
                 depth_levels=config.depth_levels,
             )
@@ -283,16 +86,22 @@ class Engine:
         self.trades: dict[str, list[SimTrade]] = {s: [] for s in self.markets}
         self._execution_ids = itertools.count(1)
         self._cancel_ids = itertools.count(1)
-        self.update_time = now_ms()
+        self.update_time = self._clock()
         self.clock_offset_ms = 0
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold it to read several pieces of state consistently."""
+        return self._lock
 
     def set_publisher(self, publish: Publisher) -> None:
         self._publish = publish
 
     def server_time(self) -> int:
-        return now_ms() + self.clock_offset_ms
+        """The exchange's clock: the injected clock plus any clock_skew offset."""
+        return self._clock() + self.clock_offset_ms
 
     def market(self, symbol: str) -> Market:
         market = self.markets.get(symbol)
@@ -303,22 +112,15 @@ class Engine:
     def _balance(self, asset: str) -> Balance:
         return self.balances.setdefault(asset, Balance())
 
-    def _account_position(self, assets: set[str]) -> None:
-        self.update_time = now_ms()
+    def _account_position(self, assets: Iterable[str]) -> None:
+        assets = set(assets)
+        for asset in assets:
+            self._balance(asset)
+        self.update_time = self._clock()
         self._publish(
-            {
-                "e": "outboundAccountPosition",
-                "E": self.server_time(),
-                "u": self.update_time,
-                "B": [
-                    {
-                        "a": asset,
-                        "f": fmt(self._balance(asset).free),
-                        "l": fmt(self._balance(asset).locked),
-                    }
-                    for asset in sorted(assets)
-                ],
-            }
+            rendering.account_position(
+                self.balances, assets, event_time=self.server_time(), update_time=self.update_time
+            )
         )
 
     def _execution_report(
@@ -328,49 +130,17 @@ class Engine:
         *,
         trade: SimTrade | None = None,
         client_order_id: str | None = None,
-        reject_reason: str = "NONE",
     ) -> None:
-        """Publish one executionReport; ``client_order_id`` is the cancel's own id on cancel."""
-        event: dict[str, Any] = {
-            "e": "executionReport",
-            "E": self.server_time(),
-            "s": order.symbol,
-            "c": client_order_id or order.client_order_id,
-            "S": order.side,
-            "o": order.type,
-            "f": order.time_in_force,
-            "q": fmt(order.orig_qty),
-            "p": fmt(order.price),
-            "P": fmt(order.stop_price),
-            "F": fmt(ZERO),
-            "g": -1,
-            "C": order.client_order_id if client_order_id else "",
-            "x": execution_type,
-            "X": order.status,
-            "r": reject_reason,
-            "i": order.order_id,
-            "l": fmt(trade.qty if trade else ZERO),
-            "z": fmt(order.executed_qty),
-            "L": fmt(trade.price if trade else ZERO),
-            "n": fmt(trade.commission) if trade else "0",
-            "N": trade.commission_asset if trade else None,
-            "T": trade.time if trade else order.update_time,
-            "t": trade.trade_id if trade else -1,
-            "I": next(self._execution_ids),
-            "w": order.is_open and order.is_working,
-            "m": trade.is_maker if trade else False,
-            "M": False,
-            "O": order.time,
-            "Z": fmt(order.cum_quote),
-            "Y": fmt(trade.quote_qty if trade else ZERO),
-            "Q": fmt(order.orig_quote_qty),
-            "V": "NONE",
-        }
-        if order.is_working:
-            event["W"] = order.working_time
-        if order.expiry_reason is not None and order.status == "EXPIRED":
-            event["eR"] = order.expiry_reason
-        self._publish(event)
+        self._publish(
+            rendering.execution_report(
+                order,
+                execution_type,
+                event_time=self.server_time(),
+                execution_id=next(self._execution_ids),
+                trade=trade,
+                client_order_id=client_order_id,
+            )
+        )
 
     # ------------------------------------------------------------------ orders
 
@@ -394,85 +164,6 @@ class Engine:
                 raise ApiError(-2013, "Order does not exist.")
             return found
 
-    def validate_new_order(
-        self,
-        *,
-        symbol: str,
-        side: str,
-        order_type: str,
-        time_in_force: str | None,
-        quantity: Decimal | None,
-        quote_order_qty: Decimal | None,
-        price: Decimal | None,
-        stop_price: Decimal | None,
-    ) -> Market:
-        """Every check that happens before the matching engine (-11xx, -1013)."""
-        market = self.market(symbol)
-        if side not in ("BUY", "SELL"):
-            raise ApiError(-1117, "Invalid side.")
-        if order_type not in ORDER_TYPES:
-            raise ApiError(-1116, "Invalid orderType.")
-        needs_tif = order_type in ("LIMIT", *STOP_TYPES)
-        if needs_tif and time_in_force is None:
-            raise ApiError(
-                -1102,
-                "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
-            )
-        if time_in_force is not None:
-            if time_in_force not in TIME_IN_FORCE:
-                raise ApiError(-1115, "Invalid timeInForce.")
-            if not needs_tif:
-                raise ApiError(-1106, "Parameter 'timeInForce' sent when not required.")
-        if order_type != "MARKET" and price is None:
-            raise ApiError(
-                -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-            )
-        if order_type == "MARKET" and price is not None:
-            raise ApiError(-1106, "Parameter 'price' sent when not required.")
-        if order_type in STOP_TYPES and stop_price is None:
-            raise ApiError(
-                -1102,
-                "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
-            )
-        if order_type not in STOP_TYPES and stop_price is not None:
-            raise ApiError(-1106, "Parameter 'stopPrice' sent when not required.")
-        if quote_order_qty is not None:
-            if order_type != "MARKET":
-                raise ApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
-            if quantity is not None:
-                raise ApiError(
-                    -1102,
-                    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
-                )
-            if quote_order_qty <= 0:
-                raise ApiError(-1013, "Illegal quoteOrderQty.")
-        elif quantity is None:
-            name = "Param 'quantity' or 'quoteOrderQty'" if order_type == "MARKET" else "'quantity'"
-            raise ApiError(
-                -1102, f"Mandatory parameter {name} was not sent, was empty/null, or malformed."
-            )
-        for name, value in (("quantity", quantity), ("price", price), ("stopPrice", stop_price)):
-            if value is not None and value <= 0:
-                raise (
-                    ApiError(-1013, f"Illegal {name}.")
-                    if name != "quantity"
-                    else ApiError(-1013, "Filter failure: LOT_SIZE")
-                )
-        try:
-            check_order(
-                market.filters,
-                side=side,
-                order_type=order_type,
-                quantity=quantity,
-                price=price,
-                stop_price=stop_price,
-                reference_price=market.mid,
-                open_orders=len(self._open[symbol]),
-            )
-        except FilterViolation as exc:
-            raise ApiError(-1013, str(exc)) from None
-        return market
-
     def place_order(
         self,
         *,
@@ -490,8 +181,9 @@ class Engine:
     ) -> tuple[SimOrder | None, list[SimTrade]]:
         """Validate, accept and match a new order. Raises ApiError on any rejection."""
         with self._lock:
-            market = self.validate_new_order(
-                symbol=symbol,
+            market = self.market(symbol)
+            check_new_order(
+                market,
                 side=side,
                 order_type=order_type,
                 time_in_force=time_in_force,
@@ -499,6 +191,7 @@ class Engine:
                 quote_order_qty=quote_order_qty,
                 price=price,
                 stop_price=stop_price,
+                open_orders=len(self._open[symbol]),
             )
             if test_only:
                 return None, []
@@ -509,10 +202,10 @@ class Engine:
             if previous is not None and previous.status != "FILLED":
                 raise ApiError(-2010, "Duplicate order sent.")
             spec = market.spec
-            if order_type == "LIMIT_MAKER" and self._crosses(market, side, price or ZERO):
+            if order_type == "LIMIT_MAKER" and market.crosses(side, price or ZERO):
                 raise ApiError(-2010, "Order would immediately match and take.")
-            if order_type in STOP_TYPES and self._stop_triggered(
-                market, side, order_type, stop_price or ZERO
+            if order_type in STOP_TYPES and market.stop_triggered(
+                side, order_type, stop_price or ZERO
             ):
                 raise ApiError(-2010, "Order would trigger immediately.")
             ts = self.server_time()
@@ -539,7 +232,7 @@ class Engine:
             elif side == "SELL" and self._balance(spec.base_asset).free < order.orig_qty:
                 raise insufficient_balance()
             elif side == "BUY":
-                cost = self._walk_cost(market, "BUY", order.orig_qty)
+                cost = market.walk_cost("BUY", order.orig_qty)
                 if cost > self._balance(spec.quote_asset).free:
                     raise insufficient_balance()
             market.next_order_id += 1
@@ -555,19 +248,6 @@ class Engine:
             self._account_position({spec.base_asset, spec.quote_asset})
             return order, trades
 
-    def _crosses(self, market: Market, side: str, price: Decimal) -> bool:
-        if side == "BUY":
-            asks = market.levels("BUY")
-            return bool(asks) and price >= asks[0][0]
-        bids = market.levels("SELL")
-        return bool(bids) and price <= bids[0][0]
-
-    @staticmethod
-    def _stop_triggered(market: Market, side: str, order_type: str, stop: Decimal) -> bool:
-        # STOP_LOSS: BUY above market, SELL below; TAKE_PROFIT: the opposite.
-        above = (order_type == "STOP_LOSS_LIMIT") == (side == "BUY")
-        return market.mid >= stop if above else market.mid <= stop
-
     def _lock_funds(self, order: SimOrder, spec: SymbolSpec) -> None:
         if order.side == "BUY":
             asset, amount = spec.quote_asset, order.price * order.orig_qty
@@ -580,30 +260,10 @@ class Engine:
         balance.locked += amount
         order.locked = amount
 
-    def _walk_cost(self, market: Market, side: str, qty: Decimal) -> Decimal:
-        cost = ZERO
-        for price, available in market.levels(side):
-            take = min(qty, available)
-            cost += take * self._slipped(market, side, price)
-            qty -= take
-            if qty <= 0:
-                break
-        return cost
-
     def _size_quote_order(self, market: Market, order: SimOrder) -> None:
         """quoteOrderQty: the largest LOT_SIZE quantity whose notional fits the budget."""
         spec = market.spec
-        budget = order.orig_quote_qty
-        qty = ZERO
-        for price, available in market.levels(order.side):
-            px = self._slipped(market, order.side, price)
-            affordable = (budget / px).quantize(spec.step_size, rounding=ROUND_DOWN)
-            take = min(available, affordable)
-            qty += take
-            budget -= take * px
-            if take < available:
-                break
-        qty = qty.quantize(spec.step_size, rounding=ROUND_DOWN)
+        qty = market.quantity_for_quote(order.side, order.orig_quote_qty)
         if qty < spec.min_qty:
             raise ApiError(
                 -2010, "Order book liquidity is less than `LOT_SIZE` filter minimum quantity."
@@ -613,14 +273,6 @@ class Engine:
         if order.side == "SELL" and qty > self._balance(spec.base_asset).free:
             raise insufficient_balance()
         order.orig_qty = qty
-
-    @staticmethod
-    def _slipped(market: Market, side: str, price: Decimal) -> Decimal:
-        """Fill price after an armed slippage fault (worse for the taker)."""
-        if not market.slippage_ticks:
-            return price
-        delta = market.tick * market.slippage_ticks
-        return price + delta if side == "BUY" else max(market.tick, price - delta)
 
     def _match_taker(self, market: Market, order: SimOrder) -> list[SimTrade]:
         """Match a newly working order against the book, then apply its time in force."""
@@ -641,7 +293,7 @@ class Engine:
             if limit is not None and not self._price_ok(order.side, price, limit):
                 break
             take = min(order.remaining, available)
-            fill_price = self._slipped(market, order.side, price)
+            fill_price = market.slipped(order.side, price)
             if order.type == "MARKET" and order.side == "BUY":
                 free = self._balance(market.spec.quote_asset).free
                 if take * fill_price > free:
@@ -716,11 +368,8 @@ class Engine:
     def _close(self, order: SimOrder) -> None:
         """The order left the book: drop it from the open set, unlock what it still holds."""
         self._open[order.symbol].pop(order.order_id, None)
-        self._release(order, self.markets[order.symbol].spec)
-
-    def _release(self, order: SimOrder, spec: SymbolSpec) -> None:
-        """Return whatever the order still holds locked to free."""
         if order.locked:
+            spec = self.markets[order.symbol].spec
             balance = self._balance(spec.quote_asset if order.side == "BUY" else spec.base_asset)
             balance.locked -= order.locked
             balance.free += order.locked
@@ -775,13 +424,21 @@ class Engine:
 
     # ------------------------------------------------------------------ market
 
-    def tick(self, steps: int = 1) -> None:
-        """Advance every symbol's price process; resting orders that are crossed fill."""
+    def tick(self, steps: int = 1, should_stop: Callable[[], bool] | None = None) -> int:
+        """Advance every symbol's price process; resting orders that are crossed fill.
+
+        Stops early, between steps, once ``should_stop()`` is true; returns the steps done.
+        """
+        done = 0
         with self._lock:
             for _ in range(steps):
+                if should_stop is not None and should_stop():
+                    break
                 for market in self.markets.values():
                     market.step()
                     self._match_resting(market)
+                done += 1
+        return done
 
     def set_price(self, symbol: str, price: Decimal) -> None:
         with self._lock:
@@ -794,7 +451,7 @@ class Engine:
         touched = False
         for order in list(self._open[spec.symbol].values()):
             if not order.is_working:
-                if not self._stop_triggered(market, order.side, order.type, order.stop_price):
+                if not market.stop_triggered(order.side, order.type, order.stop_price):
                     continue
                 order.working_time = self.server_time()
                 self._execution_report(order, "NEW")
@@ -819,15 +476,7 @@ class Engine:
                 raise ValueError(f"cannot withdraw {-amount} {asset}: not free")
             self._balance(asset).free += amount
             self.deposits[asset] = self.deposits.get(asset, ZERO) + amount
-            self._publish(
-                {
-                    "e": "balanceUpdate",
-                    "E": self.server_time(),
-                    "a": asset,
-                    "d": fmt(amount),
-                    "T": self.server_time(),
-                }
-            )
+            self._publish(rendering.balance_update(asset, amount, event_time=self.server_time()))
             self._account_position({asset})
 
     def drift(self, asset: str, delta: Decimal) -> None:
@@ -835,61 +484,3 @@ class Engine:
         with self._lock:
             balance = self._balance(asset)
             balance.free = max(ZERO, balance.free + delta)
-
-    def account_json(self, omit_zero: bool = False) -> dict[str, Any]:
-        with self._lock:
-            rate = self.config.maker_commission
-            taker = self.config.taker_commission
-            balances = [
-                {"asset": a, "free": fmt(b.free), "locked": fmt(b.locked)}
-                for a, b in sorted(self.balances.items())
-                if not (omit_zero and b.free == 0 and b.locked == 0)
-            ]
-            return {
-                "makerCommission": int(rate * 10000),
-                "takerCommission": int(taker * 10000),
-                "buyerCommission": 0,
-                "sellerCommission": 0,
-                "commissionRates": {
-                    "maker": fmt(rate),
-                    "taker": fmt(taker),
-                    "buyer": fmt(ZERO),
-                    "seller": fmt(ZERO),
-                },
-                "canTrade": True,
-                "canWithdraw": True,
-                "canDeposit": True,
-                "brokered": False,
-                "requireSelfTradePrevention": False,
-                "preventSor": False,
-                "updateTime": self.update_time,
-                "accountType": "SPOT",
-                "balances": balances,
-                "permissions": ["SPOT"],
-                "uid": 4242,
-            }
-
-    def state_json(self) -> dict[str, Any]:
-        """The exchange's true state, for tests and operators (GET /_sim/state)."""
-        with self._lock:
-            return {
-                "server_time": self.server_time(),
-                "balances": {
-                    a: {"free": fmt(b.free), "locked": fmt(b.locked)}
-                    for a, b in sorted(self.balances.items())
-                },
-                "deposits": {a: fmt(v) for a, v in sorted(self.deposits.items())},
-                "prices": {
-                    s: {
-                        "mid": fmt(m.mid),
-                        "bid": fmt(m.best("BUY")),
-                        "ask": fmt(m.best("SELL")),
-                    }
-                    for s, m in self.markets.items()
-                },
-                "open_orders": [o.as_json() | {"owner": o.owner} for o in self.open_orders(None)],
-                "orders": [
-                    o.as_json() | {"owner": o.owner} for s in self.orders for o in self.orders[s]
-                ],
-                "trades": [t.as_json() for s in self.trades for t in self.trades[s]],
-            }

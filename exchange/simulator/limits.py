@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from exchange.simulator.engine import ApiError
+from exchange.simulator.errors import ApiError
 
 
 @dataclass

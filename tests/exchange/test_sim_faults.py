@@ -1,16 +1,23 @@
-"""One test per simulator fault kind: each behaves as the fault API documents."""
+"""One test per simulator fault kind: each behaves as the fault API documents.
+
+Besides the hand-written tests with chosen parameters, every kind of the schema table is
+armed with its defaults and its effect observed (``DEFAULT_EFFECTS``); a kind missing
+from that table fails its parametrized case.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from exchange.simulator import FAULT_KINDS
+from exchange.simulator import FAULT_KINDS, FAULT_SCHEMA
 from tests.conftest import SimHandle, UserStream, wait_for
 
 LIMIT = dict(
@@ -206,14 +213,6 @@ def test_fault_api_rejects_unknown_kinds_and_lists_and_clears(sim: SimHandle) ->
     assert sim.state()["faults"] == []
 
 
-def test_every_fault_kind_has_a_test_here() -> None:
-    import pathlib
-
-    source = pathlib.Path(__file__).read_text()
-    missing = [kind for kind in FAULT_KINDS if f'"{kind}"' not in source]
-    assert missing == []
-
-
 def test_outage_with_a_count_ends_after_that_many_requests(sim: SimHandle, client: Client) -> None:
     sim.arm("outage", count=2)
     for _ in range(2):
@@ -221,3 +220,167 @@ def test_outage_with_a_count_ends_after_that_many_requests(sim: SimHandle, clien
             client.get_account()
         assert exc.value.status_code == 503
     assert client.get_account()["canTrade"] is True
+
+
+# ---------------------------------------------------------------------------- every kind, defaults
+
+Observer = Callable[[SimHandle, Client, UserStream], None]
+
+
+def _order_placed(sim: SimHandle, client_order_id: str) -> bool:
+    return len(orders_named(sim, client_order_id)) == 1
+
+
+def _timeout_after_accept(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    with pytest.raises(requests.exceptions.ReadTimeout):  # held 30 s by default
+        sim.client(timeout=0.5).create_order(**LIMIT, newClientOrderId="d-slow")
+    assert _order_placed(sim, "d-slow")
+
+
+def _lost_response(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.create_order(**LIMIT, newClientOrderId="d-lost")
+    assert _order_placed(sim, "d-lost")
+
+
+def _unknown_status(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    with pytest.raises(BinanceAPIException) as exc:
+        client.create_order(**LIMIT, newClientOrderId="d-unk")
+    assert (exc.value.status_code, exc.value.code) == (503, -1007)
+    assert _order_placed(sim, "d-unk"), "placed defaults to true"
+
+
+def _reject_orders(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    with pytest.raises(BinanceAPIException) as exc:
+        client.create_order(**LIMIT, newClientOrderId="d-rej")
+    assert (exc.value.status_code, exc.value.code) == (400, -2010)
+    assert exc.value.message == "This action is disabled on this account."
+    assert orders_named(sim, "d-rej") == []
+
+
+def _slippage(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    ask = Decimal(sim.state()["prices"]["BTCUSDT"]["ask"])
+    order = client.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+    fill = Decimal(order["fills"][0]["price"])
+    assert fill - ask == pytest.approx(ask * Decimal("0.01"), abs=Decimal("0.02"))  # 100 bps
+
+
+def _duplicate_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    client.create_order(**LIMIT, newClientOrderId="d-dup")
+    news = [e for e in stream.drain() if e["e"] == "executionReport"]
+    assert len(news) == 2 and news[0] == news[1]
+
+
+def _drop_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    client.create_order(**LIMIT, newClientOrderId="d-drop")
+    assert [e["e"] for e in stream.drain()] == ["outboundAccountPosition"]
+
+
+def _malformed_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    client.create_order(**LIMIT, newClientOrderId="d-bad")
+    report = stream.wait_event(lambda e: e["e"] == "executionReport")
+    assert report["z"] == "garbage"
+
+
+def _delay_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    sent = time.monotonic()
+    client.create_order(**LIMIT, newClientOrderId="d-late")
+    assert stream.next_event()["e"] == "outboundAccountPosition", "the undelayed event overtakes"
+    late = stream.next_event(timeout=6)
+    assert late["c"] == "d-late" and time.monotonic() - sent >= 1.9  # 2000 ms by default
+
+
+def _outage(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    with pytest.raises(BinanceAPIException) as exc:
+        client.get_account()
+    assert (exc.value.status_code, exc.value.code) == (503, -1008)
+    (armed,) = sim.state()["faults"]
+    assert 4 < armed["seconds_left"] <= 5 and armed["count"] is None  # 5 s by default
+    again = UserStream(sim)  # scope defaults to REST only: the WebSocket API still answers
+    try:
+        assert again.subscription_id == 0
+    finally:
+        again.close()
+
+
+def _rate_limit_storm(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    url = f"{sim.rest}/api/v3/ping"
+    answers = [requests.get(url, timeout=5) for _ in range(4)]
+    assert [r.status_code for r in answers] == [429, 429, 429, 418]
+    assert [r.headers["Retry-After"] for r in answers[:3]] == ["1", "1", "1"]
+    assert 9 <= int(answers[3].headers["Retry-After"]) <= 10
+
+
+def _clock_skew(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    skew = client.get_server_time()["serverTime"] - int(time.time() * 1000)
+    assert 9000 <= skew <= 11000
+    with pytest.raises(BinanceAPIException) as exc:
+        client.get_account()
+    assert exc.value.code == -1021
+
+
+def _ghost_order(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    (ghost,) = sim.state()["open_orders"]
+    mid = Decimal(sim.state()["prices"]["BTCUSDT"]["mid"])
+    assert ghost["owner"] == "ghost" and ghost["side"] == "BUY" and ghost["symbol"] == "BTCUSDT"
+    assert Decimal(ghost["origQty"]) == Decimal("0.001")  # 100 times minQty
+    assert Decimal(ghost["price"]) == pytest.approx(mid / 2, abs=Decimal("0.01"))
+    assert ghost["clientOrderId"].startswith("ghost-")
+
+
+def _balance_drift(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    assert sim.balance("USDT")["free"] == "99999.00000000"
+    assert stream.drain() == []
+
+
+def _ws_disconnect(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    wait_for(lambda: stream.closed, timeout=3)  # target all, mode abort
+
+
+def _stream_terminated(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    assert stream.next_event()["e"] == "eventStreamTerminated"
+
+
+DEFAULT_EFFECTS: dict[str, Observer] = {
+    "timeout_after_accept": _timeout_after_accept,
+    "lost_response": _lost_response,
+    "unknown_status": _unknown_status,
+    "reject_orders": _reject_orders,
+    "slippage": _slippage,
+    "duplicate_events": _duplicate_events,
+    "drop_events": _drop_events,
+    "malformed_events": _malformed_events,
+    "delay_events": _delay_events,
+    "outage": _outage,
+    "rate_limit_storm": _rate_limit_storm,
+    "clock_skew": _clock_skew,
+    "ghost_order": _ghost_order,
+    "balance_drift": _balance_drift,
+    "ws_disconnect": _ws_disconnect,
+    "stream_terminated": _stream_terminated,
+}
+
+
+def _schema_defaults(kind: str) -> dict[str, Any]:
+    return {
+        name: str(spec.default) if isinstance(spec.default, Decimal) else spec.default
+        for name, spec in FAULT_SCHEMA[kind].params.items()
+        if spec.default is not None
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(FAULT_SCHEMA))
+def test_every_fault_kind_armed_with_its_defaults_has_its_documented_effect(
+    sim: SimHandle, client: Client, user_stream: UserStream, kind: str
+) -> None:
+    observe = DEFAULT_EFFECTS.get(kind)
+    assert observe is not None, f"no observed effect for fault kind {kind!r}"
+    armed = sim.arm(kind)["armed"]
+    assert armed["params"] == _schema_defaults(kind), "every parameter filled from the table"
+    observe(sim, client, user_stream)
+    history = requests.get(f"{sim.rest}/_sim/faults", timeout=5).json()["history"]
+    assert [h["kind"] for h in history] == [kind]
+
+
+def test_the_effects_table_names_only_schema_kinds() -> None:
+    assert set(DEFAULT_EFFECTS) == set(FAULT_SCHEMA) == set(FAULT_KINDS)
