@@ -1,15 +1,23 @@
-"""Recovery at start-up: the book from the journal, and the audit records a crash took.
+"""Recovery at start-up: the book from the journal, the audit records a crash took, and
+what an unclean stop of the previous process means.
 
 The journal is replayed if it checks out; if it does not, the damaged journal is kept
 aside as evidence, trading goes RED, and the book starts empty. An accepted intent's audit
 record is group-committed while its journal entry is flushed before the wire: a record
 the trail lost in a crash is written again from the journal (marked ``recovered``).
+
+A graceful stop writes a durable "stopped cleanly" mark last (``Store.end_run``). A start
+that does not find it after a previous run — a crash, an OOM kill, a SIGKILL, a power cut —
+comes back RED (``broker.on_unclean_restart = "red"``, the default) with an incident holding
+what the journal and the audit trail show of the run's last seconds: nothing trades again
+until a person has looked and reset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +30,12 @@ from domain.book import Book, Market
 from domain.replay import audited_entry, replay
 from runtime.clock import now_ms
 from runtime.gate import TradingGate
+from runtime.incidents import write_incident
 from storage import AuditTrail, Journal, Store, StoreError
 from storage.journal import Entry
+
+TAIL_ENTRIES = 50  # journal entries an unclean stop's incident shows
+TAIL_S = 30  # seconds of audit trail before the last sign of life, in that incident
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Recovered:
     memory: BrokerMemory
     entries: int
     orders: int
+    tail: list[dict[str, Any]]  # the journal's last entries, as (seq, kind, body)
 
 
 def recover(
@@ -67,7 +80,56 @@ def recover(
         book, floors = replay(((e.kind, e.body) for e in entries), markets)
     backfill_intent_audit(entries, book, journal, trail)
     memory = BrokerMemory(book, floors)
-    return Recovered(journal, memory, len(entries), len(book.orders))
+    tail = [{"seq": e.seq, "kind": e.kind, "body": e.body} for e in entries[-TAIL_ENTRIES:]]
+    return Recovered(journal, memory, len(entries), len(book.orders), tail)
+
+
+def previous_run(
+    data_dir: Path,
+    *,
+    store: Store,
+    trail: AuditTrail,
+    gate: TradingGate,
+    journal_tail: list[dict[str, Any]],
+    on_unclean: str,
+    pid: int,
+) -> str | None:
+    """Judge how the previous process stopped, then mark this one as running. Returns the
+    RED reason after an unclean stop (None after a clean one, or on a new data dir)."""
+    previous = store.last_run()
+    at = now_ms()
+    store.begin_run(pid, at)
+    if previous is None or previous.get("stopped_ms") is not None:
+        return None
+    last = int(previous.get("alive_ms") or previous.get("started_ms") or at)
+    when = datetime.fromtimestamp(last / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    reason = f"unclean stop at {when}: review the incident"
+    records = trail.query(since=last / 1000 - TAIL_S, limit=500)
+    write_incident(
+        data_dir,
+        store,
+        kind="unclean_stop",
+        at_ms=at,
+        reason=reason,
+        state={"previous_run": previous, "journal_tail": journal_tail, "audit_tail": records},
+        report={"kind": "unclean_stop", "previous_run": previous, "resume": on_unclean},
+        lines=[
+            f"The previous process (pid {previous.get('pid')}) did not stop cleanly.",
+            f"Last sign of life: {when}. Its last journal entries and audit records are in",
+            "state.json; compare them with the exchange before resetting.",
+        ],
+    )
+    trail.append(
+        "unclean_stop",
+        {"reason": reason, "previous_run": previous, "on_unclean_restart": on_unclean},
+        actor="recovery",
+        durable=True,
+    )
+    logger.warning("vigil: {}", reason)
+    if on_unclean == "red":
+        gate.trip_red(reason, "recovery")
+        return reason
+    return None
 
 
 def backfill_intent_audit(

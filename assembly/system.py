@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from actors.breaker import BreakerMemory
 from actors.order_broker import BrokerMemory
 from assembly import status as status_view
-from assembly.recovery import recover
+from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
 from config.settings import VigilSettings, exchange_credentials
 from domain.book import Market
@@ -32,6 +32,7 @@ from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
+from runtime.clock import now_ms
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import (
@@ -111,6 +112,15 @@ class VigilSystem:
         )
         self.journal = recovered.journal
         self.book: BrokerMemory = recovered.memory
+        previous_run(
+            self.data_dir,
+            store=self.store,
+            trail=self.trail,
+            gate=self.gate,
+            journal_tail=recovered.tail,
+            on_unclean=settings.broker.on_unclean_restart,
+            pid=os.getpid(),
+        )
         self.recovered = {"entries": recovered.entries, "orders": recovered.orders}
         self.breaker_memory = BreakerMemory()
         self.stream_health: dict[str, str] = {}
@@ -148,7 +158,7 @@ class VigilSystem:
         self.adapter.start_user_stream(self._stream_frame, self._stream_frame)
         self.adapter.start_market_stream(list(markets), self._stream_frame, self._stream_frame)
         self.timers = Timers(
-            settings, self.directory, self.supervisor, self.gate, self.stream_health
+            settings, self.directory, self.supervisor, self.gate, self.stream_health, self.store
         )
         self.timers.start()
         self.directory.tell("reconciler", ReconcileNow(), sender="system")
@@ -348,6 +358,11 @@ class VigilSystem:
             self.trace.close()
         if self._own_simulator and self.simulator is not None:
             self.simulator.stop()
+        if hasattr(self, "store"):
+            try:  # written last: everything before it is flushed and closed
+                self.store.end_run(now_ms())
+            except StoreError as exc:
+                logger.error("the clean-stop mark could not be written: {}", exc)
         for durable in ("journal", "trail", "store"):
             if hasattr(self, durable):
                 getattr(self, durable).close()

@@ -10,12 +10,15 @@ import time
 from collections.abc import Mapping
 
 from config.settings import VigilSettings
+from runtime.clock import now_ms
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import PollNow, ReconcileNow
+from storage import Store, StoreError
 from supervision.supervisor import Supervisor
 
 TICK_S = 0.05
+ALIVE_EVERY_S = 5.0  # the run record's last sign of life (an unclean stop happened after it)
 
 
 class Timers:
@@ -26,7 +29,9 @@ class Timers:
         supervisor: Supervisor,
         gate: TradingGate,
         streams: Mapping[str, str],
+        store: Store,
     ) -> None:
+        self._store = store
         self._settings = settings
         self._directory = directory
         self._supervisor = supervisor
@@ -51,8 +56,15 @@ class Timers:
         p = self._settings.poller
         next_recon = time.monotonic() + r
         next_poll = time.monotonic()
+        next_alive = time.monotonic() + ALIVE_EVERY_S
         while not self._stop.wait(TICK_S):
             now = time.monotonic()
+            if now >= next_alive:
+                next_alive = now + ALIVE_EVERY_S
+                try:
+                    self._store.mark_alive(now_ms())
+                except StoreError:
+                    pass  # the store's own failure is reported where it is written for RED
             if now >= next_recon:
                 self._directory.tell("reconciler", ReconcileNow(), sender="timer")
                 next_recon = now + r

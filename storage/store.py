@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from domain.breaker import BreakerState, Level
 
@@ -110,6 +110,38 @@ class Store:
             {"id": r[0], "at_ms": r[1], "kind": r[2], "reason": r[3], "detail": json.loads(r[4])}
             for r in rows
         ]
+
+    # ------------------------------------------------------------------ the run record
+
+    def last_run(self) -> dict[str, Any] | None:
+        """How the previous process left the store: ``{"pid", "started_ms", "alive_ms",
+        "stopped_ms"}`` (``stopped_ms`` None: it never said it stopped cleanly), or None for
+        a store no process has run on yet."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+        return None if row is None else cast(dict[str, Any], json.loads(row[0]))
+
+    def begin_run(self, pid: int, at_ms: int) -> None:
+        """This process runs from now: until ``end_run``, a restart finds it stopped unclean."""
+        self._set_run({"pid": pid, "started_ms": at_ms, "alive_ms": at_ms, "stopped_ms": None})
+
+    def mark_alive(self, at_ms: int) -> None:
+        """How far this run is known to have got (an unclean stop happened after this)."""
+        run = self.last_run()
+        if run is not None:
+            self._set_run({**run, "alive_ms": at_ms})
+
+    def end_run(self, at_ms: int) -> None:
+        """The durable "stopped cleanly" mark, written last by a graceful stop."""
+        run = self.last_run() or {"pid": None, "started_ms": None}
+        self._set_run({**run, "alive_ms": at_ms, "stopped_ms": at_ms})
+
+    def _set_run(self, run: dict[str, Any]) -> None:
+        self._write(
+            "INSERT INTO meta (key, value) VALUES ('run', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (json.dumps(run),),
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -173,6 +173,9 @@ def test_kill_9_then_restart_loses_nothing_and_duplicates_nothing(
     second = VigilProcess(exchange, data_dir)
     try:
         wait_for(lambda: not consistent(second, exchange), timeout=20, interval=0.2)
+        # an unclean stop comes back RED: a person looks, then resets
+        assert second.status()["reason"].startswith("unclean stop at ")
+        reset_after_review(second)
         wait_for(lambda: green(second), timeout=10)
         ids = [o["clientOrderId"] for o in sim_state(exchange)["orders"]]
         assert len(ids) == len(set(ids)), f"duplicate orders: {ids}"
@@ -186,6 +189,50 @@ def test_kill_9_then_restart_loses_nothing_and_duplicates_nothing(
         assert second.stop() == 0
     assert audit_continuous(data_dir)
     assert intents_audited(data_dir) == []
+
+
+def reset_after_review(vigil: VigilProcess) -> None:
+    """The operator's reset, once a reconciliation after the trip came back HEALTHY."""
+
+    def reset() -> bool:
+        answer = vigil.api("POST", "/v1/reset", {"reason": "reviewed", "confirm": True})
+        return bool(answer.status_code == 200)
+
+    wait_for(reset, timeout=10, interval=0.2)
+
+
+def test_a_sigkill_restart_comes_back_red_and_a_sigterm_restart_does_not(
+    exchange: dict[str, str], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "var"
+    first = VigilProcess(exchange, data_dir)
+    wait_for(lambda: green(first), timeout=15)
+    assert first.stop() == 0  # SIGTERM: a graceful stop, marked as such
+    second = VigilProcess(exchange, data_dir)
+    try:
+        wait_for(lambda: green(second), timeout=15)  # no RED: it stopped cleanly
+        second.proc.send_signal(signal.SIGKILL)
+        second.proc.wait(timeout=10)
+        third = VigilProcess(exchange, data_dir)
+        try:
+            status = third.status()
+            assert status["breaker"] == "RED"
+            assert status["reason"].startswith("unclean stop at ")
+            assert status["reason"].endswith("review the incident")
+            incidents = third.api("GET", "/v1/incidents").json()["incidents"]
+            unclean = [i for i in incidents if i["kind"] == "unclean_stop"]
+            assert len(unclean) == 1
+            folder = Path(unclean[0]["detail"]["folder"])
+            state = json.loads((folder / "state.json").read_text())
+            assert state["previous_run"]["stopped_ms"] is None
+            assert any(r["kind"] == "system_started" for r in state["audit_tail"])
+            # RED stays until a person resets it, after a HEALTHY reconciliation
+            reset_after_review(third)
+            wait_for(lambda: green(third), timeout=10)
+        finally:
+            assert third.stop() == 0
+    finally:
+        second.stop()
 
 
 def test_the_red_latch_survives_kill_9(exchange: dict[str, str], tmp_path: Path) -> None:
