@@ -60,6 +60,7 @@ class VigilSystem:
         self.simulator = simulator
         self._own_simulator = False
         self.accepting = False
+        self._stopped = False
         self.control: Any = None
         self.demo: Any = None
         self.started_at = time.time()
@@ -335,7 +336,11 @@ class VigilSystem:
     # ------------------------------------------------------------------ stop
 
     def stop(self, *, cancel_open: bool = True, timeout: float = 10.0) -> None:
-        """Graceful: no new intents, cancel open orders when safe, flush audit and trace."""
+        """Graceful: no new intents, cancel open orders when safe, flush audit and trace.
+        A second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.accepting = False
         if self.demo is not None:
             self.demo.stop()

@@ -117,8 +117,11 @@ class Store:
         """How the previous process left the store: ``{"pid", "started_ms", "alive_ms",
         "stopped_ms"}`` (``stopped_ms`` None: it never said it stopped cleanly), or None for
         a store no process has run on yet."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT value FROM meta WHERE key='run'").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store read failed: {exc}") from exc
         return None if row is None else cast(dict[str, Any], json.loads(row[0]))
 
     def begin_run(self, pid: int, at_ms: int) -> None:
