@@ -60,6 +60,7 @@ def status(system: VigilSystem) -> dict[str, Any]:
             "filled": sum(1 for o in orders if o["state"] == "FILLED"),
             "unknown": sum(1 for o in orders if o["state"] == "UNKNOWN"),
         }
+        out["orders_open_under_red"] = book["orders_open_under_red"]
         for key in ("fills", "balances", "counters", "execution", "risk"):
             out[key] = book[key]
     except (pykka.Timeout, pykka.ActorDeadError) as exc:

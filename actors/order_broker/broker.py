@@ -116,6 +116,7 @@ class OrderBroker(VigilActor):
             ) or order.source in NOT_OURS
             order.partial_reported = order.type == "LIMIT" and 0 < order.executed_qty
         self.report_unknown()  # the breaker's gauge says what this book says
+        self.keep_cancelling()  # RED latched before this instance (a restart) keeps its duty
 
     def stopping(self) -> None:
         wire = getattr(self, "wire", None)
@@ -294,6 +295,7 @@ class OrderBroker(VigilActor):
             self.evidence(EvidenceKind.UNKNOWN_OUTCOME, f"{cid}: {message.detail}")
             self.report_unknown()
         self._settled(order)
+        self.keep_cancelling()  # an order acknowledged after the trip
 
     def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
         if self.state.unknown_since.pop(order.client_order_id, None) is not None:
@@ -483,13 +485,14 @@ class OrderBroker(VigilActor):
         for cid, since in self.state.unknown_since.items():
             if mono_ms() - since > window_ms:
                 self.evidence(EvidenceKind.UNKNOWN_STUCK, f"order {cid} outcome still unknown")
+        self.keep_cancelling()
         return [
             (o.symbol, o.client_order_id, o.state.value, o.order_id)
             for o in self.book.open_orders()
         ]
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
-        return queries.status(self.memory, now_ms())
+        return queries.status(self.memory, now_ms(), red=self.ctx.gate.state.is_red)
 
     # ------------------------------------------------------------------ halts
 
@@ -505,8 +508,26 @@ class OrderBroker(VigilActor):
         return len(targets)
 
     def on_breaker_changed(self, message: BreakerChanged) -> None:
-        if message.level is Level.RED and self.settings.broker.cancel_on_red:
-            self.on_cancel_all(CancelAll(reason=f"RED: {message.reason}"))
+        self.keep_cancelling()
+
+    def keep_cancelling(self) -> None:
+        """Cancel-on-RED (``broker.cancel_on_red``): while RED, every order of ours that the
+        exchange confirms open is cancelled, and cancelled again with back-off until the
+        exchange reports it gone. Called on the trip, on every poll's look at the book, on
+        each answer from the exchange, and when an instance starts; each attempt audited."""
+        duty = self.state.cancel_duty
+        if not (self.settings.broker.cancel_on_red and self.ctx.gate.state.is_red):
+            duty.clear()
+            return
+        for order, attempt in duty.due(self.book.open_orders(), mono_ms()):
+            self.wire.cancel(order.symbol, order.client_order_id)
+            self.audit(
+                "cancel_on_red",
+                client_order_id=order.client_order_id,
+                attempt=attempt,
+                state=order.state.value,
+                reason=self.ctx.gate.state.reason,
+            )
 
     def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
         return resync.resync(self, message)

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.book import Book, Market
+from domain.cancel_duty import CancelDuty
 from domain.evidence import OrderEvidence
 from domain.reconciliation import InternalOrder
 from domain.replay import replay
@@ -50,6 +51,7 @@ class BrokerState:
     evidence: OrderEvidence = field(default_factory=OrderEvidence)
     risk: DayRisk = field(default_factory=DayRisk)
     risk_sampled: float = 0.0  # monotonic: the last risk samples taken on a price
+    cancel_duty: CancelDuty = field(default_factory=CancelDuty)
     closed_summaries: dict[str, InternalOrder] = field(default_factory=dict)
     closed_index: int = 0
     counters: dict[str, int] = field(

@@ -49,9 +49,11 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
     }
 
 
-def status(memory: BrokerMemory, now_ms: int) -> dict[str, Any]:
+def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
     book, state = memory.book, memory.state
     return {
+        # while RED: our orders still open (cancel-on-RED keeps at them), in flight or unknown
+        "orders_open_under_red": sum(1 for _ in book.open_orders()) if red else 0,
         "orders": {
             cid: {
                 "symbol": o.symbol,

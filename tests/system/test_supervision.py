@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,8 +94,12 @@ def test_the_main_threads_watch_restarts_a_dead_timer_thread(vigil: Vigil) -> No
 
 
 def test_a_restarted_broker_starts_from_the_journal_not_from_the_failed_ones_memory(
-    vigil: Vigil,
+    vigil_factory: Callable[..., Vigil],
 ) -> None:
+    # cancel-on-RED would (rightly) cancel the resting order after the crash's RED: off here,
+    # so the book can be compared with what it was (the duty is tested on its own below)
+    vigil = vigil_factory(broker={"cancel_on_red": False})
+    vigil.wait_green()
     assert vigil.submit(quantity="0.001").accepted
     wait_for(lambda: vigil.status()["fills"] >= 1)
     rest_one_order(vigil, "still-open")
@@ -182,8 +187,10 @@ def test_red_cancels_our_open_orders_and_only_ours(vigil: Vigil) -> None:
              .get("ours") == "CANCELED", timeout=5)  # fmt: skip
     # someone else's order is not ours to cancel
     assert [o["owner"] for o in vigil.sim.state()["open_orders"]] == ["ghost"]
-    record = wait_audited(vigil, "cancel_all")
-    assert record["orders"] == ["ours"] and record["reason"].startswith("RED: ")
+    record = wait_audited(vigil, "cancel_on_red")
+    assert record["client_order_id"] == "ours" and record["attempt"] == 1
+    assert record["reason"] == vigil.system.gate.state.reason  # the RED it acts on
+    assert [r["client_order_id"] for r in audited(vigil, "cancel_on_red")] == ["ours"]
 
 
 def test_with_cancel_on_red_off_our_orders_stay(vigil_factory: Callable[..., Vigil]) -> None:
@@ -193,6 +200,57 @@ def test_with_cancel_on_red_off_our_orders_stay(vigil_factory: Callable[..., Vig
     assert vigil.api("POST", "/v1/halt", {"reason": "drill"}).status_code == 200
     # the broker has handled the halt (control lane) once a normal-lane no-op comes back
     vigil.system.ask("order_broker", InjectFault(kind="hang", seconds=0))
-    assert not audited(vigil, "cancel_all")
+    assert not audited(vigil, "cancel_on_red")
     open_ids = [o["clientOrderId"] for o in vigil.sim.state()["open_orders"]]
     assert open_ids == ["stays"]
+
+
+def sim_status(vigil: Vigil, cid: str) -> str | None:
+    return {o["clientOrderId"]: o["status"] for o in vigil.sim.state()["orders"]}.get(cid)
+
+
+def test_a_cancel_that_fails_during_an_outage_is_made_again_once_the_exchange_is_back(
+    vigil: Vigil,
+) -> None:
+    rest_one_order(vigil, "rests")
+    vigil.sim.arm("outage", duration=3)  # every REST call answers 503 for 3 s
+    assert vigil.api("POST", "/v1/halt", {"reason": "drill"}).status_code == 200
+    failed = wait_audited(vigil, "cancel_failed", timeout=5)
+    assert failed["client_order_id"] == "rests"
+    assert sim_status(vigil, "rests") == "NEW"  # the outage kept it on the exchange
+    assert vigil.status()["orders_open_under_red"] == 1
+    # the duty stands: once the exchange answers again, the cancel goes through
+    wait_for(lambda: sim_status(vigil, "rests") == "CANCELED", timeout=15)
+    attempts = [r["attempt"] for r in audited(vigil, "cancel_on_red")]
+    assert attempts[0] == 1 and len(attempts) >= 2
+    wait_for(lambda: vigil.status()["orders_open_under_red"] == 0, timeout=5)
+    assert vigil.system.gate.state.is_red  # and RED stays
+
+
+def test_an_order_acknowledged_after_the_trip_is_cancelled_too(vigil: Vigil) -> None:
+    vigil.sim.arm("timeout_after_accept", count=1, params={"delay": 1.5})
+    assert vigil.submit(type="LIMIT", price="59000", quantity="0.01", client_order_id="late")
+    assert vigil.api("POST", "/v1/halt", {"reason": "drill"}).status_code == 200
+    # the order reached the exchange before the trip; Vigil learns of it only after
+    wait_for(lambda: sim_status(vigil, "late") == "CANCELED", timeout=15)
+    cancels = audited(vigil, "cancel_on_red")
+    assert {r["client_order_id"] for r in cancels} == {"late"} and cancels[0]["attempt"] == 1
+
+
+def test_red_found_at_start_up_cancels_what_was_left_resting(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "var"
+    first = vigil_factory(data_dir=data_dir)
+    first.wait_green()
+    rest_one_order(first, "left")
+    first.sim.arm("outage", duration=60)
+    assert first.api("POST", "/v1/halt", {"reason": "drill"}).status_code == 200
+    wait_audited(first, "cancel_failed", timeout=5)
+    first.system.stop(cancel_open=False)  # RED latched, the order still resting
+    first.sim.clear()
+    assert sim_status(first, "left") == "NEW"
+    second = vigil_factory(data_dir=data_dir, sim=first.system.simulator)
+    assert second.system.gate.state.is_red
+    wait_for(lambda: sim_status(second, "left") == "CANCELED", timeout=10)
+    assert audited(second, "cancel_on_red")
