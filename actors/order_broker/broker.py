@@ -28,10 +28,18 @@ from domain.evidence import Signal, position, unknown_orders
 from domain.policy import policy_input_from_book
 from domain.replay import change_entry, day_mark_entry, day_peak_entry, intent_entry
 from domain.risk import RiskReading
-from exchange.contract import BalanceUpdate, ExchangeError, OrderAck, OrderRequest, OrderStatus
+from exchange.contract import (
+    AccountPosition,
+    BalanceUpdate,
+    ExchangeError,
+    OrderAck,
+    OrderRequest,
+    OrderStatus,
+)
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
 from runtime.crashpoints import crash_point
+from runtime.incidents import write_incident
 from runtime.messages import (
     AccountEvent,
     BookSnapshotRequest,
@@ -279,6 +287,7 @@ class OrderBroker(VigilActor):
             counters["sent"] += 1
             self.signal(evidence.ack_latency(order.symbol, latency))
             self._apply_ack(order, message.ack)
+            self.check_reports()
         elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
             self.book.mark(cid, OrderState.REJECTED, now_ms())
             if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
@@ -330,6 +339,7 @@ class OrderBroker(VigilActor):
         execution = executions.from_report(r, message.via)
         if execution is not None:
             self._fill(execution)
+        self.check_reports()
         if order is not None and order.state is OrderState.PARTIALLY_FILLED:
             crash_point("partial_fill")
         if order is not None:
@@ -340,6 +350,27 @@ class OrderBroker(VigilActor):
                 f"execution report for an order the book never placed: "
                 f"{r.symbol} #{r.order_id} ({r.order_client_id})",
             )
+
+    def check_reports(self) -> None:
+        """A report that breaks an invariant of the book (filled more than ordered, a fill
+        for an order already closed beyond what it had, a state the venue does not have, a
+        negative balance from the exchange) means Vigil no longer knows where the money is:
+        CRITICAL evidence, RED, and an incident naming the order and both values."""
+        for anomaly in self.book.take_anomalies():
+            at = now_ms()
+            services = self.ctx.services
+            write_incident(
+                services.data_dir,
+                services.store,
+                kind="impossible_report",
+                at_ms=at,
+                reason=f"impossible report: {anomaly}",
+                state={"anomaly": anomaly, "book": queries.status(self.memory, at, red=True)},
+                report={"kind": "impossible_report", "anomaly": anomaly},
+                lines=[f"An exchange report broke the book's invariants: {anomaly}"],
+                orders=[anomaly.split(":", 1)[0]],
+            )
+            self.evidence(EvidenceKind.IMPOSSIBLE_REPORT, anomaly)
 
     def _known(self, order: BookOrder | None) -> bool:
         """The exchange told us of the order: it is no longer unknown."""
@@ -352,6 +383,7 @@ class OrderBroker(VigilActor):
     def on_order_snapshot(self, message: OrderSnapshot) -> None:
         s = message.status
         order = self.apply_status(s)
+        self.check_reports()
         if self._known(order):
             assert order is not None
             cid = order.client_order_id
@@ -383,6 +415,13 @@ class OrderBroker(VigilActor):
 
     def on_account(self, message: AccountEvent) -> None:
         event = message.event
+        if isinstance(event, AccountPosition):
+            for b in event.balances:  # the exchange's own balances: never negative
+                if b.free < 0 or b.locked < 0:
+                    self.book.unreported.append(
+                        f"{b.asset}: the exchange reports free {b.free}, locked {b.locked}"
+                    )
+            self.check_reports()
         if isinstance(event, BalanceUpdate):
             self.book.apply_external(event.asset, event.delta)
             self.audit("balance_update", asset=event.asset, delta=str(event.delta))

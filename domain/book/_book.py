@@ -61,6 +61,7 @@ class Book:
     # when each price was last seen, on the owner's clock (the broker: monotonic ms)
     price_ms: dict[str, int] = field(default_factory=dict)
     anomalies: list[str] = field(default_factory=list)
+    unreported: list[str] = field(default_factory=list)  # anomalies since ``take_anomalies``
     duplicates: int = 0
     opened: bool = False
     # the orders still open, and the ids of closed ones in the order they closed: every
@@ -182,7 +183,9 @@ class Book:
                 self.duplicates += 1
             return order
         if cumulative_qty > order.quantity and order.type != "MARKET":
+            # impossible: not applied (the book keeps what it knew; the broker halts)
             self._anomaly(f"{order.client_order_id}: executed {cumulative_qty} > {order.quantity}")
+            return order
         before = (order.state, order.executed_qty, order.order_id)
         order.executed_qty = cumulative_qty
         order.cumulative_quote = max(order.cumulative_quote, cumulative_quote)
@@ -320,7 +323,13 @@ class Book:
     def open_orders(self) -> list[BookOrder]:
         return list(self.live.values())
 
+    def take_anomalies(self) -> list[str]:
+        """The impossible reports recorded since the last call (each says what and why)."""
+        taken, self.unreported = self.unreported, []
+        return taken
+
     def _anomaly(self, text: str) -> None:
+        self.unreported.append(text)
         self.anomalies.append(text)
         if len(self.anomalies) > 1000:
             del self.anomalies[:500]

@@ -71,6 +71,7 @@ class EvidenceKind(StrEnum):
     EXISTING_ORDERS = "existing_orders"  # RED: open orders on the exchange at start-up
     UNKNOWN_ORDER = "unknown_order"  # RED: a report of an order the book never placed
     UNKNOWN_STUCK = "unknown_stuck"  # RED: an order's outcome still unknown
+    IMPOSSIBLE_REPORT = "impossible_report"  # RED: a report that breaks the book's invariants
     MALFORMED_PAYLOAD = "malformed_payload"  # YELLOW: the exchange sent something unreadable
     POLL_OVERDUE = "poll_overdue"  # YELLOW: a REST poll running too long
     POLL_HELD_BACK = "poll_held_back"  # a poll held back by our own rate-limit gate
@@ -228,6 +229,14 @@ CATALOG: tuple[RuleSpec, ...] = (
         "reconciliation",
         Measure.COUNT,
         [K.UNKNOWN_ORDER],
+        Trigger(D(1), R, 86400),
+        unit="reports",
+    ),
+    _spec(
+        "impossible_report",
+        "reconciliation",
+        Measure.COUNT,
+        [K.IMPOSSIBLE_REPORT],
         Trigger(D(1), R, 86400),
         unit="reports",
     ),

@@ -25,15 +25,18 @@ from domain.admission import Refusal
 from domain.book import Market, OrderState
 from domain.breaker_rules import EvidenceKind
 from exchange.binance import BinanceSpotAdapter
+from exchange.contract import AccountPosition, Balance, OrderStatus
 from runtime.actor import ActorContext, Services
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import (
+    AccountEvent,
     BreakerInput,
     BreakerSample,
     Message,
     OrderAbsent,
     OrderIntent,
+    OrderSnapshot,
     SendOutcome,
     SendResult,
 )
@@ -296,3 +299,75 @@ def test_the_wire_of_a_replaced_instance_sends_nothing(harness: Harness) -> None
     harness.broker.wire._send(request, "zombie")
     assert harness.outcome("zombie").outcome is SendResult.REFUSED
     assert harness.on_exchange("zombie") == 0
+
+
+def status_of(cid: str, order_id: int, state: str, executed: str) -> OrderStatus:
+    return OrderStatus(
+        symbol="BTCUSDT",
+        order_id=order_id,
+        client_order_id=cid,
+        side="BUY",  # type: ignore[arg-type]
+        type="LIMIT",  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        price=Decimal("50000"),
+        orig_qty=Decimal("0.01"),
+        executed_qty=Decimal(executed),
+        cumulative_quote_qty=Decimal(executed) * 50000,
+    )
+
+
+def incidents(harness: Harness, kind: str) -> list[dict[str, Any]]:
+    return [i for i in harness.broker.ctx.services.store.incidents() if i["kind"] == kind]
+
+
+def test_a_fill_reported_for_an_order_already_cancelled_is_an_impossible_report(
+    harness: Harness,
+) -> None:
+    intent = harness.intent(type="LIMIT", price=Decimal("58000"), quantity=Decimal("0.01"))
+    decision = harness.broker.on_intent(intent)
+    assert decision.accepted and decision.client_order_id is not None
+    cid = decision.client_order_id
+    outcome = harness.outcome(cid)
+    harness.broker.on_send_outcome(outcome)
+    order = harness.memory.book.orders[cid]
+    assert order.state is OrderState.NEW and order.order_id is not None
+    harness.broker.on_order_snapshot(
+        OrderSnapshot(status=status_of(cid, order.order_id, "CANCELED", "0"))
+    )
+    assert not harness.evidence(EvidenceKind.IMPOSSIBLE_REPORT)
+    # the exchange now says the cancelled order filled: it cannot be, and the book stays put
+    harness.broker.on_order_snapshot(
+        OrderSnapshot(status=status_of(cid, order.order_id, "FILLED", "0.01"))
+    )
+    assert order.state is OrderState.CANCELED and order.executed_qty == 0
+    wait_for(lambda: harness.evidence(EvidenceKind.IMPOSSIBLE_REPORT))
+    (incident,) = incidents(harness, "impossible_report")
+    assert cid in incident["reason"] and "fill after terminal" in incident["reason"]
+
+
+def test_filled_more_than_ordered_is_an_impossible_report(harness: Harness) -> None:
+    intent = harness.intent(type="LIMIT", price=Decimal("58000"), quantity=Decimal("0.01"))
+    decision = harness.broker.on_intent(intent)
+    assert decision.client_order_id is not None
+    cid = decision.client_order_id
+    harness.broker.on_send_outcome(harness.outcome(cid))
+    order_id = harness.memory.book.orders[cid].order_id
+    assert order_id is not None
+    harness.broker.on_order_snapshot(
+        OrderSnapshot(status=status_of(cid, order_id, "PARTIALLY_FILLED", "0.02"))
+    )
+    wait_for(lambda: harness.evidence(EvidenceKind.IMPOSSIBLE_REPORT))
+    (incident,) = incidents(harness, "impossible_report")
+    assert "executed 0.02 > 0.01" in incident["reason"]
+
+
+def test_a_negative_balance_from_the_exchange_is_an_impossible_report(harness: Harness) -> None:
+    event = AccountPosition(
+        event_time_ms=1,
+        update_time_ms=1,
+        balances=(Balance(asset="USDT", free=Decimal("-1"), locked=Decimal(0)),),
+    )
+    harness.broker.on_account(AccountEvent(event=event))
+    wait_for(lambda: harness.evidence(EvidenceKind.IMPOSSIBLE_REPORT))
+    (incident,) = incidents(harness, "impossible_report")
+    assert "USDT" in incident["reason"] and "free -1" in incident["reason"]

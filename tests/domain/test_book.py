@@ -325,10 +325,11 @@ def test_a_larger_cumulative_in_the_same_terminal_state_is_an_anomaly() -> None:
     assert len(book.anomalies) == 1
 
 
-def test_executed_above_the_ordered_quantity_is_an_anomaly_for_a_limit() -> None:
+def test_executed_above_the_ordered_quantity_is_an_anomaly_for_a_limit_and_not_applied() -> None:
     book = book_with_order(intent("c1", quantity="0.5"))
     update(book, "FILLED", "0.6")
-    assert book.orders["c1"].executed_qty == D("0.6")
+    assert book.orders["c1"].executed_qty == D("0")  # the book keeps what it knew
+    assert book.take_anomalies() == book.anomalies  # for the broker to halt on
     assert len(book.anomalies) == 1
     assert "0.6 > 0.5" in book.anomalies[0]
 

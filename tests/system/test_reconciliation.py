@@ -223,3 +223,20 @@ def test_orders_already_on_the_exchange_at_start_up(
         return str(vigil.api("GET", "/v1/orders").json()["orders"]["before-start"]["state"])
 
     wait_for(lambda: state_in_book() == expected)
+
+
+def test_an_execution_report_that_fills_more_than_ordered_trips_red(vigil: Vigil) -> None:
+    assert vigil.submit(
+        type="LIMIT", price="59000", quantity="0.01", client_order_id="overfilled"
+    ).accepted
+    orders = lambda: vigil.api("GET", "/v1/orders").json()["orders"]  # noqa: E731
+    wait_for(lambda: orders().get("overfilled", {}).get("state") == "NEW")
+    # the exchange's report of the fill says 1 BTC filled of an order for 0.01
+    vigil.sim.arm("malformed_events", count=1, params={"field": "z", "value": "1"})
+    vigil.sim.set_price("BTCUSDT", "58500")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
+    reason = vigil.system.gate.state.reason
+    assert reason.startswith("impossible_report: ") and "overfilled" in reason
+    incident = [i for i in vigil.system.store.incidents() if i["kind"] == "impossible_report"]
+    assert incident and "executed 1 > 0.01" in incident[0]["reason"]
+    assert Decimal(orders()["overfilled"]["executed_qty"]) <= Decimal("0.01")
