@@ -41,6 +41,7 @@ class ReconcilerMemory:
     first_seen: dict[str, int] = field(default_factory=dict)
     trade_marks: dict[str, int] = field(default_factory=dict)
     last: dict[str, Any] | None = None
+    cycles: int = 0  # cycles started: every ``account_wide_every``th looks at every symbol
 
 
 class Reconciler(VigilActor):
@@ -115,7 +116,13 @@ class Reconciler(VigilActor):
     def _exchange_snapshot(self, floors: dict[str, int]) -> ExchangeSnapshot:
         balances = self.adapter.get_balances()
         symbols = self.settings.exchange.symbols
-        open_orders = [o for s in symbols for o in self.adapter.get_open_orders(s)]
+        every = self.settings.reconciliation.account_wide_every
+        account_wide = self.memory.cycles % every == 0  # the first cycle too
+        self.memory.cycles += 1
+        if account_wide:  # any symbol: an order of ours or anyone's where we do not trade
+            open_orders = self.adapter.get_open_orders(None)  # weight 80
+        else:  # per symbol: weight 6 each
+            open_orders = [o for s in symbols for o in self.adapter.get_open_orders(s)]
         trades: list[ExchangeTrade] = []
         marks = self.memory.trade_marks
         for symbol in self.settings.exchange.symbols:

@@ -107,6 +107,11 @@ class ReconciliationSettings(_Section):
     )
     epsilon: Decimal = Decimal("0.00000001")
     max_age_intervals: float = Field(default=3.0, gt=0, description="older result: not fresh")
+    account_wide_every: int = Field(
+        default=12,
+        ge=1,
+        description="every Nth cycle lists the open orders of the whole account, every symbol",
+    )
 
 
 class BrokerSettings(_Section):

@@ -240,3 +240,20 @@ def test_an_execution_report_that_fills_more_than_ordered_trips_red(vigil: Vigil
     incident = [i for i in vigil.system.store.incidents() if i["kind"] == "impossible_report"]
     assert incident and "executed 1 > 0.01" in incident[0]["reason"]
     assert Decimal(orders()["overfilled"]["executed_qty"]) <= Decimal("0.01")
+
+
+def test_a_foreign_order_on_a_symbol_vigil_does_not_trade_is_found_account_wide(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = vigil_factory(
+        exchange={"symbols": ["BTCUSDT"]}, reconciliation={"account_wide_every": 2}
+    )
+    vigil.wait_green()
+    vigil.sim.arm("drop_events", count=10)  # its report never comes: only REST can tell
+    vigil.sim.arm(
+        "ghost_order", params={"symbol": "ETHUSDT", "side": "BUY", "quantity": "0.1"}
+    )  # ETHUSDT: not among Vigil's symbols, so only the account-wide look lists it
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=10)
+    reason = vigil.system.gate.state.reason  # (a per-symbol look saw only the locked USDT)
+    assert reason.startswith("reconciliation CRITICAL (") and "unknown_order" in reason
+    assert "ETHUSDT" in reason
