@@ -152,6 +152,18 @@ class PolicySettings(_Section):
         default=30.0, gt=0, description="a symbol's mid older than this is no reference price"
     )
 
+    max_market_slippage_bps: Decimal | None = Field(
+        default=Decimal(50),
+        gt=0,
+        description="a MARKET order whose expected average fill (from the order book) is "
+        "further than this from the mid is refused; unset: not judged",
+    )
+    market_as_limit_ioc: bool = Field(
+        default=False,
+        description="send an admitted MARKET order as a LIMIT IOC at the protection price",
+    )
+    depth_cache_s: float = Field(default=1.0, gt=0, le=10, description="order book reuse")
+
     def limits(self, symbols: Iterable[str]) -> PolicyLimits:
         """The guard's limits for trading ``symbols``."""
         age = self.max_reference_age_s

@@ -18,6 +18,8 @@ from typing import Any
 
 from domain.book import BookOrder
 from domain.breaker_rules import YellowLimits, yellow_refusal
+from domain.market_impact import FillEstimate
+from domain.money import plain
 from domain.policy import PolicyInput, PolicyLimits, check_intent, reduces_exposure
 
 
@@ -116,6 +118,37 @@ def admit(
         if refusal is not None:
             return refused(Refusal.BREAKER, f"breaker: {refusal}")
     return Admission(tuple(verdicts), quantity, price)
+
+
+def check_market_impact(
+    admission: Admission, estimate: FillEstimate | None, max_bps: Decimal
+) -> Admission:
+    """A MARKET order admitted so far, judged by what the book would do to it: refused when
+    the book cannot fill it, or when its expected average is more than ``max_bps`` from the
+    mid (or when there is no book to judge by: fail closed)."""
+    if estimate is None:
+        ok, reason = False, "no order book depth to estimate the fill"
+    elif not estimate.fills_whole:
+        fillable, wanted = plain(estimate.fillable), plain(estimate.wanted)
+        ok, reason = False, f"the book can fill {fillable} of {wanted}"
+    else:
+        bps = estimate.slippage_bps
+        ok = bps is not None and bps <= max_bps
+        reason = (
+            f"expected average {plain(estimate.average or estimate.mid)} is {bps} bps from "
+            f"the mid {plain(estimate.mid)}, limit {plain(max_bps)}"
+        )
+    verdict = GateVerdict("market_impact", ok, reason)
+    verdicts = (*admission.verdicts, verdict)
+    if ok:
+        return Admission(verdicts, admission.quantity, admission.price)
+    return Admission(
+        verdicts,
+        admission.quantity,
+        admission.price,
+        Refusal.POLICY,
+        f"policy: market_impact: {reason}",
+    )
 
 
 def intent_record(order: BookOrder, verdicts: Iterable[dict[str, Any]]) -> dict[str, Any]:

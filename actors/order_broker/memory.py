@@ -23,6 +23,7 @@ from domain.evidence import OrderEvidence
 from domain.reconciliation import InternalOrder
 from domain.replay import replay
 from domain.risk import DayRisk
+from exchange.contract import OrderBookDepth
 from storage import Journal
 
 
@@ -52,6 +53,7 @@ class BrokerState:
     risk: DayRisk = field(default_factory=DayRisk)
     risk_sampled: float = 0.0  # monotonic: the last risk samples taken on a price
     cancel_duty: CancelDuty = field(default_factory=CancelDuty)
+    depth: dict[str, tuple[int, OrderBookDepth]] = field(default_factory=dict)  # mono ms, book
     closed_summaries: dict[str, InternalOrder] = field(default_factory=dict)
     closed_index: int = 0
     counters: dict[str, int] = field(

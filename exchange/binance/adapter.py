@@ -37,6 +37,7 @@ from exchange.contract import (
     HealthStatus,
     MalformedPayload,
     OrderAck,
+    OrderBookDepth,
     OrderRequest,
     OrderStatus,
     Position,
@@ -359,6 +360,15 @@ class BinanceSpotAdapter:
             quantity = held.total if held is not None else Decimal(0)
             out[symbol] = Position(symbol=symbol, asset=asset, quantity=quantity)
         return out
+
+    def get_depth(self, symbol: str, limit: int = 100) -> OrderBookDepth:
+        """The order book's best ``limit`` levels each side (weight 5 up to 100 levels)."""
+        weight = 5 if limit <= 100 else 25 if limit <= 500 else 50
+        answer = self.rest.call(
+            ENDPOINTS["depth"], {"symbol": symbol, "limit": str(limit)}, weight=weight
+        )
+        depth: OrderBookDepth = self._read("depth", lambda a: parse.depth(a, symbol), answer)
+        return depth
 
     def get_trades(
         self, symbol: str, since_ms: int | None = None, *, from_id: int | None = None

@@ -25,6 +25,7 @@ from exchange.contract import (
     Fill,
     MalformedPayload,
     OrderAck,
+    OrderBookDepth,
     OrderStatus,
     StreamTerminated,
     Trade,
@@ -221,6 +222,28 @@ def trade(data: object) -> Trade:
         time_ms=r.integer("time"),
         is_buyer=r.flag("isBuyer"),
         is_maker=r.flag("isMaker"),
+    )
+
+
+def depth(data: object, symbol: str) -> OrderBookDepth:
+    r = _Reader(data, "depth")
+
+    def side(key: str) -> tuple[tuple[Decimal, Decimal], ...]:
+        levels = []
+        for i, level in enumerate(r.items(key)):
+            if not (isinstance(level, list) and len(level) >= 2):
+                raise r.fail(f"{key}[{i}]", "expected [price, quantity]")
+            price = _Reader({"price": level[0], "qty": level[1]}, f"depth.{key}[{i}]")
+            levels.append((price.amount("price"), price.amount("qty")))
+        return tuple(levels)
+
+    return _build(  # type: ignore[no-any-return]
+        OrderBookDepth,
+        "depth",
+        symbol=symbol,
+        update_id=r.integer("lastUpdateId"),
+        bids=side("bids"),
+        asks=side("asks"),
     )
 
 

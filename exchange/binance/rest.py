@@ -82,6 +82,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("open_orders", "GET", "/api/v3/openOrders", 6, True, "get_open_orders"),
         Endpoint("all_orders", "GET", "/api/v3/allOrders", 20, True, "get_all_orders"),
         Endpoint("my_trades", "GET", "/api/v3/myTrades", 20, True, "get_my_trades"),
+        Endpoint("depth", "GET", "/api/v3/depth", 5, False, "get_order_book"),
     )
 }
 

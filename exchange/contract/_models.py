@@ -352,6 +352,17 @@ class UnhandledEvent(BaseModel):
 UserEvent = ExecutionReport | AccountPosition | BalanceUpdate | StreamTerminated | UnhandledEvent
 
 
+class OrderBookDepth(BaseModel):
+    """The best levels of one symbol's order book, best first: (price, quantity)."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    update_id: int
+    bids: tuple[tuple[Amount, Amount], ...]
+    asks: tuple[tuple[Amount, Amount], ...]
+
+
 class BookTicker(BaseModel):
     """Best bid/ask of one symbol."""
 

@@ -15,6 +15,7 @@ from exchange.contract._models import (
     CancelAck,
     HealthStatus,
     OrderAck,
+    OrderBookDepth,
     OrderRequest,
     OrderStatus,
     Position,
@@ -57,6 +58,10 @@ class ExchangeAdapter(Protocol):
     def get_trades(
         self, symbol: str, since_ms: int | None = None, *, from_id: int | None = None
     ) -> list[Trade]: ...
+
+    def get_depth(self, symbol: str, limit: int = 100) -> OrderBookDepth:
+        """The order book's best ``limit`` levels each side (REST ``depth``)."""
+        ...
 
     def ping(self) -> HealthStatus: ...
 

@@ -193,7 +193,7 @@ def test_an_accepted_intent_is_journaled_before_it_is_sent_and_booked_on_its_ack
     entries = harness.broker.ctx.services.journal.load()
     intent = [e for e in entries if e.kind == "intent"]
     assert [e.body["client_order_id"] for e in intent] == ["buy-1"]
-    assert intent[0].body["gates"][-1] == "breaker"
+    assert intent[0].body["gates"][-2:] == ["breaker", "market_impact"]
     outcome = harness.outcome("buy-1")
     assert outcome.outcome is SendResult.ACKED
     harness.broker.on_send_outcome(outcome)

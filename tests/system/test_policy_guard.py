@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from domain.admission import Refusal
+from exchange.simulator import SimulatedExchange, SimulatorConfig
 from tests.conftest import Vigil, audited, wait_audited, wait_for
 
 MAX_AGE_S = 2.0
@@ -88,3 +90,66 @@ def test_an_accepted_intent_records_the_breakers_verdict_and_the_refused_duplica
     assert refused["verdicts"] == [
         {"gate": "client_order_id", "passed": False, "reason": "already in the book"}
     ]
+
+
+def thin_book_vigil(vigil_factory: Callable[..., Vigil], **overrides: Any) -> Vigil:
+    """BTCUSDT with a thin book: 0.001, 0.002, ... BTC per level, levels 20 USDT apart."""
+    base = SimulatorConfig(tick_interval=0, seed=3)
+    symbols = [
+        s.model_copy(update={"level_qty": Decimal("0.001"), "level_gap_ticks": 2000})
+        if s.symbol == "BTCUSDT"
+        else s
+        for s in base.symbols
+    ]
+    sim = SimulatedExchange(base.model_copy(update={"symbols": symbols})).start()
+    vigil = vigil_factory(sim=sim, own_sim=True, **overrides)
+    vigil.wait_green()
+    return vigil
+
+
+def sim_orders(vigil: Vigil) -> list[dict[str, Any]]:
+    return list(vigil.sim.state()["orders"])
+
+
+def test_a_market_order_the_book_cannot_fill_is_refused_before_it_is_sent(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = thin_book_vigil(vigil_factory)
+    refused = vigil.submit(quantity="0.06")  # 10 levels hold 0.055
+    assert not refused.accepted and refused.refusal is Refusal.POLICY
+    assert "market_impact: the book can fill 0.055 of 0.06" in refused.reason
+    assert sim_orders(vigil) == []
+    record = wait_audited(vigil, "intent_refused", client_order_id=refused.client_order_id)
+    assert record["market_estimate"]["fillable"] == "0.055"
+
+
+def test_a_market_order_expected_to_slip_too_far_is_refused_and_a_small_one_goes(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = thin_book_vigil(vigil_factory, policy={"max_market_slippage_bps": 10})
+    refused = vigil.submit(quantity="0.05")  # through 10 levels, 20 USDT apart: ~19 bps
+    assert not refused.accepted and refused.refusal is Refusal.POLICY
+    assert "bps from the mid" in refused.reason and "limit 10" in refused.reason
+    assert sim_orders(vigil) == []
+    accepted = vigil.submit(quantity="0.003")  # the first two levels
+    assert accepted.accepted
+    wait_for(lambda: len(sim_orders(vigil)) == 1)
+    record = wait_audited(vigil, "intent_accepted", client_order_id=accepted.client_order_id)
+    assert Decimal(record["market_estimate"]["slippage_bps"]) <= 10
+    assert [v["gate"] for v in record["verdicts"]][-1] == "market_impact"
+
+
+def test_a_market_order_can_be_sent_as_a_limit_ioc_at_the_protection_price(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    vigil = thin_book_vigil(vigil_factory, policy={"market_as_limit_ioc": True})
+    accepted = vigil.submit(quantity="0.003")
+    assert accepted.accepted
+    wait_for(lambda: len(sim_orders(vigil)) == 1)
+    (sent,) = sim_orders(vigil)
+    assert (sent["type"], sent["timeInForce"]) == ("LIMIT", "IOC")
+    record = wait_audited(vigil, "intent_accepted", client_order_id=accepted.client_order_id)
+    mid = Decimal(record["market_estimate"]["mid"])
+    assert Decimal(sent["price"]) <= mid * Decimal("1.005")  # never worse than 50 bps
+    assert Decimal(sent["price"]) > mid
+    assert record["sent_as"] == "LIMIT IOC"
