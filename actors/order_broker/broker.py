@@ -12,38 +12,23 @@ longer is a RED input.
 
 from __future__ import annotations
 
-import secrets
 import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import executions, queries, resync
+from actors.order_broker import executions, intake, queries, resync
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
-from domain.admission import (
-    Admission,
-    Refusal,
-    YellowView,
-    admit,
-    check_market_impact,
-    intent_record,
-)
 from domain.book import Book, BookOrder, Execution, OrderState
-from domain.breaker import Level
 from domain.breaker_rules import EvidenceKind
 from domain.evidence import Signal, position, unknown_orders
-from domain.market_impact import FillEstimate, estimate_fill, protection_price
-from domain.policy import policy_input_from_book
-from domain.replay import change_entry, day_mark_entry, day_peak_entry, intent_entry
+from domain.replay import change_entry, day_mark_entry, day_peak_entry
 from domain.risk import RiskReading
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
-    ExchangeError,
     OrderAck,
-    OrderRequest,
     OrderStatus,
-    TimeInForce,
 )
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
@@ -73,10 +58,6 @@ from storage import StoreError
 
 NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
-
-
-def new_client_order_id() -> str:
-    return f"vgl-{secrets.token_hex(8)}"
 
 
 class OrderBroker(VigilActor):
@@ -168,148 +149,7 @@ class OrderBroker(VigilActor):
     # ------------------------------------------------------------------ intents
 
     def on_intent(self, intent: OrderIntent) -> IntentDecision:
-        self.state.counters["intents"] += 1
-        cid = intent.client_order_id or new_client_order_id()
-        now = now_ms()
-        self._journal_day(self.state.risk.roll_day(self.book, now))
-        gate = self.ctx.gate
-        board = self.ctx.services.board()
-        account = policy_input_from_book(
-            self.book,
-            symbol=intent.symbol,
-            side=intent.side,
-            type=intent.type,
-            quantity=intent.quantity,
-            price=intent.price,
-            filters=self._filters(intent.symbol),
-            now_ms=now,
-            price_clock_ms=mono_ms(),
-        )
-        admission = admit(
-            account,
-            self.limits,
-            duplicate=cid in self.book.orders,
-            breaker_refusal=gate.refusal(),
-            yellow=YellowView(board.limits, board.causes)
-            if gate.state.level is Level.YELLOW
-            else None,
-        )
-        estimate: FillEstimate | None = None
-        if admission.accepted and intent.type == "MARKET" and self.max_market_bps is not None:
-            estimate = self._estimate(intent.symbol, intent.side, admission.quantity)
-            admission = check_market_impact(admission, estimate, self.max_market_bps)
-        if not admission.accepted:
-            return self._refuse(intent, cid, admission, estimate=estimate)
-        order_type, price, tif = intent.type, admission.price, None
-        if estimate is not None and self.settings.policy.market_as_limit_ioc:
-            # the exchange itself cannot fill it worse than the protection price
-            filters = self._filters(intent.symbol)
-            assert self.max_market_bps is not None and filters is not None
-            price = protection_price(
-                intent.side, estimate.mid, self.max_market_bps, filters.tick_size
-            )
-            order_type, tif = "LIMIT", TimeInForce.IOC
-        order = BookOrder(
-            client_order_id=cid,
-            symbol=intent.symbol,
-            side=intent.side,
-            type=order_type,
-            quantity=admission.quantity,
-            price=price,
-            created_ms=now_ms(),
-            updated_ms=now_ms(),
-            source=intent.source,
-        )
-        verdicts = admission.verdict_dicts()
-        record = intent_record(order, verdicts)
-        if estimate is not None:
-            record["market_estimate"] = estimate.as_dict()
-            record["sent_as"] = f"{order_type} {tif.value}" if tif else order_type
-        # write-ahead, with one disk flush: the audit record is queued (group-committed) and
-        # its sequence number goes into the journal entry, which is durable before the
-        # order can reach the wire; recovery re-writes any record a crash took from the
-        # trail (``assembly.recovery``), so neither can be lost
-        try:
-            audit_seq = self.trail.append(
-                "intent_accepted", record, cid=intent.correlation_id, actor=self.name
-            )
-            gates = [v["gate"] for v in verdicts]
-            entry = intent_entry(order, intent.correlation_id, audit_seq, gates)
-            self.journal.append("intent", entry, durable=True)
-        except StoreError as exc:
-            gate.trip_red(f"durable storage failed: {exc}", "order_broker")
-            failed = Admission(admission.verdicts, order.quantity, order.price, Refusal.STORAGE)
-            return self._refuse(intent, cid, failed, f"storage: {exc}")
-        self.book.add_intent(order)
-        self.state.evidence.execution.accepted(
-            cid, order.symbol, order.side, self.book.prices.get(order.symbol)
-        )
-        crash_point("after_intent_journaled")
-        request = OrderRequest(
-            symbol=order.symbol,
-            side=order.side,  # type: ignore[arg-type]
-            type=order.type,  # type: ignore[arg-type]
-            client_order_id=cid,
-            quantity=order.quantity,
-            price=order.price,
-            time_in_force=tif,
-        )
-        self.state.counters["accepted"] += 1
-        self.wire.send(request, intent.correlation_id)
-        return IntentDecision(
-            accepted=True, client_order_id=cid, correlation_id=intent.correlation_id
-        )
-
-    def _refuse(
-        self,
-        intent: OrderIntent,
-        cid: str,
-        admission: Admission,
-        reason: str = "",
-        *,
-        estimate: FillEstimate | None = None,
-    ) -> IntentDecision:
-        reason = reason or admission.reason
-        self.state.counters["refused"] += 1
-        extra = {} if estimate is None else {"market_estimate": estimate.as_dict()}
-        self.audit(
-            "intent_refused",
-            client_order_id=cid,
-            reason=reason,
-            verdicts=admission.verdict_dicts(),
-            intent_cid=intent.correlation_id,
-            **extra,
-        )
-        return IntentDecision(
-            accepted=False,
-            client_order_id=cid,
-            reason=reason,
-            refusal=admission.refusal,
-            correlation_id=intent.correlation_id,
-        )
-
-    def _estimate(self, symbol: str, side: str, qty: Decimal) -> FillEstimate | None:
-        """What the book would do to a MARKET order now, from the order book's depth (read
-        again after ``policy.depth_cache_s``); None when the book cannot be read."""
-        cached = self.state.depth.get(symbol)
-        max_age_ms = self.settings.policy.depth_cache_s * 1000
-        if cached is None or mono_ms() - cached[0] > max_age_ms:
-            try:
-                cached = (mono_ms(), self.adapter.get_depth(symbol))
-            except ExchangeError:
-                return None  # no book to judge by: refused (fail closed)
-            self.state.depth[symbol] = cached
-        depth = cached[1]
-        if not depth.bids or not depth.asks:
-            return None
-        mid = (depth.bids[0][0] + depth.asks[0][0]) / 2
-        return estimate_fill(side, qty, depth.asks if side == "BUY" else depth.bids, mid)
-
-    def _filters(self, symbol: str) -> Any:
-        try:
-            return self.adapter.symbol_filters(symbol)
-        except (ExchangeError, KeyError):
-            return None
+        return intake.on_intent(self, intent)
 
     # ------------------------------------------------------------------ send outcomes
 
@@ -547,10 +387,10 @@ class OrderBroker(VigilActor):
         self.signal(reading.signals)
 
     def _journal_reading(self, reading: RiskReading) -> None:
-        self._journal_day(reading.new_day)
+        self.journal_day(reading.new_day)
         self._journal_peak(reading.peak)
 
-    def _journal_day(self, day: Any) -> None:
+    def journal_day(self, day: Any) -> None:
         if day is not None:
             self.journal.append("day_mark", day_mark_entry(day))
 

@@ -16,6 +16,7 @@ import pykka
 import pytest
 
 import actors.order_broker.broker as broker_module
+import actors.order_broker.intake as intake_module
 import runtime.clock as runtime_clock
 from actors.breaker import BreakerMemory
 from actors.order_broker import BrokerMemory, OrderBroker
@@ -156,8 +157,9 @@ def start_broker(
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(broker_module, "now_ms", lambda: c.wall_ms)
-    monkeypatch.setattr(broker_module, "mono_ms", lambda: c.mono_ms)
+    for module in (broker_module, intake_module):
+        monkeypatch.setattr(module, "now_ms", lambda: c.wall_ms)
+        monkeypatch.setattr(module, "mono_ms", lambda: c.mono_ms)
     return c
 
 
