@@ -130,6 +130,14 @@ class ControlSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
     token: SecretStr | None = None
+    auth_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="failed authentications from one address within "
+        "auth_window_s that block it (429) for auth_block_s",
+    )
+    auth_window_s: float = Field(default=60.0, gt=0)
+    auth_block_s: float = Field(default=60.0, gt=0)
 
 
 class SupervisionSettings(_Section):
