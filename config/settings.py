@@ -321,6 +321,11 @@ class AuditSettings(_Section):
     max_pages: int | None = Field(
         default=None, gt=0, description="storage quota of audit.db in SQLite pages (4 KiB)"
     )
+    exchange_requests: bool = Field(
+        default=True,
+        description="every REST request and response to the exchange in the trail (redacted); "
+        "false keeps only its errors, rate limits and stream incidents",
+    )
 
 
 class TraceSettings(_Section):
