@@ -4,7 +4,7 @@
 python run.py [--config PATH] [--live]     the main job (default: embedded simulator)
 python run.py sim [--port P] [--seed N]    only the simulated exchange
 python run.py status | halt --reason R | reset --reason R --confirm
-python run.py resync --confirm | cancel-all
+python run.py resync --confirm | cancel-all | reconcile [--timeout S]
 python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [--follow]
 """
 
@@ -178,21 +178,36 @@ def _control(args: argparse.Namespace) -> tuple[str, str]:
 def _call(
     args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None
 ) -> int:
+    return _request(args, method, path, body)[0]
+
+
+def _request(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    timeout: float = 30,
+) -> tuple[int, Any]:
+    """Call the running instance, print its JSON answer; (exit status, answer)."""
     import requests
 
     url, token = _control(args)
     try:
         resp = requests.request(
-            method, url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            method,
+            url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
         )
     except requests.RequestException as exc:
-        return _fail(f"cannot reach the control API at {url}: {exc}", 1)
+        return _fail(f"cannot reach the control API at {url}: {exc}", 1), None
     try:
         payload = resp.json()
     except ValueError:
         payload = {"status": resp.status_code, "body": resp.text}
     print(json.dumps(payload, indent=2, sort_keys=True))
-    return 0 if resp.status_code < 400 else 1
+    return (0 if resp.status_code < 400 else 1), payload
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -217,6 +232,14 @@ def cmd_resync(args: argparse.Namespace) -> int:
 
 def cmd_cancel_all(args: argparse.Namespace) -> int:
     return _call(args, "POST", "/v1/cancel-all")
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """One reconciliation cycle now; prints its result. Exit 0 only when it is HEALTHY."""
+    body = {"timeout_s": args.timeout}
+    code, answer = _request(args, "POST", "/v1/reconcile", body, timeout=args.timeout + 10)
+    healthy = isinstance(answer, dict) and answer.get("result") == "HEALTHY"
+    return 0 if code == 0 and healthy else 1
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -353,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     resync.add_argument("--confirm", action="store_true")
     resync.add_argument("--reason", default="")
     command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of")
+    reconcile = command(
+        "reconcile", cmd_reconcile, "run one reconciliation cycle now and print its result"
+    )
+    reconcile.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the result"
+    )
     audit = command("audit", cmd_audit, "query the audit trail")
     audit.add_argument("--kind")
     audit.add_argument("--cid", help="correlation id")

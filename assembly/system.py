@@ -230,13 +230,19 @@ class VigilSystem:
         self.directory.tell("ws_listener", StreamFrame(event=event), sender="adapter")
 
     def _adapter_audit(self, record: AuditRecord) -> None:
-        if record.kind in ("request", "response") and self.settings.trace.level != "detail":
-            return  # every request is in the adapter's structured log; the trail keeps outcomes
-        self.directory.tell(
-            "audit_logger",
-            AuditEvent(kind=f"exchange_{record.kind}", data=record.model_dump()),
-            sender="adapter",
+        """Every exchange request and response (``audit.exchange_requests``), error and stream
+        incident into the trail, as the adapter scrubbed it (no key, secret or signature);
+        fields without a value are left out to keep the trail small."""
+        if record.kind in ("request", "response") and not self.settings.audit.exchange_requests:
+            return
+        kind, data = (
+            f"exchange_{record.kind}",
+            record.model_dump(exclude_none=True, exclude={"kind"}),
         )
+        directory = getattr(self, "directory", None)  # none yet: start-up's first requests
+        event = AuditEvent(kind=kind, data=data)
+        if directory is None or not directory.tell("audit_logger", event, sender="adapter"):
+            self.trail.append(kind, data, actor="adapter")  # (or the audit logger restarts)
 
     def _on_rate_limit(self, event: RateLimitEvent) -> None:
         """Evidence only: the breaker's rules decide (429 → YELLOW, 418 ban → RED)."""

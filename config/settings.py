@@ -15,9 +15,17 @@ from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +41,43 @@ DEFAULT_PROFILE = Path(__file__).resolve().parent / "sim.toml"
 
 class SettingsError(ValueError):
     """A profile or an override Vigil refuses; the message names the field."""
+
+
+# A risk limit is three-way: a number, "off" (switched off on purpose), or unset (None).
+# Unset is off too, except in a live profile, which must name every limit in
+# ``LIVE_LIMITS`` (a number or "off"): a limit is never switched off by an omission.
+OFF: Literal["off"] = "off"
+Off = Literal["off"]
+_T = TypeVar("_T")
+
+
+def _off_any_case(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() == OFF:
+        return OFF
+    return value
+
+
+OffSwitch = BeforeValidator(_off_any_case)
+PositiveAmount = Annotated[Decimal, Field(gt=0)]
+PositiveCount = Annotated[int, Field(ge=1)]
+NonNegativeAmount = Annotated[Decimal, Field(ge=0)]
+
+
+def limit_value(value: _T | Off | None) -> _T | None:
+    """The limit the guard applies: None (no limit) for "off" and for unset."""
+    return None if value == OFF else value
+
+
+# the keys a live profile must set (a number or "off"), as they are spelled in the TOML
+LIVE_LIMITS = (
+    "policy.max_daily_loss",
+    "policy.max_position_notional",
+    "policy.max_total_exposure",
+    "policy.max_orders_per_minute",
+    "policy.max_orders_per_day",
+    "breaker.triggers.drawdown.threshold",
+    "breaker.triggers.drawdown.red_threshold",
+)
 
 
 class _Section(BaseModel):
@@ -85,6 +130,14 @@ class ControlSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
     token: SecretStr | None = None
+    auth_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="failed authentications from one address within "
+        "auth_window_s that block it (429) for auth_block_s",
+    )
+    auth_window_s: float = Field(default=60.0, gt=0)
+    auth_block_s: float = Field(default=60.0, gt=0)
 
 
 class SupervisionSettings(_Section):
@@ -124,18 +177,19 @@ class BrokerSettings(_Section):
 
 
 class PolicySettings(_Section):
-    """The pre-trade policy guard's limits (``domain.policy.PolicyLimits``); a limit left
-    unset (None) is off and casts no verdict."""
+    """The pre-trade policy guard's limits (``domain.policy.PolicyLimits``); a limit set to
+    "off", or left unset (None), is off and casts no verdict (a live profile must set the
+    ones in ``LIVE_LIMITS``)."""
 
     max_order_notional: Decimal = Decimal("5000")
     max_open_orders: int = Field(default=50, ge=1)
     fat_finger_pct: Decimal = Decimal("5")
     denied_symbols: tuple[str, ...] = ()
-    max_position_notional: Decimal | None = Field(
-        default=None, gt=0, description="per symbol, in the quote asset, after the order"
+    max_position_notional: Annotated[PositiveAmount | Off | None, OffSwitch] = Field(
+        default=None, description="per symbol, in the quote asset, after the order"
     )
-    max_total_exposure: Decimal | None = Field(
-        default=None, gt=0, description="all positions and open buys, in the quote asset"
+    max_total_exposure: Annotated[PositiveAmount | Off | None, OffSwitch] = Field(
+        default=None, description="all positions and open buys, in the quote asset"
     )
     max_directional_notional: Decimal | None = Field(
         default=None,
@@ -143,10 +197,10 @@ class PolicySettings(_Section):
         description="|position + open buys - open sells| per symbol with the order, quote; "
         "an order that brings it nearer flat always passes",
     )
-    max_orders_per_minute: int | None = Field(default=None, ge=1)
-    max_orders_per_day: int | None = Field(default=None, ge=1)
-    max_daily_loss: Decimal | None = Field(
-        default=None, gt=0, description="new exposure refused once today's loss reaches it"
+    max_orders_per_minute: Annotated[PositiveCount | Off | None, OffSwitch] = None
+    max_orders_per_day: Annotated[PositiveCount | Off | None, OffSwitch] = None
+    max_daily_loss: Annotated[PositiveAmount | Off | None, OffSwitch] = Field(
+        default=None, description="new exposure refused once today's loss reaches it"
     )
     max_reference_age_s: float | None = Field(
         default=30.0, gt=0, description="a symbol's mid older than this is no reference price"
@@ -173,24 +227,32 @@ class PolicySettings(_Section):
             max_open_orders=self.max_open_orders,
             fat_finger_pct=self.fat_finger_pct,
             denied_symbols=frozenset(self.denied_symbols),
-            max_position_notional=self.max_position_notional,
-            max_total_exposure=self.max_total_exposure,
+            max_position_notional=limit_value(self.max_position_notional),
+            max_total_exposure=limit_value(self.max_total_exposure),
             max_directional_notional=self.max_directional_notional,
-            max_orders_per_minute=self.max_orders_per_minute,
-            max_orders_per_day=self.max_orders_per_day,
-            max_daily_loss=self.max_daily_loss,
+            max_orders_per_minute=limit_value(self.max_orders_per_minute),
+            max_orders_per_day=limit_value(self.max_orders_per_day),
+            max_daily_loss=limit_value(self.max_daily_loss),
             max_reference_age_ms=None if age is None else int(age * 1000),
         )
 
 
 class TriggerSettings(_Section):
     """One breaker trigger's overrides (``domain.breaker_rules.Trigger``); unset keys keep
-    the catalogue's default. A threshold of 0 switches the trigger (or its RED step) off."""
+    the catalogue's default. A threshold of 0 or "off" switches the trigger (or its RED step)
+    off."""
 
-    threshold: Decimal | None = Field(default=None, ge=0)
+    threshold: Annotated[NonNegativeAmount | Off | None, OffSwitch] = None
     level: str | None = Field(default=None, pattern="^(YELLOW|RED)$")
     window_s: float | None = Field(default=None, ge=0)
-    red_threshold: Decimal | None = Field(default=None, ge=0)
+    red_threshold: Annotated[NonNegativeAmount | Off | None, OffSwitch] = None
+
+    def threshold_value(self) -> Decimal | None:
+        """The threshold to apply: 0 (off) for "off", None (the catalogue's) for unset."""
+        return Decimal(0) if self.threshold == OFF else limit_value(self.threshold)
+
+    def red_threshold_value(self) -> Decimal | None:
+        return Decimal(0) if self.red_threshold == OFF else limit_value(self.red_threshold)
 
 
 class BreakerSettings(_Section):
@@ -217,8 +279,9 @@ class BreakerSettings(_Section):
                 raise ValueError(f"unknown breaker trigger {name!r}")
         silence = self.triggers.get("market_data")
         threshold = SPECS["market_data"].default.threshold
-        if silence is not None and silence.threshold is not None:
-            threshold = silence.threshold
+        chosen = None if silence is None else silence.threshold_value()
+        if chosen is not None:
+            threshold = chosen
         if threshold and Decimal(str(self.market_data_report_s)) >= threshold:
             raise ValueError(
                 f"market_data_report_s ({self.market_data_report_s}) must be below the "
@@ -250,11 +313,12 @@ class BreakerSettings(_Section):
         )
         for name, o in self.triggers.items():
             t = out[name]
+            threshold, red = o.threshold_value(), o.red_threshold_value()
             out[name] = Trigger(
-                threshold=t.threshold if o.threshold is None else o.threshold,
+                threshold=t.threshold if threshold is None else threshold,
                 level=t.level if o.level is None else Level(o.level),
                 window_s=t.window_s if o.window_s is None else o.window_s,
-                red_threshold=t.red_threshold if o.red_threshold is None else o.red_threshold,
+                red_threshold=t.red_threshold if red is None else red,
             )
         return out
 
@@ -275,6 +339,11 @@ class AuditSettings(_Section):
     flush_interval_s: float = Field(default=0.05, gt=0, description="bounded flush delay")
     max_pages: int | None = Field(
         default=None, gt=0, description="storage quota of audit.db in SQLite pages (4 KiB)"
+    )
+    exchange_requests: bool = Field(
+        default=True,
+        description="every REST request and response to the exchange in the trail (redacted); "
+        "false keeps only its errors, rate limits and stream incidents",
     )
 
 
@@ -306,6 +375,32 @@ class VigilSettings(BaseSettings):
     trace: TraceSettings = TraceSettings()
     audit: AuditSettings = AuditSettings()
 
+    @model_validator(mode="after")
+    def _live_limits_are_set(self) -> VigilSettings:
+        """Fail closed for real money: a live profile names every risk limit."""
+        if self.exchange.live:
+            missing = self.missing_live_limits()
+            if missing:
+                raise ValueError(
+                    'a live profile must set every risk limit (a number, or "off" to '
+                    f"switch one off on purpose); missing: {', '.join(missing)}"
+                )
+        return self
+
+    def missing_live_limits(self) -> list[str]:
+        """The keys of ``LIVE_LIMITS`` this profile leaves unset."""
+        drawdown = self.breaker.triggers.get("drawdown") or TriggerSettings()
+        values = {
+            "policy.max_daily_loss": self.policy.max_daily_loss,
+            "policy.max_position_notional": self.policy.max_position_notional,
+            "policy.max_total_exposure": self.policy.max_total_exposure,
+            "policy.max_orders_per_minute": self.policy.max_orders_per_minute,
+            "policy.max_orders_per_day": self.policy.max_orders_per_day,
+            "breaker.triggers.drawdown.threshold": drawdown.threshold,
+            "breaker.triggers.drawdown.red_threshold": drawdown.red_threshold,
+        }
+        return [key for key in LIVE_LIMITS if values[key] is None]
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -336,7 +431,10 @@ def load_settings(profile: Path = DEFAULT_PROFILE, **overrides: Any) -> VigilSet
         return VigilSettings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            if err["loc"]
+            else err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
         )
         raise SettingsError(
             f"bad configuration ({profile} / VIGIL_* environment): {problems}"

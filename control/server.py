@@ -3,9 +3,12 @@
 ``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
-operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on). The
-token is compared in constant time; a missing or wrong one gets 401 and is audited. Runs on
-its own thread.
+operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
+``POST /v1/reconcile`` (one reconciliation cycle now, and its result). The token is
+compared in constant time; a missing or wrong one gets 401 and is audited; too many from
+one address within a minute get 429 for a minute (``control.throttle``). A body over
+64 KiB gets 413, a body nested too deeply to parse 400; every answer is JSON (but
+``/metrics``). Runs on its own thread.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import hmac
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -24,13 +28,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
+from runtime.clock import now_ms
 from runtime.messages import (
     BreakerInput,
     CancelAll,
     Halt,
     OrderIntent,
+    ReconcileNow,
     ResetRequest,
     ResyncRequest,
     StatusRequest,
@@ -42,6 +49,10 @@ if TYPE_CHECKING:
 
 # the HTTP answer for each gate's refusal: a policy refusal is the request's own fault (422);
 # RED, a duplicate id and a storage failure conflict with the state Vigil is in (409)
+MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
+MAX_TEXT = 500  # characters of a reason or an operator name
+RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
+
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
     Refusal.DUPLICATE: 409,
@@ -70,9 +81,9 @@ class OrderBody(BaseModel):
 
 class Reason(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=MAX_TEXT)
     confirm: bool = False
-    operator: str = "operator"
+    operator: str = Field(default="operator", max_length=MAX_TEXT)
 
 
 class Heartbeat(BaseModel):
@@ -83,7 +94,12 @@ class Heartbeat(BaseModel):
 class Confirm(BaseModel):
     model_config = ConfigDict(extra="ignore")
     confirm: bool = False
-    reason: str = ""
+    reason: str = Field(default="", max_length=MAX_TEXT)
+
+
+class ReconcileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timeout_s: float = Field(default=RECONCILE_TIMEOUT_S, gt=0, le=120)
 
 
 class SystemCollector:
@@ -132,7 +148,9 @@ class ControlServer:
         self._thread: threading.Thread | None = None
         self.registry = CollectorRegistry()
         self.registry.register(SystemCollector(system))
-        self.app = web.Application(middlewares=[self._auth])
+        c = system.settings.control
+        self.throttle = AuthThrottle(c.auth_max_failures, c.auth_window_s, c.auth_block_s)
+        self.app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY)
         r = self.app.router
         r.add_get("/v1/status", self.status)
         r.add_post("/v1/orders", self.post_order)
@@ -145,6 +163,7 @@ class ControlServer:
         r.add_get("/v1/incidents", self.incidents)
         r.add_get("/metrics", self.metrics)
         r.add_post("/v1/heartbeat", self.heartbeat)
+        r.add_post("/v1/reconcile", self.reconcile)
 
     def __repr__(self) -> str:
         return f"ControlServer({self.url!r})"
@@ -190,31 +209,71 @@ class ControlServer:
     async def _auth(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        remote = request.remote or ""
+        if self.throttle.retry_after(remote) > 0:  # blocked: not even the right token helps
+            return self._throttled(remote)
         header = request.headers.get("Authorization", "")
         given = header[7:].encode() if header.startswith("Bearer ") else b""
         if not hmac.compare_digest(given, self._token):
             self.system.audit(
-                "control_unauthorized",
-                path=request.path,
-                method=request.method,
-                remote=request.remote or "",
+                "control_unauthorized", path=request.path, method=request.method, remote=remote
             )
+            if self.throttle.failed(remote):
+                self.system.audit(
+                    "auth_throttled",
+                    remote=remote,
+                    failures=self.throttle.max_failures,
+                    window_s=self.throttle.window_s,
+                    block_s=self.throttle.block_s,
+                )
+                return self._throttled(remote)
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
+            if request.body_exists:
+                await request.read()  # over MAX_BODY: 413, whether the endpoint reads it or not
             return await handler(request)
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json":
+                raise
+            headers = {
+                k: v
+                for k, v in exc.headers.items()
+                if k.lower() not in ("content-type", "content-length")
+            }
+            return web.json_response(
+                {"error": exc.text or exc.reason}, status=exc.status, headers=headers
+            )
+        except RecursionError:
+            return web.json_response({"error": "the body is nested too deeply"}, status=400)
         except (pykka.Timeout, pykka.ActorDeadError) as exc:
             return web.json_response(
                 {"error": f"the system did not answer: {type(exc).__name__}"}, status=503
             )
 
+    def _throttled(self, remote: str) -> web.Response:
+        return web.json_response(
+            {"error": "too many failed authentications from this address; try again later"},
+            status=429,
+            headers={"Retry-After": self.throttle.retry_after_header(remote)},
+        )
+
     async def _call(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn)
 
+    @staticmethod
+    async def _json(request: web.Request) -> Any:
+        """The body as JSON; one nested too deeply to parse is a 400, never a 500."""
+        try:
+            return await request.json()
+        except RecursionError:
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "the body is nested too deeply"}),
+                content_type="application/json",
+            ) from None
+
     async def _body(self, request: web.Request, model: type[BaseModel]) -> Any:
         try:
-            data = await request.json() if request.can_read_body else {}
+            data = await self._json(request) if request.body_exists else {}
             return model.model_validate(data)
         except (ValueError, ValidationError) as exc:
             raise web.HTTPUnprocessableEntity(
@@ -257,7 +316,7 @@ class ControlServer:
 
     async def post_order(self, request: web.Request) -> web.Response:
         try:
-            body = OrderBody.model_validate(await request.json())
+            body = OrderBody.model_validate(await self._json(request))
         except (ValueError, ValidationError, InvalidOperation) as exc:
             return web.json_response({"error": "bad order", "detail": str(exc)}, status=422)
         if not self.system.accepting:
@@ -333,6 +392,49 @@ class ControlServer:
             lambda: self.system.ask("order_broker", CancelAll(reason="operator"))
         )
         return web.json_response({"cancelling": count})
+
+    async def reconcile(self, request: web.Request) -> web.Response:
+        """One reconciliation cycle that begins after this request, and its result (504 when
+        none comes within ``timeout_s``). A cycle already running is waited out first."""
+        body = await self._body(request, ReconcileBody)
+        asked_ms = now_ms()
+        deadline = time.monotonic() + body.timeout_s
+        started = False
+        while (left := deadline - time.monotonic()) > 0:
+            if not started:  # skipped while a cycle runs: ask again until one starts
+                started = await self._call(lambda: self._start_cycle(left))
+            done = await self._call(lambda: self._reconciled_since(asked_ms, left))
+            if done is not None:
+                self.system.audit("operator_reconcile", result=done["result"])
+                return web.json_response(done)
+            await asyncio.sleep(0.02)
+        return web.json_response(
+            {"error": f"no reconciliation result within {body.timeout_s:g} s"}, status=504
+        )
+
+    def _ask_within(self, left: float) -> float:
+        return max(0.01, min(left, self.system.settings.supervision.ask_timeout_s))
+
+    def _start_cycle(self, left: float) -> bool:
+        """Whether a cycle started (or will: the request waits in a busy reconciler's inbox)."""
+        try:
+            return bool(self.system.ask("reconciler", ReconcileNow(), self._ask_within(left)))
+        except pykka.Timeout:
+            return True
+
+    def _reconciled_since(self, asked_ms: int, left: float) -> dict[str, Any] | None:
+        """The result of a cycle that began at or after ``asked_ms``, or None (yet)."""
+        gate = self.system.gate
+        began, result = gate.last_result_ms, gate.last_result
+        if began is None or began < asked_ms:
+            return None
+        try:
+            last = self.system.ask("reconciler", StatusRequest(), self._ask_within(left))["last"]
+        except pykka.Timeout:
+            return None
+        if not last or last["at_ms"] < began or last["result"] != result:
+            return None  # the reconciler's own record of that cycle is still to come
+        return {**last, "started_ms": began}
 
     async def incidents(self, request: web.Request) -> web.Response:
         return web.json_response({"incidents": await self._call(self.system.store.incidents)})

@@ -408,3 +408,104 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(ValueError, match="frozen"):
         s.control.port = 1  # type: ignore[misc]
     assert isinstance(s, VigilSettings)
+
+
+# --- risk limits: fail closed for real money (issue 18) ---------------------------------
+
+LIVE_TOML = (CONFIG / "live.toml").read_text()
+LIMIT_LINES = {
+    "policy.max_daily_loss": "max_daily_loss = 100",
+    "policy.max_position_notional": "max_position_notional = 1000",
+    "policy.max_total_exposure": "max_total_exposure = 2000",
+    "policy.max_orders_per_minute": "max_orders_per_minute = 30",
+    "policy.max_orders_per_day": "max_orders_per_day = 2000",
+    "breaker.triggers.drawdown.threshold": "threshold = 5 ",
+    "breaker.triggers.drawdown.red_threshold": "red_threshold = 10",
+}
+
+
+def without_line(text: str, start: str) -> str:
+    lines = text.splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(start)]
+    assert len(kept) == len(lines) - 1, start
+    return "".join(kept)
+
+
+@pytest.mark.parametrize("name", ["live.toml", "testnet.toml"])
+def test_the_real_exchange_profiles_ship_conservative_risk_limits(name: str) -> None:
+    s = load_settings(CONFIG / name)
+    limits = s.policy.limits(s.exchange.symbols)
+    assert limits.max_daily_loss == Decimal("100")
+    assert limits.max_position_notional == Decimal("1000")
+    assert limits.max_total_exposure == Decimal("2000")
+    assert (limits.max_orders_per_minute, limits.max_orders_per_day) == (30, 2000)
+    drawdown = s.breaker.resolved_triggers(s.reconciliation)["drawdown"]
+    assert (drawdown.threshold, drawdown.level, drawdown.red_threshold) == (
+        Decimal(5),
+        Level.YELLOW,
+        Decimal(10),
+    )
+    assert s.missing_live_limits() == []
+
+
+def test_every_risk_limit_line_of_the_real_profiles_says_what_it_protects() -> None:
+    for name in ("live.toml", "testnet.toml"):
+        lines = (CONFIG / name).read_text().splitlines()
+        for line in LIMIT_LINES.values():
+            (found,) = [text for text in lines if text.startswith(line)]
+            assert "#" in found and len(found.split("#", 1)[1].strip()) > 10, found
+
+
+@pytest.mark.parametrize("key", list(LIMIT_LINES))
+def test_a_live_profile_without_a_risk_limit_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    text = without_line(LIVE_TOML, LIMIT_LINES[key])
+    message = refusal(profile(tmp_path, text))
+    assert key in message and "live profile" in message
+    assert [k for k in LIMIT_LINES if k in message] == [key]
+
+
+def test_a_live_profile_names_every_missing_limit_at_once(tmp_path: Path) -> None:
+    text = LIVE_TOML.split("[policy]")[0]
+    message = refusal(profile(tmp_path, text))
+    assert all(key in message for key in LIMIT_LINES)
+
+
+@pytest.mark.parametrize("key", list(LIMIT_LINES))
+def test_off_switches_a_live_limit_off_explicitly(tmp_path: Path, key: str) -> None:
+    field = LIMIT_LINES[key].split("=")[0].strip()
+    text = LIVE_TOML.replace(LIMIT_LINES[key], f'{field} = "off" ')
+    s = load_settings(profile(tmp_path, text))
+    limits = s.policy.limits(s.exchange.symbols)
+    if key.startswith("policy."):
+        assert getattr(limits, field) is None  # no limit: the guard casts no verdict
+    else:
+        drawdown = s.breaker.resolved_triggers(s.reconciliation)["drawdown"]
+        assert getattr(drawdown, field) == 0  # a trigger's 0: that step is off
+
+
+def test_off_from_the_environment_switches_a_live_limit_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = without_line(LIVE_TOML, LIMIT_LINES["policy.max_daily_loss"])
+    text = without_line(text, LIMIT_LINES["breaker.triggers.drawdown.red_threshold"])
+    path = profile(tmp_path, text)
+    assert "policy.max_daily_loss" in refusal(path)
+    monkeypatch.setenv("VIGIL_POLICY__MAX_DAILY_LOSS", "OFF")
+    monkeypatch.setenv("VIGIL_BREAKER__TRIGGERS__DRAWDOWN__RED_THRESHOLD", "off")
+    s = load_settings(path)
+    assert s.policy.limits(s.exchange.symbols).max_daily_loss is None
+    assert s.breaker.resolved_triggers(s.reconciliation)["drawdown"].red_threshold == 0
+
+
+@pytest.mark.parametrize("value", ['"of"', '"none"', "0", "-5", '""'])
+def test_a_limit_is_a_positive_number_or_off(tmp_path: Path, value: str) -> None:
+    message = refusal(profile(tmp_path, f"[policy]\nmax_daily_loss = {value}\n"))
+    assert "policy.max_daily_loss" in message
+
+
+def test_outside_live_an_unset_limit_stays_off() -> None:
+    s = load_settings(DEFAULT_PROFILE)
+    assert s.exchange.live is False and s.missing_live_limits() != []
+    limits = s.policy.limits(s.exchange.symbols)
+    assert limits.max_daily_loss is None and limits.max_orders_per_day is None
+    assert s.breaker.resolved_triggers(s.reconciliation)["drawdown"].enabled is False

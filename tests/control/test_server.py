@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -41,6 +43,7 @@ ENDPOINTS = [
     ("GET", "/v1/incidents"),
     ("GET", "/metrics"),
     ("POST", "/v1/heartbeat"),
+    ("POST", "/v1/reconcile"),
 ]
 
 
@@ -75,9 +78,19 @@ def healthy_since(vigil: Vigil, tripped_ms: int) -> None:
 # --- the bearer token -----------------------------------------------------------------------
 
 
+@pytest.fixture
+def unthrottled(vigil_factory: Callable[..., Vigil]) -> Vigil:
+    """A Vigil that answers more failed authentications than the throttle's 5 with 401
+    (these tests make many; the throttle has its own in tests/control/test_limits.py)."""
+    v = vigil_factory(control={"auth_max_failures": 1000})
+    v.wait_green()
+    return v
+
+
 def test_every_endpoint_refuses_a_request_without_the_token_and_does_nothing(
-    vigil: Vigil,
+    unthrottled: Vigil,
 ) -> None:
+    vigil = unthrottled
     bodies: dict[str, dict[str, Any]] = {
         "/v1/orders": {**RESTING, "price": RESTING_PRICE, "client_order_id": "no-token"},
         "/v1/halt": {"reason": "intruder"},
@@ -94,7 +107,8 @@ def test_every_endpoint_refuses_a_request_without_the_token_and_does_nothing(
     assert refused == set(ENDPOINTS)  # each refusal is audited
 
 
-def test_only_the_exact_token_with_the_bearer_scheme_is_accepted(vigil: Vigil) -> None:
+def test_only_the_exact_token_with_the_bearer_scheme_is_accepted(unthrottled: Vigil) -> None:
+    vigil = unthrottled
     token = vigil.token
     near_misses = [
         f"Bearer {token[:-1]}",  # a prefix of the token

@@ -5,10 +5,12 @@ the trace filters, and the main job's refusal of a bad configuration."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from runtime.messages import InjectFault, ReconcileNow
@@ -137,3 +139,33 @@ def test_the_main_job_refuses_a_bad_profile_or_environment_value_naming_the_fiel
     unreadable = run_py(vigil_env(tmp_path / "var"), "--config", str(broken))
     assert unreadable.returncode == 2 and "broken.toml" in unreadable.stderr
     assert not (tmp_path / "var" / "control.json").exists()  # nothing started
+
+
+def test_a_live_start_without_a_risk_limit_exits_2_naming_it_before_any_network(
+    tmp_path: Path,
+) -> None:
+    live = (Path(__file__).resolve().parents[2] / "config" / "live.toml").read_text()
+    lines = live.splitlines(keepends=True)
+    profile = tmp_path / "live.toml"
+    profile.write_text("".join(line for line in lines if not line.startswith("max_daily_loss")))
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # the exchange it would reach
+        listener.setblocking(False)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        env = vigil_env(
+            tmp_path / "var",
+            VIGIL_EXCHANGE__REST_URL=url,
+            VIGIL_EXCHANGE__WS_API_URL=url.replace("http", "ws"),
+            VIGIL_EXCHANGE__STREAM_URL=url.replace("http", "ws"),
+            BINANCE_API_KEY="live-key-not-used",
+            BINANCE_API_SECRET="live-secret-not-used",
+        )
+        result = run_py(env, "--config", str(profile), "--live", timeout=30)
+        assert result.returncode == 2, result.stderr
+        assert "policy.max_daily_loss" in result.stderr and "off" in result.stderr
+        assert "policy.max_total_exposure" not in result.stderr  # only what is missing
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody called the exchange
+    assert not (tmp_path / "var").exists()  # nor wrote anything
+
+    whole = run_py(vigil_env(tmp_path / "var"), "--config", str(profile))  # without --live
+    assert whole.returncode == 2 and "policy.max_daily_loss" in whole.stderr
