@@ -249,3 +249,36 @@ def test_the_red_latch_survives_kill_9(exchange: dict[str, str], tmp_path: Path)
     finally:
         assert second.stop() == 0
     assert audit_continuous(data_dir)
+
+
+def test_red_latched_across_kill_9_still_cancels_the_order_left_resting(
+    exchange: dict[str, str], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "var"
+    first = VigilProcess(exchange, data_dir)
+    wait_for(lambda: green(first), timeout=15)
+    mid = Decimal(sim_state(exchange)["prices"]["BTCUSDT"]["mid"])
+    first.order(side="BUY", type="LIMIT", quantity="0.01", price=str(mid - 500),
+                client_order_id="left-resting")  # fmt: skip
+
+    def status_on_exchange() -> str | None:
+        orders = {o["clientOrderId"]: o["status"] for o in sim_state(exchange)["orders"]}
+        return orders.get("left-resting")
+
+    wait_for(lambda: status_on_exchange() == "NEW", timeout=10)
+    # the exchange refuses every REST call: the halt's cancel cannot go through
+    requests.post(
+        f"{exchange['rest']}/_sim/faults", json={"kind": "outage", "duration": 60}, timeout=5
+    ).raise_for_status()
+    first.api("POST", "/v1/halt", {"reason": "before the crash"})
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    requests.delete(f"{exchange['rest']}/_sim/faults", timeout=5).raise_for_status()
+    assert status_on_exchange() == "NEW"  # left resting, unwatched
+    second = VigilProcess(exchange, data_dir)
+    try:
+        assert second.status()["breaker"] == "RED"
+        wait_for(lambda: status_on_exchange() == "CANCELED", timeout=15)
+        assert second.status()["breaker"] == "RED"  # and RED stays
+    finally:
+        assert second.stop() == 0
