@@ -388,8 +388,10 @@ class ControlServer:
         return web.json_response(answer, status=200 if answer["ok"] else 409)
 
     async def cancel_all(self, request: web.Request) -> web.Response:
+        body = await self._body(request, Confirm)  # an optional {"reason"} for the audit
+        reason = f"operator: {body.reason}" if body.reason else "operator"
         count = await self._call(
-            lambda: self.system.ask("order_broker", CancelAll(reason="operator"))
+            lambda: self.system.ask("order_broker", CancelAll(reason=reason))
         )
         return web.json_response({"cancelling": count})
 

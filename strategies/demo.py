@@ -1,25 +1,36 @@
-"""The demo order source: a strategy that trades small orders through Vigil's control API,
-so that ``python run.py`` shows Vigil at work.
+"""The demo order source: a small market maker that trades through Vigil's control API, so
+that ``python run.py`` shows Vigil at work for as long as it runs.
 
-Every ``interval_s`` it sends one order to ``POST /v1/orders``, cycling through a MARKET
-buy, a LIMIT buy just under the mid, a MARKET sell and a LIMIT sell just over it (so some
-rest, fill partially or later, and some get cancelled); every 20th step it tidies up with
-``POST /v1/cancel-all``. The mid comes from the exchange's public ``bookTicker``, as any
-strategy would read it. It imports nothing of Vigil: it is a client like any other.
+Each step it reads the mid from the exchange's public ``bookTicker`` and its own orders and
+position from Vigil (``GET /v1/orders``, ``GET /v1/balances``), then keeps one bid resting
+under the mid (while it holds less than its cap) and, while it holds coins, one ask over
+the mid and over what it paid with both fees (so a close is a win, never one of a run of
+losses that would turn the breaker YELLOW). Every other step it withdraws its quotes
+(``POST /v1/cancel-all``) and quotes again around the new mid, as a market maker follows
+the market. While it holds nothing to sell, a small MARKET buy now and then starts its
+inventory.
+
+It adapts to the breaker instead of hammering it: while trading is paused or RED it waits,
+doubling its wait (to 30 s); under YELLOW it only sells what it holds (the order path
+admits only orders that reduce exposure); a refusal doubles its wait, an accepted order
+resets it. It imports nothing of Vigil: it is a client like any other.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 import requests
 
-STEPS = ("MARKET BUY", "LIMIT BUY", "MARKET SELL", "LIMIT SELL")
-TIDY_EVERY = 20  # steps between two cancel-alls of the demo's resting orders
-LIMIT_OFFSET = Decimal("2")  # a LIMIT rests this far (in quote units) from the mid
 TIMEOUT_S = 5.0
+MAX_WAIT_S = 30.0
+REQUOTE_EVERY = 2  # steps between two withdrawals of the quotes (then quoted again)
+MARKET_EVERY = 10  # while it holds nothing to sell: a small MARKET buy every this many steps
+TICK = Decimal("0.01")
+FEES = Decimal("1.0021")  # an ask over the cost with a maker fee on both sides (0.1 % each)
+OPEN = ("NEW", "PARTIALLY_FILLED", "PENDING_NEW", "UNKNOWN")
 
 
 class DemoSource:
@@ -40,10 +51,13 @@ class DemoSource:
         self._symbol = symbol
         self._quantity = quantity
         self._interval_s = interval_s
+        self._offset = Decimal("2")  # quotes rest this far (quote units) from the mid
+        self._cap = quantity * 50  # the inventory it stops bidding at
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-source", daemon=True)
+        self._wait = interval_s
         self.sent = 0
         self.accepted = 0
 
@@ -59,6 +73,13 @@ class DemoSource:
         self._thread.join(timeout=TIMEOUT_S + 1)
         self._http.close()
 
+    # ------------------------------------------------------------------ reading
+
+    def _get(self, path: str) -> Any:
+        answer = self._http.get(f"{self._control}{path}", timeout=TIMEOUT_S)
+        answer.raise_for_status()
+        return answer.json()
+
     def _mid(self) -> Decimal | None:
         answer = requests.get(
             f"{self._exchange}/api/v3/ticker/bookTicker",
@@ -70,35 +91,70 @@ class DemoSource:
         book = answer.json()
         return (Decimal(book["bidPrice"]) + Decimal(book["askPrice"])) / 2
 
-    def _step(self, tick: int, step: str) -> None:
-        if tick % TIDY_EVERY == 0:  # old resting orders are cancelled now and then
-            self._http.post(f"{self._control}/v1/cancel-all", json={}, timeout=TIMEOUT_S)
-            return
-        kind, side = step.split()
+    # ------------------------------------------------------------------ acting
+
+    def _order(self, side: str, kind: str, price: Decimal | None = None) -> bool:
         order: dict[str, str] = {
             "symbol": self._symbol,
             "side": side,
             "type": kind,
             "quantity": str(self._quantity),
         }
-        if kind == "LIMIT":
-            mid = self._mid()
-            if mid is None:
-                return
-            offset = -LIMIT_OFFSET if side == "BUY" else LIMIT_OFFSET
-            order["price"] = str(mid + offset)
+        if price is not None:
+            order["price"] = str(price)
         self.sent += 1
         answer = self._http.post(f"{self._control}/v1/orders", json=order, timeout=TIMEOUT_S)
         if answer.status_code == 202:
             self.accepted += 1
+            return True
+        return False
+
+    def _tidy(self) -> None:
+        self._http.post(
+            f"{self._control}/v1/cancel-all", json={"reason": "demo tidy-up"}, timeout=TIMEOUT_S
+        )
+
+    def step(self, tick: int) -> bool:
+        """One look and at most a few orders; False when it should wait longer (paused,
+        RED, or an order refused)."""
+        status = self._get("/v1/status")
+        level, trading = status["breaker"], status["trading"]
+        if level == "RED" or trading != "allowed":
+            return False
+        if tick % REQUOTE_EVERY == 0:
+            self._tidy()
+            return True
+        mid = self._mid()
+        if mid is None:
+            return False
+        orders = self._get("/v1/orders")["orders"].values()
+        mine = [o for o in orders if o["symbol"] == self._symbol and o["state"] in OPEN]
+        bids = [o for o in mine if o["side"] == "BUY"]
+        asks = [o for o in mine if o["side"] == "SELL"]
+        position = self._get("/v1/balances")["positions"].get(self._symbol, {})
+        held = Decimal(position.get("quantity", "0"))
+        entry = position.get("average_entry")
+        ok = True
+        selling = sum((Decimal(o["quantity"]) for o in asks), Decimal(0))
+        if not asks and held - selling >= self._quantity:
+            floor = Decimal(entry) * FEES if entry else mid
+            price = max(mid + self._offset, floor)
+            ok &= self._order("SELL", "LIMIT", price.quantize(TICK, ROUND_CEILING))
+        if level == "YELLOW":
+            return ok  # only orders that reduce exposure get through
+        if not bids and held < self._cap:
+            price = (mid - self._offset).quantize(TICK, ROUND_FLOOR)
+            ok &= self._order("BUY", "LIMIT", price)
+        if held < self._quantity and tick % MARKET_EVERY == 1:
+            ok &= self._order("BUY", "MARKET")  # nothing to quote an ask with: buy some
+        return ok
 
     def _run(self) -> None:
-        steps = itertools.cycle(STEPS)
         tick = 0
-        while not self._stop.wait(self._interval_s):
+        while not self._stop.wait(self._wait):
             tick += 1
-            step = next(steps) if tick % TIDY_EVERY else ""
             try:
-                self._step(tick, step)
-            except requests.RequestException:
-                continue  # Vigil or the exchange is busy or stopping: try the next step
+                went = self.step(tick)
+            except (requests.RequestException, KeyError, ValueError):
+                went = False  # Vigil or the exchange is busy or stopping
+            self._wait = self._interval_s if went else min(self._wait * 2, MAX_WAIT_S)
