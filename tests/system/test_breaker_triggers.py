@@ -228,7 +228,7 @@ def test_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     vigil = start(vigil_factory, {"slippage": {"threshold": 50, "red_threshold": 400}})
     vigil.sim.arm("slippage", params={"bps": 150}, count=1)
     assert vigil.submit(type="MARKET", quantity="0.001").accepted
-    wait_for(lambda: level(vigil) == "YELLOW", timeout=3)
+    wait_for(lambda: level(vigil) == "YELLOW", timeout=10)  # (a deadline, not a bound)
     assert vigil.system.gate.state.reason.startswith("slippage: ")
     record = wait_audited(vigil, "breaker_rule", rule="slippage", level="YELLOW")
     assert Decimal(record["value"]) > 100
@@ -246,8 +246,8 @@ def test_huge_slippage_slows_trading_and_beyond_the_red_line_halts(
     assert not oversold.accepted and "reduce exposure" in oversold.reason
     vigil.sim.arm("slippage", params={"bps": 1000}, count=1)
     assert vigil.submit(side="SELL", type="MARKET", quantity="0.0003").accepted
-    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
-    wait_audited(vigil, "breaker_rule", rule="slippage", level="RED")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=10)
+    wait_audited(vigil, "breaker_rule", rule="slippage", level="RED", timeout=5)
 
 
 def test_partial_fills_go_yellow(vigil_factory: Callable[..., Vigil]) -> None:

@@ -25,7 +25,8 @@ def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:
     resp = vigil.api("POST", "/v1/halt", {"reason": "drill"})
     assert resp.status_code == 200 and resp.json()["breaker"] == "RED"
     # every intent gets its answer (a refusal) ...
-    wait_for(lambda: vigil.system.book.counters["refused"] >= 10_000, timeout=30)
+    # (a deadline for a loaded machine, not a bound: bench.actors measures the speed)
+    wait_for(lambda: vigil.system.book.counters["refused"] >= 10_000, timeout=90)
     assert vigil.system.book.counters["accepted"] == 0
     # ... none reached the exchange ...
     assert vigil.sim_orders() == before
