@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -126,10 +126,27 @@ class ExchangeSettings(BaseModel):
         return getattr(self._validated(), name)
 
 
+MIN_TOKEN_CHARS = 32  # a bearer token shorter than this can be guessed
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 class ControlSettings(_Section):
+    """The control API. It listens on loopback; serving anything wider needs
+    ``allow_remote = true`` and then TLS (``tls_cert``/``tls_key``) or, explicitly,
+    ``insecure_http = true``. A token set here (or by ``VIGIL_CONTROL__TOKEN``) has at
+    least 32 characters."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
     token: SecretStr | None = None
+    allow_remote: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
     auth_max_failures: int = Field(
         default=5,
         ge=1,
@@ -138,6 +155,25 @@ class ControlSettings(_Section):
     )
     auth_window_s: float = Field(default=60.0, gt=0)
     auth_block_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _safe(self) -> ControlSettings:
+        if self.token is not None and len(self.token.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(f"control.token: at least {MIN_TOKEN_CHARS} characters")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("control.tls_cert and control.tls_key: set both or neither")
+        if not is_loopback(self.host):
+            if not self.allow_remote:
+                raise ValueError(
+                    f"control.host: {self.host} is not loopback; serving the control API "
+                    "beyond this machine needs control.allow_remote = true"
+                )
+            if self.tls_cert is None and not self.insecure_http:
+                raise ValueError(
+                    "control.host: a remote control API needs TLS (control.tls_cert and "
+                    "control.tls_key) or an explicit control.insecure_http = true"
+                )
+        return self
 
 
 class SupervisionSettings(_Section):
@@ -181,9 +217,9 @@ class PolicySettings(_Section):
     "off", or left unset (None), is off and casts no verdict (a live profile must set the
     ones in ``LIVE_LIMITS``)."""
 
-    max_order_notional: Decimal = Decimal("5000")
+    max_order_notional: Decimal = Field(default=Decimal("5000"), gt=0)
     max_open_orders: int = Field(default=50, ge=1)
-    fat_finger_pct: Decimal = Decimal("5")
+    fat_finger_pct: Decimal = Field(default=Decimal("5"), gt=0, le=100)
     denied_symbols: tuple[str, ...] = ()
     max_position_notional: Annotated[PositiveAmount | Off | None, OffSwitch] = Field(
         default=None, description="per symbol, in the quote asset, after the order"
@@ -426,9 +462,15 @@ def load_settings(profile: Path = DEFAULT_PROFILE, **overrides: Any) -> VigilSet
         raise SettingsError(f"cannot read profile {profile}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"profile {profile} is not valid TOML: {exc}") from None
+    unknown = unknown_environment(os.environ)
+    if unknown:
+        raise SettingsError(
+            f"unknown setting in the environment: {', '.join(unknown)} "
+            "(VIGIL_<SECTION>__<KEY>; see docs/configuration.md)"
+        )
     _PROFILE["path"] = profile
     try:
-        return VigilSettings(**overrides)
+        settings = VigilSettings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
@@ -441,6 +483,33 @@ def load_settings(profile: Path = DEFAULT_PROFILE, **overrides: Any) -> VigilSet
         ) from None
     finally:
         _PROFILE["path"] = None
+    if not settings.exchange.simulator:
+        for name, value in zip(CREDENTIALS, exchange_credentials(), strict=True):
+            if 0 < len(value.get_secret_value()) < MIN_CREDENTIAL_CHARS:
+                raise SettingsError(
+                    f"{name}: shorter than {MIN_CREDENTIAL_CHARS} characters (no real key "
+                    "is; a short one could not be kept out of the logs)"
+                )
+    return settings
+
+
+CREDENTIALS = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+MIN_CREDENTIAL_CHARS = 8  # as the adapter's redaction (exchange.binance.redact)
+NOT_SETTINGS = frozenset({"VIGIL_CRASH_AT"})  # the crash drills' hook (runtime.crashpoints)
+
+
+def unknown_environment(environ: Mapping[str, str]) -> list[str]:
+    """``VIGIL_*`` variables whose first part names no setting: a typo there would be
+    ignored in silence (a mistyped key inside a section is refused by the section)."""
+    fields = set(VigilSettings.model_fields)
+    unknown = []
+    for name in sorted(environ):
+        if not name.startswith("VIGIL_") or name in NOT_SETTINGS:
+            continue
+        first = name.removeprefix("VIGIL_").split("__", 1)[0].lower()
+        if first not in fields:
+            unknown.append(name)
+    return unknown
 
 
 def exchange_credentials() -> tuple[SecretStr, SecretStr]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
+from domain.money import plain
 from runtime.clock import now_ms
 from runtime.messages import (
     BreakerInput,
@@ -150,6 +152,10 @@ class ControlServer:
         self.registry.register(SystemCollector(system))
         c = system.settings.control
         self.throttle = AuthThrottle(c.auth_max_failures, c.auth_window_s, c.auth_block_s)
+        self._tls: ssl.SSLContext | None = None
+        if c.tls_cert is not None and c.tls_key is not None:  # (the settings pair them)
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(c.tls_cert, c.tls_key)
         self.app = web.Application(middlewares=[self._auth], client_max_size=MAX_BODY)
         r = self.app.router
         r.add_get("/v1/status", self.status)
@@ -170,7 +176,8 @@ class ControlServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -186,7 +193,7 @@ class ControlServer:
     async def _serve(self) -> None:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self._tls)
         await site.start()
         self.port = int(runner.addresses[0][1])
         self._loop = asyncio.get_running_loop()
@@ -336,6 +343,10 @@ class ControlServer:
                 {
                     "client_order_id": decision.client_order_id,
                     "correlation_id": intent.correlation_id,
+                    # what is sent: floored to the lot, moved to the tick (maybe not asked)
+                    "type": decision.type,
+                    "quantity": None if decision.quantity is None else plain(decision.quantity),
+                    "price": None if decision.price is None else plain(decision.price),
                 },
                 status=202,
             )
@@ -390,9 +401,7 @@ class ControlServer:
     async def cancel_all(self, request: web.Request) -> web.Response:
         body = await self._body(request, Confirm)  # an optional {"reason"} for the audit
         reason = f"operator: {body.reason}" if body.reason else "operator"
-        count = await self._call(
-            lambda: self.system.ask("order_broker", CancelAll(reason=reason))
-        )
+        count = await self._call(lambda: self.system.ask("order_broker", CancelAll(reason=reason)))
         return web.json_response({"cancelling": count})
 
     async def reconcile(self, request: web.Request) -> web.Response:

@@ -105,6 +105,11 @@ class IntentDecision(Message):
     client_order_id: str | None
     reason: str = ""
     refusal: Refusal | None = None
+    # what is sent when accepted: the quantity floored to the lot, the price moved to the
+    # tick, the type (a MARKET order may go as a LIMIT IOC at its protection price)
+    type: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -126,7 +126,14 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     )
     broker.state.counters["accepted"] += 1
     broker.wire.send(request, intent.correlation_id)
-    return IntentDecision(accepted=True, client_order_id=cid, correlation_id=intent.correlation_id)
+    return IntentDecision(
+        accepted=True,
+        client_order_id=cid,
+        correlation_id=intent.correlation_id,
+        type=order.type,
+        quantity=order.quantity,
+        price=order.price,
+    )
 
 
 def refuse(

@@ -6,19 +6,22 @@ import logging
 import re
 from collections.abc import Iterable
 
-__all__ = ["Redactor", "scrub_library_logs"]
+__all__ = ["MIN_SECRET_CHARS", "Redactor", "scrub_library_logs"]
 
 _SIGNATURE = re.compile(r"(signature[\"']?\s*[=:]\s*[\"']?)[^&\"'\s,}]+", re.IGNORECASE)
 _KEY_HEADER = re.compile(r"(X-MBX-APIKEY[\"']?\s*[=:]\s*[\"']?)[^&\"'\s,}]+", re.IGNORECASE)
 _API_KEY_PARAM = re.compile(r"(apiKey[\"']?\s*[=:]\s*[\"']?)[^&\"'\s,}]+")
 MASK = "***"
+MIN_SECRET_CHARS = 8  # a shorter value would mask its letters in every word: refused at start
 
 
 class Redactor:
-    """Replaces every known secret value and every signature/key field with ``***``."""
+    """Replaces every known secret value (of at least ``MIN_SECRET_CHARS``: a one-letter
+    secret would mask that letter everywhere) and every signature/key field with ``***``."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        kept = {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
+        self._secrets = sorted(kept, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -25,7 +25,7 @@ from config.settings import (
 from domain.breaker import Level
 
 CONFIG = DEFAULT_PROFILE.parent
-TOKEN = "control-token-do-not-print-7f3a"
+TOKEN = "control-token-do-not-print-7f3a9c0e1b"
 API_KEY = "binance-key-do-not-print-91c2"
 API_SECRET = "binance-secret-do-not-print-4e8d"
 
@@ -509,3 +509,57 @@ def test_outside_live_an_unset_limit_stays_off() -> None:
     limits = s.policy.limits(s.exchange.symbols)
     assert limits.max_daily_loss is None and limits.max_orders_per_day is None
     assert s.breaker.resolved_triggers(s.reconciliation)["drawdown"].enabled is False
+
+
+# --- settings refused because they are unsafe ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("[policy]\nfat_finger_pct = -1\n", "policy.fat_finger_pct"),
+        ("[policy]\nfat_finger_pct = 0\n", "policy.fat_finger_pct"),
+        ('[policy]\nmax_order_notional = "0"\n', "policy.max_order_notional"),
+        ("[policy]\nmax_open_orders = 0\n", "policy.max_open_orders"),
+        ('[control]\ntoken = "a"\n', "control.token: at least 32 characters"),
+        ('[control]\nhost = "0.0.0.0"\n', "control.allow_remote = true"),
+        (
+            '[control]\nhost = "0.0.0.0"\nallow_remote = true\n',
+            "needs TLS (control.tls_cert and control.tls_key) or an explicit",
+        ),
+        ('[control]\ntls_cert = "cert.pem"\n', "set both or neither"),
+    ],
+)
+def test_an_unsafe_setting_is_refused_naming_it(tmp_path: Path, text: str, field: str) -> None:
+    assert field in refusal(profile(tmp_path, text))
+
+
+def test_a_remote_control_api_is_accepted_with_tls_or_said_insecure(tmp_path: Path) -> None:
+    with_tls = '[control]\nhost = "0.0.0.0"\nallow_remote = true\ntls_cert = "c"\ntls_key = "k"\n'
+    assert load_settings(profile(tmp_path, with_tls)).control.allow_remote
+    plain = '[control]\nhost = "0.0.0.0"\nallow_remote = true\ninsecure_http = true\n'
+    assert load_settings(profile(tmp_path, plain)).control.insecure_http
+
+
+@pytest.mark.parametrize("name", ["VIGIL_POLCY__MAX_ORDER_NOTIONAL", "VIGIL_DATADIR"])
+def test_an_environment_variable_that_names_no_setting_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "5")
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_the_crash_drill_hook_is_not_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_CRASH_AT", "after_send")
+    load_settings()  # no refusal
+
+
+def test_an_exchange_secret_too_short_to_redact_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIGIL_EXCHANGE__SIMULATOR", "false")
+    monkeypatch.setenv("BINANCE_API_KEY", API_KEY)
+    monkeypatch.setenv("BINANCE_API_SECRET", "short")
+    with pytest.raises(SettingsError, match="BINANCE_API_SECRET: shorter than 8"):
+        load_settings()

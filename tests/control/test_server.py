@@ -11,6 +11,7 @@ an empty reason in tests/system/test_halt.py; orders refused while RED in the fa
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -425,3 +426,53 @@ def test_metrics_families_have_their_types(vigil: Vigil) -> None:
         "vigil_malformed_payloads": "counter",
         "vigil_reconciliation_healthy": "gauge",
     }
+
+
+def test_the_202_says_what_is_sent_when_the_order_was_quantized(vigil: Vigil) -> None:
+    resp = vigil.api(
+        "POST",
+        "/v1/orders",
+        {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "quantity": "0.0012345",
+            "price": "59000.129",
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    answer = resp.json()
+    # floored to the lot step (0.00001) and, for a BUY, the price down to the tick (0.01)
+    assert (answer["type"], answer["quantity"], answer["price"]) == (
+        "LIMIT",
+        "0.00123",
+        "59000.12",
+    )
+    cid = answer["client_order_id"]
+    wait_for(lambda: any(o["clientOrderId"] == cid for o in vigil.sim.state()["orders"]))
+    (sent,) = [o for o in vigil.sim.state()["orders"] if o["clientOrderId"] == cid]
+    assert Decimal(sent["origQty"]) == Decimal("0.00123")
+    assert Decimal(sent["price"]) == Decimal("59000.12")
+
+
+def test_the_control_api_serves_tls_when_given_a_certificate(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    vigil = vigil_factory(control={"tls_cert": str(cert), "tls_key": str(key)})
+    assert vigil.url.startswith("https://")
+    answer = requests.get(
+        f"{vigil.url}/v1/status",
+        headers={"Authorization": f"Bearer {vigil.token}"},
+        verify=str(cert),
+        timeout=10,
+    )
+    assert answer.status_code == 200 and answer.json()["breaker"] in ("GREEN", "YELLOW", "RED")
+    with pytest.raises(requests.ConnectionError):  # plain HTTP is not served
+        requests.get(vigil.url.replace("https://", "http://") + "/v1/status", timeout=5)

@@ -135,3 +135,10 @@ def test_secrets_key_and_signatures_never_leak(
     assert not hexes, hexes
     assert all(isinstance(x, RateLimitEvent | StreamStatus) or x is not None for x in extra)
     assert hmac.new(SECRET.encode(), b"", hashlib.sha256).hexdigest() not in blob
+
+
+def test_redaction_masks_whole_secrets_only_and_ignores_short_ones() -> None:
+    from exchange.binance.redact import Redactor
+
+    redact = Redactor(["h", "a-real-secret-value"])
+    assert redact("host a-real-secret-value here") == "host *** here"  # 'h' left alone
