@@ -16,6 +16,8 @@ from typing import Any
 
 import pykka
 
+from domain.breaker_rules import EvidenceKind
+from domain.instance import other_instance
 from domain.reconciliation import (
     ExchangeOrder,
     ExchangeSnapshot,
@@ -30,7 +32,13 @@ from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
 from runtime.crashpoints import crash_point
 from runtime.incidents import exchange_state, internal_state, write_incident
-from runtime.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
+from runtime.messages import (
+    BookSnapshotRequest,
+    BreakerInput,
+    ReconcileNow,
+    ReconciliationDone,
+    StatusRequest,
+)
 
 
 @dataclass
@@ -108,6 +116,7 @@ class Reconciler(VigilActor):
         self.memory.first_seen = result.first_seen
         self._advance_marks(exchange, internal.trades)
         findings = tuple(f.as_dict() for f in result.findings)
+        self._other_instances(internal, exchange)
         if result.severity is Severity.CRITICAL:
             self._incident(result, internal, exchange)
         self._done(result.severity.value, findings)
@@ -173,6 +182,23 @@ class Reconciler(VigilActor):
         )
         if result != "HEALTHY":
             self.audit("reconciliation", result=result, findings=list(findings), detail=detail)
+
+    def _other_instances(self, internal: Any, exchange: ExchangeSnapshot) -> None:
+        """An open order the book never placed whose client order id carries another Vigil
+        instance's tag: two Vigils trade this account (the reason said before the CRITICAL
+        it also is, so that RED names it)."""
+        ours = self.ctx.services.instance
+        for o in exchange.open_orders:
+            other = other_instance(o.client_order_id, ours)
+            if other is not None and o.client_order_id not in internal.orders:
+                self.tell(
+                    "breaker",
+                    BreakerInput(
+                        kind=EvidenceKind.ANOTHER_INSTANCE,
+                        detail=f"another Vigil (instance {other}) trades this exchange "
+                        f"account: {o.symbol} #{o.order_id} ({o.client_order_id})",
+                    ),
+                )
 
     def _incident(self, result: Result, internal: Any, exchange: ExchangeSnapshot) -> Path:
         """Freeze the evidence: both states, the findings, a readable report with traces."""

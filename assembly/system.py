@@ -28,6 +28,7 @@ from config.settings import VigilSettings, exchange_credentials
 from domain.book import Market
 from domain.breaker import BreakerState
 from domain.breaker_rules import EvidenceKind
+from domain.instance import new_tag
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
 from exchange.simulator import SimulatedExchange
@@ -138,6 +139,7 @@ class VigilSystem:
             markets=markets,
             book=self.book,
             board=lambda: breaker_memory.board,
+            instance=self.store.instance_tag(new_tag),
         )
         s = settings.supervision
         self.supervisor = Supervisor(

@@ -66,6 +66,7 @@ class Services:
     markets: Mapping[str, Market]
     book: BookView  # the broker's memory, read-only for the others
     board: Callable[[], BreakerBoard]  # what the breaker publishes now (YELLOW's causes)
+    instance: str = ""  # this data dir's tag in every client order id (domain.instance)
 
 
 @dataclass(frozen=True)

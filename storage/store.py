@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -110,6 +111,19 @@ class Store:
             {"id": r[0], "at_ms": r[1], "kind": r[2], "reason": r[3], "detail": json.loads(r[4])}
             for r in rows
         ]
+
+    def instance_tag(self, make: Callable[[], str]) -> str:
+        """This data dir's instance tag, made (by ``make``) and kept the first time."""
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT value FROM meta WHERE key='instance'").fetchone()
+                if row is not None:
+                    return str(row[0])
+                tag = make()
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('instance', ?)", (tag,))
+                return tag
+        except sqlite3.Error as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
 
     # ------------------------------------------------------------------ the run record
 

@@ -22,6 +22,7 @@ from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker_rules import EvidenceKind
 from domain.evidence import Signal, position, unknown_orders
+from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
 from domain.risk import RiskReading
 from exchange.contract import (
@@ -234,6 +235,12 @@ class OrderBroker(VigilActor):
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
+        elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
+            self.evidence(
+                EvidenceKind.ANOTHER_INSTANCE,
+                f"another Vigil (instance {other}) trades this exchange account: "
+                f"{r.symbol} #{r.order_id} ({r.order_client_id})",
+            )
         else:
             self.evidence(
                 EvidenceKind.UNKNOWN_ORDER,

@@ -7,7 +7,6 @@ the audit record queued and the journal entry durable — before the wire may se
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,7 @@ from domain.admission import (
 from domain.book import BookOrder
 from domain.breaker import Level
 from domain.filters import SymbolFilters
+from domain.instance import client_order_id
 from domain.market_impact import FillEstimate, estimate_fill, protection_price
 from domain.policy import policy_input_from_book
 from domain.replay import intent_entry
@@ -35,13 +35,13 @@ if TYPE_CHECKING:
     from actors.order_broker.broker import OrderBroker
 
 
-def new_client_order_id() -> str:
-    return f"vgl-{secrets.token_hex(8)}"
+def new_client_order_id(instance: str = "") -> str:
+    return client_order_id(instance or "000000")
 
 
 def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     broker.state.counters["intents"] += 1
-    cid = intent.client_order_id or new_client_order_id()
+    cid = intent.client_order_id or new_client_order_id(broker.ctx.services.instance)
     now = now_ms()
     broker.journal_day(broker.state.risk.roll_day(broker.book, now))
     gate = broker.ctx.gate

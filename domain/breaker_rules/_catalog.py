@@ -72,6 +72,7 @@ class EvidenceKind(StrEnum):
     UNKNOWN_ORDER = "unknown_order"  # RED: a report of an order the book never placed
     UNKNOWN_STUCK = "unknown_stuck"  # RED: an order's outcome still unknown
     IMPOSSIBLE_REPORT = "impossible_report"  # RED: a report that breaks the book's invariants
+    ANOTHER_INSTANCE = "another_instance"  # RED: another Vigil trades this exchange account
     MALFORMED_PAYLOAD = "malformed_payload"  # YELLOW: the exchange sent something unreadable
     POLL_OVERDUE = "poll_overdue"  # YELLOW: a REST poll running too long
     POLL_HELD_BACK = "poll_held_back"  # a poll held back by our own rate-limit gate
@@ -231,6 +232,14 @@ CATALOG: tuple[RuleSpec, ...] = (
         [K.UNKNOWN_ORDER],
         Trigger(D(1), R, 86400),
         unit="reports",
+    ),
+    _spec(
+        "another_instance",
+        "reconciliation",
+        Measure.COUNT,
+        [K.ANOTHER_INSTANCE],
+        Trigger(D(1), R, 86400),
+        unit="orders",
     ),
     _spec(
         "impossible_report",

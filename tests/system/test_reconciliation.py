@@ -257,3 +257,19 @@ def test_a_foreign_order_on_a_symbol_vigil_does_not_trade_is_found_account_wide(
     reason = vigil.system.gate.state.reason  # (a per-symbol look saw only the locked USDT)
     assert reason.startswith("reconciliation CRITICAL (") and "unknown_order" in reason
     assert "ETHUSDT" in reason
+
+
+def test_another_vigil_trading_the_same_account_is_red_with_that_reason(
+    vigil_factory: Callable[..., Vigil], tmp_path: Path
+) -> None:
+    first = vigil_factory(data_dir=tmp_path / "first")
+    first.wait_green()
+    second = vigil_factory(data_dir=tmp_path / "second", sim=first.system.simulator)
+    second.wait_green()
+    assert first.system.ctx.services.instance != second.system.ctx.services.instance
+    placed = second.submit(type="LIMIT", price="59000", quantity="0.01")
+    assert placed.accepted
+    wait_for(lambda: first.system.gate.state.is_red, timeout=10)
+    reason = first.system.gate.state.reason
+    assert reason.startswith("another_instance: ")
+    assert f"another Vigil (instance {second.system.ctx.services.instance})" in reason
