@@ -93,7 +93,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.config}: {exc}")
     exchange = SimulatedExchange(config).start()
     print(json.dumps(exchange.info()), flush=True)
-    stop = _signals()
+    stop = _signals(lambda: "stopping the simulated exchange")
     try:
         while not stop.wait(0.5):
             pass
@@ -203,6 +203,8 @@ def _control(args: argparse.Namespace) -> tuple[str, str]:
     settings = _settings(args)
     data_dir = settings.data_dir.resolve()
     url = args.url.rstrip("/") if args.url else _discovered_url(data_dir)
+    if args.url and not is_loopback(url) and urlsplit(url).scheme != "https":
+        print(f"vigil: warning: the control token goes to {url} unencrypted", file=sys.stderr)
     token_file = Path(args.token_file) if args.token_file else data_dir / "control.token"
     try:
         token = token_file.read_text().strip()
