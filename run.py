@@ -11,13 +11,16 @@ python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [-
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_PROFILE = ROOT / "config" / "sim.toml"
@@ -39,14 +42,35 @@ def _settings(args: argparse.Namespace) -> Any:
         raise SystemExit(2) from None
 
 
-def _signals() -> threading.Event:
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """A line for the operator; a terminal that is gone (SIGHUP) does not stop the stop."""
+    try:
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _signals(waiting_for: Any = None) -> threading.Event:
+    """SIGINT (Ctrl-C), SIGTERM, SIGHUP and SIGQUIT all ask for the same graceful stop.
+    Another signal while it runs says on stderr what the stop is still waiting for
+    (``waiting_for()``) instead of killing the process half-way."""
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
-        stop.set()
+        if not stop.is_set():
+            stop.set()
+            return
+        phase = (waiting_for() if waiting_for is not None else "") or "the start-up to finish"
+        try:  # a raw write: a handler must not re-enter a buffered stream the main thread uses
+            os.write(2, f"vigil: still stopping: {phase}\n".encode())
+        except OSError:
+            pass
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     return stop
 
 
@@ -69,7 +93,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.config}: {exc}")
     exchange = SimulatedExchange(config).start()
     print(json.dumps(exchange.info()), flush=True)
-    stop = _signals()
+    stop = _signals(lambda: "stopping the simulated exchange")
     try:
         while not stop.wait(0.5):
             pass
@@ -82,8 +106,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_main(args: argparse.Namespace) -> int:
+    # everything the main job creates is private to its user (files 0600, directories 0700)
+    os.umask(0o077)
     from loguru import logger
 
+    from assembly.instance import AlreadyRunning
     from assembly.system import VigilSystem
     from control.server import ControlServer
     from strategies.demo import DemoSource
@@ -93,8 +120,8 @@ def cmd_main(args: argparse.Namespace) -> int:
         return _fail("this profile trades real money: run it with --live")
     logger.remove()
     logger.add(sys.stderr, level=args.log_level, format="{time:HH:mm:ss} {level} {message}")
-    stop = _signals()
     system = VigilSystem(settings)
+    stop = _signals(lambda: system.stop_phase)
     try:
         system.start()
         token = (
@@ -120,6 +147,8 @@ def cmd_main(args: argparse.Namespace) -> int:
             f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
             flush=True,
         )
+    except AlreadyRunning as exc:  # the data directory is another process's: touch nothing
+        return _fail(str(exc), 2)
     except Exception as exc:  # start-up failed: say why, stop what started
         print(f"vigil: {exc}", file=sys.stderr)
         system.stop(cancel_open=False)
@@ -130,20 +159,24 @@ def cmd_main(args: argparse.Namespace) -> int:
             system.watch()  # the main thread watches the supervisor (and the timer thread)
             if time.monotonic() >= next_line:
                 next_line = time.monotonic() + args.status_every
-                print(status_line(system.status()), flush=True)
+                _say(status_line(system.status()))
         except Exception as exc:  # the watch must go on; a failure here is a reason to halt
             print(f"vigil: main loop: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             try:
                 system.gate.trip_red(f"main loop failed: {type(exc).__name__}: {exc}", "main")
             except Exception as again:  # (e.g. the disk is gone): RED is in memory anyway
                 print(f"vigil: RED not made durable: {again}", file=sys.stderr, flush=True)
-    print(
-        "vigil: stopping (no new intents; cancelling open orders; flushing the audit trail)",
-        flush=True,
-    )
-    system.stop(cancel_open=True)
-    print("vigil: stopped", flush=True)
-    return 0
+    _say("vigil: stopping (no new intents; cancelling open orders; flushing the audit trail)")
+    return stopped(system.stop(cancel_open=True))
+
+
+def stopped(failures: list[str]) -> int:
+    """The last word of the main job: 0 after a clean stop, 1 naming each step that failed."""
+    if not failures:
+        _say("vigil: stopped")
+        return 0
+    _say("vigil: stopped with errors: " + "; ".join(failures), err=True)
+    return 1
 
 
 def status_line(status: dict[str, Any]) -> str:
@@ -165,14 +198,88 @@ def status_line(status: dict[str, Any]) -> str:
 
 
 def _control(args: argparse.Namespace) -> tuple[str, str]:
+    """The control API's URL and token: from ``control.json`` (loopback URLs only) and
+    ``control.token`` in the data directory, or ``--url`` and ``--token-file`` given."""
     settings = _settings(args)
     data_dir = settings.data_dir.resolve()
+    url = args.url.rstrip("/") if args.url else _discovered_url(data_dir)
+    if args.url and not is_loopback(url) and urlsplit(url).scheme != "https":
+        print(f"vigil: warning: the control token goes to {url} unencrypted", file=sys.stderr)
+    token_file = Path(args.token_file) if args.token_file else data_dir / "control.token"
     try:
-        info = json.loads((data_dir / "control.json").read_text())
-        token = (data_dir / "control.token").read_text().strip()
-    except (OSError, ValueError):
-        raise SystemExit(_fail(f"no running Vigil found in {data_dir} (control.json)", 1)) from None
-    return str(info["url"]), token
+        token = token_file.read_text().strip()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise SystemExit(
+            _fail(f"cannot read the control token from {token_file}: {reason}", 1)
+        ) from None
+    if not token:
+        raise SystemExit(_fail(f"the control token file {token_file} is empty", 1))
+    return url, token
+
+
+def _discovered_url(data_dir: Path) -> str:
+    path = data_dir / "control.json"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SystemExit(
+            _fail(f"no running Vigil found in {data_dir} (no control.json)", 1)
+        ) from None
+    except OSError as exc:
+        raise SystemExit(
+            _fail(f"control.json in {data_dir} cannot be read: {exc.strerror or exc}", 1)
+        ) from None
+    try:
+        url = control_url(json.loads(raw.decode("utf-8")))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise SystemExit(_fail(f"control.json in {data_dir} is malformed: {exc}", 1)) from None
+    if not is_loopback(url):
+        raise SystemExit(
+            _fail(
+                f"control.json in {data_dir} points at {url}, which is not a loopback address: "
+                "refusing to send the control token there (give --url to talk to a remote "
+                "instance on purpose)",
+                1,
+            )
+        )
+    return url
+
+
+def control_url(document: Any) -> str:
+    """The control API's base URL from a ``control.json`` document; ValueError naming what is
+    wrong with it."""
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object, found {type(document).__name__}")
+    missing = [key for key in ("url", "pid") if key not in document]
+    if missing:
+        raise ValueError(f"missing {', '.join(repr(k) for k in missing)}")
+    url, pid = document["url"], document["pid"]
+    if not isinstance(url, str):
+        raise ValueError(f"'url' must be a string, not {type(url).__name__}")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        raise ValueError(f"'pid' must be an integer, not {type(pid).__name__}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError as exc:
+        raise ValueError(f"'url' is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'url' is not an http(s) URL: {url!r}")
+    return url.rstrip("/")
+
+
+def is_loopback(url: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    host = urlsplit(url).hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _call(
@@ -354,9 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_main)
     sub = parser.add_subparsers(dest="command")
 
-    def command(name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, func: Any, help_text: str, api: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--config", default=str(DEFAULT_PROFILE), help="TOML profile")
+        if api:  # commands that call the control API
+            p.add_argument(
+                "--url",
+                help="the control API's base URL (default: from <data dir>/control.json, "
+                "loopback only); any host when given here",
+            )
+            p.add_argument(
+                "--token-file",
+                help="file holding the control token (default: <data dir>/control.token)",
+            )
         p.set_defaults(func=func)
         return p
 
@@ -366,18 +483,25 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--tick-interval", type=float, default=None, help="seconds between price steps (0 = manual)"
     )
-    command("status", cmd_status, "the running instance's status")
-    halt = command("halt", cmd_halt, "trip RED now")
+    command("status", cmd_status, "the running instance's status", api=True)
+    halt = command("halt", cmd_halt, "trip RED now", api=True)
     halt.add_argument("--reason", required=True)
-    reset = command("reset", cmd_reset, "clear RED (needs a fresh HEALTHY reconciliation)")
+    reset = command(
+        "reset", cmd_reset, "clear RED (needs a fresh HEALTHY reconciliation)", api=True
+    )
     reset.add_argument("--reason", required=True)
     reset.add_argument("--confirm", action="store_true")
-    resync = command("resync", cmd_resync, "rebuild the book from the exchange (only while RED)")
+    resync = command(
+        "resync", cmd_resync, "rebuild the book from the exchange (only while RED)", api=True
+    )
     resync.add_argument("--confirm", action="store_true")
     resync.add_argument("--reason", default="")
-    command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of")
+    command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of", api=True)
     reconcile = command(
-        "reconcile", cmd_reconcile, "run one reconciliation cycle now and print its result"
+        "reconcile",
+        cmd_reconcile,
+        "run one reconciliation cycle now and print its result",
+        api=True,
     )
     reconcile.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the result"

@@ -22,6 +22,14 @@ from pydantic import SecretStr
 from actors.breaker import BreakerMemory
 from actors.order_broker import BrokerMemory
 from assembly import status as status_view
+from assembly.instance import (
+    CONTROL_JSON,
+    CONTROL_TOKEN,
+    InstanceLock,
+    make_private,
+    remove_own_control_files,
+    write_private,
+)
 from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
 from config.settings import VigilSettings, exchange_credentials
@@ -65,12 +73,20 @@ class VigilSystem:
         self.control: Any = None
         self.demo: Any = None
         self.started_at = time.time()
+        self.instance: InstanceLock | None = None
+        #: what ``stop()`` is doing now (said when an impatient operator presses Ctrl-C again)
+        self.stop_phase = ""
+        #: the steps of ``stop()`` that failed, each with its reason
+        self.stop_failures: list[str] = []
 
     # ------------------------------------------------------------------ start
 
     def start(self) -> VigilSystem:
         settings = self.settings
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # one instance per data directory: locked before anything in it is opened or written
+        # (raises AlreadyRunning, having written nothing), then made private
+        self.instance = InstanceLock.acquire(self.data_dir)
+        make_private(self.data_dir)
         self.store = Store(self.data_dir / "vigil.db")
         self.trail = AuditTrail(
             self.data_dir / "audit.db",
@@ -317,16 +333,18 @@ class VigilSystem:
     # ------------------------------------------------------------------ control files
 
     def write_control_files(self, url: str, token: str) -> None:
-        """``control.json`` (URL, pid, exchange URLs) and ``control.token`` (mode 0600)."""
-        token_path = self.data_dir / "control.token"
-        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token)
-        os.chmod(token_path, 0o600)
-        tmp = self.data_dir / "control.json.tmp"
+        """``control.token`` (0600), then ``control.json`` (URL, pid, exchange URLs), each
+        written atomically: a new private file renamed into place, so the secret is never
+        written into an existing file or a planted link, and a reader never sees half a
+        file. If ``control.json`` cannot be written, the token just written is removed."""
+        json_path, token_path = control_paths(self.data_dir)
+        write_private(token_path, token)
         document = {"url": url, "pid": os.getpid(), "exchange": self.exchange_urls()}
-        tmp.write_text(json.dumps(document))
-        tmp.replace(self.data_dir / "control.json")
+        try:
+            write_private(json_path, json.dumps(document))
+        except BaseException:
+            token_path.unlink(missing_ok=True)
+            raise
 
     def exchange_urls(self) -> dict[str, str | None]:
         """The exchange's ``rest``, ``ws_api`` and ``streams`` URLs (the embedded
@@ -343,47 +361,64 @@ class VigilSystem:
 
     # ------------------------------------------------------------------ stop
 
-    def stop(self, *, cancel_open: bool = True, timeout: float = 10.0) -> None:
-        """Graceful: no new intents, cancel open orders when safe, flush audit and trace.
-        A second call does nothing."""
+    def stop(self, *, cancel_open: bool = True, timeout: float = 10.0) -> list[str]:
+        """Graceful: no new intents, cancel open orders when safe, flush audit and trace,
+        close the stores, remove this process's control files, release the lock. Each step
+        runs in its own guard: one that fails (a broken trace, audit sink or store) is
+        logged and the rest still run. Returns the failed steps with their reasons (also in
+        ``stop_failures``); a second call does nothing and returns []."""
         if self._stopped:
-            return
+            return []
         self._stopped = True
         self.accepting = False
+        failures = self.stop_failures
+
+        def step(phase: str, action: Any) -> None:
+            self.stop_phase = phase
+            try:
+                action()
+            except Exception as exc:  # shutdown goes on; what failed is reported
+                logger.error("shutdown: {} failed: {}: {}", phase, type(exc).__name__, exc)
+                failures.append(f"{phase}: {type(exc).__name__}: {exc}")
+
         if self.demo is not None:
-            self.demo.stop()
+            step("stopping the demo order source", self.demo.stop)
         if cancel_open and hasattr(self, "directory"):
-            self._cancel_open(timeout)
+            step("cancelling open orders", lambda: self._cancel_open(timeout))
         if hasattr(self, "timers"):
-            self.timers.stop()
+            step("stopping the timers", self.timers.stop)
         if hasattr(self, "directory"):
-            try:
-                self.directory.ask("audit_logger", Flush(), timeout=3, sender="system")
-            except Exception as exc:  # shutdown goes on; what is not durable is reported
-                logger.error("audit trail flush did not complete: {}", exc)
+            step("flushing the audit trail", self._flush_audit)
         if self.control is not None:
-            self.control.stop()
+            step("stopping the control API", self.control.stop)
         if hasattr(self, "supervisor"):
-            self.supervisor.stop()
+            step("stopping the actors", self.supervisor.stop)
         if hasattr(self, "adapter"):
-            self.adapter.close()
+            step("closing the exchange connections", self.adapter.close)
         if hasattr(self, "trace"):
-            self.trace.close()
+            step("closing the message trace", self.trace.close)
         if self._own_simulator and self.simulator is not None:
-            self.simulator.stop()
-        if hasattr(self, "store"):
-            try:  # written last: everything before it is flushed and closed
-                self.store.end_run(now_ms())
-            except StoreError as exc:
-                logger.error("the clean-stop mark could not be written: {}", exc)
-        for durable in ("journal", "trail", "store"):
+            step("stopping the embedded simulator", self.simulator.stop)
+        if hasattr(self, "store"):  # written last: everything before it is flushed and closed
+            step("writing the clean-stop mark", lambda: self.store.end_run(now_ms()))
+        for durable, what in (
+            ("journal", "closing the intent journal"),
+            ("trail", "closing the audit trail"),
+            ("store", "closing the store"),
+        ):
             if hasattr(self, durable):
-                getattr(self, durable).close()
-        for name in ("control.json",):
-            try:
-                (self.data_dir / name).unlink()
-            except FileNotFoundError:
-                pass
+                step(what, getattr(self, durable).close)
+        if self.instance is not None:  # only a process that held the lock wrote any
+            step(
+                "removing the control files",
+                lambda: remove_own_control_files(self.data_dir, os.getpid()),
+            )
+            step("releasing the data directory's lock", self.instance.release)
+        self.stop_phase = "stopped"
+        return list(failures)
+
+    def _flush_audit(self) -> None:
+        self.directory.ask("audit_logger", Flush(), timeout=3, sender="system")
 
     def _cancel_open(self, timeout: float) -> None:
         try:
@@ -393,11 +428,14 @@ class VigilSystem:
             return
         if not sent:
             return
+        self.stop_phase = f"cancelling open orders ({sent} left)"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 self.directory.tell("rest_poller", PollNow(), sender="system")
-                if self.status().get("orders", {}).get("open", 1) == 0:
+                left = self.status().get("orders", {}).get("open", 1)
+                self.stop_phase = f"cancelling open orders ({left} left)"
+                if left == 0:
                     return
             except Exception:  # status is best effort during shutdown
                 pass
@@ -406,4 +444,4 @@ class VigilSystem:
 
 
 def control_paths(data_dir: Path) -> tuple[Path, Path]:
-    return data_dir / "control.json", data_dir / "control.token"
+    return data_dir / CONTROL_JSON, data_dir / CONTROL_TOKEN
