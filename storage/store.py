@@ -99,6 +99,13 @@ class Store:
             (at_ms, kind, reason, json.dumps(detail, default=str, sort_keys=True)),
         )
 
+    def update_incident(self, incident_id: int, reason: str, detail: dict[str, Any]) -> None:
+        """An incident that goes on (the same findings again): its row, updated in place."""
+        self._write(
+            "UPDATE incidents SET reason = ?, detail_json = ? WHERE id = ?",
+            (reason, json.dumps(detail, default=str, sort_keys=True), incident_id),
+        )
+
     def incidents(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
