@@ -31,6 +31,7 @@ from runtime.clock import mono_ms, now_ms
 from runtime.crashpoints import crash_point
 from runtime.incidents import exchange_state, internal_state, open_incident, update_incident
 from runtime.messages import BookSnapshotRequest, ReconcileNow, ReconciliationDone, StatusRequest
+from storage import StoreError
 
 
 @dataclass
@@ -95,6 +96,10 @@ class Reconciler(VigilActor):
         # must not count as "a HEALTHY reconciliation after the trip"
         self.cycle_started_ms = now_ms()
         self.cycle_started_mono = mono_ms()
+        try:  # journal.db deleted or replaced under us: reported (RED, an incident) by it
+            self.ctx.services.journal.check_identity()
+        except StoreError:
+            pass  # the book is still compared with the exchange
         try:
             marks = dict(self.memory.trade_marks)
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
