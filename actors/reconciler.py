@@ -31,7 +31,7 @@ from exchange.contract import ExchangeError, backing_off
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
 from runtime.crashpoints import crash_point
-from runtime.incidents import exchange_state, internal_state, write_incident
+from runtime.incidents import exchange_state, internal_state, open_incident, update_incident
 from runtime.messages import (
     BookSnapshotRequest,
     BreakerInput,
@@ -39,6 +39,7 @@ from runtime.messages import (
     ReconciliationDone,
     StatusRequest,
 )
+from storage import StoreError
 
 
 @dataclass
@@ -50,6 +51,22 @@ class ReconcilerMemory:
     trade_marks: dict[str, int] = field(default_factory=dict)
     last: dict[str, Any] | None = None
     cycles: int = 0  # cycles started: every ``account_wide_every``th looks at every symbol
+    incident: OpenIncident | None = None  # the CRITICAL incident still going on
+
+
+@dataclass
+class OpenIncident:
+    """A reconciliation incident that has not ended: CRITICAL cycles with no new finding
+    update it (``keys``: every finding it opened with). A CRITICAL finding trips RED, and
+    RED clears only by an operator's reset: a breaker that is not RED and changed after the
+    incident opened was reset since, and the next CRITICAL is a new incident."""
+
+    folder: Path
+    incident_id: int
+    keys: frozenset[str]
+    first_ms: int
+    last_seen_ms: int
+    cycles: int = 1
 
 
 class Reconciler(VigilActor):
@@ -87,6 +104,10 @@ class Reconciler(VigilActor):
         # must not count as "a HEALTHY reconciliation after the trip"
         self.cycle_started_ms = now_ms()
         self.cycle_started_mono = mono_ms()
+        try:  # journal.db deleted or replaced under us: reported (RED, an incident) by it
+            self.ctx.services.journal.check_identity()
+        except StoreError:
+            pass  # the book is still compared with the exchange
         try:
             marks = dict(self.memory.trade_marks)
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
@@ -201,8 +222,34 @@ class Reconciler(VigilActor):
                 )
 
     def _incident(self, result: Result, internal: Any, exchange: ExchangeSnapshot) -> Path:
-        """Freeze the evidence: both states, the findings, a readable report with traces."""
+        """Freeze the evidence: both states, the findings, a readable report with traces —
+        once per incident: while the same findings persist, the open one is updated."""
         critical = [f for f in result.findings if f.severity is Severity.CRITICAL]
+        critical_keys = frozenset(f.key for f in critical)
+        breaker = self.ctx.gate.state
+        store = self.ctx.services.store
+        reason = critical[0].detail if critical else ""
+        report: dict[str, Any] = {
+            "kind": "reconciliation",
+            "result": result.severity.value,
+            "at_ms": result.at_ms,
+            "findings": [f.as_dict() for f in result.findings],
+        }
+        going_on = self.memory.incident
+        reset_since = (
+            going_on is not None and not breaker.is_red and breaker.since_ms > going_on.first_ms
+        )
+        if going_on is not None and critical_keys <= going_on.keys and not reset_since:
+            going_on.cycles += 1
+            going_on.last_seen_ms = result.at_ms
+            report.update(
+                at_ms=going_on.first_ms,
+                first_seen_ms=going_on.first_ms,
+                last_seen_ms=result.at_ms,
+                cycles=going_on.cycles,
+            )
+            update_incident(going_on.folder, store, going_on.incident_id, reason, report)
+            return going_on.folder
         lines = [f"Reconciliation CRITICAL at {result.at_ms} ms", ""]
         for f in critical:
             lines += [
@@ -210,23 +257,28 @@ class Reconciler(VigilActor):
                 f"    book:     {f.internal}",
                 f"    exchange: {f.exchange}",
             ]
+        lines += [
+            "",
+            "While these findings persist, report.json is updated (cycles, last_seen_ms).",
+        ]
         affected = {k.split(":", 1)[1] for f in result.findings for k in [f.key] if ":" in k}
-        return write_incident(
+        report.update(first_seen_ms=result.at_ms, last_seen_ms=result.at_ms, cycles=1)
+        folder, incident_id = open_incident(
             self.ctx.services.data_dir,
-            self.ctx.services.store,
+            store,
             kind="reconciliation",
             at_ms=result.at_ms,
-            reason=critical[0].detail if critical else "",
+            reason=reason,
             state={"internal": internal_state(internal), "exchange": exchange_state(exchange)},
-            report={
-                "kind": "reconciliation",
-                "result": result.severity.value,
-                "at_ms": result.at_ms,
-                "findings": [f.as_dict() for f in result.findings],
-            },
+            report=report,
             lines=lines,
             orders={cid for cid in affected if cid in internal.orders},
         )
+        # every finding it opened with, WARNINGs too: a difference still in its grace that
+        # turns CRITICAL (the balance a ghost order locks) is part of this incident
+        keys = frozenset(f.key for f in result.findings)
+        self.memory.incident = OpenIncident(folder, incident_id, keys, result.at_ms, result.at_ms)
+        return folder
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return {"last": self.memory.last}

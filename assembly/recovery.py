@@ -6,6 +6,12 @@ aside as evidence, trading goes RED, and the book starts empty. An accepted inte
 record is group-committed while its journal entry is flushed before the wire: a record
 the trail lost in a crash is written again from the journal (marked ``recovered``).
 
+The store records how long the journal was (``Store.journal_seq``, kept up by the
+journal's flusher). A start that finds no journal, or a shorter one, comes back RED with
+an incident (``journal_missing``: "journal missing: the store says N entries, found M") —
+it never starts empty in silence. A ``journal.db`` deleted or replaced while Vigil runs is
+RED with a ``journal_replaced`` incident (``Journal.check_identity``).
+
 A graceful stop writes a durable "stopped cleanly" mark last (``Store.end_run``). A start
 that does not find it after a previous run — a crash, an OOM kill, a SIGKILL, a power cut —
 comes back RED (``broker.on_unclean_restart = "red"``, the default) with an incident holding
@@ -59,8 +65,19 @@ def recover(
     """Open the journal, replay it into the book, and re-write lost intent records."""
     path = data_dir / "journal.db"
     journal: Journal | None = None
+    expected = store.journal_seq()
+
+    def replaced(reason: str) -> None:
+        on_failure(reason)  # RED
+        journal_replaced_incident(data_dir, store, trail, reason)
+
+    def open_journal() -> Journal:
+        return Journal(
+            path, on_failure=on_failure, on_replaced=replaced, on_progress=store.set_journal_seq
+        )
+
     try:
-        journal = Journal(path, on_failure=on_failure)
+        journal = open_journal()
         with collector_paused():
             entries = journal.load()
     except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
@@ -75,13 +92,68 @@ def recover(
         store.add_incident(now_ms(), "journal_corrupt", reason, {"kept": str(kept)})
         trail.append("journal_corrupt", {"reason": reason}, actor="recovery", durable=True)
         gate.trip_red(reason, "recovery")
-        journal, entries = Journal(path, on_failure=on_failure), []
+        journal, entries = open_journal(), []
+    else:
+        found = len(entries)
+        if expected is not None and found < expected:
+            journal_missing(data_dir, store, trail, gate, expected, found)
+    store.set_journal_seq(journal.last_seq)  # this journal, from here on
     with collector_paused():
         book, floors = replay(((e.kind, e.body) for e in entries), markets)
     backfill_intent_audit(entries, book, journal, trail)
     memory = BrokerMemory(book, floors)
     tail = [{"seq": e.seq, "kind": e.kind, "body": e.body} for e in entries[-TAIL_ENTRIES:]]
     return Recovered(journal, memory, len(entries), len(book.orders), tail)
+
+
+def journal_missing(
+    data_dir: Path, store: Store, trail: AuditTrail, gate: TradingGate, expected: int, found: int
+) -> str:
+    """The store says the journal had ``expected`` entries; ``found`` are there: RED."""
+    reason = f"journal missing: the store says {expected} entries, found {found}"
+    write_incident(
+        data_dir,
+        store,
+        kind="journal_missing",
+        at_ms=now_ms(),
+        reason=reason,
+        state={"expected_entries": expected, "found_entries": found},
+        report={"kind": "journal_missing", "expected": expected, "found": found},
+        lines=[
+            f"The store recorded {expected} durable journal entries; journal.db holds {found}.",
+            "The journal was deleted, replaced or rolled back while Vigil was not running:",
+            "the book rebuilt from it is incomplete. Compare it with the exchange (resync)",
+            "before resetting.",
+        ],
+    )
+    trail.append("journal_missing", {"reason": reason}, actor="recovery", durable=True)
+    logger.critical("vigil: {}", reason)
+    gate.trip_red(reason, "recovery")
+    return reason
+
+
+def journal_replaced_incident(data_dir: Path, store: Store, trail: AuditTrail, reason: str) -> None:
+    """The incident of a journal deleted or replaced under a running Vigil (best effort:
+    RED is already tripped; on a full disk the incident may not be writable)."""
+    try:
+        write_incident(
+            data_dir,
+            store,
+            kind="journal_replaced",
+            at_ms=now_ms(),
+            reason=reason,
+            state={"journal": str(data_dir / "journal.db")},
+            report={"kind": "journal_replaced", "reason": reason},
+            lines=[
+                reason,
+                "Nothing more is written to the journal; trading is RED. Find out what",
+                "removed or replaced journal.db, then restart: the start compares the",
+                "journal with the length the store recorded.",
+            ],
+        )
+        trail.append("journal_replaced", {"reason": reason}, actor="recovery", durable=True)
+    except (StoreError, OSError) as exc:
+        logger.error("the journal_replaced incident could not be written: {}", exc)
 
 
 def previous_run(

@@ -228,6 +228,8 @@ class VigilSystem:
     def _storage_failed(self, reason: str) -> None:
         """The journal or the audit trail cannot be written: trading must stop."""
         logger.critical("durable storage failed: {}", reason)
+        if hasattr(self, "store"):  # in red.latch: the next start is RED even if no
+            self.store.note_failure(reason)  # other write of this RED succeeds
         if hasattr(self, "gate"):
             self.gate.trip_red(f"durable storage failed: {reason}", "storage")
 

@@ -4,6 +4,10 @@
 and the exchange), ``report.json`` (machine-readable findings), ``report.txt`` (what differed,
 both sides, and the message trace of the affected orders) and ``trace.jsonl`` (those trace
 records). The store gets one row per incident pointing at the folder.
+
+An incident that persists (the same findings cycle after cycle) is updated in place
+(``update_incident``: ``report.json`` and the store row), not written again: the evidence
+on disk stays bounded however long it lasts.
 """
 
 from __future__ import annotations
@@ -74,6 +78,32 @@ def write_incident(
     lines: list[str],
     orders: Iterable[str] = (),
 ) -> Path:
+    return open_incident(
+        data_dir,
+        store,
+        kind=kind,
+        at_ms=at_ms,
+        reason=reason,
+        state=state,
+        report=report,
+        lines=lines,
+        orders=orders,
+    )[0]
+
+
+def open_incident(
+    data_dir: Path,
+    store: Store,
+    *,
+    kind: str,
+    at_ms: int,
+    reason: str,
+    state: dict[str, Any],
+    report: dict[str, Any],
+    lines: list[str],
+    orders: Iterable[str] = (),
+) -> tuple[Path, int]:
+    """``write_incident`` that also returns the store row's id (for ``update_incident``)."""
     folder = data_dir / "incidents" / f"{at_ms}-{kind}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True, default=str))
@@ -91,5 +121,14 @@ def write_incident(
             for r in trace
         ]
     (folder / "report.txt").write_text("\n".join(text) + "\n")
-    store.add_incident(at_ms, kind, reason, {"folder": str(folder), **report})
-    return folder
+    incident_id = store.add_incident(at_ms, kind, reason, {"folder": str(folder), **report})
+    return folder, incident_id
+
+
+def update_incident(
+    folder: Path, store: Store, incident_id: int, reason: str, report: dict[str, Any]
+) -> None:
+    """The incident goes on: its ``report.json`` and its store row say what it is now (the
+    folder's ``state.json`` and ``report.txt`` keep the evidence as first seen)."""
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    store.update_incident(incident_id, reason, {"folder": str(folder), **report})

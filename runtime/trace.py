@@ -9,6 +9,11 @@ An actor only puts a small dict on an in-process queue; the standard library's
 ``QueueListener`` thread turns it into JSON and writes it through a
 ``RotatingFileHandler`` (``rotation`` size, ``retention`` old files: ``trace.jsonl.1`` …).
 Secrets never reach the trace: messages carry none (credentials live in the adapter).
+
+The trace is a diagnostic, not durable state: a record that cannot be written (a full
+disk) is dropped and counted — one warning, then a count every ``REPORT_EVERY_S`` — never
+a traceback per record, and ``close()`` never raises (the journal and the store still close
+after it at shutdown).
 """
 
 from __future__ import annotations
@@ -19,8 +24,13 @@ import logging
 import logging.handlers
 import queue
 import re
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
 
 LEVELS = ("off", "summary", "detail")
 _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
@@ -45,6 +55,75 @@ class _Json:
         return json.dumps(self.entry, default=str, separators=(",", ":"))
 
 
+REPORT_EVERY_S = 60.0  # while trace writes fail: one warning, then a count this often
+
+
+class _TraceFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file whose write failures are counted and reported at a bounded rate
+    (``logging.Handler.handleError`` prints a traceback to stderr for every record)."""
+
+    def __init__(self, path: Path, max_bytes: int, retention: int, report_every_s: float) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=retention, encoding="utf-8")
+        self.report_every_s = report_every_s
+        self.failed = 0  # records not written since the last report
+        self.lost = 0  # records not written in all
+        self._failing = False
+        self._next_report = 0.0
+        self._report_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)  # a failure goes to handleError
+        if self._failing and self.stream is not None:
+            with self._report_lock:
+                if self._failing:
+                    self._failing = False
+                    logger.warning(
+                        "trace: writing {} again ({} records were lost)",
+                        self.baseFilename,
+                        self.lost,
+                    )
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        # drop what the stream holds (it would fail again, and grow): the next record
+        # opens the file afresh
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception:
+                pass
+        now = time.monotonic()
+        with self._report_lock:
+            self.failed += 1
+            self.lost += 1
+            if not self._failing:
+                self._failing = True
+                self._next_report = now + self.report_every_s
+                self.failed = 0
+                logger.warning(
+                    "trace: cannot write {} ({}); trace records are dropped and counted "
+                    "until it can",
+                    self.baseFilename,
+                    exc,
+                )
+            elif now >= self._next_report:
+                logger.warning(
+                    "trace: {} records not written in the last {:.0f}s ({})",
+                    self.failed,
+                    self.report_every_s,
+                    exc,
+                )
+                self.failed = 0
+                self._next_report = now + self.report_every_s
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except Exception as exc:  # buffered lines that cannot be flushed are lost, counted
+            logger.warning("trace: {} not closed cleanly ({})", self.baseFilename, exc)
+
+
 class MessageTrace:
     def __init__(
         self,
@@ -52,6 +131,7 @@ class MessageTrace:
         level: str = "summary",
         rotation: str = "20 MB",
         retention: int = 5,
+        report_every_s: float = REPORT_EVERY_S,
     ) -> None:
         if level not in LEVELS:
             raise ValueError(f"trace level must be one of {LEVELS}")
@@ -59,12 +139,12 @@ class MessageTrace:
         self.path = path
         self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
         self._listener: logging.handlers.QueueListener | None = None
+        self._handler: _TraceFileHandler | None = None
         if self.level != "off" and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=size_in_bytes(rotation), backupCount=retention, encoding="utf-8"
-            )
+            handler = _TraceFileHandler(path, size_in_bytes(rotation), retention, report_every_s)
             handler.setFormatter(logging.Formatter("%(message)s"))
+            self._handler = handler
             self._listener = logging.handlers.QueueListener(self._queue, handler)
             self._listener.start()
 
@@ -100,12 +180,25 @@ class MessageTrace:
         self._queue.put(record)
 
     def close(self) -> None:
-        """Write out what is queued, then stop the writer thread."""
-        if self._listener is not None:
-            self._listener.stop()
-            for handler in self._listener.handlers:
+        """Write out what is queued, then stop the writer thread. Never raises: what cannot
+        be written is lost (and was reported), and shutdown goes on."""
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        try:
+            listener.stop()
+        except Exception as exc:
+            logger.warning("trace: the writer did not stop cleanly ({})", exc)
+        for handler in listener.handlers:
+            try:
                 handler.close()
-            self._listener = None
+            except Exception as exc:
+                logger.warning("trace: not closed cleanly ({})", exc)
+
+    @property
+    def lost(self) -> int:
+        """Records that could not be written (a full disk), since the start."""
+        return 0 if self._handler is None else self._handler.lost
 
 
 def read_trace(path: Path) -> list[dict[str, Any]]:

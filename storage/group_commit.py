@@ -130,7 +130,13 @@ class GroupCommitted(ABC):
     def _flush_forever(self, interval: float) -> None:
         half = interval / 2
         while not self._stop.wait(half):
-            self._flush_tick(half, time.monotonic())
+            now = time.monotonic()
+            self._flush_tick(half, now)
+            self._after_tick(now)
+
+    def _after_tick(self, now: float) -> None:
+        """A subclass's periodic look, on the flusher thread (outside every lock)."""
+        return None
 
     def _flush_tick(self, half: float, now: float) -> bool:
         """One look by the flusher; True if it committed a batch."""

@@ -20,12 +20,23 @@ Intents are durable at once; the other kinds are group-committed within
 ``flush_interval`` (they can also be re-learned from the exchange, which is what recovery
 does for whatever a crash lost). ``load()`` checks every CRC and that ``seq`` has no gap:
 a corrupted or truncated journal is reported (``JournalCorrupt``), never replayed.
+
+The file's identity (device, inode) is recorded when it is opened and checked before every
+batch is written (so on every durable append) and by ``check_identity()`` (each
+reconciliation cycle, and the flusher twice a second): a ``journal.db`` deleted or replaced
+under Vigil raises ``JournalReplaced`` and is reported once through ``on_replaced`` (RED,
+an incident) — rows are never written on into a file that is no longer the journal. The
+last durable ``seq`` is handed to ``on_progress`` (the store records it) at most every
+``PROGRESS_EVERY_S`` by the flusher and at close, off the order path: a start that finds
+fewer entries than the store recorded knows entries were lost.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +51,15 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS journal (
 )"""
 
 
+PROGRESS_EVERY_S = 0.5
+
+
 class JournalCorrupt(StoreError):
     """The journal fails its checks; the book must not be rebuilt from it."""
+
+
+class JournalReplaced(StoreError):
+    """``journal.db`` is no longer the file this journal opened (deleted or replaced)."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +80,73 @@ class Journal(GroupCommitted):
         *,
         flush_interval: float = 0.02,
         on_failure: Callable[[str], None] | None = None,
+        on_replaced: Callable[[str], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.path = path
         db = open_db(path, "journal", [_SCHEMA])
         super().__init__(db, flush_interval, on_failure)
         try:
             row = db.execute("SELECT MAX(seq) FROM journal").fetchone()
-        except sqlite3.Error as exc:
+            st = os.stat(path)
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot read the journal at {path}: {exc}") from exc
+        self.identity = (st.st_dev, st.st_ino)
         self.last_seq = int(row[0] or 0)
+        self._on_replaced = on_replaced or on_failure
+        self._replaced: str | None = None
+        self._on_progress = on_progress
+        self._progress_seq = -1
+        self._next_look = 0.0
         self._start_flusher()
+
+    # ---------------------------------------------------------------- identity
+
+    def check_identity(self) -> None:
+        """Raise ``JournalReplaced`` when ``journal.db`` is not the file opened (deleted,
+        or another file in its place); reported once through ``on_replaced``. One
+        ``stat``: cheap enough for every batch and every reconciliation cycle."""
+        if self._replaced is None:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                problem = "was deleted"
+            except OSError as exc:
+                problem = f"cannot be checked ({exc})"
+            else:
+                if (st.st_dev, st.st_ino) == self.identity:
+                    return
+                problem = "was replaced by another file"
+            self._replaced = f"journal replaced: {self.path} {problem} under Vigil"
+            if self._on_replaced is not None:
+                threading.Thread(
+                    target=self._on_replaced,
+                    args=(self._replaced,),
+                    name="journal-replaced",
+                    daemon=True,
+                ).start()
+        raise JournalReplaced(self._replaced)
+
+    def _after_tick(self, now: float) -> None:
+        """The flusher's periodic look: identity, and the durable length for the store."""
+        if now < self._next_look:
+            return
+        self._next_look = now + PROGRESS_EVERY_S
+        try:
+            self.check_identity()
+        except StoreError:
+            return
+        self._record_progress()
+
+    def _record_progress(self) -> None:
+        seq = self.last_seq
+        if self._on_progress is None or seq == self._progress_seq:
+            return
+        try:
+            self._on_progress(seq)
+        except StoreError:
+            return  # the store's own failure shows where it matters; tried again later
+        self._progress_seq = seq
 
     # ---------------------------------------------------------------- writing
 
@@ -84,6 +159,7 @@ class Journal(GroupCommitted):
         self._commit()
 
     def _write(self, batch: list[Any]) -> None:
+        self.check_identity()  # never on into a file that is no longer the journal
         rows: list[tuple[object, ...]] = []
         seq = self.last_seq
         for kind, text in batch:
@@ -118,3 +194,8 @@ class Journal(GroupCommitted):
         if check is not None and check[0] != "ok":
             raise JournalCorrupt(f"the journal database is damaged: {check[0]}")
         return entries
+
+    def close(self) -> None:
+        super().close()
+        if self._replaced is None:
+            self._record_progress()
