@@ -48,6 +48,7 @@ class TradingEndpoints:
             Route("GET", "/api/v3/allOrders", 20, True, self.all_orders),
             Route("GET", "/api/v3/myTrades", 20, True, self.my_trades),
             Route("GET", "/api/v3/rateLimit/order", 40, True, self.rate_limit_order),
+            Route("GET", "/sapi/v1/account/apiRestrictions", 1, True, self.api_restrictions),
         ]
 
     def account(self, request: Request) -> dict[str, Any]:
@@ -203,3 +204,11 @@ class TradingEndpoints:
 
     def rate_limit_order(self, request: Request) -> list[dict[str, Any]]:
         return [lim for lim in self.limiter.rate_limits_json() if lim["rateLimitType"] == "ORDERS"]
+
+    def api_restrictions(self, request: Request) -> dict[str, Any]:
+        """The key's permissions; an armed ``dangerous_key`` turns its chosen ones on."""
+        fault = self.faults.take("dangerous_key")
+        turned_on = frozenset(
+            name for name, on in (fault.params.items() if fault is not None else ()) if on
+        )
+        return self.config.api_restrictions.as_binance(turned_on)
