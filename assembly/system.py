@@ -38,7 +38,13 @@ from domain.breaker import BreakerState
 from domain.breaker_rules import EvidenceKind
 from domain.instance import new_tag
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
-from exchange.contract import AuditRecord, MalformedPayload, RateLimitEvent
+from exchange.contract import (
+    AuditRecord,
+    MalformedPayload,
+    RateLimitEvent,
+    UnsafeApiKey,
+    check_api_key,
+)
 from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
 from runtime.clock import now_ms
@@ -113,6 +119,16 @@ class VigilSystem:
             on_rate_limit=self._on_rate_limit,
             on_malformed=self._on_malformed,
         )
+        if self.simulator is None:  # an external exchange: the key may trade spot, no more
+            try:
+                key = check_api_key(self.adapter, live=settings.exchange.live)
+            except UnsafeApiKey as exc:
+                refusal = {"reason": str(exc), "permissions": list(exc.permissions)}
+                self.trail.append("key_refused", refusal, actor="system", durable=True)
+                raise
+            for warning in key.warnings:
+                logger.warning("exchange key: {}", warning)
+                self.trail.append("key_warning", {"warning": warning}, actor="system")
         filters = self._exchange_info()
         markets = {
             s: Market(s, f.base_asset, f.quote_asset)

@@ -27,6 +27,7 @@ from exchange.binance.redact import Redactor, scrub_library_logs
 from exchange.binance.rest import ENDPOINTS, RestTransport
 from exchange.binance.user_stream import UserDataStream
 from exchange.contract import (
+    ApiRestrictions,
     AuditRecord,
     AuditSink,
     Balance,
@@ -396,6 +397,18 @@ class BinanceSpotAdapter:
                 "limit": str(_TRADES_PAGE),
                 "fromId": str(page[-1].trade_id + 1),
             }
+
+    def get_api_restrictions(self) -> ApiRestrictions:
+        """The key's permissions (``GET /sapi/v1/account/apiRestrictions``, signed, weight 1).
+
+        Binance's wallet endpoint: live Binance and the simulator serve it, the Spot
+        testnet does not (a ``Rejected`` with HTTP 404 there).
+        """
+        answer = self.rest.call(ENDPOINTS["api_restrictions"])
+        restrictions: ApiRestrictions = self._read(
+            "api_restrictions", parse.api_restrictions, answer
+        )
+        return restrictions
 
     # --- health -------------------------------------------------------------------------------
 

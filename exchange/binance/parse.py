@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from domain.money import MoneyError, to_decimal
 from exchange.contract import (
     AccountPosition,
+    ApiRestrictions,
     Balance,
     BalanceUpdate,
     BookTicker,
@@ -34,6 +35,7 @@ from exchange.contract import (
 )
 
 __all__ = [
+    "api_restrictions",
     "balances",
     "book_ticker",
     "cancel_ack",
@@ -125,6 +127,41 @@ def _build(model: type[Any], what: str, **fields: Any) -> Any:
 
 
 # --- REST -----------------------------------------------------------------------------------------
+
+#: permissions every apiRestrictions answer carries (Binance's documented example)
+_RESTRICTION_FLAGS = (
+    "ipRestrict",
+    "enableReading",
+    "enableSpotAndMarginTrading",
+    "enableWithdrawals",
+    "enableInternalTransfer",
+    "permitsUniversalTransfer",
+    "enableMargin",
+    "enableFutures",
+    "enableVanillaOptions",
+)
+#: permissions Binance added later: absent means not granted
+_OPTIONAL_RESTRICTION_FLAGS = (
+    "enablePortfolioMarginTrading",
+    "enableFixApiTrade",
+    "enableFixReadOnly",
+)
+
+
+def api_restrictions(data: object) -> ApiRestrictions:
+    """``GET /sapi/v1/account/apiRestrictions``: every documented permission a boolean."""
+    r = _Reader(data, "apiRestrictions")
+    fields: dict[str, Any] = {_snake(k): r.flag(k) for k in _RESTRICTION_FLAGS}
+    for key in _OPTIONAL_RESTRICTION_FLAGS:
+        if r.data.get(key) is not None:
+            fields[_snake(key)] = r.flag(key)
+    fields["create_time"] = r.opt_integer("createTime")
+    fields["trading_authority_expiration_time"] = r.opt_integer("tradingAuthorityExpirationTime")
+    return _build(ApiRestrictions, "apiRestrictions", **fields)  # type: ignore[no-any-return]
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def server_time(data: object) -> int:

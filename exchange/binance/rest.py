@@ -83,6 +83,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         Endpoint("all_orders", "GET", "/api/v3/allOrders", 20, True, "get_all_orders"),
         Endpoint("my_trades", "GET", "/api/v3/myTrades", 20, True, "get_my_trades"),
         Endpoint("depth", "GET", "/api/v3/depth", 5, False, "get_order_book"),
+        Endpoint(
+            "api_restrictions",
+            "GET",
+            "/sapi/v1/account/apiRestrictions",
+            1,
+            True,
+            "get_account_api_permissions",
+        ),
     )
 }
 
@@ -130,6 +138,7 @@ class RestTransport:
                     ping=False,
                 )
                 client.API_URL = cfg.rest_url.rstrip("/") + "/api"
+                client.MARGIN_API_URL = cfg.rest_url.rstrip("/") + "/sapi"
                 client.REQUEST_RECVWINDOW = cfg.recv_window_ms
                 self._client = client
             return self._client

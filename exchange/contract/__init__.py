@@ -3,7 +3,8 @@
 - ``_models``: the values exchanged (requests, acks, statuses, balances, trades, stream
   events, audit and rate-limit records) and their enums;
 - ``_errors``: ``ExchangeError`` and its typed subclasses (what a caller may do next);
-- ``_protocol``: ``ExchangeAdapter``, the methods every venue implements.
+- ``_protocol``: ``ExchangeAdapter``, the methods every venue implements;
+- ``_key_hygiene``: the start-up judgement of the exchange key's permissions.
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ from exchange.contract._errors import (
     RateLimited,
     Rejected,
     UnknownOutcome,
+    UnsafeApiKey,
     backing_off,
+)
+from exchange.contract._key_hygiene import (
+    UNSAFE_KEY_PERMISSIONS,
+    KeyReport,
+    check_api_key,
+    judge_api_key,
 )
 from exchange.contract._models import (
     CLIENT_ORDER_ID_PATTERN,
     AccountPosition,
     Amount,
+    ApiRestrictions,
     AuditRecord,
     AuditSink,
     Balance,
@@ -59,8 +68,10 @@ from exchange.contract._protocol import (
 
 __all__ = [
     "CLIENT_ORDER_ID_PATTERN",
+    "UNSAFE_KEY_PERMISSIONS",
     "AccountPosition",
     "Amount",
+    "ApiRestrictions",
     "AuditRecord",
     "AuditSink",
     "AuthError",
@@ -76,6 +87,7 @@ __all__ = [
     "Fill",
     "FilterRejected",
     "HealthStatus",
+    "KeyReport",
     "MalformedPayload",
     "NotSent",
     "OrderAck",
@@ -97,7 +109,10 @@ __all__ = [
     "Trade",
     "UnhandledEvent",
     "UnknownOutcome",
+    "UnsafeApiKey",
     "UserEvent",
     "backing_off",
+    "check_api_key",
     "is_valid_client_order_id",
+    "judge_api_key",
 ]

@@ -117,3 +117,16 @@ class ClockSkew(ExchangeError):
 
 class MalformedPayload(ExchangeError):
     """The venue sent a payload that does not have the documented shape."""
+
+
+class UnsafeApiKey(Exception):
+    """The exchange key may do more than spot trading (withdraw, transfer, margin, futures,
+    options) or its permissions cannot be read on a live exchange: Vigil refuses to start.
+
+    Not an ``ExchangeError``: nothing failed on the wire; this is a start-up refusal
+    (``run.py`` exits 2). ``permissions`` are Binance's names of the offending permissions.
+    """
+
+    def __init__(self, message: str, permissions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.permissions = permissions

@@ -263,6 +263,38 @@ class HealthStatus(BaseModel):
     held_back: bool = False
 
 
+class ApiRestrictions(BaseModel):
+    """What the exchange key may do (Binance's ``GET /sapi/v1/account/apiRestrictions``).
+
+    Field names are Binance's in snake_case; a permission Binance does not report is False.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ip_restrict: bool
+    create_time: int | None = None
+    enable_reading: bool = False
+    enable_spot_and_margin_trading: bool = False
+    enable_withdrawals: bool = False
+    enable_internal_transfer: bool = False
+    permits_universal_transfer: bool = False
+    enable_margin: bool = False
+    enable_portfolio_margin_trading: bool = False
+    enable_futures: bool = False
+    enable_vanilla_options: bool = False
+    enable_fix_api_trade: bool = False
+    enable_fix_read_only: bool = False
+    trading_authority_expiration_time: int | None = None
+
+    def granted(self, names: tuple[str, ...]) -> list[str]:
+        """Those of ``names`` (Binance's camelCase names) this key has, in that order."""
+        return [name for name in names if getattr(self, _snake(name), False) is True]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
 # --- stream events --------------------------------------------------------------------------------
 
 

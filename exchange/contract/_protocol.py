@@ -10,6 +10,7 @@ from typing import Protocol
 
 from domain.filters import SymbolFilters
 from exchange.contract._models import (
+    ApiRestrictions,
     Balance,
     BookTicker,
     CancelAck,
@@ -64,6 +65,10 @@ class ExchangeAdapter(Protocol):
         ...
 
     def ping(self) -> HealthStatus: ...
+
+    def get_api_restrictions(self) -> ApiRestrictions:
+        """What the key may do (withdraw, transfer, margin, futures, IP restriction)."""
+        ...
 
     def exchange_info(self, *, refresh: bool = False) -> Mapping[str, SymbolFilters]: ...
 

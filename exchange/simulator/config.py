@@ -115,6 +115,40 @@ class SymbolSpec(BaseModel):
         }
 
 
+class ApiRestrictionsConfig(BaseModel):
+    """The demo key's permissions, as ``GET /sapi/v1/account/apiRestrictions`` reports them
+    (Binance's field names in snake_case). The default is a safe key: IP-restricted, reading
+    and spot trading only. The ``dangerous_key`` fault turns permissions on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ip_restrict: bool = True
+    create_time: int = Field(default=1_704_067_200_000, ge=0, description="epoch ms")
+    enable_reading: bool = True
+    enable_spot_and_margin_trading: bool = True
+    enable_withdrawals: bool = False
+    enable_internal_transfer: bool = False
+    permits_universal_transfer: bool = False
+    enable_margin: bool = False
+    enable_portfolio_margin_trading: bool = False
+    enable_futures: bool = False
+    enable_vanilla_options: bool = False
+    enable_fix_api_trade: bool = False
+    enable_fix_read_only: bool = False
+
+    def as_binance(self, turned_on: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Binance's JSON (camelCase), with the permissions named in ``turned_on`` set."""
+
+        def camel(name: str) -> str:
+            head, *rest = name.split("_")
+            return head + "".join(part.capitalize() for part in rest)
+
+        values = self.model_dump()
+        return {
+            camel(name): (True if name in turned_on else value) for name, value in values.items()
+        }
+
+
 def _default_symbols() -> list[SymbolSpec]:
     return [
         SymbolSpec(
@@ -173,6 +207,7 @@ class SimulatorConfig(BaseModel):
     )
     ban_seconds: int = 120
     max_recv_window_ms: int = 60000
+    api_restrictions: ApiRestrictionsConfig = Field(default_factory=ApiRestrictionsConfig)
 
 
 def load_simulator_config(path: Path | None, **overrides: Any) -> SimulatorConfig:

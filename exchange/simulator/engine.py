@@ -391,7 +391,12 @@ class Engine:
     ) -> tuple[SimOrder, str]:
         """Cancel an open order; returns it and the cancel's own client order id."""
         with self._lock:
-            order = self.find_order(symbol, order_id, orig_client_order_id)
+            try:
+                order = self.find_order(symbol, order_id, orig_client_order_id)
+            except ApiError as exc:  # a cancel of an order never seen: -2011, not -2013
+                if exc.code != -2013:
+                    raise
+                raise ApiError(-2011, "Unknown order sent.") from None
             if not order.is_open:
                 raise ApiError(-2011, "Unknown order sent.")
             cancel_id = self._cancel(order, new_client_order_id)

@@ -150,6 +150,23 @@ FAULT_SCHEMA: dict[str, FaultKind] = {
         },
         one_shot=True,
     ),
+    "dangerous_key": FaultKind(
+        "the demo key looks dangerous: `GET /sapi/v1/account/apiRestrictions` reports each "
+        "permission whose parameter is true as enabled, until cleared",
+        {
+            name: Field("boolean", name == "enable_withdrawals")
+            for name in (
+                "enable_withdrawals",
+                "enable_internal_transfer",
+                "permits_universal_transfer",
+                "enable_margin",
+                "enable_portfolio_margin_trading",
+                "enable_futures",
+                "enable_vanilla_options",
+            )
+        },
+        default_count=None,
+    ),
     "stream_terminated": FaultKind(
         "eventStreamTerminated sent and the user data subscriptions ended", one_shot=True
     ),

@@ -11,7 +11,7 @@ from typing import Any
 from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError
 from exchange.simulator.limits import RateLimiter
-from exchange.simulator.params import Request, Route
+from exchange.simulator.params import Request, Route, illegal
 from exchange.simulator.rendering import book_ticker, fmt
 
 
@@ -44,7 +44,7 @@ class MarketDataEndpoints:
             try:
                 wanted = [str(s) for s in json.loads(request.require("symbols"))]
             except (ValueError, TypeError):
-                raise ApiError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+                raise ApiError(-1135, "JSON sent for parameter 'symbols' is not valid") from None
         specs = [m.spec for m in self.engine.markets.values()]
         if wanted is not None:
             for symbol in wanted:
@@ -63,9 +63,10 @@ class MarketDataEndpoints:
 
     def depth(self, request: Request) -> dict[str, Any]:
         market = self.engine.market(request.require("symbol"))
-        limit = request.integer("limit") or 100
-        if limit < 1 or limit > 5000:
-            raise ApiError(-1100, "Illegal characters found in parameter 'limit'.")
+        limit = request.integer("limit")
+        limit = 100 if limit is None else min(limit, 5000)  # "if limit > 5000, only 5000"
+        if limit < 1:
+            raise illegal("limit", "1-5000")
         with self.engine.lock:
             return {
                 "lastUpdateId": market.update_id,

@@ -19,8 +19,9 @@ from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError
 from exchange.simulator.faults import Fault, FaultBook
 from exchange.simulator.limits import RateLimiter
-from exchange.simulator.params import Request, Route
+from exchange.simulator.params import Request, Route, illegal
 
+RESP_TYPES = ("ACK", "RESULT", "FULL")
 UNKNOWN_STATUS_MSG = (
     "Timeout waiting for response from backend server. Send status unknown; "
     "execution status unknown."
@@ -48,6 +49,7 @@ class TradingEndpoints:
             Route("GET", "/api/v3/allOrders", 20, True, self.all_orders),
             Route("GET", "/api/v3/myTrades", 20, True, self.my_trades),
             Route("GET", "/api/v3/rateLimit/order", 40, True, self.rate_limit_order),
+            Route("GET", "/sapi/v1/account/apiRestrictions", 1, True, self.api_restrictions),
         ]
 
     def account(self, request: Request) -> dict[str, Any]:
@@ -75,8 +77,21 @@ class TradingEndpoints:
         }
 
     def test_order(self, request: Request) -> dict[str, Any]:
-        self.engine.place_order(**self._order_args(request), test_only=True)
+        args = self._order_args(request)
+        request.client_id("newClientOrderId")
+        self._resp_type(request, args["order_type"])
+        self.engine.place_order(**args, test_only=True)
         return {}
+
+    @staticmethod
+    def _resp_type(request: Request, order_type: str) -> str:
+        """``newOrderRespType``: ACK, RESULT or FULL (FULL for LIMIT and MARKET by default)."""
+        resp_type = request.get("newOrderRespType")
+        if resp_type is None:
+            return "FULL" if order_type in ("LIMIT", "MARKET") else "ACK"
+        if resp_type not in RESP_TYPES:
+            raise illegal("newOrderRespType", ", ".join(RESP_TYPES))
+        return resp_type
 
     @staticmethod
     def _unknown_status(fault: Fault) -> ApiError:
@@ -85,11 +100,7 @@ class TradingEndpoints:
     async def new_order(self, request: Request) -> Any:
         args = self._order_args(request)
         client_order_id = request.client_id("newClientOrderId")
-        resp_type = request.get("newOrderRespType")
-        if resp_type is None:
-            resp_type = "FULL" if args["order_type"] in ("LIMIT", "MARKET") else "ACK"
-        if resp_type not in ("ACK", "RESULT", "FULL"):
-            raise ApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        resp_type = self._resp_type(request, args["order_type"])
         reject = self.faults.take("reject_orders")
         if reject is not None:
             p = reject.params
@@ -154,9 +165,12 @@ class TradingEndpoints:
 
     @staticmethod
     def _limit(request: Request) -> int:
-        limit = request.integer("limit") or 500
+        """``limit``: default 500, at most 1000 (rest-api.md); below 1 is refused."""
+        limit = request.integer("limit")
+        if limit is None:
+            return 500
         if not 1 <= limit <= 1000:
-            raise ApiError(-1100, "Illegal characters found in parameter 'limit'.")
+            raise illegal("limit", "1-1000")
         return limit
 
     def all_orders(self, request: Request) -> list[dict[str, Any]]:
@@ -203,3 +217,11 @@ class TradingEndpoints:
 
     def rate_limit_order(self, request: Request) -> list[dict[str, Any]]:
         return [lim for lim in self.limiter.rate_limits_json() if lim["rateLimitType"] == "ORDERS"]
+
+    def api_restrictions(self, request: Request) -> dict[str, Any]:
+        """The key's permissions; an armed ``dangerous_key`` turns its chosen ones on."""
+        fault = self.faults.take("dangerous_key")
+        turned_on = frozenset(
+            name for name, on in (fault.params.items() if fault is not None else ()) if on
+        )
+        return self.config.api_restrictions.as_binance(turned_on)

@@ -192,7 +192,9 @@ class SimServer:
             body = (await http.read()).decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(-1100, "Illegal characters found in a parameter.") from None
-        params = parse_params(http.query_string, http.method, http.content_type, body)
+        # the query string as sent: signed as sent (percent-encoded), decoded exactly once
+        query = http.raw_path.partition("?")[2]
+        params = parse_params(query, http.method, http.content_type, body)
         weight = route.weight
         if route.path == "/api/v3/openOrders" and "symbol" not in params:
             weight = 80
@@ -204,7 +206,7 @@ class SimServer:
             check_timing(params, self.engine.server_time(), self.config.max_recv_window_ms)
             check_signature(
                 self.config.api_secret.get_secret_value(),
-                rest_payloads(http.query_string, body),
+                rest_payloads(query, body),
                 params.get("signature"),
             )
         result = route.handler(Request(params, http))

@@ -59,10 +59,12 @@ def check_new_order(
         if quote_order_qty <= 0:
             raise ApiError(-1013, "Illegal quoteOrderQty.")
     elif quantity is None:
-        name = "Param 'quantity' or 'quoteOrderQty'" if order_type == "MARKET" else "'quantity'"
-        raise ApiError(
-            -1102, f"Mandatory parameter {name} was not sent, was empty/null, or malformed."
-        )
+        if order_type == "MARKET":
+            raise ApiError(
+                -1102,
+                "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+            )
+        raise mandatory("quantity")
     if quantity is not None and quantity <= 0:
         raise filter_failure("LOT_SIZE")
     for name, value in (("price", price), ("stopPrice", stop_price)):

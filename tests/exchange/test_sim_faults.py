@@ -341,6 +341,15 @@ def _stream_terminated(sim: SimHandle, client: Client, stream: UserStream) -> No
     assert stream.next_event()["e"] == "eventStreamTerminated"
 
 
+def _dangerous_key(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    client.MARGIN_API_URL = f"{sim.rest}/sapi"
+    for _ in range(2):  # stays armed until cleared
+        permissions = client.get_account_api_permissions()
+        assert permissions["enableWithdrawals"] is True
+        assert not any(v for k, v in permissions.items() if k.startswith("enable") and k not in (
+            "enableWithdrawals", "enableReading", "enableSpotAndMarginTrading"))  # fmt: skip
+
+
 DEFAULT_EFFECTS: dict[str, Observer] = {
     "timeout_after_accept": _timeout_after_accept,
     "lost_response": _lost_response,
@@ -358,6 +367,7 @@ DEFAULT_EFFECTS: dict[str, Observer] = {
     "balance_drift": _balance_drift,
     "ws_disconnect": _ws_disconnect,
     "stream_terminated": _stream_terminated,
+    "dangerous_key": _dangerous_key,
 }
 
 

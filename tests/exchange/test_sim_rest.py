@@ -256,7 +256,7 @@ def test_unknown_order_and_unknown_symbol(client: Client) -> None:
     assert api_error(exc) == (400, -2013)
     with pytest.raises(BinanceAPIException) as exc:
         client.cancel_order(symbol="BTCUSDT", orderId=99)
-    assert exc.value.code == -2013
+    assert (exc.value.code, exc.value.message) == (-2011, "Unknown order sent.")  # errors.md
     with pytest.raises(BinanceAPIException) as exc:
         client.get_order(symbol="NOPEUSDT", orderId=1)
     assert exc.value.code == -1121
