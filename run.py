@@ -113,6 +113,7 @@ def cmd_main(args: argparse.Namespace) -> int:
     from assembly.instance import AlreadyRunning
     from assembly.system import VigilSystem
     from control.server import ControlServer
+    from exchange.contract import UnsafeApiKey
     from strategies.demo import DemoSource
 
     settings = _settings(args)
@@ -149,6 +150,10 @@ def cmd_main(args: argparse.Namespace) -> int:
         )
     except AlreadyRunning as exc:  # the data directory is another process's: touch nothing
         return _fail(str(exc), 2)
+    except UnsafeApiKey as exc:  # the key may do more than spot trading: refuse, exit 2
+        print(f"vigil: {exc}", file=sys.stderr)
+        system.stop(cancel_open=False)
+        return 2
     except Exception as exc:  # start-up failed: say why, stop what started
         print(f"vigil: {exc}", file=sys.stderr)
         system.stop(cancel_open=False)

@@ -69,11 +69,6 @@ def test_a_dangerous_key_is_refused_naming_the_permissions(refused: dict[str, ob
     assert record["permissions"] == ["enableMargin", "enableFutures"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run.py maps every start-up error to exit 1; it needs `except UnsafeApiKey: ... "
-    "return 2` (see the keys branch's report) — remove this marker with that change",
-)
 def test_a_dangerous_key_exits_2(refused: dict[str, object]) -> None:
     result = refused["result"]
     assert isinstance(result, subprocess.CompletedProcess)
