@@ -88,6 +88,7 @@ class Reconciler(VigilActor):
             grace_ms=int(r.grace_s * 1000),
             balance_grace_ms=int(r.balance_grace_s * 1000),
             unsettled_grace_ms=int(r.unsettled_grace_s * 1000),
+            unknown_grace_ms=int((self.settings.broker.unknown_window_s + r.grace_s) * 1000),
         )
 
     def run(self, message: ReconcileNow) -> bool:

@@ -113,6 +113,10 @@ class Tolerances:
     grace_ms: int = 10_000
     balance_grace_ms: int = 3_000
     unsettled_grace_ms: int = 60_000  # a difference on an asset that never stops moving
+    # an order whose send's outcome is unknown: the broker resolves it by query within its
+    # unknown window (the exchange confirming "no such order" takes that long to believe),
+    # so the reconciliation's grace for it is that window and a grace more
+    unknown_grace_ms: int = 25_000
 
 
 OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
@@ -195,11 +199,14 @@ def reconcile(
                 "not open",
             )
         elif order.state in IN_FLIGHT:
+            unknown = order.state == "UNKNOWN"
             aged(
                 f"in_flight:{order.client_order_id}",
                 "in_flight",
                 f"{order.client_order_id} is {order.state}: outcome not confirmed yet",
-                tolerances.grace_ms,
+                max(tolerances.grace_ms, tolerances.unknown_grace_ms)
+                if unknown
+                else tolerances.grace_ms,
                 order.state,
                 "not open",
             )

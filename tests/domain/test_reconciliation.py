@@ -31,7 +31,10 @@ D = Decimal
 SYMBOL = "BTCUSDT"
 T0 = 1_000_000
 MARKETS = {"BTCUSDT": ("BTC", "USDT"), "ETHUSDT": ("ETH", "USDT")}
-TOL = Tolerances()  # epsilon 1e-8, grace 10 s, balance grace 3 s
+# epsilon 1e-8, grace 10 s, balance grace 3 s; the unknown-outcome grace set equal to the
+# grace so that the table of aged mismatches checks one edge (the longer one for UNKNOWN
+# orders is tested on its own below)
+TOL = Tolerances(unknown_grace_ms=Tolerances().grace_ms)
 GRACE = TOL.grace_ms
 BALANCE_GRACE = TOL.balance_grace_ms
 
@@ -635,3 +638,23 @@ def test_any_single_unknown_trade_is_critical(
     result = reconcile(book, venue, T0, TOL)
     assert result.severity is Severity.CRITICAL
     assert only(result).key == f"unknown_trade:{SYMBOL}:{trade_id}"
+
+
+def test_an_order_of_unknown_outcome_has_the_brokers_window_before_it_is_critical() -> None:
+    """The broker believes the exchange's "no such order" only after its unknown window:
+    the reconciliation must not call the order CRITICAL before (a false CRITICAL)."""
+    from domain.reconciliation import ExchangeSnapshot, InternalOrder, InternalSnapshot, Tolerances
+
+    order = InternalOrder("lost", "BTCUSDT", None, "UNKNOWN", Decimal(0), 0)
+    internal = InternalSnapshot(
+        totals={}, locked={}, orders={"lost": order}, order_ids={}, trades=frozenset(),
+        markets={"BTCUSDT": ("BTC", "USDT")}, live=frozenset({"lost"}),
+    )  # fmt: skip
+    exchange = ExchangeSnapshot(balances={}, open_orders=(), trades=())
+    tol = Tolerances(grace_ms=10_000, unknown_grace_ms=25_000)
+    seen: dict[str, int] = {}
+    first = reconcile(internal, exchange, 0, tol, seen)
+    later = reconcile(internal, exchange, 20_000, tol, first.first_seen)
+    assert later.severity is Severity.WARNING  # past the grace, within the window
+    last = reconcile(internal, exchange, 25_001, tol, later.first_seen)
+    assert last.severity is Severity.CRITICAL

@@ -273,3 +273,22 @@ def test_another_vigil_trading_the_same_account_is_red_with_that_reason(
     reason = first.system.gate.state.reason
     assert reason.startswith("another_instance: ")
     assert f"another Vigil (instance {second.system.ctx.services.instance})" in reason
+
+
+def test_a_send_the_exchange_never_received_is_resolved_absent_not_a_false_critical(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """Found by the chaos soak: a 5xx whose order the exchange never placed is UNKNOWN, and
+    the broker believes the exchange's "no such order" only after its unknown window; the
+    reconciliation's grace for it must outlast that window (it used to be shorter: RED)."""
+    vigil = vigil_factory(reconciliation={"grace_s": 1.0}, broker={"unknown_window_s": 3.0})
+    vigil.wait_green()
+    vigil.sim.arm("unknown_status", count=1, params={"placed": False})
+    decision = vigil.submit(type="LIMIT", price="59000", quantity="0.01")
+    assert decision.accepted
+    cid = decision.client_order_id
+    orders = lambda: vigil.api("GET", "/v1/orders").json()["orders"]  # noqa: E731
+    wait_for(lambda: orders()[cid]["state"] == "UNKNOWN", timeout=5)
+    wait_for(lambda: orders()[cid]["state"] == "REJECTED", timeout=15)  # confirmed absent
+    assert not vigil.system.gate.state.is_red, vigil.system.gate.state.reason
+    assert not [i for i in vigil.system.store.incidents() if i["kind"] == "reconciliation"]
