@@ -1,0 +1,237 @@
+"""User-stream throughput: executionReports parsed and booked per second through the real
+ws_listener and broker.
+
+    python -m bench.userstream [--orders 4000] [--fills 10] [--quick] [--tmp DIR]
+
+A whole ``VigilSystem`` on an in-process simulator (``bench.actors``' settings: periodic
+REST work out of the way, trace at its default ``summary``). ``--orders`` LIMIT BUYs go
+through the real intake (policy, write-ahead journal, audit) to a wire whose
+``place_order`` is a stub that acknowledges them (NEW, an order id) without the exchange,
+so the book knows them. Then ``--fills`` executionReports per order (TRADE, the last one
+FILLED), as the exchange would send them, are fed the way the adapter's stream thread does
+it: the frame's JSON decoded (``parse.decode_json``), parsed (``parse.user_event``) and
+handed to the system's stream callback (``VigilSystem._stream_frame``: a ``StreamFrame``
+told to ``ws_listener`` through the directory), which turns each into an ``OrderEvent``
+for the broker. The clock runs from the first frame until the broker has booked every
+fill (its book's executions, polled); then every order must be FILLED with its whole
+quantity executed and no fill booked twice.
+
+Floor: the same frames decoded and parsed by the adapter's parser alone, in one thread.
+Goal: ≥ 20,000 reports/s booked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from loguru import logger
+
+from assembly.system import VigilSystem
+from bench.actors import QUIET, SYMBOL, intent, reference, running, simulator
+from exchange.binance import parse
+from exchange.contract import OrderAck, OrderRequest, OrderState
+
+GOAL_PER_S = 20_000
+DEFAULT_TRACE = {"trace": {"level": "summary"}}  # the production default (bench.actors: off)
+
+
+@dataclass(frozen=True)
+class Placed:
+    client_order_id: str
+    order_id: int
+    price: Decimal
+    quantity: Decimal
+
+
+class AckingWire:
+    """``adapter.place_order`` without the exchange: answer NEW with the next order id."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.placed: list[Placed] = []
+
+    def place_order(self, request: OrderRequest) -> OrderAck:
+        with self.lock:
+            order_id = 1_000_000 + len(self.placed)
+            assert request.price is not None and request.quantity is not None
+            self.placed.append(
+                Placed(request.client_order_id, order_id, request.price, request.quantity)
+            )
+        return OrderAck(
+            symbol=request.symbol,
+            order_id=order_id,
+            client_order_id=request.client_order_id,
+            transact_time_ms=int(time.time() * 1000),
+            state=OrderState.NEW,
+            executed_qty=Decimal(0),
+            cumulative_quote_qty=Decimal(0),
+        )
+
+
+def place(system: VigilSystem, orders: int) -> AckingWire:
+    wire = AckingWire()
+    system.adapter.place_order = wire.place_order  # type: ignore[method-assign]
+    price = (reference(system) * Decimal("0.9")).quantize(Decimal("0.01"))
+    for _ in range(orders):
+        decision = system.ask("order_broker", intent(price))
+        if not decision.accepted:
+            raise RuntimeError(f"bench: intent refused: {decision.reason}")
+    deadline = time.monotonic() + 60
+    while len(wire.placed) < orders or system.book.counters["answered"] < orders:
+        if time.monotonic() > deadline:
+            raise RuntimeError("bench: the wire did not place every order")
+        time.sleep(0.01)
+    return wire
+
+
+def frames(placed: list[Placed], fills: int) -> list[str]:
+    """Each order's ``fills`` executionReports (TRADE), as the simulator renders them."""
+    out = []
+    trade_id = 5_000_000
+    now = int(time.time() * 1000)
+    for order in placed:
+        piece = order.quantity / fills
+        done = Decimal(0)
+        for i in range(1, fills + 1):
+            trade_id += 1
+            done += piece
+            last = i == fills
+            event = {
+                "e": "executionReport",
+                "E": now,
+                "s": SYMBOL,
+                "c": order.client_order_id,
+                "S": "BUY",
+                "o": "LIMIT",
+                "f": "GTC",
+                "q": str(order.quantity),
+                "p": str(order.price),
+                "P": "0.00000000",
+                "F": "0.00000000",
+                "g": -1,
+                "C": "",
+                "x": "TRADE",
+                "X": "FILLED" if last else "PARTIALLY_FILLED",
+                "r": "NONE",
+                "i": order.order_id,
+                "l": str(piece),
+                "z": str(done),
+                "L": str(order.price),
+                "n": "0",
+                "N": "BTC",
+                "T": now,
+                "t": trade_id,
+                "I": trade_id * 2,
+                "w": not last,
+                "m": True,
+                "M": True,
+                "O": now,
+                "Z": str(done * order.price),
+                "Y": str(piece * order.price),
+                "Q": "0.00000000",
+                "W": now,
+                "V": "EXPIRE_MAKER",
+            }
+            out.append(json.dumps({"subscriptionId": 1, "event": event}))
+    return out
+
+
+def parse_only(texts: list[str]) -> float:
+    """The floor: the adapter's decode and parse of every frame, nothing else."""
+    decode, user_event = parse.decode_json, parse.user_event
+    gc.collect()
+    start = time.perf_counter()
+    for text in texts:
+        user_event(decode(text, "ws-api frame")["event"])
+    return time.perf_counter() - start
+
+
+def booked(system: VigilSystem, texts: list[str]) -> tuple[float, float]:
+    """(seconds until every fill is booked, seconds the feeding alone took)."""
+    decode, user_event = parse.decode_json, parse.user_event
+    deliver = system._stream_frame
+    executions = system.book.book.executions
+    target = len(executions) + len(texts)
+    gc.collect()
+    start = time.perf_counter()
+    for text in texts:
+        deliver(user_event(decode(text, "ws-api frame")["event"]))
+    fed = time.perf_counter() - start
+    deadline = time.monotonic() + 120
+    while len(executions) < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"bench: {target - len(executions)} fills never booked")
+        time.sleep(0.0005)
+    return time.perf_counter() - start, fed
+
+
+def check(system: VigilSystem, wire: AckingWire, fills: int) -> list[str]:
+    problems = []
+    orders = system.book.book.orders
+    for p in wire.placed:
+        o = orders.get(p.client_order_id)
+        if o is None or o.state.value != "FILLED" or o.executed_qty != p.quantity:
+            problems.append(f"{p.client_order_id}: {o and o.state} {o and o.executed_qty}")
+    count = len(system.book.book.executions)
+    if count != len(wire.placed) * fills:
+        problems.append(f"executions {count}, expected {len(wire.placed) * fills}")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=4000, help="orders the book knows")
+    parser.add_argument("--fills", type=int, default=10, help="executionReports per order")
+    parser.add_argument("--tmp", default=None, help="where the data dir goes")
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI: it still runs)")
+    args = parser.parse_args()
+    if args.quick:
+        args.orders = 400
+    logger.remove()
+    logging.getLogger("pykka").setLevel(logging.CRITICAL)
+    began = time.monotonic()
+    sim = simulator()
+    try:
+        with running(sim, args.tmp, QUIET, DEFAULT_TRACE) as system:
+            wire = place(system, args.orders)
+            texts = frames(wire.placed, args.fills)
+            floor = min(parse_only(texts) for _ in range(3))
+            took, fed = booked(system, texts)
+            problems = check(system, wire, args.fills)
+            level = system.gate.state.level.value
+    finally:
+        sim.stop()
+    n = len(texts)
+    floor_rate, rate = n / floor, n / took
+    print(f"Vigil user stream (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    print(f"{n} executionReports: {args.orders} LIMIT orders x {args.fills} fills each")
+    print(
+        f"floor: decode + parse.user_event alone       {floor * 1e3:9.1f} ms  "
+        f"{floor_rate:10,.0f} reports/s  ({floor / n * 1e6:.1f} µs each)"
+    )
+    print(
+        f"Vigil: parse → ws_listener → broker booked  {took * 1e3:9.1f} ms  "
+        f"{rate:10,.0f} reports/s  ({took / n * 1e6:.1f} µs each)"
+    )
+    print(f"  of which the feeding thread (parse + tell)  {fed * 1e3:9.1f} ms")
+    print(f"  ratio Vigil / floor (time)                  {took / floor:9.2f}x")
+    print(
+        f"  breaker after the run: {level}; book checks: {'ok' if not problems else problems[:5]}"
+    )
+    ok = rate >= GOAL_PER_S and not problems
+    print(f"goal ≥ {GOAL_PER_S:,} reports/s booked: {rate:,.0f}  {'PASS' if ok else 'FAIL'}")
+    print(f"  took {time.monotonic() - began:.1f} s")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
