@@ -191,12 +191,21 @@ def status_line(status: dict[str, Any]) -> str:
     balances = status.get("balances", {})
     money = " ".join(f"{a}={v}" for a, v in balances.items() if a in ("BTC", "USDT", "ETH"))
     alive = sum(1 for ok in actors.values() if ok)
+    pnl = status.get("risk", {}).get("daily_pnl")
+    today = "" if pnl is None else f" | P&L today {_quote(pnl)}"
     return (
         f"[{status['breaker']}] {status.get('reason') or 'ok'} | recon {recon.get('result')} | "
         f"orders {orders.get('total', '?')} open {orders.get('open', '?')} filled "
-        f"{orders.get('filled', '?')} | fills {status.get('fills', '?')} | {money} | "
+        f"{orders.get('filled', '?')} | fills {status.get('fills', '?')} | {money}{today} | "
         f"actors {alive}/{len(actors)}"
     )
+
+
+def _quote(amount: str) -> str:
+    """A quote-asset amount (USDT) at its precision: cents."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    return f"{Decimal(amount).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):f}"
 
 
 # ---------------------------------------------------------------------------- operator commands

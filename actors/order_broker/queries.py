@@ -11,7 +11,7 @@ from typing import Any
 
 from actors.order_broker.memory import BrokerMemory
 from domain.book import BookOrder
-from domain.money import plain
+from domain.money import for_people, plain
 from domain.reconciliation import InternalOrder, InternalSnapshot
 from domain.risk import equity_quote
 
@@ -72,9 +72,9 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
         "positions": {
             s: {
                 "quantity": str(p.quantity),
-                "average_entry": None if p.average_entry is None else str(p.average_entry),
-                "realized_pnl": str(p.realized_pnl),
-                "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
+                "average_entry": None if p.average_entry is None else for_people(p.average_entry),
+                "realized_pnl": for_people(p.realized_pnl),
+                "unrealized_pnl": for_people(p.unrealized(book.prices.get(s))),
             }
             for s, p in book.positions.items()
         },
@@ -86,10 +86,10 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
         "risk": {
             "day_start_ms": book.day.start_ms if book.day else None,
             # null while today cannot be valued (not marked: a position has no price)
-            "daily_pnl": plain(book.daily_pnl(now_ms)) if book.day_marked(now_ms) else None,
+            "daily_pnl": for_people(book.daily_pnl(now_ms)) if book.day_marked(now_ms) else None,
             "peak_equity": None
             if book.day is None or book.day.peak_equity is None
-            else plain(book.day.peak_equity),
+            else for_people(book.day.peak_equity),
             "unknown_orders": len(state.unknown_since),
             # held but not in the equity (no {asset}{quote} price): dust, a fee asset
             "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
