@@ -61,7 +61,9 @@ class Wire:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=False)
 
-    def _send(self, request: OrderRequest, correlation_id: str, taken_at: float | None) -> None:
+    def _send(
+        self, request: OrderRequest, correlation_id: str, taken_at: float | None = None
+    ) -> None:
         cid = request.client_order_id
 
         def outcome(
