@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from control.metrics import registry as metrics_registry
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
@@ -104,41 +104,6 @@ class ReconcileBody(BaseModel):
     timeout_s: float = Field(default=RECONCILE_TIMEOUT_S, gt=0, le=120)
 
 
-class SystemCollector:
-    """Prometheus metrics read from the running system at scrape time."""
-
-    def __init__(self, system: VigilSystem) -> None:
-        self.system = system
-
-    def collect(self) -> Any:
-        status = self.system.status()
-        level = GaugeMetricFamily("vigil_breaker_level", "0 GREEN, 1 YELLOW, 2 RED")
-        level.add_metric([], {"GREEN": 0, "YELLOW": 1, "RED": 2}[status["breaker"]])
-        yield level
-        alive = GaugeMetricFamily("vigil_actor_alive", "1 if the actor runs", labels=["actor"])
-        for name, ok in status["actors"].items():
-            alive.add_metric([name], 1 if ok else 0)
-        yield alive
-        restarts = GaugeMetricFamily("vigil_actor_restarts", "restarts so far", labels=["actor"])
-        for name, count in status["restarts"].items():
-            restarts.add_metric([name], count)
-        yield restarts
-        orders = GaugeMetricFamily("vigil_orders", "orders in the book", labels=["kind"])
-        for kind, count in status.get("orders", {}).items():
-            orders.add_metric([kind], count)
-        yield orders
-        malformed = CounterMetricFamily(
-            "vigil_malformed_payloads", "exchange messages that failed to parse"
-        )
-        malformed.add_metric([], status["malformed_payloads"])
-        yield malformed
-        recon = GaugeMetricFamily(
-            "vigil_reconciliation_healthy", "1 if the last result was HEALTHY"
-        )
-        recon.add_metric([], 1 if status["reconciliation"]["result"] == "HEALTHY" else 0)
-        yield recon
-
-
 class ControlServer:
     def __init__(self, system: VigilSystem, host: str, port: int, token: str) -> None:
         self.system = system
@@ -148,8 +113,7 @@ class ControlServer:
         self._stopped: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self.registry = CollectorRegistry()
-        self.registry.register(SystemCollector(system))
+        self.registry = metrics_registry(system, self._status)
         c = system.settings.control
         self.throttle = AuthThrottle(c.auth_max_failures, c.auth_window_s, c.auth_block_s)
         self._tls: ssl.SSLContext | None = None

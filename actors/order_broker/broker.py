@@ -103,7 +103,12 @@ class OrderBroker(VigilActor):
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
         self.wire = Wire(
-            self.adapter, self.ctx.gate, self.ctx.directory, self.memory, self.generation
+            self.adapter,
+            self.ctx.gate,
+            self.ctx.directory,
+            self.memory,
+            self.generation,
+            services.timings,
         )
         self.trail = services.trail
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
