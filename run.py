@@ -105,6 +105,39 @@ def cmd_sim(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main job
 
 
+class _StartProgress:
+    """While a start takes more than a second (a long journal to replay, a slow exchange,
+    the first reconciliation), one line a second says what it is doing."""
+
+    def __init__(self, system: Any) -> None:
+        self._system = system
+        self._began = time.monotonic()
+        self._started = False
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="start-progress", daemon=True).start()
+
+    def started(self) -> None:
+        """start() returned: what is left is the first reconciliation."""
+        self._started = True
+
+    def _phase(self) -> str | None:
+        system = self._system
+        if not self._started:
+            return str(getattr(system, "start_phase", "starting"))
+        gate = getattr(system, "gate", None)
+        if gate is None or gate.last_result_ms is not None:
+            return None  # the first reconciliation came back: started
+        return "waiting for the first reconciliation"
+
+    def _run(self) -> None:
+        while not self._done.wait(1.0):
+            phase = self._phase()
+            if phase is None:
+                return
+            elapsed = time.monotonic() - self._began
+            print(f"vigil: starting: {phase} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+
+
 def cmd_main(args: argparse.Namespace) -> int:
     # everything the main job creates is private to its user (files 0600, directories 0700)
     os.umask(0o077)
@@ -114,17 +147,27 @@ def cmd_main(args: argparse.Namespace) -> int:
     from assembly.system import VigilSystem
     from control.server import ControlServer
     from exchange.contract import UnsafeApiKey
+    from runtime.log_throttle import LogThrottle
     from strategies.demo import DemoSource
 
     settings = _settings(args)
     if settings.exchange.live and not args.live:
         return _fail("this profile trades real money: run it with --live")
     logger.remove()
-    logger.add(sys.stderr, level=args.log_level, format="{time:HH:mm:ss} {level} {message}")
+    logger.add(
+        sys.stderr,
+        level=args.log_level,
+        format="{time:HH:mm:ss} {level} {message}",
+        filter=LogThrottle(),  # the same line again within 10 s is counted, not printed
+    )
     system = VigilSystem(settings)
     stop = _signals(lambda: system.stop_phase)
     try:
-        system.start()
+        progress = _StartProgress(system)
+        try:
+            system.start()
+        finally:
+            progress.started()
         token = (
             settings.control.token.get_secret_value()
             if settings.control.token

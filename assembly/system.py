@@ -76,6 +76,7 @@ class VigilSystem:
         self._own_simulator = False
         self.accepting = False
         self._stopped = False
+        self.start_phase = "starting"
         self.control: Any = None
         self.demo: Any = None
         self.started_at = time.time()
@@ -91,6 +92,7 @@ class VigilSystem:
         settings = self.settings
         # one instance per data directory: locked before anything in it is opened or written
         # (raises AlreadyRunning, having written nothing), then made private
+        self.start_phase = "opening the data directory"
         self.instance = InstanceLock.acquire(self.data_dir)
         make_private(self.data_dir)
         self.store = Store(self.data_dir / "vigil.db")
@@ -129,6 +131,7 @@ class VigilSystem:
             for warning in key.warnings:
                 logger.warning("exchange key: {}", warning)
                 self.trail.append("key_warning", {"warning": warning}, actor="system")
+        self.start_phase = "reading the exchange's rules"
         filters = self._exchange_info()
         markets = {
             s: Market(s, f.base_asset, f.quote_asset)
@@ -136,6 +139,7 @@ class VigilSystem:
             if s in settings.exchange.symbols
         }
         self.markets = markets
+        self.start_phase = "replaying the journal"
         recovered = recover(
             self.data_dir,
             markets,
@@ -189,6 +193,7 @@ class VigilSystem:
         )
         self.ctx = self.supervisor.ctx
         self.gate.subscribe(self._on_breaker_change)
+        self.start_phase = "starting the actors"
         self.supervisor.start()
         self.adapter.start_user_stream(self._stream_frame, self._stream_frame)
         self.adapter.start_market_stream(list(markets), self._stream_frame, self._stream_frame)
