@@ -1,0 +1,249 @@
+"""Notifications: a RED that nobody sees is no safety (issue 15).
+
+Against a real loopback webhook receiver (aiohttp): the RED of an operator halt arrives
+within 2 s; a receiver that fails first still gets it; a hanging one slows neither the
+breaker, the order path nor the shutdown; the bodies have the services' shapes; a webhook
+URL's secret is written nowhere."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.audit import open_read_only
+from tests.conftest import Vigil, audited, wait_audited, wait_for
+from tests.system.test_supervision import crash
+from tests.system.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    rx = WebhookReceiver().start()
+    try:
+        yield rx
+    finally:
+        rx.stop()
+
+
+def hook(url: str, fmt: str = "json", events: tuple[str, ...] = ("red",), **kw: Any) -> Any:
+    return {"url": url, "format": fmt, "events": list(events), **kw}
+
+
+def notifying(factory: Callable[..., Vigil], *hooks: Any, **notify: Any) -> Vigil:
+    vigil = factory(
+        notify={"webhooks": list(hooks), **notify}, instance={"name": "vigil-test-node"}
+    )
+    vigil.wait_green()
+    return vigil
+
+
+def test_an_operator_halt_reaches_the_webhook_as_red_within_2_s(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    vigil = notifying(vigil_factory, hook(receiver.url + "/hook"))
+    assert vigil.submit(type="LIMIT", price="59000", quantity="0.01").accepted
+    wait_for(lambda: vigil.status()["orders"]["open"] == 1, timeout=5)
+
+    tripped = time.monotonic()
+    assert vigil.api("POST", "/v1/halt", {"reason": "drill 15"}).status_code == 200
+    wait_for(lambda: receiver.received, timeout=2)
+    assert receiver.received[0].at - tripped < 2.0
+
+    doc = receiver.received[0].body
+    assert doc["event"] == "halt" and "red" in doc["matches"]
+    assert doc["instance"] == "vigil-test-node"
+    assert doc["breaker"]["level"] == "RED" and "drill 15" in doc["breaker"]["reason"]
+    assert doc["breaker"]["since_ms"] == vigil.system.gate.state.since_ms
+    assert doc["reconciliation"]["result"] in ("HEALTHY", "WARNING")
+    assert doc["open_orders"]["count"] == 1 and len(doc["open_orders"]["ids"]) == 1
+    assert "drill 15" in doc["text"] and "vigil-test-node" in doc["text"]
+    sent = wait_audited(vigil, "notify_sent", event="halt")
+    assert sent["webhook"] == 0 and sent["attempts"] == 1
+    assert sent["url"] == receiver.url + "/***"  # the path is never shown
+
+
+def test_a_webhook_that_fails_three_times_still_gets_the_red_and_the_failures_are_audited(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    vigil = notifying(vigil_factory, hook(receiver.url + "/flaky"))
+    receiver.plan = [500, 500, 500]
+    vigil.api("POST", "/v1/halt", {"reason": "flaky drill"})
+    wait_for(lambda: receiver.received, timeout=10)
+    assert [h.status for h in receiver.requests] == [500, 500, 500, 200]
+    assert receiver.received[0].body["breaker"]["level"] == "RED"
+    assert wait_audited(vigil, "notify_sent", event="halt")["attempts"] == 4
+    failed = audited(vigil, "notify_failed", event="halt")
+    assert [(f["attempt"], f["error"]) for f in failed] == [(i, "HTTP 500") for i in (1, 2, 3)]
+    # back-off: 0.5 s, then doubling
+    gaps = [b.at - a.at for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
+    assert gaps[0] >= 0.45 and gaps[1] >= 0.95 and gaps[2] >= 1.9
+
+
+def test_a_hanging_webhook_slows_neither_the_breaker_nor_the_order_path_nor_the_shutdown(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    vigil = notifying(
+        vigil_factory,
+        hook(receiver.url + "/slow", events=("red", "yellow", "green", "incident", "reset")),
+        timeout_s=20,
+    )
+
+    def submit_latencies(n: int = 60) -> list[float]:
+        out = []
+        for _ in range(n):
+            started = time.perf_counter()
+            assert vigil.submit().accepted
+            out.append(time.perf_counter() - started)
+        return out
+
+    def p99(values: list[float]) -> float:
+        return statistics.quantiles(values, n=100)[98]
+
+    # the receiver answers: the baseline, with a YELLOW/GREEN round delivered
+    vigil.system.gate.set_yellow("notify baseline", "test")
+    vigil.system.gate.clear_yellow()
+    wait_for(lambda: len(receiver.received) == 2, timeout=5)
+    baseline = submit_latencies()
+
+    receiver.hang = True  # from now on every request hangs (20 s client timeout)
+    started = time.perf_counter()
+    vigil.system.gate.set_yellow("notify hanging", "test")  # queued behind a hung request
+    vigil.system.gate.clear_yellow()
+    for i in range(20):
+        vigil.system.store.add_incident(int(time.time() * 1000), "drill", f"drill {i}", {})
+    changes = time.perf_counter() - started
+    wait_for(lambda: receiver.arrived > len(receiver.requests), timeout=5)  # one is held
+    hanging = submit_latencies()
+    assert p99(hanging) <= 2 * p99(baseline) + 0.005, (p99(baseline), p99(hanging))
+    assert changes < 0.5  # 2 breaker changes and 20 incidents: none waited for the webhook
+
+    tripped = time.perf_counter()
+    assert vigil.api("POST", "/v1/halt", {"reason": "hung drill"}).status_code == 200
+    assert time.perf_counter() - tripped < 1.0 and vigil.system.gate.state.is_red
+
+    stopping = time.perf_counter()
+    vigil.system.stop(cancel_open=False)
+    notifier_share = vigil.system.settings.notify.shutdown_s
+    assert time.perf_counter() - stopping < notifier_share + 5.0
+    trail = open_read_only(vigil.system.data_dir / "audit.db")
+    try:
+        gave_up = trail.query(kind="notify_gave_up", limit=1000)
+    finally:
+        trail.close()
+    assert {r["reason"] for r in gave_up} == {"shutdown"}
+    assert {"yellow", "incident", "halt"} <= {r["event"] for r in gave_up}
+
+
+def test_slack_discord_and_telegram_bodies_have_the_services_shapes(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    base = receiver.url
+    vigil = notifying(
+        vigil_factory,
+        hook(base + "/json"),
+        hook(base + "/slack", "slack"),
+        hook(base + "/discord", "discord"),
+        hook(base + "/botTOKEN/sendMessage", "telegram", chat_id=-100123),
+    )
+    vigil.api("POST", "/v1/halt", {"reason": "shapes"})
+    wait_for(lambda: len(receiver.received) == 4, timeout=3)
+    (slack,) = receiver.bodies("/slack")
+    (discord,) = receiver.bodies("/discord")
+    (telegram,) = receiver.bodies("/botTOKEN/sendMessage")
+    (document,) = receiver.bodies("/json")
+    assert set(slack) == {"text"} and set(discord) == {"content"}
+    assert set(telegram) == {"chat_id", "text"} and telegram["chat_id"] == "-100123"
+    for message in (slack["text"], discord["content"], telegram["text"]):
+        assert message == document["text"]
+        assert "RED" in message and "shapes" in message and "vigil-test-node" in message
+        assert "last reconciliation: " in message and "open orders: 0" in message
+
+
+def test_every_event_kind_reaches_a_webhook_subscribed_to_it(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    everything = ("red", "yellow", "green", "incident", "reset", "halt", "restart")
+    everything += ("reconciliation_critical",)
+    vigil = notifying(vigil_factory, hook(receiver.url + "/all", events=everything))
+
+    def kinds() -> list[str]:
+        return [b["event"] for b in receiver.bodies()]
+
+    vigil.system.gate.set_yellow("a yellow drill", "test")
+    vigil.system.gate.clear_yellow()
+    wait_for(lambda: kinds() == ["yellow", "green"], timeout=3)
+
+    vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    tripped = vigil.system.gate.state.since_ms
+    wait_for(lambda: "halt" in kinds(), timeout=3)
+    wait_for(lambda: (vigil.system.gate.last_healthy_ms or 0) > tripped, timeout=5)
+    assert vigil.api("POST", "/v1/reset", {"reason": "over", "confirm": True}).status_code == 200
+    wait_for(lambda: "reset" in kinds(), timeout=3)
+    reset = receiver.bodies()[kinds().index("reset")]
+    assert reset["breaker"]["level"] == "GREEN" and "green" in reset["matches"]
+
+    crash(vigil, "rest_poller")  # RED, an incident row, a restart
+    wait_for(lambda: {"red", "incident", "restart"} <= set(kinds()), timeout=3)
+    restart = receiver.bodies()[kinds().index("restart")]["detail"]
+    assert restart["actor"] == "rest_poller" and restart["restarted"] is True
+    incident = receiver.bodies()[kinds().index("incident")]["detail"]
+    assert incident["incident_kind"] == "actor_crash"
+
+
+def test_a_critical_reconciliation_is_a_reconciliation_critical_event(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    vigil = notifying(
+        vigil_factory, hook(receiver.url + "/recon", events=("reconciliation_critical",))
+    )
+    vigil.sim.arm("balance_drift", params={"asset": "USDT", "delta": "-12.5"})
+    wait_for(lambda: receiver.received, timeout=5)
+    body = receiver.received[0].body
+    assert body["event"] == "reconciliation_critical" and "incident" in body["matches"]
+    assert body["detail"]["incident_kind"] == "reconciliation"
+    assert [b["event"] for b in receiver.bodies()] == ["reconciliation_critical"]
+
+
+def test_a_telegram_token_appears_nowhere_vigil_writes(
+    vigil_factory: Callable[..., Vigil],
+    receiver: WebhookReceiver,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from loguru import logger
+
+    token = "7001234567:AAHsecretTOKENnotForAnyone_9"
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG")
+    caplog.set_level("DEBUG")
+    try:
+        dead = "http://127.0.0.1:9"  # discard port: nothing listens, connection refused
+        vigil = notifying(
+            vigil_factory,
+            hook(f"{receiver.url}/bot{token}/sendMessage", "telegram", chat_id="42"),
+            hook(f"{dead}/bot{token}/sendMessage", "telegram", chat_id="42"),
+            attempts=2,
+            backoff_s=0.05,
+        )
+        receiver.plan = [500]
+        vigil.api("POST", "/v1/halt", {"reason": "secret drill"})
+        wait_for(lambda: receiver.received, timeout=5)
+        wait_audited(vigil, "notify_gave_up", webhook=1)
+        failed = audited(vigil, "notify_failed", webhook=1)
+        assert failed and "ConnectionError" in failed[0]["error"]
+        assert repr(vigil.system.settings).count("sendMessage") == 0
+        vigil.system.stop(cancel_open=False)
+    finally:
+        logger.remove(sink)
+    assert any("notify" in line for line in lines)  # the failures were logged ...
+    written = "\n".join(lines) + caplog.text
+    assert token not in written and "AAHsecret" not in written  # ... without the token
+    for path in (tmp_path / "var").rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+            assert b"AAHsecret" not in path.read_bytes(), path
