@@ -447,10 +447,11 @@ class NotifySettings(_Section):
     shutdown_s: float = Field(default=2.0, ge=0, le=30, description="the queue's share of a stop")
     daily_summary_utc: str = Field(default="23:55", description="HH:MM UTC, once a day")
 
-    @model_validator(mode="after")
-    def _summary_time(self) -> NotifySettings:
-        parse_hhmm(self.daily_summary_utc)
-        return self
+    @field_validator("daily_summary_utc")
+    @classmethod
+    def _summary_time(cls, text: str) -> str:
+        parse_hhmm(text)
+        return text
 
     @property
     def daily_summary_minute(self) -> int:
