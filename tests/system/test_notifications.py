@@ -10,11 +10,15 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assembly.notifications import Context, Notifier
+from config.settings import NotifySettings, WebhookSettings
+from domain.notification import DAY_MS
 from storage.audit import open_read_only
 from tests.conftest import Vigil, audited, wait_audited, wait_for
 from tests.system.test_supervision import crash
@@ -247,3 +251,73 @@ def test_a_telegram_token_appears_nowhere_vigil_writes(
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path
             assert b"AAHsecret" not in path.read_bytes(), path
+
+
+def test_the_daily_summary_goes_once_per_utc_day_on_an_injected_clock(
+    receiver: WebhookReceiver,
+) -> None:
+    day = 20_000  # 2024-10-04
+    clock = [day * DAY_MS + 23 * 3_600_000]  # 23:00 UTC
+    audits: list[tuple[str, dict[str, Any]]] = []
+    settings = NotifySettings(
+        webhooks=(WebhookSettings(url=receiver.url + "/day", events=("daily_summary",)),),
+        daily_summary_utc="23:55",
+    )
+    notifier = Notifier(
+        settings,
+        "node-7",
+        audit=lambda kind, data: audits.append((kind, data)),
+        context=Context,
+        summary=lambda at: {"pnl": "12.5", "orders": 3, "fills": 2},
+        clock=lambda: clock[0],
+    ).start()
+    try:
+        assert not notifier.tick()  # 23:00: not yet
+        clock[0] = day * DAY_MS + (23 * 60 + 55) * 60_000  # 23:55: due
+        wait_for(lambda: receiver.received, timeout=3)  # the notifier's own schedule
+        assert not notifier.tick()  # once a day
+        clock[0] += 60_000
+        assert not notifier.tick()
+        doc = receiver.received[0].body
+        assert doc["event"] == "daily_summary" and doc["instance"] == "node-7"
+        assert doc["detail"] == {"day": "2024-10-04", "pnl": "12.5", "orders": 3, "fills": 2}
+        assert "P&L 12.5, orders 3, fills 2" in doc["text"]
+        clock[0] = (day + 1) * DAY_MS + (23 * 60 + 56) * 60_000  # the next day
+        wait_for(lambda: len(receiver.received) == 2, timeout=3)
+        assert receiver.received[1].body["detail"]["day"] == "2024-10-05"
+        assert [k for k, _ in audits] == ["notify_sent", "notify_sent"]
+    finally:
+        notifier.stop()
+
+    # a (re)start after the day's summary time waits for the next day: no second one
+    late = Notifier(
+        settings,
+        "node-7",
+        audit=lambda kind, data: audits.append((kind, data)),
+        context=Context,
+        summary=lambda at: {},
+        clock=lambda: clock[0],
+    ).start()
+    try:
+        assert not late.tick()
+    finally:
+        late.stop()
+
+
+def test_the_daily_summary_carries_the_days_pnl_orders_and_fills(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
+) -> None:
+    vigil = notifying(
+        vigil_factory,
+        hook(receiver.url + "/day", events=("daily_summary",)),
+        daily_summary_utc="23:59",
+    )
+    assert vigil.submit().accepted  # a MARKET buy: one order, filled
+    wait_for(lambda: vigil.status()["fills"] >= 1, timeout=5)
+    now = int(time.time() * 1000)
+    vigil.system.notifier.clock = lambda: now - now % DAY_MS + DAY_MS - 30_000  # 23:59:30
+    wait_for(lambda: receiver.received, timeout=5)
+    detail = receiver.received[0].body["detail"]
+    assert (detail["orders"], detail["fills"]) == (1, 1)
+    assert detail["pnl"] is not None  # today is valued: a number, as a string
+    Decimal(detail["pnl"])
