@@ -9,8 +9,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from config.settings import SettingsError, load_settings
+from config.settings import SettingsError, VigilSettings, load_settings
 
 SECRET = "T0000/B0000/XXXXsecretXXXX"
 
@@ -124,3 +125,11 @@ def test_telegram_needs_a_chat_id_and_only_telegram_takes_one(tmp_path: Path) ->
 def test_a_bad_summary_time_is_refused(tmp_path: Path) -> None:
     message = refusal(tmp_path, '[notify]\ndaily_summary_utc = "24:10"\n')
     assert "daily_summary_utc" in message
+
+
+def test_a_refused_webhook_is_not_repeated_by_pydantics_own_error() -> None:
+    hooks = [{"url": f"http://hooks.example.com/{SECRET}", "format": "slack"}]
+    with pytest.raises(ValidationError) as info:
+        VigilSettings(notify={"webhooks": hooks})
+    assert "notify.webhooks.0.url" in str(info.value)
+    assert SECRET not in str(info.value)
