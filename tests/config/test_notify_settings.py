@@ -132,4 +132,4 @@ def test_a_refused_webhook_is_not_repeated_by_pydantics_own_error() -> None:
     with pytest.raises(ValidationError) as info:
         VigilSettings(notify={"webhooks": hooks})
     assert "notify.webhooks.0.url" in str(info.value)
-    assert SECRET not in str(info.value)
+    assert "XXXXsecret" not in str(info.value)  # (pydantic shortens a long input: a part)
