@@ -147,6 +147,8 @@ def text(n: Notification) -> str:
     lines.append(
         f"breaker {n.level} since {iso(n.since_ms)}" + (f": {n.reason}" if n.reason else "")
     )
+    if n.detail.get("latched"):
+        lines.append("(latched before this start: RED until an operator resets it)")
     recon = n.reconciliation or "none yet"
     if n.reconciliation_ms is not None:
         recon += f" at {iso(n.reconciliation_ms)}"

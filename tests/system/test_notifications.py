@@ -38,9 +38,16 @@ def hook(url: str, fmt: str = "json", events: tuple[str, ...] = ("red",), **kw: 
     return {"url": url, "format": fmt, "events": list(events), **kw}
 
 
-def notifying(factory: Callable[..., Vigil], *hooks: Any, **notify: Any) -> Vigil:
+def notifying(
+    factory: Callable[..., Vigil],
+    *hooks: Any,
+    other: dict[str, Any] | None = None,
+    **notify: Any,
+) -> Vigil:
     vigil = factory(
-        notify={"webhooks": list(hooks), **notify}, instance={"name": "vigil-test-node"}
+        notify={"webhooks": list(hooks), **notify},
+        instance={"name": "vigil-test-node"},
+        **(other or {}),
     )
     vigil.wait_green()
     return vigil
@@ -95,9 +102,12 @@ def test_a_hanging_webhook_slows_neither_the_breaker_nor_the_order_path_nor_the_
         vigil_factory,
         hook(receiver.url + "/slow", events=("red", "yellow", "green", "incident", "reset")),
         timeout_s=20,
+        other={"policy": {"max_open_orders": 10_000}},  # fills are heard a little later
     )
 
-    def submit_latencies(n: int = 60) -> list[float]:
+    courier = vigil.system.notifier.couriers[0]
+
+    def submit_latencies(n: int = 40) -> list[float]:
         out = []
         for _ in range(n):
             started = time.perf_counter()
@@ -108,23 +118,31 @@ def test_a_hanging_webhook_slows_neither_the_breaker_nor_the_order_path_nor_the_
     def p99(values: list[float]) -> float:
         return statistics.quantiles(values, n=100)[98]
 
-    # the receiver answers: the baseline, with a YELLOW/GREEN round delivered
-    vigil.system.gate.set_yellow("notify baseline", "test")
-    vigil.system.gate.clear_yellow()
-    wait_for(lambda: len(receiver.received) == 2, timeout=5)
-    baseline = submit_latencies()
+    def events(label: str) -> float:
+        """2 breaker changes and 10 incident rows; how long they held up their callers."""
+        started = time.perf_counter()
+        vigil.system.gate.set_yellow(label, "test")
+        vigil.system.gate.clear_yellow()
+        for i in range(10):
+            vigil.system.store.add_incident(int(time.time() * 1000), "drill", f"{label} {i}", {})
+        return time.perf_counter() - started
 
-    receiver.hang = True  # from now on every request hangs (20 s client timeout)
-    started = time.perf_counter()
-    vigil.system.gate.set_yellow("notify hanging", "test")  # queued behind a hung request
-    vigil.system.gate.clear_yellow()
-    for i in range(20):
-        vigil.system.store.add_incident(int(time.time() * 1000), "drill", f"drill {i}", {})
-    changes = time.perf_counter() - started
-    wait_for(lambda: receiver.arrived > len(receiver.requests), timeout=5)  # one is held
-    hanging = submit_latencies()
-    assert p99(hanging) <= 2 * p99(baseline) + 0.005, (p99(baseline), p99(hanging))
-    assert changes < 0.5  # 2 breaker changes and 20 incidents: none waited for the webhook
+    # in turns (a shared machine's noise falls on both): the receiver answering, then
+    # hanging with a backlog queued behind the held request (a 20 s client timeout)
+    up: list[float] = []
+    hanging: list[float] = []
+    for round in range(4):
+        receiver.hang = False
+        receiver.release()
+        events(f"up {round}")
+        wait_for(lambda: courier.current is None and courier.queue.empty(), timeout=10)
+        up += submit_latencies()
+        receiver.hang = True
+        assert events(f"hanging {round}") < 0.5  # none of them waited for the webhook
+        wait_for(lambda: receiver.held > 0, timeout=5)
+        hanging += submit_latencies()
+        assert courier.current is not None and receiver.held > 0  # still hanging throughout
+    assert p99(hanging) <= 2 * p99(up) + 0.005, (p99(up), p99(hanging))
 
     tripped = time.perf_counter()
     assert vigil.api("POST", "/v1/halt", {"reason": "hung drill"}).status_code == 200
@@ -321,3 +339,24 @@ def test_the_daily_summary_carries_the_days_pnl_orders_and_fills(
     assert (detail["orders"], detail["fills"]) == (1, 1)
     assert detail["pnl"] is not None  # today is valued: a number, as a string
     Decimal(detail["pnl"])
+
+
+def test_a_start_into_a_latched_red_tells_the_webhook_it_is_still_red(
+    vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    first = vigil_factory(data_dir=tmp_path / "var")
+    first.wait_green()
+    first.api("POST", "/v1/halt", {"reason": "before the restart"})
+    first.system.stop(cancel_open=False)
+
+    again = vigil_factory(
+        data_dir=tmp_path / "var",
+        notify={"webhooks": [hook(receiver.url + "/again")]},
+        instance={"name": "restarted"},
+    )
+    wait_for(lambda: receiver.received, timeout=3)
+    doc = receiver.received[0].body
+    assert doc["event"] == "red" and doc["detail"] == {"latched": True}
+    assert doc["breaker"]["level"] == "RED" and "before the restart" in doc["breaker"]["reason"]
+    assert "latched before this start" in doc["text"]
+    assert again.system.gate.state.is_red

@@ -76,6 +76,21 @@ class WebhookReceiver:
                 self.received.append(hit)
         return web.json_response({"ok": status == 200}, status=status)
 
+    def release(self) -> None:
+        """Answer every request held so far (``hang`` decides about the next ones)."""
+
+        async def swap() -> None:
+            assert self._released is not None
+            self._released.set()
+            self._released = asyncio.Event()
+
+        asyncio.run_coroutine_threadsafe(swap(), self._loop).result(5)
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self.arrived - len(self.requests)
+
     def bodies(self, path: str | None = None) -> list[Any]:
         with self._lock:
             return [h.body for h in self.received if path is None or h.path == path]
