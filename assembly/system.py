@@ -30,13 +30,15 @@ from assembly.instance import (
     remove_own_control_files,
     write_private,
 )
+from assembly.notifications import Context, Notifier, watch_incidents
 from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
 from config.settings import VigilSettings, exchange_credentials
-from domain.book import Market
+from domain.book import DAY_MS, Market
 from domain.breaker import BreakerState
 from domain.breaker_rules import EvidenceKind
 from domain.instance import new_tag
+from domain.notification import MAX_IDS
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import (
     AuditRecord,
@@ -106,6 +108,17 @@ class VigilSystem:
         self.gate = TradingGate(
             self.store, reconciliation_max_age_s=r.interval_s * r.max_age_intervals
         )
+        self.notifier = Notifier(
+            settings.notify,
+            settings.instance.name,
+            audit=self._notify_audit,
+            context=self._notify_context,
+            summary=self._daily_figures,
+            level=self.gate.state.level.value,
+        ).start()
+        if self.notifier.enabled:  # from here on, every breaker change and incident row
+            self.gate.subscribe(self.notifier.breaker_changed)
+            watch_incidents(self.store, self.notifier)
         self.trace = MessageTrace(
             self.data_dir / "trace" / "trace.jsonl",
             settings.trace.level,
@@ -160,6 +173,8 @@ class VigilSystem:
             pid=os.getpid(),
         )
         self.recovered = {"entries": recovered.entries, "orders": recovered.orders}
+        if self.gate.state.is_red:  # latched from before this start: still nobody's all-clear
+            self.notifier.still_red(self.gate.state)
         self.breaker_memory = BreakerMemory()
         self.stream_health: dict[str, str] = {}
         self.directory = Directory()
@@ -318,11 +333,52 @@ class VigilSystem:
 
     def _on_actor_failure(self, failure: Failure) -> None:
         logger.error("actor failure handled: {} {}", failure.name, failure.kind)
+        child = self.supervisor.children.get(failure.name)
+        restarted = child is not None and not child.given_up
+        self.notifier.restart(failure.name, failure.kind, failure.detail, restarted)
         self.directory.tell(
             "breaker",
             BreakerInput(kind=EvidenceKind.ACTOR_RESTART, detail=f"{failure.name} {failure.kind}"),
             sender="supervisor",
         )
+
+    # ------------------------------------------------------------------ notifications
+
+    def _notify_audit(self, kind: str, data: dict[str, Any]) -> None:
+        directory = getattr(self, "directory", None)  # none yet: recovery's incidents
+        event = AuditEvent(kind=kind, data=data)
+        if directory is None or not directory.tell("audit_logger", event, sender="notifier"):
+            self.trail.append(kind, data, actor="notifier")
+
+    def _notify_context(self) -> Context:
+        """The breaker, the last reconciliation and our open orders, for a message."""
+        gate, state = self.gate, self.gate.state
+        count: int | None = None
+        ids: tuple[str, ...] = ()
+        memory = getattr(self, "book", None)
+        if memory is not None:
+            live = list(memory.book.live)  # one C-level copy of another thread's dict
+            count, ids = len(live), tuple(live[:MAX_IDS])
+        return Context(
+            level=state.level.value,
+            reason=state.reason,
+            since_ms=state.since_ms,
+            reconciliation=gate.last_result,
+            reconciliation_ms=gate.last_result_ms,
+            open_orders=count,
+            open_order_ids=ids,
+        )
+
+    def _daily_figures(self, at_ms: int) -> dict[str, Any]:
+        """The UTC day of ``at_ms`` so far: its P&L (the broker's), orders, fills."""
+        book = self.book.book
+        start = at_ms - at_ms % DAY_MS
+        fills = sum(1 for e in list(book.executions.values()) if e.time_ms >= start)
+        try:
+            pnl = self.status().get("risk", {}).get("daily_pnl")
+        except Exception:
+            pnl = None
+        return {"pnl": pnl, "orders": book.intents_since(start), "fills": fills}
 
     def watch(self) -> None:
         """Who watches the watchers: called by the main thread (``run.py``). The supervisor's
@@ -410,6 +466,8 @@ class VigilSystem:
             step("cancelling open orders", lambda: self._cancel_open(timeout))
         if hasattr(self, "timers"):
             step("stopping the timers", self.timers.stop)
+        if hasattr(self, "notifier"):  # at most notify.shutdown_s; the rest is audited
+            step("stopping the notifications", self.notifier.stop)
         if hasattr(self, "directory"):
             step("flushing the audit trail", self._flush_audit)
         if self.control is not None:
