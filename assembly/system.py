@@ -35,6 +35,7 @@ from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
 from runtime.clock import now_ms
 from runtime.directory import Directory
+from runtime.events import EventBus, breaker_event
 from runtime.gate import TradingGate
 from runtime.messages import (
     AuditEvent,
@@ -65,6 +66,7 @@ class VigilSystem:
         self.control: Any = None
         self.demo: Any = None
         self.started_at = time.time()
+        self.events = EventBus()  # the live view (GET /v1/events): orders, fills, breaker
 
     # ------------------------------------------------------------------ start
 
@@ -140,6 +142,7 @@ class VigilSystem:
             book=self.book,
             board=lambda: breaker_memory.board,
             instance=self.store.instance_tag(new_tag),
+            events=self.events,
         )
         s = settings.supervision
         self.supervisor = Supervisor(
@@ -262,6 +265,7 @@ class VigilSystem:
         )
 
     def _on_breaker_change(self, state: BreakerState) -> None:
+        self.events.publish("breaker", breaker_event(state))  # the live view, at once
         try:  # a state change of the breaker is on disk before the trip returns
             self.trail.append(
                 "breaker_state",

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Protocol
@@ -27,6 +27,7 @@ from domain.book import Market
 from domain.breaker_rules import BreakerBoard
 from exchange.contract import ExchangeAdapter
 from runtime.directory import Directory
+from runtime.events import EventBus
 from runtime.gate import TradingGate
 from runtime.inbox import ControlAwareInbox
 from runtime.messages import AuditEvent, Heartbeat, InjectFault, Message
@@ -67,6 +68,7 @@ class Services:
     book: BookView  # the broker's memory, read-only for the others
     board: Callable[[], BreakerBoard]  # what the breaker publishes now (YELLOW's causes)
     instance: str = ""  # this data dir's tag in every client order id (domain.instance)
+    events: EventBus = field(default_factory=EventBus)  # live order/fill/breaker view (UI)
 
 
 @dataclass(frozen=True)
