@@ -51,6 +51,7 @@ from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
 from runtime.clock import now_ms
 from runtime.directory import Directory
+from runtime.events import EventBus, breaker_event
 from runtime.gate import TradingGate
 from runtime.messages import (
     AuditEvent,
@@ -87,6 +88,7 @@ class VigilSystem:
         self.stop_phase = ""
         #: the steps of ``stop()`` that failed, each with its reason
         self.stop_failures: list[str] = []
+        self.events = EventBus()  # the live view (GET /v1/events): orders, fills, breaker
 
     # ------------------------------------------------------------------ start
 
@@ -191,6 +193,7 @@ class VigilSystem:
             book=self.book,
             board=lambda: breaker_memory.board,
             instance=self.store.instance_tag(new_tag),
+            events=self.events,
         )
         s = settings.supervision
         self.supervisor = Supervisor(
@@ -316,6 +319,7 @@ class VigilSystem:
         )
 
     def _on_breaker_change(self, state: BreakerState) -> None:
+        self.events.publish("breaker", breaker_event(state))  # the live view, at once
         try:  # a state change of the breaker is on disk before the trip returns
             self.trail.append(
                 "breaker_state",

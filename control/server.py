@@ -4,11 +4,13 @@
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
 operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
-``POST /v1/reconcile`` (one reconciliation cycle now, and its result). The token is
+``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``GET /v1/events``
+(Server-Sent Events: order updates, fills, breaker changes, the status every second) and
+``GET /`` (the status page: HTML with no data in it, the one answer without a token). The token is
 compared in constant time; a missing or wrong one gets 401 and is audited; too many from
 one address within a minute get 429 for a minute (``control.throttle``). A body over
 64 KiB gets 413, a body nested too deeply to parse 400; every answer is JSON (but
-``/metrics``). Runs on its own thread.
+``/metrics``, ``/v1/events`` and ``/``). Runs on its own thread.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from control import page
 from control.metrics import registry as metrics_registry
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
 from domain.money import plain
+from domain.risk import equity_quote
 from runtime.clock import now_ms
+from runtime.events import breaker_event
 from runtime.messages import (
     BreakerInput,
     CancelAll,
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
 MAX_TEXT = 500  # characters of a reason or an operator name
 RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
+EVENT_KINDS = frozenset({"order", "fill", "breaker"})  # what GET /v1/events forwards
 
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
@@ -134,6 +140,11 @@ class ControlServer:
         r.add_get("/metrics", self.metrics)
         r.add_post("/v1/heartbeat", self.heartbeat)
         r.add_post("/v1/reconcile", self.reconcile)
+        r.add_get("/v1/events", self.events)
+        r.add_get("/", self.page)
+        self.status_every_s = 1.0  # GET /v1/events: a status event this often
+        self.heartbeat_every_s = 15.0  # ... and a comment at least this often
+        self._streams: set[asyncio.Event] = set()  # the open event streams' wake-ups
 
     def __repr__(self) -> str:
         return f"ControlServer({self.url!r})"
@@ -166,6 +177,8 @@ class ControlServer:
         try:
             await self._stopped.wait()
         finally:
+            for wake in list(self._streams):  # event streams end now, not at their next tick
+                wake.set()
             await runner.cleanup()
 
     def stop(self) -> None:
@@ -183,6 +196,8 @@ class ControlServer:
         remote = request.remote or ""
         if self.throttle.retry_after(remote) > 0:  # blocked: not even the right token helps
             return self._throttled(remote)
+        if request.path == "/" and request.method in ("GET", "HEAD"):
+            return await handler(request)  # the status page holds no data: no token needed
         header = request.headers.get("Authorization", "")
         given = header[7:].encode() if header.startswith("Bearer ") else b""
         if not hmac.compare_digest(given, self._token):
@@ -266,7 +281,21 @@ class ControlServer:
         else:
             keys = ("firing", "yellow_causes", "yellow_limits", "measures")
             out["breaker_rules"] = {k: detail.get(k) for k in keys}
+        out["equity"] = self._equity()
         return out
+
+    def _equity(self) -> dict[str, Any] | None:
+        """The balances valued in the first symbol's quote asset at the reference prices
+        (the status page charts it), read from the broker's memory (read-only for others)."""
+        book = self.system.book.book
+        if not book.markets:
+            return None
+        quote = equity_quote(book)
+        try:
+            value, unvalued = book.equity(quote)
+        except RuntimeError:  # the broker changed it while it was read: next time
+            return None
+        return {"quote": quote, "value": plain(value), "unvalued_assets": unvalued}
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         body = await self._body(request, Heartbeat)
@@ -417,3 +446,69 @@ class ControlServer:
     async def metrics(self, request: web.Request) -> web.Response:
         text = await self._call(lambda: generate_latest(self.registry))
         return web.Response(body=text, content_type="text/plain", charset="utf-8")
+
+    # ---------------------------------------------------------------- live view
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The status page: static HTML (inline CSS and JS, no data); it asks for the token
+        and reads everything else from the token-guarded endpoints."""
+        body, headers = page.response()
+        return web.Response(body=body, headers=headers)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-Sent Events: the breaker state at once and on every change, order
+        updates and fills as the broker books them, the status (as ``GET /v1/status``)
+        every ``status_every_s``, a comment at least every ``heartbeat_every_s``. A client
+        that falls behind loses its oldest events (a ``dropped`` event says how many so
+        far), never slowing the broker; one that goes away is unsubscribed."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        sub = self.system.events.subscribe(wake=lambda: loop.call_soon_threadsafe(wake.set))
+        self._streams.add(wake)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        try:
+            await response.prepare(request)
+            await response.write(b": vigil events\n\n")
+            await response.write(sse("breaker", breaker_event(self.system.gate.state)))
+            next_status = next_beat = loop.time()
+            dropped = 0
+            while self._stopped is not None and not self._stopped.is_set():
+                wake.clear()
+                for event in sub.drain():
+                    if event.kind in EVENT_KINDS:
+                        await response.write(sse(event.kind, event.data))
+                if sub.dropped != dropped:
+                    dropped = sub.dropped
+                    await response.write(sse("dropped", {"count": dropped}))
+                if loop.time() >= next_status:
+                    next_status = loop.time() + self.status_every_s
+                    try:
+                        status = await self._call(self._status)
+                    except Exception as exc:  # the status is best effort; the stream goes on
+                        status = {"error": f"status failed: {type(exc).__name__}"}
+                    await response.write(sse("status", status))
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + self.heartbeat_every_s
+                    await response.write(b": keep-alive\n\n")
+                timeout = max(0.0, min(next_status, next_beat) - loop.time())
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            sub.close()
+            self._streams.discard(wake)
+        return response
+
+
+def sse(kind: str, data: Any) -> bytes:
+    """One Server-Sent Event (JSON on one ``data:`` line)."""
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()

@@ -27,6 +27,7 @@ from domain.book import Market
 from domain.breaker_rules import BreakerBoard
 from exchange.contract import ExchangeAdapter
 from runtime.directory import Directory
+from runtime.events import EventBus
 from runtime.gate import TradingGate
 from runtime.inbox import ControlAwareInbox
 from runtime.messages import AuditEvent, Heartbeat, InjectFault, Message
@@ -69,6 +70,7 @@ class Services:
     board: Callable[[], BreakerBoard]  # what the breaker publishes now (YELLOW's causes)
     instance: str = ""  # this data dir's tag in every client order id (domain.instance)
     timings: Timings = field(default_factory=Timings)  # latency histograms (the metrics)
+    events: EventBus = field(default_factory=EventBus)  # live order/fill/breaker view (UI)
 
 
 @dataclass(frozen=True)

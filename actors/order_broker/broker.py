@@ -132,6 +132,7 @@ class OrderBroker(VigilActor):
         entry = change_entry(kind, payload)
         if entry is not None:
             self.journal.append(*entry)
+            self.ctx.services.events.publish(*entry)  # the live view; never blocks
 
     # ------------------------------------------------------------------ telling
 
