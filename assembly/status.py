@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pykka
 
 from domain.breaker import Level
-from domain.money import plain
-from domain.risk import equity_quote
 from runtime.messages import StatusRequest
 
 if TYPE_CHECKING:
@@ -66,29 +63,12 @@ def status(system: VigilSystem) -> dict[str, Any]:
             "unknown": sum(1 for o in orders if o["state"] == "UNKNOWN"),
         }
         out["orders_open_under_red"] = book["orders_open_under_red"]
-        for key in ("fills", "balances", "counters", "execution", "risk"):
+        for key in ("fills", "fills_by_symbol", "balances", "counters", "execution", "risk"):
             out[key] = book[key]
-        out["fills_by_symbol"], out["risk"]["equity"] = book_figures(system)
     except (pykka.Timeout, pykka.ActorDeadError) as exc:
         out["book_error"] = f"{type(exc).__name__}"
     out.update(process_figures(system))
     return out
-
-
-def book_figures(system: VigilSystem) -> tuple[dict[str, dict[str, int]], str | None]:
-    """Fills per symbol and side, and the equity (the balances valued in the first
-    symbol's quote asset at the reference prices; assets without a price left out, as
-    ``risk.unvalued_assets`` lists them), read from the broker's memory, which the others
-    may read but never change: each mapping is taken in one C-level step (``list``,
-    ``sorted``), which the broker's thread cannot interleave with."""
-    book = system.book.book
-    fills = Counter((e.symbol, e.side) for e in list(book.executions.values()))
-    by_symbol: dict[str, dict[str, int]] = {}
-    for (symbol, side), count in sorted(fills.items()):
-        by_symbol.setdefault(symbol, {})[side] = count
-    if not book.markets:
-        return by_symbol, None
-    return by_symbol, plain(book.equity(equity_quote(book))[0])
 
 
 def process_figures(system: VigilSystem) -> dict[str, Any]:

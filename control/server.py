@@ -36,7 +36,6 @@ from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
 from domain.money import plain
-from domain.risk import equity_quote
 from runtime.clock import now_ms
 from runtime.events import breaker_event
 from runtime.messages import (
@@ -281,21 +280,20 @@ class ControlServer:
         else:
             keys = ("firing", "yellow_causes", "yellow_limits", "measures")
             out["breaker_rules"] = {k: detail.get(k) for k in keys}
-        out["equity"] = self._equity()
+        out["equity"] = self._equity(out)
         return out
 
-    def _equity(self) -> dict[str, Any] | None:
-        """The balances valued in the first symbol's quote asset at the reference prices
-        (the status page charts it), read from the broker's memory (read-only for others)."""
-        book = self.system.book.book
-        if not book.markets:
+    @staticmethod
+    def _equity(status: dict[str, Any]) -> dict[str, Any] | None:
+        """The equity as the status page charts it (from the broker's figures)."""
+        risk = status.get("risk") or {}
+        if risk.get("equity_quote") is None:
             return None
-        quote = equity_quote(book)
-        try:
-            value, unvalued = book.equity(quote)
-        except RuntimeError:  # the broker changed it while it was read: next time
-            return None
-        return {"quote": quote, "value": plain(value), "unvalued_assets": unvalued}
+        return {
+            "quote": risk["equity_quote"],
+            "value": risk.get("equity"),
+            "unvalued_assets": risk.get("unvalued_assets", []),
+        }
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         body = await self._body(request, Heartbeat)

@@ -4,7 +4,7 @@ execution quality, risk). Read-only: nothing here changes the book."""
 
 from __future__ import annotations
 
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -51,7 +51,14 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
 
 def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
     book, state = memory.book, memory.state
+    quote = equity_quote(book) if book.markets else None
+    equity, unvalued = book.equity(quote) if quote is not None else (None, [])
+    fills = Counter((e.symbol, e.side) for e in book.executions.values())
+    fills_by_symbol: dict[str, dict[str, int]] = {}
+    for (symbol, side), count in sorted(fills.items()):
+        fills_by_symbol.setdefault(symbol, {})[side] = count
     return {
+        "fills_by_symbol": fills_by_symbol,
         # while RED: our orders still open (cancel-on-RED keeps at them), in flight or unknown
         "orders_open_under_red": sum(1 for _ in book.open_orders()) if red else 0,
         "orders": {
@@ -59,11 +66,11 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
                 "symbol": o.symbol,
                 "side": o.side,
                 "type": o.type,
-                "quantity": str(o.quantity),
-                "price": None if o.price is None else str(o.price),
+                "quantity": plain(o.quantity),
+                "price": None if o.price is None else plain(o.price),
                 "state": o.state.value,
                 "order_id": o.order_id,
-                "executed_qty": str(o.executed_qty),
+                "executed_qty": plain(o.executed_qty),
             }
             for cid, o in book.orders.items()
         },
@@ -92,6 +99,9 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
             else for_people(book.day.peak_equity),
             "unknown_orders": len(state.unknown_since),
             # held but not in the equity (no {asset}{quote} price): dust, a fee asset
-            "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
+            "unvalued_assets": unvalued,
+            # the balances valued in the first symbol's quote asset at the mids
+            "equity": None if equity is None else for_people(equity),
+            "equity_quote": quote,
         },
     }

@@ -207,7 +207,7 @@ def test_fills_and_money_equal_the_status(vigil: Vigil) -> None:
     # money: a Decimal in the status, the nearest float at the exposition
     risk = status["risk"]
     book = vigil.system.book.book
-    expected = book.equity("USDT")[0]
+    expected = book.equity("USDT")[0].quantize(Decimal("1E-8"))  # shown to 8 decimals
     assert Decimal(risk["equity"]) == expected
     assert samples["vigil_equity"][()] == float(expected)
     assert samples["vigil_peak_equity"][()] == float(Decimal(risk["peak_equity"]))
