@@ -11,7 +11,6 @@ python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [-
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import signal
@@ -260,7 +259,7 @@ def _control(args: argparse.Namespace) -> tuple[str, str]:
     settings = _settings(args)
     data_dir = settings.data_dir.resolve()
     url = args.url.rstrip("/") if args.url else _discovered_url(data_dir)
-    if args.url and not is_loopback(url) and urlsplit(url).scheme != "https":
+    if args.url and not url_is_loopback(url) and urlsplit(url).scheme != "https":
         print(f"vigil: warning: the control token goes to {url} unencrypted", file=sys.stderr)
     token_file = Path(args.token_file) if args.token_file else data_dir / "control.token"
     try:
@@ -291,7 +290,7 @@ def _discovered_url(data_dir: Path) -> str:
         url = control_url(json.loads(raw.decode("utf-8")))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise SystemExit(_fail(f"control.json in {data_dir} is malformed: {exc}", 1)) from None
-    if not is_loopback(url):
+    if not url_is_loopback(url):
         raise SystemExit(
             _fail(
                 f"control.json in {data_dir} points at {url}, which is not a loopback address: "
@@ -326,17 +325,12 @@ def control_url(document: Any) -> str:
     return url.rstrip("/")
 
 
-def is_loopback(url: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
+def url_is_loopback(url: str) -> bool:
+    """The URL's host is 127.0.0.0/8, ::1 or localhost."""
+    from config.settings import is_loopback
+
     host = urlsplit(url).hostname
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host is not None and is_loopback(host)
 
 
 def _call(

@@ -132,11 +132,16 @@ class ExchangeSettings(BaseModel):
 
 
 MIN_TOKEN_CHARS = 32  # a bearer token shorter than this can be guessed
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    """127.0.0.0/8, ::1 or localhost: this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class ControlSettings(_Section):
@@ -394,18 +399,6 @@ class TraceSettings(_Section):
     retention: int = Field(default=5, ge=1)
 
 
-LOOPBACK_NAMES = ("localhost",)
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _int_as_text(value: Any) -> Any:
     """A Telegram chat id may be written as a number (``-1001234567890``)."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -435,7 +428,7 @@ class WebhookSettings(_Section):
         except ValueError:
             raise ValueError("not a URL") from None
         if not host or not (
-            parts.scheme == "https" or (parts.scheme == "http" and _loopback(host))
+            parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))
         ):
             raise ValueError(
                 "must be https://..., or http:// on loopback (127.0.0.1, ::1, localhost)"
