@@ -327,7 +327,7 @@ def control_url(document: Any) -> str:
 
 def url_is_loopback(url: str) -> bool:
     """The URL's host is 127.0.0.0/8, ::1 or localhost."""
-    from config.settings import is_loopback
+    from config.sections import is_loopback
 
     host = urlsplit(url).hostname
     return host is not None and is_loopback(host)

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 from loguru import logger
 
-from config.settings import NotifySettings, WebhookSettings
+from config.sections import NotifySettings, WebhookSettings
 from domain.breaker import BreakerState
 from domain.notification import (
     DAY_MS,

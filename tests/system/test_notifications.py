@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from assembly.notifications import Context, Notifier
-from config.settings import NotifySettings, WebhookSettings
+from config.sections import NotifySettings, WebhookSettings
 from domain.notification import DAY_MS
 from storage.audit import open_read_only
 from tests.conftest import Vigil, audited, wait_audited, wait_for
