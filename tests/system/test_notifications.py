@@ -56,7 +56,11 @@ def notifying(
 def test_an_operator_halt_reaches_the_webhook_as_red_within_2_s(
     vigil_factory: Callable[..., Vigil], receiver: WebhookReceiver
 ) -> None:
-    vigil = notifying(vigil_factory, hook(receiver.url + "/hook"))
+    # cancel-on-RED off: the message must show the order resting at the trip (with it on,
+    # the order's cancel can be booked before the message is composed)
+    vigil = notifying(
+        vigil_factory, hook(receiver.url + "/hook"), other={"broker": {"cancel_on_red": False}}
+    )
     assert vigil.submit(type="LIMIT", price="59000", quantity="0.01").accepted
     wait_for(lambda: vigil.status()["orders"]["open"] == 1, timeout=5)
 
