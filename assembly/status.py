@@ -97,9 +97,6 @@ def process_figures(system: VigilSystem) -> dict[str, Any]:
 
 def audit_lag(system: VigilSystem, now: float) -> float:
     """Seconds since the oldest audit record that is not durable yet was written (0 when
-    every record is on disk). Reads the trail's group-commit queue, whose rows are
-    ``(seq, written_at, ...)`` in order."""
-    trail = system.trail
-    with trail._lock:
-        oldest = trail._pending[0][1] if trail._pending else None
-    return 0.0 if oldest is None else max(0.0, now - float(oldest))
+    every record is on disk)."""
+    oldest = system.trail.oldest_pending_at()
+    return 0.0 if oldest is None else max(0.0, now - oldest)
