@@ -68,7 +68,8 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
         assert control["exchange"]["rest"] == exchange["rest"]
 
         # orders flow, the book reconciles, the breaker is GREEN
-        wait_for(lambda: len(sim_state()["trades"]) >= 3, timeout=20)
+        # (the demo backs off, doubling, until the first HEALTHY reconciliation allows it)
+        wait_for(lambda: len(sim_state()["trades"]) >= 3, timeout=45)
         wait_for(lambda: cli(env, "status")[1]["breaker"] == "GREEN", timeout=10)
         code, status = cli(env, "status")
         assert code == 0 and all(status["actors"].values())
