@@ -35,6 +35,7 @@ from config.sections import (
     ControlSettings,
     DemoSettings,
     ExchangeSettings,
+    GatewaySettings,
     InstanceSettings,
     NotifySettings,
     PolicySettings,
@@ -66,6 +67,7 @@ class VigilSettings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     simulator: SimulatorConfig = SimulatorConfig()
     control: ControlSettings = ControlSettings()
+    gateway: GatewaySettings = GatewaySettings()
     supervision: SupervisionSettings = SupervisionSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     broker: BrokerSettings = BrokerSettings()
