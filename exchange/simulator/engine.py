@@ -75,6 +75,7 @@ class Engine:
                 depth_levels=config.depth_levels,
             )
             market.set_mid(spec.start_price)
+            market.record(self._clock())
             self.markets[spec.symbol] = market
             for asset in (spec.base_asset, spec.quote_asset):
                 self.balances.setdefault(asset, Balance())
@@ -441,6 +442,7 @@ class Engine:
                     break
                 for market in self.markets.values():
                     market.step()
+                    market.record(self._clock())
                     self._match_resting(market)
                 done += 1
         return done
@@ -449,6 +451,7 @@ class Engine:
         with self._lock:
             market = self.market(symbol)
             market.set_mid(price)
+            market.record(self._clock())
             self._match_resting(market)
 
     def _match_resting(self, market: Market) -> None:

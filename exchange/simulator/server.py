@@ -200,6 +200,8 @@ class SimServer:
             weight = 80
         if route.path == "/api/v3/myTrades" and "orderId" in params:
             weight = 5
+        if route.path == "/api/v3/ticker/24hr" and "symbol" not in params:
+            weight = 80
         self.limiter.admit(weight, route.is_order)
         if route.signed:
             check_api_key(self.config.api_key, http.headers.get("X-MBX-APIKEY"))

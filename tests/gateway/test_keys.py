@@ -1,0 +1,115 @@
+"""Strategy keys: ``run.py keys add|list|revoke`` as an operator runs them (the file is
+private, ``list`` never shows a secret, bad input refused), and a running gateway honouring
+an added or revoked key within 2 s, checked with an unmodified python-binance."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from binance.exceptions import BinanceAPIException
+
+from storage.strategy_keys import KeyRing, add_key, keys_path, revoke_key
+from tests.conftest import run_py, vigil_env, wait_for
+from tests.gateway.conftest import Gateway
+
+
+def test_keys_commands(tmp_path: Path) -> None:
+    env = vigil_env(tmp_path / "var")
+    added = run_py(
+        env,
+        "keys",
+        "add",
+        "bot1",
+        "--symbols",
+        "BTCUSDT,ethusdt",
+        "--max-order-notional",
+        "100.5",
+        "--max-open-orders",
+        "3",
+    )
+    assert added.returncode == 0, added.stderr
+    line = json.loads(added.stdout)
+    assert set(line) == {"name", "api_key", "api_secret"}
+    assert line["name"] == "bot1" and len(line["api_key"]) == 64 and len(line["api_secret"]) == 64
+    path = keys_path(tmp_path / "var")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    again = run_py(env, "keys", "add", "bot1")
+    assert again.returncode == 1 and "exists" in again.stderr
+    bad = run_py(env, "keys", "add", "bot 2")
+    assert bad.returncode == 1 and "key name" in bad.stderr
+    bad = run_py(env, "keys", "add", "bot2", "--max-order-notional", "lots")
+    assert bad.returncode == 1 and "not a number" in bad.stderr
+    assert run_py(env, "keys", "add", "bot2").returncode == 0
+
+    listed = run_py(env, "keys", "list")
+    assert listed.returncode == 0
+    assert line["api_secret"] not in listed.stdout and line["api_key"] not in listed.stdout
+    rows = [json.loads(r) for r in listed.stdout.splitlines()]
+    assert rows[0] == {
+        "name": "bot1",
+        "symbols": ["BTCUSDT", "ETHUSDT"],
+        "max_order_notional": "100.5",
+        "max_open_orders": 3,
+        "revoked": False,
+        "created_ms": rows[0]["created_ms"],
+    }
+    assert rows[1]["name"] == "bot2" and rows[1]["symbols"] is None
+
+    assert run_py(env, "keys", "revoke", "bot1").returncode == 0
+    assert run_py(env, "keys", "revoke", "nobody").returncode == 1
+    rows = [json.loads(r) for r in run_py(env, "keys", "list").stdout.splitlines()]
+    assert [r["revoked"] for r in rows] == [True, False]
+
+
+def test_key_ring_sees_a_change_without_a_restart(tmp_path: Path) -> None:
+    path = keys_path(tmp_path)
+    ring = KeyRing(path, check_every_s=0.0)
+    key = add_key(path, "bot1")
+    assert ring.lookup(key.api_key) == key
+    assert "secret" not in repr(key) and key.secret not in repr(key)
+    revoke_key(path, "bot1")
+    assert ring.lookup(key.api_key) is None and ring.revoked("bot1")
+
+
+def test_running_gateway_honours_add_and_revoke_within_2s(gateway: Gateway) -> None:
+    path = keys_path(gateway.vigil.system.data_dir)
+    key = add_key(path, "late")  # no reload asked: the gateway must notice by itself
+    client = gateway.client_for(key.api_key, key.secret)
+    started = time.monotonic()
+    wait_for(lambda: _works(client), timeout=2.0)
+    revoke_key(path, "late")
+    started = time.monotonic()
+
+    def refused() -> bool:
+        try:
+            client.get_account()
+        except BinanceAPIException as exc:
+            return exc.code == -2015
+        return False
+
+    wait_for(refused, timeout=2.0)
+    assert time.monotonic() - started < 2.0
+
+
+def _works(client: object) -> bool:
+    try:
+        client.get_account()  # type: ignore[attr-defined]
+    except BinanceAPIException:
+        return False
+    return True
+
+
+def test_unknown_key_and_no_key(gateway: Gateway) -> None:
+    client = gateway.client_for("A" * 64, "B" * 64)
+    with pytest.raises(BinanceAPIException) as unknown:
+        client.get_account()
+    assert unknown.value.code == -2015 and unknown.value.status_code == 401
+    nokey = gateway.client_for("", "B" * 64)
+    with pytest.raises(BinanceAPIException) as missing:
+        nokey.get_account()
+    assert missing.value.code == -2014
