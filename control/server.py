@@ -62,6 +62,7 @@ EVENT_KINDS = frozenset({"order", "fill", "breaker"})  # what GET /v1/events for
 
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
+    Refusal.FILTER: 422,
     Refusal.DUPLICATE: 409,
     Refusal.BREAKER: 409,
     Refusal.STORAGE: 409,

@@ -77,6 +77,9 @@ class BookOrder:
     created_ms: int = 0
     updated_ms: int = 0
     source: str = ""
+    strategy: str = ""  # the gateway key that placed it ("": native API, operator, demo)
+    strategy_order_id: str | None = None  # the strategy's own id for it
+    time_in_force: str | None = None  # as sent (LIMIT: GTC, IOC or FOK)
     booked_qty: Decimal = ZERO  # the quantity of this order's fills the book has accounted
     # the broker's per-order evidence (a partial fill, a close) was given: not state
     partial_reported: bool = field(default=False, compare=False)
