@@ -110,6 +110,7 @@ class IntentDecision(Message):
     client_order_id: str | None
     reason: str = ""
     refusal: Refusal | None = None
+    strategy_order_id: str | None = None  # the strategy's own id (made by Vigil if none given)
     # what is sent when accepted: the quantity floored to the lot, the price moved to the
     # tick, the type (a MARKET order may go as a LIMIT IOC at its protection price)
     type: str | None = None
