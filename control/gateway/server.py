@@ -21,6 +21,7 @@ from loguru import logger
 
 from control.gateway.errors import MAX_BODY, error_response, json_response, too_large
 from control.gateway.rest_market import MarketData
+from control.gateway.rest_orders import OrderEndpoints
 from control.gateway.signed import Signed
 from control.gateway.streams import StreamRelay
 from control.gateway.ws_api import WsApi
@@ -60,6 +61,8 @@ class GatewayServer:
         self.market.add_routes(self.app)
         self.signed = Signed(system, self.ring, self.server_time)
         self.signed.add_routes(self.app)
+        self.orders = OrderEndpoints(system, self.signed, self.ring)
+        self.orders.add_routes(self.app)
         self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
         self.streams.add_routes(self.app)
 

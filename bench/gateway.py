@@ -1,0 +1,170 @@
+"""The strategy gateway's cost: one python-binance order placed directly on the simulator
+(the floor) against the same order placed through Vigil's gateway.
+
+    python -m bench.gateway [--orders 1000] [--quick] [--tmp DIR]
+
+A whole ``VigilSystem`` on an in-process simulator (``bench.actors``' settings: periodic REST
+work out of the way) with its gateway, and a second, identical simulator for the floor (an
+account of its own: orders Vigil never placed would rightly trip it RED); two unmodified
+python-binance clients, one on the second simulator with its key, one with a strategy key on
+the gateway. Each places
+``--orders`` resting LIMIT BUYs (GTC, the default FULL answer), one at a time, alternating,
+so both see the same machine. Through the gateway an order is signed and checked, becomes an
+intent (policy, the strategy's limits, breaker gate, write-ahead journal with its fsync,
+audit), goes to the exchange, and is answered after the exchange's acknowledgment.
+
+Reports median and p99 of each, their ratio, one journal fsync on this disk, and the orders
+per second one bot pushes through the gateway. Goals (issue 13): gateway p99 <= 2 x direct
+p99 + one fsync; >= 200 orders/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from binance.client import Client
+from loguru import logger
+
+from bench.actors import QUIET, SYMBOL, percentile, reference, running, simulator, verdict
+from control.gateway.server import GatewayServer
+from storage.strategy_keys import add_key, keys_path
+
+QUANTITY = "0.0002"
+THREADS = 4  # connections one bot uses at once for the throughput figure
+
+
+def fsync_cost(directory: Path, samples: int = 50) -> float:
+    """Median seconds of one small write + fsync in ``directory`` (the journal's cost)."""
+    path = directory / "fsync-probe"
+    times = []
+    with open(path, "ab") as fh:
+        for _ in range(samples):
+            start = time.perf_counter()
+            fh.write(b"x" * 200)
+            fh.flush()
+            os.fsync(fh.fileno())
+            times.append(time.perf_counter() - start)
+    path.unlink()
+    return statistics.median(times)
+
+
+def client_for(rest: str, api_key: str, secret: str) -> Client:
+    client = Client(api_key, secret, ping=False, requests_params={"timeout": 10})
+    client.API_URL = f"{rest}/api"
+    return client
+
+
+def place(client: Client, price: str) -> float:
+    start = time.perf_counter()
+    answer = client.create_order(
+        symbol=SYMBOL,
+        side="BUY",
+        type="LIMIT",
+        timeInForce="GTC",
+        quantity=QUANTITY,
+        price=price,
+    )
+    elapsed = time.perf_counter() - start
+    if answer.get("status") != "NEW":
+        raise SystemExit(f"bench.gateway: an order was not placed: {answer}")
+    return elapsed
+
+
+def rate(client: Client, price: str, orders: int, threads: int) -> float:
+    """Orders per second one bot (one key) places on ``threads`` connections at once."""
+    clients = [client] + [
+        client_for(client.API_URL.removesuffix("/api"), client.API_KEY, client.API_SECRET)
+        for _ in range(threads - 1)
+    ]
+    each = max(1, orders // threads)
+    workers = [
+        threading.Thread(target=lambda c=c: [place(c, price) for _ in range(each)]) for c in clients
+    ]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return each * threads / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=1000, help="orders per path")
+    parser.add_argument("--quick", action="store_true", help="a small run (CI)")
+    parser.add_argument("--tmp", default=None, help="where the data dir goes")
+    args = parser.parse_args()
+    orders = 150 if args.quick else args.orders
+    warmup = 20
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
+    logging.disable(logging.WARNING)
+
+    sim = simulator()
+    floor_sim = simulator()  # its own account: Vigil would rightly go RED over strangers
+    try:
+        with running(sim, args.tmp, QUIET) as system:
+            gateway = GatewayServer(system).start()
+            system.gateway = gateway
+            key = add_key(keys_path(system.data_dir), "bench")
+            gateway.ring.reload()
+            price = str((reference(system) * Decimal("0.9")).quantize(Decimal("0.01")))
+            direct = client_for(
+                floor_sim.rest_url,
+                floor_sim.config.api_key,
+                floor_sim.config.api_secret.get_secret_value(),
+            )
+            through = client_for(gateway.urls()["rest"], key.api_key, key.secret)
+            for _ in range(warmup):
+                place(direct, price)
+                place(through, price)
+            floor, gated = [], []
+            for _ in range(orders):
+                floor.append(place(direct, price))
+                gated.append(place(through, price))
+            per_s = rate(through, price, orders, 1)
+            per_s_4 = rate(through, price, orders, THREADS)
+            fsync = fsync_cost(system.data_dir)
+    finally:
+        sim.stop()
+        floor_sim.stop()
+
+    def row(label: str, samples: list[float]) -> str:
+        return (
+            f"  {label:<36} {len(samples):>6} {statistics.median(samples) * 1e3:>10.2f} "
+            f"{percentile(samples, 99) * 1e3:>10.2f}"
+        )
+
+    direct_p99, gated_p99 = percentile(floor, 99), percentile(gated, 99)
+    print("bench.gateway: one python-binance LIMIT order, answered (FULL)")
+    print(f"  {'':<36} {'n':>6} {'median ms':>10} {'p99 ms':>10}")
+    print(row("direct on the simulator (floor)", floor))
+    print(row("through Vigil's gateway", gated))
+    print(
+        f"  ratio gateway/direct: median {statistics.median(gated) / statistics.median(floor):.2f}"
+        f", p99 {gated_p99 / direct_p99:.2f}"
+    )
+    budget = 2 * direct_p99 + fsync
+    ok_latency = gated_p99 <= budget
+    print(
+        f"  goal p99 <= 2 x direct p99 + one fsync ({fsync * 1e3:.2f} ms) = {budget * 1e3:.2f} ms:"
+        f" {verdict(ok_latency)}"
+    )
+    ok_rate = max(per_s, per_s_4) >= 200
+    print(
+        f"  one bot through the gateway: {per_s:.0f} orders/s one at a time, {per_s_4:.0f} "
+        f"orders/s on {THREADS} connections (goal >= 200): {verdict(ok_rate)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
