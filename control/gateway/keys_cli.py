@@ -35,12 +35,14 @@ def add_parser(
     keys = command("keys", run, "strategy keys for the gateway: add, list, revoke")
     sub = keys.add_subparsers(dest="keys_command", required=True)
     add = sub.add_parser("add", help="a new key (prints its API key and secret once)")
+    listing = sub.add_parser("list", help="names and limits (never secrets)")
+    revoke = sub.add_parser("revoke", help="revoke a key (honoured within 2 s)")
+    for p in (add, listing, revoke):  # --config after the verb too (set only when given)
+        p.add_argument("--config", default=argparse.SUPPRESS, help="TOML profile")
     add.add_argument("name")
     add.add_argument("--symbols", help="comma-separated symbols it may trade (default: all)")
     add.add_argument("--max-order-notional", help="largest order, in the quote asset")
     add.add_argument("--max-open-orders", type=int, help="most open orders at once")
-    sub.add_parser("list", help="names and limits (never secrets)")
-    revoke = sub.add_parser("revoke", help="revoke a key (honoured within 2 s)")
     revoke.add_argument("name")
     return keys
 

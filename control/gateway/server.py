@@ -32,6 +32,7 @@ from storage.strategy_keys import KeyRing, keys_path
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
 
+CLOSE_TIMEOUT_S = 0.25  # a closing WebSocket waits this long for its peer at stop
 KEY_CHECK_EVERY_S = 0.5  # the keys file is looked at this often (a change counts within 2 s)
 
 
@@ -65,6 +66,7 @@ class GatewayServer:
         self.orders.add_routes(self.app)
         self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
         self.streams.add_routes(self.app)
+        self.app.on_shutdown.append(self._close_sockets)
 
     def __repr__(self) -> str:
         return f"GatewayServer({self.urls()['rest']!r})"
@@ -110,6 +112,16 @@ class GatewayServer:
         if self._thread is not None:
             self._thread.join(5)
         self.relay.close()
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """Every open WebSocket (user streams, relayed market streams) closed at stop,
+        waiting for no peer longer than ``CLOSE_TIMEOUT_S``."""
+        sockets = list(self.ws_api.sockets) + list(self.streams.sockets)
+        closing = [asyncio.ensure_future(ws.close()) for ws in sockets]
+        if closing:
+            _, pending = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
 
     # ---------------------------------------------------------------- plumbing
 

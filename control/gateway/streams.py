@@ -19,6 +19,7 @@ class StreamRelay:
     def __init__(self, streams_url: str) -> None:
         self.streams_url = streams_url.rstrip("/")
         self.open = 0  # relayed connections now
+        self.sockets: set[web.WebSocketResponse] = set()  # (closed at stop)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/ws/{streams:.*}", self.handle)
@@ -39,12 +40,14 @@ class StreamRelay:
         ws = web.WebSocketResponse(heartbeat=20.0)
         await ws.prepare(request)
         self.open += 1
+        self.sockets.add(ws)
         down = asyncio.create_task(self._pipe(upstream, ws))
         up = asyncio.create_task(self._pipe(ws, upstream))
         try:
             await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.open -= 1
+            self.sockets.discard(ws)
             for task in (down, up):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -44,12 +44,13 @@ class WsApi:
         self.ring = ring
         self.events = events
         self.server_time = server_time
-        self.sessions: set[Session] = set()  # (Session is unhashable by value: by identity)
+        self.sockets: set[web.WebSocketResponse] = set()  # open connections (closed at stop)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
         await ws.prepare(request)
         session = Session(ws)
+        self.sockets.add(ws)
         loop = asyncio.get_running_loop()
         pump = asyncio.create_task(self._pump(session))
         try:
@@ -59,6 +60,7 @@ class WsApi:
                 answer = self._request(session, msg.data, loop)
                 await ws.send_str(json.dumps(answer, separators=(",", ":")))
         finally:
+            self.sockets.discard(ws)
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump

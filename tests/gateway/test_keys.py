@@ -12,9 +12,19 @@ from pathlib import Path
 import pytest
 from binance.exceptions import BinanceAPIException
 
-from storage.strategy_keys import KeyRing, add_key, keys_path, revoke_key
-from tests.conftest import run_py, vigil_env, wait_for
+from storage.strategy_keys import (
+    KeyRing,
+    StrategyKeyError,
+    add_key,
+    keys_path,
+    parse_notional,
+    parse_symbols,
+    revoke_key,
+)
+from tests.conftest import ROOT, run_py, vigil_env, wait_for
 from tests.gateway.conftest import Gateway
+
+PROFILE = ROOT / "config" / "sim.toml"
 
 
 def test_keys_commands(tmp_path: Path) -> None:
@@ -42,9 +52,7 @@ def test_keys_commands(tmp_path: Path) -> None:
     assert again.returncode == 1 and "exists" in again.stderr
     bad = run_py(env, "keys", "add", "bot 2")
     assert bad.returncode == 1 and "key name" in bad.stderr
-    bad = run_py(env, "keys", "add", "bot2", "--max-order-notional", "lots")
-    assert bad.returncode == 1 and "not a number" in bad.stderr
-    assert run_py(env, "keys", "add", "bot2").returncode == 0
+    assert run_py(env, "keys", "add", "bot2", "--config", str(PROFILE)).returncode == 0
 
     listed = run_py(env, "keys", "list")
     assert listed.returncode == 0
@@ -64,6 +72,16 @@ def test_keys_commands(tmp_path: Path) -> None:
     assert run_py(env, "keys", "revoke", "nobody").returncode == 1
     rows = [json.loads(r) for r in run_py(env, "keys", "list").stdout.splitlines()]
     assert [r["revoked"] for r in rows] == [True, False]
+
+
+def test_limits_are_checked() -> None:
+    with pytest.raises(StrategyKeyError, match="not a number"):
+        parse_notional("lots")
+    with pytest.raises(StrategyKeyError, match="positive"):
+        parse_notional("-1")
+    with pytest.raises(StrategyKeyError, match="not a symbol"):
+        parse_symbols("BTC USDT")
+    assert parse_symbols("btcusdt, ETHUSDT") == ("BTCUSDT", "ETHUSDT")
 
 
 def test_key_ring_sees_a_change_without_a_restart(tmp_path: Path) -> None:
