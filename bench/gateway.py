@@ -6,8 +6,8 @@
 A whole ``VigilSystem`` on an in-process simulator (``bench.actors``' settings: periodic REST
 work out of the way) with its gateway, and a second, identical simulator for the floor (an
 account of its own: orders Vigil never placed would rightly trip it RED); two unmodified
-python-binance clients, one on the second simulator with its key, one with a strategy key on
-the gateway. Each places
+python-binance clients in a process of their own (the bot's), one on the second simulator with
+its key, one with a strategy key on the gateway. Each places
 ``--orders`` resting LIMIT BUYs (GTC, the default FULL answer), one at a time, alternating,
 so both see the same machine. Through the gateway an order is signed and checked, becomes an
 intent (policy, the strategy's limits, breaker gate, write-ahead journal with its fsync,
@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import statistics
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -96,6 +99,30 @@ def rate(client: Client, price: str, orders: int, threads: int) -> float:
     return each * threads / (time.perf_counter() - start)
 
 
+@dataclass(frozen=True)
+class Bot:
+    direct: tuple[str, str, str]  # rest URL, API key, secret
+    gateway: tuple[str, str, str]
+    price: str
+    orders: int
+    warmup: int
+
+
+def drive(bot: Bot) -> tuple[list[float], list[float], float, float]:
+    """The bot's process: the same order alternately direct and through the gateway, then
+    its rate through the gateway one at a time and on ``THREADS`` connections."""
+    direct, through = client_for(*bot.direct), client_for(*bot.gateway)
+    for _ in range(bot.warmup):
+        place(direct, bot.price)
+        place(through, bot.price)
+    floor, gated = [], []
+    for _ in range(bot.orders):
+        floor.append(place(direct, bot.price))
+        gated.append(place(through, bot.price))
+    per_s = rate(through, bot.price, bot.orders, 1)
+    return floor, gated, per_s, rate(through, bot.price, bot.orders, THREADS)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1000, help="orders per path")
@@ -117,21 +144,20 @@ def main() -> int:
             key = add_key(keys_path(system.data_dir), "bench")
             gateway.ring.reload()
             price = str((reference(system) * Decimal("0.9")).quantize(Decimal("0.01")))
-            direct = client_for(
-                floor_sim.rest_url,
-                floor_sim.config.api_key,
-                floor_sim.config.api_secret.get_secret_value(),
+            bot = Bot(
+                direct=(
+                    floor_sim.rest_url,
+                    floor_sim.config.api_key,
+                    floor_sim.config.api_secret.get_secret_value(),
+                ),
+                gateway=(gateway.urls()["rest"], key.api_key, key.secret),
+                price=price,
+                orders=orders,
+                warmup=warmup,
             )
-            through = client_for(gateway.urls()["rest"], key.api_key, key.secret)
-            for _ in range(warmup):
-                place(direct, price)
-                place(through, price)
-            floor, gated = [], []
-            for _ in range(orders):
-                floor.append(place(direct, price))
-                gated.append(place(through, price))
-            per_s = rate(through, price, orders, 1)
-            per_s_4 = rate(through, price, orders, THREADS)
+            # the bot is its own process, as a bot is: its clients do not share Vigil's GIL
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                floor, gated, per_s, per_s_4 = pool.submit(drive, bot).result()
             fsync = fsync_cost(system.data_dir)
     finally:
         sim.stop()
