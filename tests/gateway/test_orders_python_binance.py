@@ -1,7 +1,7 @@
 """An unmodified python-binance bot trading through the gateway, judged by the simulator's
 true state (``GET /_sim/state``): a LIMIT placed, queried by its own client order id, listed
 open and cancelled; a MARKET filled and then in myTrades; a refusal raising the client's own
-exception with -2010 and Vigil's reason; after a halt every new order refused and nothing
+exception with -2010 and Vigil's reason; after ``run.py halt`` every new order refused and nothing
 sent; two strategies with the same client order id apart; a revoked key -2015."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from storage.strategy_keys import keys_path, revoke_key
-from tests.conftest import wait_for
+from tests.conftest import run_py, vigil_env, wait_for
 from tests.gateway.conftest import Gateway
 
 RESTING = "59000"  # below the seeded BTCUSDT mid (about 60,000), inside the fat-finger band
@@ -105,8 +105,8 @@ def test_refused_order_raises_minus_2010_with_the_reason(gateway: Gateway) -> No
 
 def test_after_halt_every_new_order_is_refused(gateway: Gateway) -> None:
     client = gateway.client("bot1")
-    resp = gateway.vigil.api("POST", "/v1/halt", {"reason": "stop the bots"})
-    assert resp.status_code == 200
+    halted = run_py(vigil_env(gateway.vigil.system.data_dir), "halt", "--reason", "stop the bots")
+    assert halted.returncode == 0, halted.stderr
     before = len(sim_orders(gateway))
     for own_id in ("after-halt-1", "after-halt-2"):
         with pytest.raises(BinanceAPIException) as refused:
