@@ -3,11 +3,12 @@
 
     python -m bench.gateway [--orders 1000] [--quick] [--tmp DIR]
 
-A whole ``VigilSystem`` on an in-process simulator (``bench.actors``' settings: periodic REST
-work out of the way) with its gateway, and a second, identical simulator for the floor (an
-account of its own: orders Vigil never placed would rightly trip it RED); two unmodified
-python-binance clients in a process of their own (the bot's), one on the second simulator with
-its key, one with a strategy key on the gateway. Each places
+Four processes, as in use: a ``VigilSystem`` with its gateway (``bench.actors``' settings:
+periodic REST work out of the way) trading on a simulator in a process of its own (an
+external exchange to Vigil), a second, identical simulator for the floor (an account of its
+own: orders Vigil never placed would rightly trip it RED), and the bot: two unmodified
+python-binance clients, one on the second simulator with its key, one with a strategy key on
+the gateway. Each places
 ``--orders`` resting LIMIT BUYs (GTC, the default FULL answer), one at a time, alternating,
 so both see the same machine. Through the gateway an order is signed and checked, becomes an
 intent (policy, the strategy's limits, breaker gate, write-ahead journal with its fsync,
@@ -21,14 +22,20 @@ p99 + one fsync; >= 200 orders/s.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -36,10 +43,21 @@ from pathlib import Path
 from binance.client import Client
 from loguru import logger
 
-from bench.actors import QUIET, SYMBOL, percentile, reference, running, simulator, verdict
+from assembly.system import VigilSystem
+from bench.actors import (
+    QUIET,
+    SYMBOL,
+    percentile,
+    reference,
+    settings,
+    simulator,
+    verdict,
+    wait_until,
+)
 from control.gateway.server import GatewayServer
 from storage.strategy_keys import add_key, keys_path
 
+ROOT = Path(__file__).resolve().parent.parent
 QUANTITY = "0.0002"
 THREADS = 4  # connections one bot uses at once for the throughput figure
 
@@ -123,7 +141,64 @@ def drive(bot: Bot) -> tuple[list[float], list[float], float, float]:
     return floor, gated, per_s, rate(through, bot.price, bot.orders, THREADS)
 
 
+@contextmanager
+def simulator_process() -> Iterator[dict[str, str]]:
+    """``bench.actors``' simulator (limits out of the way) in a process of its own; yields
+    its URLs and credentials (the line ``run.py sim`` prints). Ends when its stdin closes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.gateway", "--serve-simulator"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        yield json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def serve_simulator() -> int:
+    sim = simulator()
+    print(json.dumps(sim.info()), flush=True)
+    sys.stdin.read()  # until the bench closes it (or dies)
+    sim.stop()
+    return 0
+
+
+@contextmanager
+def vigil_on(venue: dict[str, str], root: str | None) -> Iterator[VigilSystem]:
+    """A Vigil trading on ``venue`` as on an external exchange (its key from the environment,
+    as ever), GREEN and with a reference price."""
+    os.environ["BINANCE_API_KEY"] = venue["api_key"]
+    os.environ["BINANCE_API_SECRET"] = venue["api_secret"]
+    external = {
+        "exchange": {
+            "simulator": False,
+            "rest_url": venue["rest"],
+            "ws_api_url": venue["ws_api"],
+            "stream_url": venue["streams"],
+        }
+    }
+    data_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-", dir=root))
+    system = VigilSystem(settings(data_dir, QUIET, external))
+    try:
+        system.start()
+        wait_until(lambda: system.gate.refusal() is None, 20, "GREEN and reconciled")
+        yield system
+    finally:
+        system.stop(cancel_open=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--serve-simulator"]:
+        return serve_simulator()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1000, help="orders per path")
     parser.add_argument("--quick", action="store_true", help="a small run (CI)")
@@ -135,21 +210,15 @@ def main() -> int:
     logger.add(sys.stderr, level="ERROR")
     logging.disable(logging.WARNING)
 
-    sim = simulator()
-    floor_sim = simulator()  # its own account: Vigil would rightly go RED over strangers
-    try:
-        with running(sim, args.tmp, QUIET) as system:
+    with simulator_process() as venue, simulator_process() as floor_venue:
+        with vigil_on(venue, args.tmp) as system:
             gateway = GatewayServer(system).start()
             system.gateway = gateway
             key = add_key(keys_path(system.data_dir), "bench")
             gateway.ring.reload()
             price = str((reference(system) * Decimal("0.9")).quantize(Decimal("0.01")))
             bot = Bot(
-                direct=(
-                    floor_sim.rest_url,
-                    floor_sim.config.api_key,
-                    floor_sim.config.api_secret.get_secret_value(),
-                ),
+                direct=(floor_venue["rest"], floor_venue["api_key"], floor_venue["api_secret"]),
                 gateway=(gateway.urls()["rest"], key.api_key, key.secret),
                 price=price,
                 orders=orders,
@@ -159,9 +228,6 @@ def main() -> int:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 floor, gated, per_s, per_s_4 = pool.submit(drive, bot).result()
             fsync = fsync_cost(system.data_dir)
-    finally:
-        sim.stop()
-        floor_sim.stop()
 
     def row(label: str, samples: list[float]) -> str:
         return (
