@@ -28,7 +28,7 @@ from control.gateway.order_params import limit_param, order_ref, read_new_order,
 from control.gateway.signed import Signed, busy
 from domain.admission import Refusal
 from domain.strategy_limits import StrategyLimits
-from exchange.protocol.errors import ApiError
+from exchange.protocol.errors import ApiError, bad_symbol
 from exchange.protocol.params import Params
 from runtime.events import Subscription
 from runtime.messages import CancelOrder, OrderIntent, OrdersQuery
@@ -101,11 +101,19 @@ class OrderEndpoints:
         r.add_get("/api/v3/allOrders", e(self.all_orders))
         r.add_get("/api/v3/myTrades", e(self.my_trades))
 
+    def _symbol(self, params: Params, *, required: bool = True) -> str | None:
+        """The ``symbol`` parameter: one Vigil trades (-1121), mandatory unless told."""
+        symbol = params.require("symbol") if required else params.get("symbol")
+        if symbol is not None and symbol not in self.system.markets:
+            raise bad_symbol()
+        return symbol
+
     def _query(self, key: StrategyKey, **filters: Any) -> list[dict[str, Any]]:
         return list(self.signed.ask(OrdersQuery(strategy=key.name, **filters)))
 
     def _one(self, key: StrategyKey, params: Params) -> dict[str, Any]:
         symbol, own_id, order_id = order_ref(params)
+        self._symbol(params)
         found = self._query(
             key, symbol=symbol, strategy_order_id=own_id, order_id=order_id, with_fills=True
         )
@@ -172,12 +180,12 @@ class OrderEndpoints:
         return reports.order_json(self._one(key, params))
 
     def open_orders(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
-        symbol = params.get("symbol")
+        symbol = self._symbol(params, required=False)
         found = self._query(key, symbol=symbol, open_only=True)
         return [reports.order_json(o) for o in found if o["state"] in reports.OPEN_STATES]
 
     def all_orders(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
-        symbol = params.require("symbol")
+        symbol = self._symbol(params)
         from_id = params.integer("orderId")
         start, end = params.integer("startTime"), params.integer("endTime")
         limit = limit_param(params)
@@ -191,7 +199,7 @@ class OrderEndpoints:
         return [reports.order_json(o) for o in found[:limit]]
 
     def my_trades(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
-        symbol = params.require("symbol")
+        symbol = self._symbol(params)
         order_id, from_id = params.integer("orderId"), params.integer("fromId")
         start, end = params.integer("startTime"), params.integer("endTime")
         limit = limit_param(params)
@@ -211,6 +219,7 @@ class OrderEndpoints:
 
     def cancel_order(self, key: StrategyKey, params: Params) -> dict[str, Any]:
         symbol, own_id, order_id = order_ref(params)
+        self._symbol(params)
         params.client_id("newClientOrderId")
         params.get("cancelRestrictions")
         params.done()
@@ -243,7 +252,7 @@ class OrderEndpoints:
         return cancel_json(order)
 
     def cancel_open_orders(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
-        symbol = params.require("symbol")
+        symbol = str(self._symbol(params))
         params.done()
         live = [
             o
