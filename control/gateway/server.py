@@ -141,8 +141,14 @@ class GatewayServer:
             return json_response({"code": -1000, "msg": "Unknown endpoint."}, 404)
         except web.HTTPMethodNotAllowed:
             return json_response({"code": -1000, "msg": "Method not allowed."}, 405)
-        except Exception:  # never a traceback to a strategy
-            logger.exception("gateway: internal error on {} {}", request.method, request.path)
+        except Exception as exc:  # never a traceback to a strategy, nor into the log: a
+            # traceback's variables would hold a strategy's secret (the signature check's)
+            logger.error(
+                "gateway: internal error on {} {}: {}",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
             return json_response(
                 {"code": -1000, "msg": "An unknown error occurred while processing the request."},
                 500,

@@ -5,7 +5,8 @@
 A subscription carries that strategy's own ``executionReport``s (from the event bus's
 ``"execution"`` events whose ``strategy`` is the key's name) and the account's
 ``outboundAccountPosition`` / ``balanceUpdate`` (``"account"`` events), each in Binance's
-wrapper ``{"subscriptionId", "event"}``. Answers are ``{"id", "status", "result"}`` or
+wrapper ``{"subscriptionId", "event"}``; once the key is revoked, the next event ends the
+subscription with ``eventStreamTerminated``. Answers are ``{"id", "status", "result"}`` or
 ``{"id", "status", "error": {"code", "msg"}}`` as on Binance.
 """
 
@@ -88,8 +89,8 @@ class WsApi:
             return {"id": request_id, "status": 200, "result": result, "rateLimits": []}
         except ApiError as exc:
             return {"id": request_id, "status": exc.http_status, "error": exc.body()}
-        except Exception:
-            logger.exception("gateway: internal error in the WebSocket API")
+        except Exception as exc:  # no traceback in the log: its variables may hold a secret
+            logger.error("gateway: internal error in the WebSocket API: {}", type(exc).__name__)
             return {
                 "id": request_id,
                 "status": 500,
@@ -150,6 +151,12 @@ class WsApi:
                 continue
             for event in session.bus.drain():
                 for sub_id, strategy in list(session.subscriptions.items()):
+                    if self.ring.revoked(strategy):  # the key is gone: so is its stream
+                        del session.subscriptions[sub_id]
+                        ended = {"e": "eventStreamTerminated", "E": self.server_time()}
+                        wrapped = {"subscriptionId": sub_id, "event": ended}
+                        await session.ws.send_str(json.dumps(wrapped, separators=(",", ":")))
+                        continue
                     payload = self._event_for(event, strategy)
                     if payload is None:
                         continue
@@ -157,8 +164,6 @@ class WsApi:
                     await session.ws.send_str(json.dumps(wrapped, separators=(",", ":")))
 
     def _event_for(self, event: UiEvent, strategy: str) -> dict[str, Any] | None:
-        if self.ring.revoked(strategy):
-            return None
         if event.kind == "execution":
             if event.data.get("strategy") != strategy:
                 return None

@@ -16,6 +16,7 @@ import requests
 import websocket
 
 from exchange.protocol.signing import hmac_hex, ws_payload
+from storage.strategy_keys import keys_path, revoke_key
 from tests.conftest import UserStream
 from tests.exchange.test_sim_sdk_models import read
 from tests.gateway.conftest import Gateway
@@ -160,3 +161,18 @@ def test_ws_api_ping_time_and_bad_signature(gateway: Gateway) -> None:
         assert call("order.place", {})["error"]["code"] == -1020
     finally:
         ws.close()
+
+
+def test_a_revoked_keys_stream_ends(gateway: Gateway) -> None:
+    api_key, secret = gateway.add_key("revoked-streamer")
+    stream = UserStream(Endpoint(gateway.ws_api, api_key, secret))  # type: ignore[arg-type]
+    try:
+        revoke_key(keys_path(gateway.vigil.system.data_dir), "revoked-streamer")
+        gateway.server.ring.reload()
+        other = gateway.client("still-here")  # any event: the revoked stream ends on it
+        other.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        ended = stream.wait_event(lambda e: e["e"] == "eventStreamTerminated")
+        assert isinstance(ended["E"], int)
+        assert all(e["e"] != "executionReport" for e in stream.drain(0.3))
+    finally:
+        stream.close()
