@@ -36,20 +36,25 @@ class ExecutionFeed:
         self._acked: set[str] = {o.client_order_id for o in open_orders if o.order_id is not None}
         self.reject_reasons: dict[str, str] = {}  # set by the broker just before a REJECTED
 
-    def order_changed(self, order: BookOrder, now_ms: int) -> list[dict[str, Any]]:
-        """The events for an order the book just changed (state, quantity or exchange id)."""
+    def order_changed(
+        self, order: BookOrder, now_ms: int, *, wanted: bool = True
+    ) -> list[dict[str, Any]]:
+        """The events for an order the book just changed (state, quantity or exchange id);
+        with ``wanted`` False (nobody listens) only what the feed remembers is kept."""
         events: list[dict[str, Any]] = []
         cid = order.client_order_id
         if order.order_id is not None and cid not in self._acked:
             self._acked.add(cid)
-            if order.state is not OrderState.REJECTED:
+            if wanted and order.state is not OrderState.REJECTED:
                 events.append(_event(order, "NEW", now_ms))
         end = ENDS.get(order.state)
         if end is not None:
             reason = self.reject_reasons.pop(cid, "NONE") if end == "REJECTED" else "NONE"
-            events.append(_event(order, end, now_ms, reject_reason=reason))
+            if wanted:
+                events.append(_event(order, end, now_ms, reject_reason=reason))
         if order.state.is_terminal:
             self._acked.discard(cid)
+            self.reject_reasons.pop(cid, None)
         return events
 
     def filled(self, order: BookOrder, fill: Execution, now_ms: int) -> dict[str, Any]:
