@@ -154,10 +154,15 @@ class OrderBroker(VigilActor):
         if kind == "order":
             for event in self.feed.order_changed(payload, now_ms(), wanted=wanted):
                 events.publish("execution", event)
-        elif kind == "fill" and wanted:
+        elif kind == "fill":
             order = self.book.find(payload.symbol, payload.client_order_id, payload.order_id)
-            if order is not None:
-                events.publish("execution", self.feed.filled(order, payload, now_ms()))
+            if order is None:
+                return
+            if not wanted:
+                self.feed.forget(order.client_order_id)
+                return
+            for event in self.feed.filled(order, payload, now_ms()):
+                events.publish("execution", event)
 
     # ------------------------------------------------------------------ telling
 
