@@ -29,10 +29,11 @@ ENDS = {
 
 class ExecutionFeed:
     """Turns the book's changes into ``execution`` events in Binance's order: NEW, each
-    TRADE, then the end. An event's ``executed_qty``/``cumulative_quote`` are what the book
-    has accounted of the order's fills so far (the sum of the TRADE events published), so
-    an end the exchange reports before all of its fills are accounted (an IOC's answer
-    carries its fills after its state) waits for the last of them."""
+    TRADE, then the end; an end the exchange reports before all of its fills are accounted
+    (an IOC's answer carries its fills after its state) waits for the last of them. Each
+    event's order fields are the order as the book knows it at that moment (the
+    ``OrdersQuery`` dict: its state and executed quantity may already be ahead of the
+    fills told so far)."""
 
     def __init__(self, open_orders: list[BookOrder]) -> None:
         # Vigil's ids of the open orders whose NEW was published (or known before a restart)
@@ -50,7 +51,7 @@ class ExecutionFeed:
         if order.order_id is not None and cid not in self._acked:
             self._acked.add(cid)
             if wanted and order.state is not OrderState.REJECTED:
-                events.append(_event(order, "NEW", now_ms, state=_working(order)))
+                events.append(_event(order, "NEW", now_ms))
         end = ENDS.get(order.state)
         if end is not None:
             reason = self.reject_reasons.pop(cid, "NONE") if end == "REJECTED" else "NONE"
@@ -65,7 +66,7 @@ class ExecutionFeed:
     def filled(self, order: BookOrder, fill: Execution, now_ms: int) -> list[dict[str, Any]]:
         """The TRADE event of one fill just accounted, and the order's end if it was
         waiting for this fill."""
-        event = _event(order, "TRADE", now_ms, state=_working(order))
+        event = _event(order, "TRADE", now_ms)
         event.update(
             last_qty=plain(fill.qty),
             last_price=plain(fill.price),
@@ -89,28 +90,9 @@ class ExecutionFeed:
         self._ends.pop(client_order_id, None)
 
 
-def _working(order: BookOrder) -> str:
-    """The order's state as its accounted fills make it (NEW, PARTIALLY_FILLED, FILLED)."""
-    if order.booked_qty <= 0:
-        return OrderState.NEW.value
-    if order.booked_qty >= order.quantity:
-        return OrderState.FILLED.value
-    return OrderState.PARTIALLY_FILLED.value
-
-
-def _event(
-    order: BookOrder,
-    kind: str,
-    now_ms: int,
-    *,
-    state: str | None = None,
-    reject_reason: str = "NONE",
-) -> dict[str, Any]:
+def _event(order: BookOrder, kind: str, now_ms: int, reject_reason: str = "NONE") -> dict[str, Any]:
     return {
         **order_view(order),
-        "state": state or order.state.value,
-        "executed_qty": plain(order.booked_qty),
-        "cumulative_quote": plain(order.booked_quote),
         "execution_type": kind,
         "last_qty": "0",
         "last_price": "0",

@@ -30,20 +30,20 @@ def test_an_ioc_partly_filled_then_expired_is_told_new_trades_then_expired() -> 
     order = ioc()
     order.order_id, order.state, order.executed_qty = 7, OrderState.EXPIRED, Decimal("0.6")
     first = feed.order_changed(order, 10)  # the answer: EXPIRED with 0.6 done, fills after
+    # the order as the book knows it: already EXPIRED with 0.6 done
     assert [(e["execution_type"], e["state"], e["executed_qty"]) for e in first] == [
-        ("NEW", "NEW", "0")
+        ("NEW", "EXPIRED", "0.6")
     ]
     out = []
     for execution in (fill(1, "0.25"), fill(2, "0.35")):
         book(order, execution)
         out += feed.filled(order, execution, 11)
-    assert [(e["execution_type"], e["state"], e["executed_qty"]) for e in out] == [
-        ("TRADE", "PARTIALLY_FILLED", "0.25"),
-        ("TRADE", "PARTIALLY_FILLED", "0.6"),
-        ("EXPIRED", "EXPIRED", "0.6"),
+    assert [(e["execution_type"], e["last_qty"], e["trade_id"]) for e in out] == [
+        ("TRADE", "0.25", 1),
+        ("TRADE", "0.35", 2),
+        ("EXPIRED", "0", None),  # after its fills, as Binance tells it
     ]
-    assert out[1]["last_qty"] == "0.35" and out[1]["trade_id"] == 2
-    assert out[1]["cumulative_quote"] == "60" and out[1]["strategy_order_id"] == "s1"
+    assert out[1]["last_quote_qty"] == "35" and out[1]["strategy_order_id"] == "s1"
 
 
 def test_a_rejection_carries_its_reason_and_no_new() -> None:
