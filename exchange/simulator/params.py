@@ -115,3 +115,5 @@ class Route:
     signed: bool
     handler: Handler
     is_order: bool = False
+    #: how many orders it adds to the unfilled order count (an OTOCO: 3)
+    unfilled: int = 1
