@@ -340,6 +340,10 @@ class Engine:
     def account_position(self, market: Market) -> None:
         self._account_position({market.spec.base_asset, market.spec.quote_asset})
 
+    def reject(self, order: SimOrder, reason: str) -> None:
+        """An order the matching engine refused, reported (cancelReplace's new order)."""
+        self._execution_report(order, "REJECTED", reject_reason=reason)
+
     def new_cancel_id(self) -> str:
         return f"cancel{next(self._cancel_ids):012d}"
 

@@ -116,6 +116,23 @@ class RateLimiter:
                 self.orders_10s.used += orders
                 self.orders_day.used += orders
 
+    def admit_orders(self, orders: int, now_ms: int | None = None) -> None:
+        """Count new orders against the ORDERS limits only (their request was admitted)."""
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        with self._lock:
+            for window in (self.orders_10s, self.orders_day):
+                window.roll(now_ms)
+                if window.used + orders > window.limit:
+                    name = "10 SECOND" if window is self.orders_10s else "1 DAY"
+                    raise RateLimited(
+                        -1015,
+                        f"Too many new orders; current limit is {window.limit} orders per {name}.",
+                        429,
+                        window.retry_after(now_ms),
+                    )
+            self.orders_10s.used += orders
+            self.orders_day.used += orders
+
     def _violate(self, now_ms: int) -> None:
         self.violations += 1
         if self.violations > self.ban_after:
