@@ -25,13 +25,13 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 from exchange.simulator import conditional, rendering
-from exchange.simulator.config import SimulatorConfig, SymbolSpec
-from exchange.simulator.errors import ApiError, insufficient_balance
-from exchange.simulator.filters import ALGO_TYPES, SymbolRules
+from exchange.simulator.config import SimulatorConfig
+from exchange.simulator.errors import ApiError
+from exchange.simulator.filters import SymbolRules
 from exchange.simulator.market import Market
-from exchange.simulator.model import STOP_TYPES, ZERO, Balance, SimOrder, SimTrade
+from exchange.simulator.model import ZERO, Balance, SimOrder, SimTrade
+from exchange.simulator.order_entry import OrderEntry
 from exchange.simulator.order_lists import OrderListBook
-from exchange.simulator.validation import check_new_order
 
 EIGHT = Decimal("0.00000001")
 
@@ -53,7 +53,7 @@ class ManualClock:
         self.now_ms += ms
 
 
-class Engine:
+class Engine(OrderEntry):
     """The exchange's true state. All methods are thread-safe."""
 
     def __init__(
@@ -178,161 +178,6 @@ class Engine:
                 raise ApiError(-2013, "Order does not exist.")
             return found
 
-    def open_counts(self, symbol: str) -> tuple[int, int]:
-        """The account's open orders on ``symbol``, and how many of them are conditional."""
-        open_orders = self._open[symbol].values()
-        return len(open_orders), sum(1 for o in open_orders if o.type in ALGO_TYPES)
-
-    def place_order(
-        self,
-        *,
-        symbol: str,
-        side: str,
-        order_type: str,
-        time_in_force: str | None = None,
-        quantity: Decimal | None = None,
-        quote_order_qty: Decimal | None = None,
-        price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        trailing_delta: int | None = None,
-        client_order_id: str | None = None,
-        owner: str = "account",
-        test_only: bool = False,
-    ) -> tuple[SimOrder | None, list[SimTrade]]:
-        """Validate, accept and match a new order. Raises ApiError on any rejection."""
-        with self._lock:
-            market = self.market(symbol)
-            open_orders, open_algo = self.open_counts(symbol)
-            check_new_order(
-                market,
-                side=side,
-                order_type=order_type,
-                time_in_force=time_in_force,
-                quantity=quantity,
-                quote_order_qty=quote_order_qty,
-                price=price,
-                stop_price=stop_price,
-                trailing_delta=trailing_delta,
-                open_orders=open_orders,
-                open_algo_orders=open_algo,
-            )
-            if test_only:
-                return None, []
-            order = self.new_order(
-                market,
-                side=side,
-                order_type=order_type,
-                time_in_force=time_in_force,
-                quantity=quantity,
-                quote_order_qty=quote_order_qty,
-                price=price,
-                stop_price=stop_price,
-                trailing_delta=trailing_delta,
-                client_order_id=client_order_id,
-                owner=owner,
-            )
-            self.fund(market, order)
-            self.register(order)
-            trades = self.start(market, order, report=True)
-            spec = market.spec
-            self._account_position({spec.base_asset, spec.quote_asset})
-            return order, trades
-
-    def new_order(
-        self,
-        market: Market,
-        *,
-        side: str,
-        order_type: str,
-        time_in_force: str | None,
-        quantity: Decimal | None,
-        quote_order_qty: Decimal | None,
-        price: Decimal | None,
-        stop_price: Decimal | None,
-        trailing_delta: int | None,
-        client_order_id: str | None,
-        owner: str = "account",
-        taken: frozenset[str] = frozenset(),
-        pending: bool = False,
-    ) -> SimOrder:
-        """A checked order, not yet booked: the matching engine's own refusals (-2010).
-
-        ``taken``: client order ids this request already uses (an order list's);
-        ``pending``: an OTO's pending order, judged against the market only when placed."""
-        symbol = market.spec.symbol
-        if client_order_id is None:
-            client_order_id = self.new_client_id()
-        # Binance: a clientOrderId may be reused only once its previous order is FILLED
-        previous = self._by_client_id.get((symbol, client_order_id))
-        if (previous is not None and previous.status != "FILLED") or client_order_id in taken:
-            raise ApiError(-2010, "Duplicate order sent.")
-        if pending:
-            pass
-        elif order_type == "LIMIT_MAKER" and market.crosses(side, price or ZERO):
-            raise ApiError(-2010, "Order would immediately match and take.")
-        elif (
-            order_type in STOP_TYPES
-            and stop_price is not None
-            and conditional.stop_reached(order_type, side, stop_price, market.mid)
-        ):
-            raise ApiError(-2010, "Order would trigger immediately.")
-        ts = self.server_time()
-        return SimOrder(
-            symbol=symbol,
-            order_id=0,
-            client_order_id=client_order_id,
-            side=side,
-            type=order_type,
-            time_in_force=time_in_force or "GTC",
-            price=price or ZERO,
-            orig_qty=quantity or ZERO,
-            stop_price=stop_price or ZERO,
-            orig_quote_qty=quote_order_qty or ZERO,
-            time=ts,
-            update_time=ts,
-            owner=owner,
-            trailing_delta=trailing_delta,
-        )
-
-    def fund(self, market: Market, order: SimOrder) -> None:
-        """Lock what the order needs, or check a market order's funds; -2010 if short."""
-        spec = market.spec
-        if order.holds_funds:
-            self._lock_funds(order, spec)
-        elif order.type == "MARKET" and order.orig_quote_qty > 0:
-            self._size_quote_order(market, order)
-        elif order.side == "SELL" and self._balance(spec.base_asset).free < order.orig_qty:
-            raise insufficient_balance()
-        elif order.side == "BUY" and order.type == "MARKET":
-            cost = market.walk_cost("BUY", order.orig_qty)
-            if cost > self._balance(spec.quote_asset).free:
-                raise insufficient_balance()
-
-    def register(self, order: SimOrder) -> None:
-        """Give the order its id and put it in the books (open)."""
-        market = self.markets[order.symbol]
-        order.order_id = market.next_order_id
-        market.next_order_id += 1
-        self.orders[order.symbol].append(order)
-        self._by_client_id[(order.symbol, order.client_order_id)] = order
-        self._open[order.symbol][order.order_id] = order
-
-    def start(
-        self, market: Market, order: SimOrder, *, report: bool, match: bool = True
-    ) -> list[SimTrade]:
-        """The order goes live: on the book (and, with ``match``, matched as a taker), or,
-        conditional, waiting for its trigger (a trailing stop without a stop price tracks
-        from now)."""
-        now = self.server_time()
-        if order.type in STOP_TYPES:
-            if order.is_trailing and order.stop_price == ZERO:
-                conditional.start_tracking(order, market.mid, now)
-        else:
-            order.working_time = now
-        if report:
-            self._execution_report(order, "NEW")
-        return self.match(market, order) if match else []
-
     def match(self, market: Market, order: SimOrder) -> list[SimTrade]:
         """A working order that just went on the book takes what it crosses."""
         return self._match_taker(market, order) if order.is_working else []
@@ -346,32 +191,6 @@ class Engine:
 
     def new_cancel_id(self) -> str:
         return f"cancel{next(self._cancel_ids):012d}"
-
-    def _lock_funds(self, order: SimOrder, spec: SymbolSpec) -> None:
-        if order.side == "BUY":
-            asset, amount = spec.quote_asset, order.price * order.orig_qty
-        else:
-            asset, amount = spec.base_asset, order.orig_qty
-        balance = self._balance(asset)
-        if balance.free < amount:
-            raise insufficient_balance()
-        balance.free -= amount
-        balance.locked += amount
-        order.locked = amount
-
-    def _size_quote_order(self, market: Market, order: SimOrder) -> None:
-        """quoteOrderQty: the largest LOT_SIZE quantity whose notional fits the budget."""
-        spec = market.spec
-        qty = market.quantity_for_quote(order.side, order.orig_quote_qty)
-        if qty < spec.min_qty:
-            raise ApiError(
-                -2010, "Order book liquidity is less than `LOT_SIZE` filter minimum quantity."
-            )
-        if order.side == "BUY" and order.orig_quote_qty > self._balance(spec.quote_asset).free:
-            raise insufficient_balance()
-        if order.side == "SELL" and qty > self._balance(spec.base_asset).free:
-            raise insufficient_balance()
-        order.orig_qty = qty
 
     def _match_taker(self, market: Market, order: SimOrder) -> list[SimTrade]:
         """Match a newly working order against the book, then apply its time in force."""
