@@ -4,6 +4,7 @@ quantity, released when the list is done, the order-count limits counting every 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from exchange.simulator import SimulatorConfig, SymbolSpec
+from exchange.simulator import SimulatedExchange, SimulatorConfig, SymbolSpec
 from tests.conftest import SimHandle
 from tests.exchange.sim_requests import signed
 
@@ -146,20 +147,25 @@ def test_cancel_replace_with_python_binance(client: Client, sim: SimHandle) -> N
 
 
 @pytest.fixture
-def sim_config() -> SimulatorConfig:
+def limited() -> Iterator[SimHandle]:
     """Few open orders allowed, so the limits are reached in a few requests."""
     spec = SymbolSpec(
         symbol=S, base_asset="BTC", quote_asset="USDT", start_price=Decimal("60000"),
         volatility_ticks=100, max_num_orders=4, max_num_algo_orders=2, max_num_order_lists=1,
     )  # fmt: skip
-    return SimulatorConfig(tick_interval=0, seed=11, symbols=[spec])
+    exchange = SimulatedExchange(SimulatorConfig(tick_interval=0, seed=11, symbols=[spec]))
+    try:
+        yield SimHandle(exchange.start())
+    finally:
+        exchange.stop()
 
 
 def test_order_lists_count_every_order_against_the_filters_and_the_order_count(
-    sim: SimHandle,
+    limited: SimHandle,
 ) -> None:
     """filters.md: MAX_NUM_ORDERS and MAX_NUM_ALGO_ORDERS count each order of a list,
     MAX_NUM_ORDER_LISTS the lists; rest-api.md: an OCO adds 2 to the unfilled order count."""
+    sim = limited
     first = signed(sim, "POST", "/api/v3/orderList/oco", **SELL_OCO)
     assert first.status_code == 200, first.text
     assert first.headers["X-MBX-ORDER-COUNT-10S"] == "2"
