@@ -203,3 +203,40 @@ def test_a_list_client_order_id_is_reused_only_once_its_list_is_done(sim: SimHan
     )
     signed(sim, "DELETE", "/api/v3/orderList", symbol=S, listClientOrderId="bracket-1")
     assert signed(sim, "POST", "/api/v3/orderList/oco", **named).status_code == 200
+
+
+@pytest.fixture
+def one_order_per_10s() -> Iterator[SimHandle]:
+    exchange = SimulatedExchange(SimulatorConfig(tick_interval=0, seed=11, orders_per_10s=1))
+    try:
+        yield SimHandle(exchange.start())
+    finally:
+        exchange.stop()
+
+
+def test_cancel_replace_over_the_order_count_cancels_only_when_asked(
+    one_order_per_10s: SimHandle,
+) -> None:
+    """rest-api.md: with the unfilled order count exceeded, DO_NOTHING (the default) is a
+    plain -1015 and nothing is cancelled; CANCEL_ONLY cancels and reports the new order's
+    -1015 in a -2021 answer (HTTP 429 under STOP_ON_FAILURE)."""
+    sim = one_order_per_10s
+    resting = {"symbol": S, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+               "quantity": "0.01", "price": "59000", "newClientOrderId": "r1"}  # fmt: skip
+    assert signed(sim, "POST", "/api/v3/order", **resting).status_code == 200
+    replace = {**resting, "price": "59100", "newClientOrderId": "r2",
+               "cancelOrigClientOrderId": "r1", "cancelReplaceMode": "STOP_ON_FAILURE"}  # fmt: skip
+    too_many = {
+        "code": -1015,
+        "msg": "Too many new orders; current limit is 1 orders per 10 SECOND.",
+    }
+    limited = signed(sim, "POST", "/api/v3/order/cancelReplace", **replace)
+    assert (limited.status_code, limited.json()) == (429, too_many)
+    assert [o["clientOrderId"] for o in sim.state()["open_orders"]] == ["r1"]
+    cancel_only = signed(sim, "POST", "/api/v3/order/cancelReplace", **replace,
+                         orderRateLimitExceededMode="CANCEL_ONLY")  # fmt: skip
+    body = cancel_only.json()
+    assert (cancel_only.status_code, body["code"]) == (429, -2021), body
+    assert (body["data"]["cancelResult"], body["data"]["newOrderResult"]) == ("SUCCESS", "FAILURE")
+    assert body["data"]["newOrderResponse"] == too_many
+    assert sim.state()["open_orders"] == []
