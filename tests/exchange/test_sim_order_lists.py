@@ -381,6 +381,13 @@ def call(method: str, path: str, params: dict[str, str]) -> Callable[[SimHandle]
     return act
 
 
+def refused(path: str, params: dict[str, Any]) -> Callable[[SimHandle], None]:
+    def act(sim: SimHandle) -> None:
+        assert signed(sim, "POST", path, **params).status_code != 200
+
+    return act
+
+
 @dataclass(frozen=True)
 class Story:
     """A situation: after ``setup``, ``act`` sends these events (other than account updates)."""
@@ -463,9 +470,8 @@ STORIES = [
     ], note="60390 = 61000 less 100 BIPS; 60400 is not yet enough"),
     Story("cancel-replace whose new order is refused",
           place("/api/v3/order", RESTING),
-          lambda sim: signed(sim, "POST", "/api/v3/order/cancelReplace",
-                             **{**REPLACE, "type": "LIMIT_MAKER", "price": "60500"}
-                             | {"timeInForce": None}), [
+          refused("/api/v3/order/cancelReplace", {**REPLACE, "type": "LIMIT_MAKER",
+                                                  "price": "60500", "timeInForce": None}), [
         er(1, "CANCELED", "CANCELED", c="c1", C="a1"),
         er(-1, "REJECTED", "REJECTED", c="a2", r="WOULD_MATCH_IMMEDIATELY"),
     ], note="enums.md: REJECTED, for a cancel-replace whose new order is refused"),

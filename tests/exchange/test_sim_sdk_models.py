@@ -191,6 +191,7 @@ def test_order_list_and_cancel_replace_answers_are_the_sdk_models(
         cancelOrigClientOrderId="sdk-replace", newOrderRespType="RESULT",
     )  # fmt: skip
     read(models.OrderCancelReplaceResponse, replaced)
+    # ACK (the default for stops): the SDK's NewOrderResponse knows no stopPrice/trailingDelta
     trailing = client.create_order(
         symbol="BTCUSDT",
         side="SELL",
@@ -199,7 +200,7 @@ def test_order_list_and_cancel_replace_answers_are_the_sdk_models(
         quantity="0.01",
         price="59000",
         trailingDelta=100,
-    )  # fmt: skip  (ACK: the SDK's NewOrderResponse knows no stopPrice/trailingDelta fields)
+    )
     read(models.NewOrderResponse, trailing)
     read(models.GetOrderResponse, client.get_order(symbol="BTCUSDT", orderId=trailing["orderId"]))
 
