@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import SimHandle, UserStream
 from tests.exchange.sim_requests import INT, STR, field_by_field, ok, signed
@@ -491,3 +492,26 @@ def test_each_situation_sends_the_documented_events_in_order(
     ]
     for event, (_, fields) in zip(got, story.events, strict=True):
         assert field_by_field({k: event.get(k) for k in fields}, fields) == [], event
+
+
+def test_exchange_info_allows_what_the_simulator_does(sim: SimHandle) -> None:
+    """A client reads from exchangeInfo whether a symbol takes stops, trailing stops, order
+    lists and cancel-replace, and the limits on them (filters.md)."""
+    info = requests.get(f"{sim.rest}/api/v3/exchangeInfo", params={"symbol": S}, timeout=5)
+    symbol = info.json()["symbols"][0]
+    assert symbol["orderTypes"] == [
+        "LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
+    ]  # fmt: skip
+    flags = ("ocoAllowed", "otoAllowed", "cancelReplaceAllowed", "allowTrailingStop")
+    assert {f: symbol[f] for f in flags} == dict.fromkeys(flags, True)
+    filters = {f["filterType"]: f for f in symbol["filters"]}
+    assert filters["MAX_NUM_ALGO_ORDERS"] == {"filterType": "MAX_NUM_ALGO_ORDERS",
+                                              "maxNumAlgoOrders": 5}  # fmt: skip
+    assert filters["MAX_NUM_ORDER_LISTS"] == {"filterType": "MAX_NUM_ORDER_LISTS",
+                                              "maxNumOrderLists": 20}  # fmt: skip
+    assert filters["TRAILING_DELTA"] == {
+        "filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10,
+        "maxTrailingAboveDelta": 2000, "minTrailingBelowDelta": 10,
+        "maxTrailingBelowDelta": 2000,
+    }  # fmt: skip
