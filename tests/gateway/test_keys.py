@@ -115,7 +115,7 @@ def test_running_gateway_honours_add_and_revoke_within_2s(gateway: Gateway) -> N
         try:
             client.get_account()
         except BinanceAPIException as exc:
-            return exc.code == -2015
+            return bool(exc.code == -2015)
         return False
 
     wait_for(refused, timeout=2.0)

@@ -154,7 +154,7 @@ def test_cancel_all_open_orders_and_revoked_key(gateway: Gateway) -> None:
         try:
             client.get_open_orders()
         except BinanceAPIException as exc:
-            return exc.code == -2015
+            return bool(exc.code == -2015)
         return False
 
     wait_for(refused, timeout=2.0)
