@@ -16,6 +16,7 @@ exchange's.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -37,6 +38,7 @@ from storage.strategy_keys import KeyRing, StrategyKey
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
 
+FILTER_RE = re.compile(r"Filter failure: [A-Z_]+")
 ENDED = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 
 
@@ -52,8 +54,9 @@ def refusal_error(refusal: Refusal | None, reason: str) -> ApiError:
     """A refused intent as Binance's error (HTTP 400)."""
     if refusal is Refusal.DUPLICATE:
         return ApiError(-2010, "Duplicate order sent.")
-    if refusal is Refusal.FILTER:
-        return ApiError(-1013, f"Filter failure: Vigil {reason}")
+    if refusal is Refusal.FILTER:  # Binance's own words when Vigil's check found them
+        found = FILTER_RE.search(reason)
+        return ApiError(-1013, found.group(0) if found else f"Filter failure: Vigil {reason}")
     if refusal is Refusal.BREAKER:
         reason = reason.removeprefix("breaker: ")  # "RED: ...", "YELLOW: ...", as Vigil says
     if refusal is Refusal.POLICY and not reason.startswith("policy"):

@@ -198,7 +198,7 @@ def test_filter_failure_is_minus_1013(gateway: Gateway) -> None:
             quantity="0.00002",
             price=RESTING,
         )
-    assert bad.value.code == -1013 and bad.value.message.startswith("Filter failure: Vigil")
+    assert (bad.value.code, bad.value.message) == (-1013, "Filter failure: NOTIONAL")
     assert len(sim_orders(gateway)) == before
 
 
