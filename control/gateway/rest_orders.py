@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from control.gateway import reports
-from control.gateway.order_params import limit_param, order_ref, read_new_order, unsupported
+from control.gateway.order_params import (
+    NewOrder,
+    limit_param,
+    order_ref,
+    read_new_order,
+    unsupported,
+)
 from control.gateway.signed import Signed, busy
 from domain.admission import Refusal
 from domain.strategy_limits import StrategyLimits
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from assembly.system import VigilSystem
 
 FILTER_RE = re.compile(r"Filter failure: [A-Z_]+")
+CROSS_WAIT_S = 1.0  # how long a crossing LIMIT's answer waits for its first fill
 ENDED = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
 
 
@@ -62,6 +69,11 @@ def refusal_error(refusal: Refusal | None, reason: str) -> ApiError:
     if refusal is Refusal.POLICY and not reason.startswith("policy"):
         reason = f"policy: {reason}"  # a strategy's own limit
     return ApiError(-2010, f"Vigil {reason}")
+
+
+def traded(event: dict[str, Any]) -> bool:
+    """The order has a fill, or has ended."""
+    return Decimal(event.get("executed_qty") or 0) > 0 or event.get("state") in ENDED
 
 
 def unknown_order() -> ApiError:
@@ -145,6 +157,7 @@ class OrderEndpoints:
             strategy_limits=limits_of(key),
         )
         ends_at_once = order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")
+        taker = ends_at_once or self._crosses(order)
         with self.system.events.subscribe() as sub:  # before the ask: no event is missed
             decision = self.signed.ask(intent)
             if not decision.accepted:
@@ -156,6 +169,10 @@ class OrderEndpoints:
                 lambda e: (not ends_at_once) or e.get("state") in ENDED,
                 self.ack_timeout_s,
             )
+            if acked is not None and taker and not ends_at_once and not traded(acked):
+                # a LIMIT that takes liquidity: Binance answers with its fills, so wait
+                # (briefly: the book may have moved away) for the first of them
+                acked = wait_order(sub, cid, traded, CROSS_WAIT_S) or acked
         if acked is None:
             raise busy()  # sent, no answer yet: -1007, the order may exist (query it)
         if acked.get("execution_type") == "REJECTED":
@@ -166,6 +183,15 @@ class OrderEndpoints:
             return reports.new_order_json({**acked, "fills": []}, order.resp_type)
         found = self._query(key, client_order_id=cid, with_fills=True)
         return reports.new_order_json(found[-1] if found else acked, order.resp_type)
+
+    def _crosses(self, order: NewOrder) -> bool:
+        """Whether a LIMIT order's price reaches the other side of the latest bookTicker."""
+        ticker = self.system.adapter.reference_price(order.symbol)
+        if ticker is None or order.price is None or order.type != "LIMIT":
+            return False
+        if order.side == "BUY":
+            return bool(order.price >= ticker.ask_price)
+        return bool(order.price <= ticker.bid_price)
 
     def test_order(self, key: StrategyKey, params: Params) -> dict[str, Any]:
         """The parameters' checks and the strategy's symbols; nothing is journaled or sent."""

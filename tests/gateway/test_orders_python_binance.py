@@ -207,3 +207,37 @@ def test_account_balances(gateway: Gateway) -> None:
     balances = {b["asset"]: b for b in account["balances"]}
     truth = gateway.vigil.sim.state()["balances"]
     assert Decimal(balances["USDT"]["free"]) == Decimal(truth["USDT"]["free"])
+
+
+def test_answer_types_and_time_in_force(gateway: Gateway) -> None:
+    """A crossing LIMIT answers FILLED with its fill, an IOC that cannot fill EXPIRED, and
+    ACK / RESULT answer Binance's smaller shapes."""
+    client = gateway.client("tif")
+    gateway.vigil.sim.tick()  # a fresh bookTicker: Vigil knows the order will take liquidity
+    adapter = gateway.vigil.system.adapter
+    wait_for(lambda: adapter.reference_price("BTCUSDT") is not None)
+    ask = Decimal(client.get_orderbook_ticker(symbol="BTCUSDT")["askPrice"])
+    crossing = client.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price=str((ask * Decimal("1.001")).quantize(Decimal("0.01"))),
+    )  # fmt: skip
+    assert crossing["status"] == "FILLED" and len(crossing["fills"]) >= 1
+    assert sim_order(gateway, crossing["orderId"])["status"] == "FILLED"
+    below = str((ask * Decimal("0.99")).quantize(Decimal("0.01")))
+    ioc = client.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="IOC", quantity="0.001",
+        price=below,
+    )  # fmt: skip
+    assert ioc["status"] == "EXPIRED" and ioc["timeInForce"] == "IOC"
+    assert sim_order(gateway, ioc["orderId"])["status"] == "EXPIRED"
+    ack = client.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price=RESTING, newOrderRespType="ACK",
+    )  # fmt: skip
+    assert set(ack) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
+    result = client.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.001", price=RESTING,
+        newOrderRespType="RESULT",
+    )  # fmt: skip
+    assert result["status"] == "NEW" and result["type"] == "LIMIT_MAKER" and "fills" not in result
+    assert sim_order(gateway, result["orderId"])["type"] == "LIMIT_MAKER"
