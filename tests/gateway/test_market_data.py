@@ -37,6 +37,16 @@ def test_public_endpoints_through_python_binance(gateway: Gateway) -> None:
     with pytest.raises(BinanceAPIException) as bad:
         client.get_symbol_ticker(symbol="NOPEUSDT")
     assert bad.value.code == -1121
+    # klines and the 24-hour ticker: the exchange's own answer, relayed unchanged
+    direct = gateway.vigil.sim.client()
+    assert client.get_klines(symbol="BTCUSDT", interval="1m", limit=3) == direct.get_klines(
+        symbol="BTCUSDT", interval="1m", limit=3
+    )
+    relayed = client.get_ticker(symbol="ETHUSDT")
+    assert relayed["symbol"] == "ETHUSDT" and isinstance(relayed["count"], int)
+    with pytest.raises(BinanceAPIException) as interval:
+        client.get_klines(symbol="BTCUSDT", interval="7m")
+    assert interval.value.code == -1120
 
 
 def test_exchange_info_is_cached(gateway: Gateway) -> None:
