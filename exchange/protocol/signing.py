@@ -27,20 +27,14 @@ def _without_signature(raw: str) -> str:
 
 
 def rest_payloads(query_string: str, body: str) -> list[str]:
-    """What a REST client may have signed: the query string followed by the body, as sent
-    (percent-encoded) or decoded (clients differ), both accepted."""
-    raw = _without_signature(query_string)
-    rest = _without_signature(body)
-    raw = raw + ("&" if raw and rest else "") + rest
-    joined = _without_signature(query_string) + _without_signature(body)  # no separator
-    candidates = [raw] if raw == joined else [raw, joined]
-    out: list[str] = []
-    for c in candidates:
-        decoded = "&".join(
-            "=".join(unquote_plus(part) for part in p.split("=", 1)) for p in c.split("&") if p
-        )
-        out.extend([c] if c == decoded else [c, decoded])
-    return out
+    """What a REST client may have signed: Binance's ``totalParams``, the query string
+    followed by the body (no separator), as sent (percent-encoded) or decoded (clients
+    differ), both accepted."""
+    raw = _without_signature(query_string) + _without_signature(body)
+    decoded = "&".join(
+        "=".join(unquote_plus(part) for part in p.split("=", 1)) for p in raw.split("&") if p
+    )
+    return [raw] if raw == decoded else [raw, decoded]
 
 
 def ws_payload(params: Mapping[str, object]) -> str:
