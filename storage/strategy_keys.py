@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 KEYS_FILE = "strategy_keys.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
@@ -221,9 +223,9 @@ def _random(length: int) -> str:
 class KeyRing:
     """The running instance's view of the keys file: by API key, re-read on change.
 
-    ``lookup`` costs a ``stat`` at most every ``check_every_s``; an unreadable or malformed
-    file keeps the last good keys (and says so in ``error``) rather than locking every bot
-    out, except that a file that is gone means no keys.
+    ``lookup`` costs a ``stat`` at most every ``check_every_s``. Fail closed: a file that is
+    gone, unreadable or malformed means no keys (every request -2015) until it is good
+    again; ``error`` says why.
     """
 
     def __init__(self, path: Path, check_every_s: float = 0.5) -> None:
@@ -254,7 +256,10 @@ class KeyRing:
             try:
                 keys = read_keys(self.path)
             except (OSError, StrategyKeyError) as exc:
+                if self.error != str(exc):
+                    logger.error("strategy keys: {}: no strategy may trade until fixed", exc)
                 self.error = str(exc)
+                self._stamp, self._by_api_key, self._by_name = stamp, {}, {}
                 return
             self.error = None
             self._stamp = stamp

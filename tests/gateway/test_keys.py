@@ -102,6 +102,18 @@ def test_key_ring_sees_a_change_without_a_restart(tmp_path: Path) -> None:
     assert ring.lookup(key.api_key) is None and ring.revoked("bot1")
 
 
+def test_a_damaged_keys_file_fails_closed(tmp_path: Path) -> None:
+    path = keys_path(tmp_path)
+    key = add_key(path, "bot1")
+    ring = KeyRing(path, check_every_s=0.0)
+    assert ring.lookup(key.api_key) == key
+    good = path.read_text()
+    path.write_text(good[: len(good) // 2])  # half a file: nobody trades
+    assert ring.lookup(key.api_key) is None and ring.error
+    path.write_text(good + " ")  # good again (a different size: seen as a change)
+    assert ring.lookup(key.api_key) == key and ring.error is None
+
+
 def test_running_gateway_honours_add_and_revoke_within_2s(gateway: Gateway) -> None:
     path = keys_path(gateway.vigil.system.data_dir)
     key = add_key(path, "late")  # no reload asked: the gateway must notice by itself
