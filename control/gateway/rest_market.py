@@ -48,7 +48,12 @@ class MarketData:
             return web.Response(
                 body=answer.body,
                 status=answer.status,
-                headers={"Content-Type": answer.content_type},
+                headers={
+                    "Content-Type": answer.content_type,
+                    # the account's usage this minute, Vigil's own calls included: a bot
+                    # that paces itself by it stays inside the budget
+                    "X-MBX-USED-WEIGHT-1M": str(self.relay.limits.used_weight_1m),
+                },
             )
 
         return handler

@@ -54,6 +54,7 @@ def test_exchange_info_is_cached(gateway: Gateway) -> None:
     for _ in range(5):
         resp = requests.get(f"{gateway.rest}/api/v3/exchangeInfo", timeout=5)
         assert resp.status_code == 200
+        assert int(resp.headers["X-MBX-USED-WEIGHT-1M"]) >= 20
     assert gateway.server.relay.sent - before <= 1
 
 
