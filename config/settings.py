@@ -92,6 +92,17 @@ class VigilSettings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _gateway_leaves_room(self) -> VigilSettings:
+        """Strategies' market data stops short of the share where Vigil throttles itself."""
+        share = self.exchange.option("throttle_share")
+        if self.gateway.weight_share >= share:
+            raise ValueError(
+                f"gateway.weight_share ({self.gateway.weight_share}) must be below "
+                f"exchange.throttle_share ({share}): Vigil's own calls need the rest"
+            )
+        return self
+
     def missing_live_limits(self) -> list[str]:
         """The keys of ``LIVE_LIMITS`` this profile leaves unset."""
         drawdown = self.breaker.triggers.get("drawdown") or TriggerSettings()

@@ -30,6 +30,7 @@ def test_defaults(tmp_path: Path) -> None:
         ("[gateway]\nweight_share = 0.95\n", "weight_share"),
         ("[gateway]\nport = 70000\n", "port"),
         ("[gateway]\ncolour = 1\n", "colour"),
+        ("[gateway]\nweight_share = 0.8\n", "must be below exchange.throttle_share"),
     ],
 )
 def test_refused_naming_the_field(tmp_path: Path, text: str, named: str) -> None:
