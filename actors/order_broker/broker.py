@@ -16,7 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import executions, intake, queries, resync
+from actors.order_broker import executions, intake, queries, resync, stale
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
@@ -25,6 +25,7 @@ from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
 from domain.risk import RiskReading
+from domain.stale_orders import NOT_OURS  # adopted orders' sources
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -57,7 +58,6 @@ from runtime.messages import (
 )
 from storage import StoreError
 
-NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 
 
@@ -111,6 +111,7 @@ class OrderBroker(VigilActor):
             services.timings,
         )
         self.trail = services.trail
+        self.stale = stale.StaleSweep()  # policy.max_order_age_s
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
@@ -428,6 +429,7 @@ class OrderBroker(VigilActor):
             if mono_ms() - since > window_ms:
                 self.evidence(EvidenceKind.UNKNOWN_STUCK, f"order {cid} outcome still unknown")
         self.keep_cancelling()
+        stale.sweep(self)  # stale-order cleanup, on the poller's beat
         return [
             (o.symbol, o.client_order_id, o.state.value, o.order_id)
             for o in self.book.open_orders()
