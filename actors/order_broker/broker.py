@@ -16,7 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import executions, intake, queries, resync, stale
+from actors.order_broker import executions, flatten, intake, queries, resync, stale
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
@@ -43,6 +43,9 @@ from runtime.messages import (
     BreakerInput,
     BreakerSample,
     CancelAll,
+    FlattenCancel,
+    FlattenSell,
+    FlattenView,
     InFlightRequest,
     IntentDecision,
     MarketPrice,
@@ -79,6 +82,9 @@ class OrderBroker(VigilActor):
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
+        FlattenCancel: "on_flatten_cancel",
+        FlattenView: "on_flatten_view",
+        FlattenSell: "on_flatten_sell",
     }
 
     def started(self) -> None:
@@ -112,6 +118,7 @@ class OrderBroker(VigilActor):
         )
         self.trail = services.trail
         self.stale = stale.StaleSweep()  # policy.max_order_age_s
+        self.flattening = flatten.FlattenState()  # an emergency flatten's cancel retries
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
@@ -475,3 +482,14 @@ class OrderBroker(VigilActor):
 
     def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
         return resync.resync(self, message)
+
+    # ------------------------------------------------------------------ emergency flatten
+
+    def on_flatten_cancel(self, message: FlattenCancel) -> dict[str, Any]:
+        return flatten.on_cancel(self, message)
+
+    def on_flatten_view(self, message: FlattenView) -> dict[str, Any]:
+        return flatten.on_view(self, message)
+
+    def on_flatten_sell(self, message: FlattenSell) -> dict[str, Any]:
+        return flatten.on_sell(self, message)
