@@ -96,6 +96,9 @@ def test_flatten_from_red_cancels_sells_the_position_and_stays_red(
         or position == quantity
     )
     wait_for(lambda: vigil.system.book.book.positions["BTCUSDT"].quantity == position - quantity)
+    # and the book agrees with the exchange: a cycle begun after the flatten is HEALTHY
+    cycle = vigil.api("POST", "/v1/reconcile", {"timeout_s": 10}).json()
+    assert cycle["result"] == "HEALTHY", cycle
 
     # RED latched: the very same trip, and every normal intent refused throughout
     assert vigil.system.gate.state == red and report["breaker"] == "RED"

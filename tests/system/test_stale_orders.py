@@ -45,6 +45,8 @@ def test_an_order_older_than_the_limit_is_cancelled_and_audited(
     orders = vigil.api("GET", "/v1/orders").json()["orders"]
     assert orders[cid]["state"] == "CANCELED"
     assert vigil.system.gate.refusal() is None
+    cycle = vigil.api("POST", "/v1/reconcile", {"timeout_s": 10}).json()
+    assert cycle["result"] == "HEALTHY", cycle  # the book agrees with the exchange
 
 
 def test_an_order_whose_outcome_is_unknown_is_never_cancelled_as_stale(
