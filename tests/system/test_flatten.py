@@ -205,3 +205,56 @@ def test_the_flatten_path_sells_no_more_than_vigil_holds_and_only_within_the_fil
     assert "not a configured symbol" in sell(STEP, "DOGEUSDT")["reason"]
     assert vigil.sim_orders() == before  # none reached the exchange
     assert len(audited(vigil, "flatten_sell_refused")) == 5
+
+
+def test_a_sell_the_exchange_rejects_fails_the_flatten_and_the_command(vigil: Vigil) -> None:
+    env = vigil_env(vigil.system.data_dir)
+    _, position = partly_filled_position(vigil)
+    vigil.api("POST", "/v1/halt", {"reason": "drill"})
+    wait_for(lambda: vigil.sim.state()["open_orders"] == [], timeout=5)  # cancel-on-RED
+    vigil.sim.arm("reject_orders", count=1)
+    failed = run_py(env, "flatten", "--confirm", "--reason", "rejected")
+    report = cli_report(failed)
+    assert failed.returncode == 1 and report["ok"] is False
+    assert [s["status"] for s in report["sold"]] == ["REJECTED"]
+    assert "REJECTED" in report["errors"][0]
+    wait_audited(vigil, "flatten_failed", reason="rejected")
+    assert vigil.system.book.book.positions["BTCUSDT"].quantity == position  # nothing sold
+    assert vigil.system.gate.state.is_red
+
+
+def test_nothing_is_sold_while_an_order_of_ours_may_still_be_open(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    # an order whose outcome stays UNKNOWN (the exchange denies it only after 30 s) may be
+    # open: the flatten waits for it, and at its deadline sells nothing
+    vigil = vigil_factory(
+        broker={"unknown_window_s": 30.0},
+        breaker={
+            "triggers": {
+                "market_data": {"threshold": 0, "red_threshold": 0},
+                "cpu": {"threshold": 0},
+                "unknown_orders": {"threshold": 0},
+                "timeouts": {"threshold": 0},
+            }
+        },
+    )
+    vigil.wait_green()
+    _, position = partly_filled_position(vigil)
+    vigil.sim.arm("unknown_status", params={"placed": False}, count=1)
+    below = (vigil.system.book.book.prices["BTCUSDT"] * Decimal("0.97")).quantize(STEP * 1000)
+    unknown = vigil.submit(type="LIMIT", quantity="0.001", price=str(below))
+    assert unknown.accepted, unknown.reason
+    book = vigil.system.book.book
+    wait_for(lambda: book.orders[unknown.client_order_id].state.value == "UNKNOWN", timeout=5)
+    resp = vigil.api("POST", "/v1/flatten", {"confirm": True, "reason": "in doubt", "timeout_s": 1})
+    report = resp.json()
+    assert resp.status_code == 502 and report["ok"] is False
+    assert (
+        unknown.client_order_id in report["errors"][0] and "nothing was sold" in report["errors"][0]
+    )
+    assert report["sold"] == []
+    assert not [o for o in vigil.sim.state()["orders"] if o["side"] == "SELL"]
+    assert book.positions["BTCUSDT"].quantity == position
+    wait_audited(vigil, "flatten_failed", reason="in doubt")
+    assert vigil.system.gate.state.is_red
