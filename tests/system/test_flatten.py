@@ -60,9 +60,11 @@ def test_flatten_from_red_cancels_sells_the_position_and_stays_red(
 
     sender = threading.Thread(target=strategy)
     sender.start()
+    wait_for(lambda: decisions)
     try:
         resp = vigil.api("POST", "/v1/flatten", {"confirm": True, "reason": "drill flatten"})
     finally:
+        during = len(decisions)
         finished.set()
         sender.join()
     report = resp.json()
@@ -102,7 +104,7 @@ def test_flatten_from_red_cancels_sells_the_position_and_stays_red(
 
     # RED latched: the very same trip, and every normal intent refused throughout
     assert vigil.system.gate.state == red and report["breaker"] == "RED"
-    assert decisions and not any(d.accepted for d in decisions)
+    assert during > 1 and not any(d.accepted for d in decisions)
     assert all("RED" in d.reason for d in decisions), {d.reason for d in decisions}
     after = vigil.api("POST", "/v1/orders", {"symbol": "BTCUSDT", "side": "SELL",
                                              "type": "MARKET", "quantity": "0.001"})  # fmt: skip
@@ -204,7 +206,7 @@ def test_the_flatten_path_sells_no_more_than_vigil_holds_and_only_within_the_fil
     assert "NOTIONAL" in sell(STEP)["reason"]  # 0.6 USDT: below the minimum notional
     assert "not a configured symbol" in sell(STEP, "DOGEUSDT")["reason"]
     assert vigil.sim_orders() == before  # none reached the exchange
-    assert len(audited(vigil, "flatten_sell_refused")) == 5
+    wait_for(lambda: len(audited(vigil, "flatten_sell_refused")) == 5)  # audited by a tell
 
 
 def test_a_sell_the_exchange_rejects_fails_the_flatten_and_the_command(vigil: Vigil) -> None:

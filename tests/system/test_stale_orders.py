@@ -52,10 +52,10 @@ def test_an_order_older_than_the_limit_is_cancelled_and_audited(
 def test_an_order_whose_outcome_is_unknown_is_never_cancelled_as_stale(
     vigil_factory: Callable[..., Vigil],
 ) -> None:
-    # an unknown order stays unknown until the exchange has denied it for 4 s
+    # an unknown order stays unknown until the exchange has denied it for 8 s
     vigil = vigil_factory(
         policy={"max_order_age_s": 0.5},
-        broker={"unknown_window_s": 4.0},
+        broker={"unknown_window_s": 8.0},
         breaker={
             "triggers": {
                 "market_data": {"threshold": 0, "red_threshold": 0},
@@ -75,7 +75,7 @@ def test_an_order_whose_outcome_is_unknown_is_never_cancelled_as_stale(
     wait_for(lambda: (sim_order(vigil, rests) or {}).get("status") == "CANCELED", timeout=5)
     assert book_state(vigil, unknown) == "UNKNOWN"  # older than the limit, and untouched
     # resolved as never placed (REJECTED), never cancelled by the stale sweep
-    wait_for(lambda: book_state(vigil, unknown) == "REJECTED", timeout=10)
+    wait_for(lambda: book_state(vigil, unknown) == "REJECTED", timeout=20)
     assert not audited(vigil, "stale_order_cancelled", client_order_id=unknown)
     assert not audited(vigil, "cancel_failed", client_order_id=unknown)
     assert sim_order(vigil, unknown) is None
