@@ -18,7 +18,8 @@ from domain.book import BookOrder
 from domain.cancel_duty import CONFIRMED_OPEN
 
 # the sources of orders Vigil did not place: adopted at start-up, by a resync, or found and
-# cancelled at start-up
+# cancelled at start-up (the broker's ``actors.order_broker.cancels.ADOPTED``, kept equal by
+# a test)
 NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})
 
 

@@ -14,7 +14,9 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 * ``order``    — an order's state as the book now knows it (state, exchange id, executed);
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
-* ``resync``   — the operator replaced the balances with the exchange's.
+* ``resync``   — the operator replaced the balances with the exchange's;
+* ``cancel_requested`` — one order's cancel, before the wire sends it (who asked, why;
+  a record only: replay does not need it, the exchange's report brings CANCELED).
 
 Intents are durable at once; the other kinds are group-committed within
 ``flush_interval`` (they can also be re-learned from the exchange, which is what recovery

@@ -16,7 +16,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import executions, flatten, intake, queries, resync, stale
+from loguru import logger
+
+from actors.order_broker import cancels, executions, flatten, intake, queries, resync, stale
+from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
@@ -25,7 +28,6 @@ from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
 from domain.risk import RiskReading
-from domain.stale_orders import NOT_OURS  # adopted orders' sources
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -43,6 +45,8 @@ from runtime.messages import (
     BreakerInput,
     BreakerSample,
     CancelAll,
+    CancelDecision,
+    CancelOrder,
     FlattenCancel,
     FlattenSell,
     FlattenView,
@@ -53,6 +57,7 @@ from runtime.messages import (
     OrderEvent,
     OrderIntent,
     OrderSnapshot,
+    OrdersQuery,
     ResyncRequest,
     SendOutcome,
     SendResult,
@@ -61,6 +66,7 @@ from runtime.messages import (
 )
 from storage import StoreError
 
+NOT_OURS = cancels.ADOPTED  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 
 
@@ -79,6 +85,8 @@ class OrderBroker(VigilActor):
         BookSnapshotRequest: "on_snapshot_request",
         InFlightRequest: "on_in_flight_request",
         CancelAll: "on_cancel_all",
+        CancelOrder: "on_cancel",
+        OrdersQuery: "on_orders_query",
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
@@ -105,6 +113,7 @@ class OrderBroker(VigilActor):
             self.ctx.gate.trip_red(reason, "recovery")
         self.book: Book = self.memory.book
         self.state = self.memory.state
+        self.feed = ExecutionFeed(self.book.open_orders())
         self.book.on_change = self._journal_change
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
@@ -141,6 +150,21 @@ class OrderBroker(VigilActor):
         if entry is not None:
             self.journal.append(*entry)
             self.ctx.services.events.publish(*entry)  # the live view; never blocks
+        try:
+            self._publish_execution(kind, payload)
+        except Exception:  # the feed is a view: a fault in it must not stop the book
+            logger.exception("execution event not published for a book {} change", kind)
+
+    def _publish_execution(self, kind: str, payload: Any) -> None:
+        """The ``execution`` events of one change the book applied (see ``feed``)."""
+        events = self.ctx.services.events
+        if kind == "order":
+            for event in self.feed.order_changed(payload, now_ms()):
+                events.publish("execution", event)
+        elif kind == "fill":
+            order = self.book.find(payload.symbol, payload.client_order_id, payload.order_id)
+            if order is not None:
+                events.publish("execution", self.feed.filled(order, payload, now_ms()))
 
     # ------------------------------------------------------------------ telling
 
@@ -194,6 +218,7 @@ class OrderBroker(VigilActor):
             self._apply_ack(order, message.ack)
             self.check_reports()
         elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
+            self.feed.reject_reasons[cid] = message.detail or outcome.value
             self.book.mark(cid, OrderState.REJECTED, now_ms())
             if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
                 self.evidence(
@@ -308,6 +333,7 @@ class OrderBroker(VigilActor):
             return
         since = self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
         if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
+            self.feed.reject_reasons[order.client_order_id] = "the exchange has no such order"
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
             self.state.unknown_since.pop(order.client_order_id, None)
             self._settled(order)
@@ -326,6 +352,7 @@ class OrderBroker(VigilActor):
 
     def on_account(self, message: AccountEvent) -> None:
         event = message.event
+        self.ctx.services.events.publish("account", account_event(event))
         if isinstance(event, AccountPosition):
             for b in event.balances:  # the exchange's own balances: never negative
                 if b.free < 0 or b.locked < 0:
@@ -446,6 +473,12 @@ class OrderBroker(VigilActor):
         return queries.status(self.memory, now_ms(), red=self.ctx.gate.state.is_red)
 
     # ------------------------------------------------------------------ halts
+
+    def on_cancel(self, message: CancelOrder) -> CancelDecision:
+        return cancels.on_cancel(self, message)
+
+    def on_orders_query(self, message: OrdersQuery) -> tuple[dict[str, Any], ...]:
+        return queries.orders(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
         targets = [

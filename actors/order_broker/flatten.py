@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from actors.order_broker.cancels import ADOPTED
 from actors.order_broker.intake import filters_of, new_client_order_id
 from domain.admission import intent_record
 from domain.book import BookOrder, OrderState
@@ -28,7 +29,6 @@ from domain.cancel_duty import CancelDuty
 from domain.filters import FilterViolation, check_order
 from domain.money import plain
 from domain.replay import intent_entry
-from domain.stale_orders import NOT_OURS
 from exchange.contract import OrderRequest, OrderType, Side
 from runtime.clock import mono_ms, now_ms
 from runtime.messages import FlattenCancel, FlattenSell, FlattenView
@@ -48,7 +48,7 @@ class FlattenState:
 
 
 def ours(order: BookOrder) -> bool:
-    return order.source not in NOT_OURS
+    return order.source not in ADOPTED
 
 
 def open_of_ours(broker: OrderBroker) -> list[dict[str, Any]]:

@@ -111,3 +111,10 @@ def test_stale_exactly_when_a_candidate_reaches_the_limit(
     assert (found == ["x"]) == (is_candidate(o) and age >= limit)
     if found:
         assert state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+
+
+def test_the_orders_not_ours_are_the_brokers_adopted_ones() -> None:
+    from actors.order_broker.cancels import ADOPTED
+    from domain.stale_orders import NOT_OURS
+
+    assert NOT_OURS == ADOPTED
