@@ -1,8 +1,9 @@
 """The order broker's part of an emergency flatten (``assembly.flatten`` drives the steps).
 
 * ``on_cancel``: every order of ours the exchange confirms open is cancelled — each cancel
-  audited (``flatten_cancel``) before the wire, and sent again with back-off (the same duty
-  as cancel-on-RED, so the two never cancel one order twice at once) until it is gone;
+  journaled (``cancel_requested``) and audited (``flatten_cancel``) before the wire, and
+  sent again with back-off (the same duty as cancel-on-RED, so the two never cancel one
+  order twice at once) until it is gone;
 * ``on_view``: Vigil's positions and reference prices, the orders of ours still open and
   the states of the flatten's own sells;
 * ``on_sell``: one MARKET SELL — the only order that may reach the wire while RED. It takes
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.order_broker.cancels import ADOPTED
 from actors.order_broker.intake import filters_of, new_client_order_id
+from actors.order_broker.stale import cancel_ahead
 from domain.admission import intent_record
 from domain.book import BookOrder, OrderState
 from domain.cancel_duty import CancelDuty
@@ -66,22 +68,12 @@ def on_cancel(broker: OrderBroker, message: FlattenCancel) -> dict[str, Any]:
     targets = [o for o in broker.book.open_orders() if ours(o)]
     cancelled = []
     for order, attempt in duty.due(targets, mono_ms()):
-        record = {
-            "actor": broker.name,
-            "client_order_id": order.client_order_id,
-            "symbol": order.symbol,
-            "state": order.state.value,
-            "attempt": attempt,
-            "reason": message.reason,
-        }
-        try:  # in the trail before the cancel can reach the wire
-            broker.trail.append(
-                "flatten_cancel", record, cid=message.correlation_id, actor=broker.name
-            )
-        except StoreError:
-            continue  # the trail reports its own failure (RED); the next call tries again
-        broker.wire.cancel(order.symbol, order.client_order_id)
-        cancelled.append(order.client_order_id)
+        extra = {"attempt": attempt}
+        reason = f"emergency flatten: {message.reason}"
+        if cancel_ahead(
+            broker, order, "flatten_cancel", "flatten", reason, extra, message.correlation_id
+        ):
+            cancelled.append(order.client_order_id)
     return {"cancelled": cancelled, "open": open_of_ours(broker)}
 
 

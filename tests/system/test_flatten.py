@@ -114,6 +114,8 @@ def test_flatten_from_red_cancels_sells_the_position_and_stays_red(
     started = wait_audited(vigil, "flatten_started", reason="drill flatten")
     assert started["breaker"] == "RED" and started["reconciliation"] == "HEALTHY"
     cancel = wait_audited(vigil, "flatten_cancel", client_order_id=resting)
+    journaled = [e.body for e in vigil.system.journal.load() if e.kind == "cancel_requested"]
+    assert [(j["client_order_id"], j["requested_by"]) for j in journaled] == [(resting, "flatten")]
     sell = wait_audited(vigil, "flatten_sell", client_order_id=sold[0]["client_order_id"])
     assert sell["quantity"] == sold[0]["quantity"]
     accepted = wait_audited(vigil, "intent_accepted", client_order_id=sell["client_order_id"])

@@ -41,6 +41,14 @@ def test_an_order_older_than_the_limit_is_cancelled_and_audited(
     record = wait_audited(vigil, "stale_order_cancelled", client_order_id=cid)
     assert record["max_order_age_s"] == 1.0 and record["age_s"] >= 1.0
     assert record["attempt"] == 1 and record["state"] == "NEW"
+    assert record["requested_by"] == "stale-order cleanup"
+    # journaled before the wire, as every cancel is
+    journaled = [
+        e.body
+        for e in vigil.system.journal.load()
+        if e.kind == "cancel_requested" and e.body["client_order_id"] == cid
+    ]
+    assert len(journaled) == 1 and journaled[0]["requested_by"] == "stale-order cleanup"
     # the strategy's view (GET /v1/orders) says CANCELED, and trading goes on
     orders = vigil.api("GET", "/v1/orders").json()["orders"]
     assert orders[cid]["state"] == "CANCELED"
@@ -77,6 +85,10 @@ def test_an_order_whose_outcome_is_unknown_is_never_cancelled_as_stale(
     # resolved as never placed (REJECTED), never cancelled by the stale sweep
     wait_for(lambda: book_state(vigil, unknown) == "REJECTED", timeout=20)
     assert not audited(vigil, "stale_order_cancelled", client_order_id=unknown)
+    assert not [
+        e for e in vigil.system.journal.load() if e.body.get("client_order_id") == unknown
+        and e.kind == "cancel_requested"
+    ]  # fmt: skip
     assert not audited(vigil, "cancel_failed", client_order_id=unknown)
     assert sim_order(vigil, unknown) is None
 
