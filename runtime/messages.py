@@ -146,7 +146,8 @@ class CancelDecision(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrdersQuery(Message):
     """Caller → broker (ask): the book's orders as plain dicts (``tuple[dict, ...]``, newest
-    last); each filter left None matches everything."""
+    last); each filter left None matches everything. ``strategy_order_id`` is looked up
+    within ``strategy`` (None counts as "") and finds the most recent such order."""
 
     strategy: str | None = None  # None: every order; "": native orders only
     symbol: str | None = None

@@ -6,7 +6,8 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 
 * ``opening``  — the exchange balances and last trade ids when the book first opened;
 * ``intent``   — an order Vigil is about to send (client order id, symbol, side, type,
-  quantity, price, source, the gates it passed, and ``audit_seq``: the sequence number
+  quantity, price, source, for a strategy's order its ``strategy``/``strategy_order_id``,
+  its ``time_in_force``, the gates it passed, and ``audit_seq``: the sequence number
   of its ``intent_accepted`` audit record). **Committed before the order can reach the
   wire** — the one disk flush on the order path; the audit record is group-committed;
 * ``audited``  — recovery re-wrote an intent's audit record a crash had lost, under a new

@@ -158,13 +158,19 @@ class OrderBroker(VigilActor):
     def _publish_execution(self, kind: str, payload: Any) -> None:
         """The ``execution`` events of one change the book applied (see ``feed``)."""
         events = self.ctx.services.events
+        wanted = events.subscribers > 0  # nobody listens: no event is built
         if kind == "order":
-            for event in self.feed.order_changed(payload, now_ms()):
+            for event in self.feed.order_changed(payload, now_ms(), wanted=wanted):
                 events.publish("execution", event)
         elif kind == "fill":
             order = self.book.find(payload.symbol, payload.client_order_id, payload.order_id)
-            if order is not None:
-                events.publish("execution", self.feed.filled(order, payload, now_ms()))
+            if order is None:
+                return
+            if not wanted:
+                self.feed.forget(order.client_order_id)
+                return
+            for event in self.feed.filled(order, payload, now_ms()):
+                events.publish("execution", event)
 
     # ------------------------------------------------------------------ telling
 
@@ -220,6 +226,7 @@ class OrderBroker(VigilActor):
         elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
             self.feed.reject_reasons[cid] = message.detail or outcome.value
             self.book.mark(cid, OrderState.REJECTED, now_ms())
+            self.feed.reject_reasons.pop(cid, None)  # (used, or the order was already closed)
             if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
                 self.evidence(
                     EvidenceKind.ORDER_REJECTED, f"{cid}: {message.code} {message.detail}"
@@ -335,6 +342,7 @@ class OrderBroker(VigilActor):
         if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
             self.feed.reject_reasons[order.client_order_id] = "the exchange has no such order"
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
+            self.feed.reject_reasons.pop(order.client_order_id, None)
             self.state.unknown_since.pop(order.client_order_id, None)
             self._settled(order)
             self.audit(
@@ -352,7 +360,8 @@ class OrderBroker(VigilActor):
 
     def on_account(self, message: AccountEvent) -> None:
         event = message.event
-        self.ctx.services.events.publish("account", account_event(event))
+        if self.ctx.services.events.subscribers > 0:
+            self.ctx.services.events.publish("account", account_event(event))
         if isinstance(event, AccountPosition):
             for b in event.balances:  # the exchange's own balances: never negative
                 if b.free < 0 or b.locked < 0:

@@ -28,44 +28,46 @@ ENDS = {
 
 
 class ExecutionFeed:
-    """Turns the book's changes into ``execution`` events; remembers, per open order,
-    whether its acknowledgment was published (so NEW goes out once)."""
+    """Turns the book's changes into ``execution`` events in Binance's order: NEW, each
+    TRADE, then the end; an end the exchange reports before all of its fills are accounted
+    (an IOC's answer carries its fills after its state) waits for the last of them. Each
+    event's order fields are the order as the book knows it at that moment (the
+    ``OrdersQuery`` dict: its state and executed quantity may already be ahead of the
+    fills told so far)."""
 
     def __init__(self, open_orders: list[BookOrder]) -> None:
         # Vigil's ids of the open orders whose NEW was published (or known before a restart)
         self._acked: set[str] = {o.client_order_id for o in open_orders if o.order_id is not None}
         self.reject_reasons: dict[str, str] = {}  # set by the broker just before a REJECTED
+        self._ends: dict[str, str] = {}  # ends waiting for the order's last fills
 
-    def order_changed(self, order: BookOrder, now_ms: int) -> list[dict[str, Any]]:
-        """The events for an order the book just changed (state, quantity or exchange id)."""
+    def order_changed(
+        self, order: BookOrder, now_ms: int, *, wanted: bool = True
+    ) -> list[dict[str, Any]]:
+        """The events for an order the book just changed (state, quantity or exchange id);
+        with ``wanted`` False (nobody listens) only what the feed remembers is kept."""
         events: list[dict[str, Any]] = []
         cid = order.client_order_id
         if order.order_id is not None and cid not in self._acked:
             self._acked.add(cid)
-            if order.state is not OrderState.REJECTED:
+            if wanted and order.state is not OrderState.REJECTED:
                 events.append(_event(order, "NEW", now_ms))
         end = ENDS.get(order.state)
         if end is not None:
             reason = self.reject_reasons.pop(cid, "NONE") if end == "REJECTED" else "NONE"
-            events.append(_event(order, end, now_ms, reject_reason=reason))
+            if order.booked_qty < order.executed_qty:
+                self._ends[cid] = reason  # after the fills it reports
+            elif wanted:
+                events.append(_event(order, end, now_ms, reject_reason=reason))
         if order.state.is_terminal:
             self._acked.discard(cid)
         return events
 
-    def filled(self, order: BookOrder, fill: Execution, now_ms: int) -> dict[str, Any]:
-        """The TRADE event of one fill just accounted; the order's figures as of this fill
-        (what the book has accounted of it so far)."""
-        if order.booked_qty >= order.quantity:
-            state = OrderState.FILLED.value
-        elif order.state.is_terminal and order.booked_qty >= order.executed_qty:
-            state = order.state.value
-        else:
-            state = OrderState.PARTIALLY_FILLED.value
+    def filled(self, order: BookOrder, fill: Execution, now_ms: int) -> list[dict[str, Any]]:
+        """The TRADE event of one fill just accounted, and the order's end if it was
+        waiting for this fill."""
         event = _event(order, "TRADE", now_ms)
         event.update(
-            state=state,
-            executed_qty=plain(order.booked_qty),
-            cumulative_quote=plain(order.booked_quote),
             last_qty=plain(fill.qty),
             last_price=plain(fill.price),
             last_quote_qty=plain(fill.price * fill.qty),
@@ -74,7 +76,18 @@ class ExecutionFeed:
             trade_id=fill.trade_id,
             is_maker=fill.is_maker,
         )
-        return event
+        events = [event]
+        cid = order.client_order_id
+        if cid in self._ends and order.booked_qty >= order.executed_qty:
+            reason = self._ends.pop(cid)
+            end = ENDS.get(order.state)
+            if end is not None:
+                events.append(_event(order, end, now_ms, reject_reason=reason))
+        return events
+
+    def forget(self, client_order_id: str) -> None:
+        """Nobody listened when the order's fills came: nothing waits for them."""
+        self._ends.pop(client_order_id, None)
 
 
 def _event(order: BookOrder, kind: str, now_ms: int, reject_reason: str = "NONE") -> dict[str, Any]:

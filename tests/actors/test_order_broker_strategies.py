@@ -353,7 +353,8 @@ def test_execution_events_come_once_per_change_whichever_path_reports_it(
     cid = market.client_order_id
     assert cid is not None
     events = executions(sub)
-    assert events[0]["execution_type"] == "NEW"
+    assert events[0]["execution_type"] == "NEW"  # as Binance tells it: NEW, then each TRADE
+    assert all(e["execution_type"] == "TRADE" for e in events[1:])
     trades = [e for e in events if e["execution_type"] == "TRADE"]
     exchange_trades = [
         t

@@ -121,3 +121,27 @@ def test_the_one_order_verbs_need_the_token_and_a_sane_id(vigil: Vigil) -> None:
         assert resp.status_code == 401
         bad = vigil.api(method, "/v1/orders/" + "a" * 40)
         assert bad.status_code == 422 and "bad client order id" in bad.json()["error"]
+
+
+def test_a_cancel_is_told_once_while_the_stream_and_the_poller_keep_reporting(
+    vigil: Vigil, client: VigilClient
+) -> None:
+    stream = client.events(kinds={"execution", "status"}, timeout=20)
+    placed = client.place("BTCUSDT", "BUY", "LIMIT", "0.001", RESTING)
+    cid = placed.client_order_id
+    told: list[str] = []
+    statuses_after_cancel = 0
+    for event in stream:
+        if event.kind == "execution" and event.data["client_order_id"] == cid:
+            told.append(event.data["execution_type"])
+            if event.data["execution_type"] == "NEW":
+                assert client.cancel(cid).accepted
+        elif event.kind == "status" and "CANCELED" in told:
+            # a status a second: by the second one the poller (every 0.3 s here) has read
+            # the exchange several times since; nothing it reads is told again
+            statuses_after_cancel += 1
+            if statuses_after_cancel == 2:
+                break
+    stream.close()
+    assert told == ["NEW", "CANCELED"]
+    assert sim_orders(vigil)[cid]["status"] == "CANCELED"
