@@ -10,6 +10,7 @@ from typing import Any
 
 from runtime.messages import StatusRequest
 from tests.conftest import Vigil, audited, wait_audited, wait_for
+from vigil_client import VigilClient
 
 
 def sim_order(vigil: Vigil, cid: str) -> dict[str, Any] | None:
@@ -33,8 +34,20 @@ def test_an_order_older_than_the_limit_is_cancelled_and_audited(
 ) -> None:
     vigil = vigil_factory(policy={"max_order_age_s": 1.0})
     vigil.wait_green()
-    cid = resting_buy(vigil)
-    wait_for(lambda: (sim_order(vigil, cid) or {}).get("status") == "NEW", timeout=5)
+    # a strategy places a resting order through the native API and follows its events
+    client = VigilClient.from_data_dir(vigil.system.data_dir)
+    stream = client.events(kinds={"execution"}, timeout=15)
+    below = (vigil.system.book.book.prices["BTCUSDT"] * Decimal("0.97")).quantize(Decimal("0.01"))
+    cid = client.place("BTCUSDT", "BUY", "LIMIT", "0.001", str(below)).client_order_id
+    told = []
+    for event in stream:  # reported to the strategy as CANCELED, the normal way
+        if event.data["client_order_id"] == cid:
+            told.append(event.data["execution_type"])
+            if event.data["execution_type"] == "CANCELED":
+                break
+    stream.close()
+    client.close()
+    assert told == ["NEW", "CANCELED"]
     # cancelled by Vigil, on the exchange (its true state) and in the book
     wait_for(lambda: (sim_order(vigil, cid) or {}).get("status") == "CANCELED", timeout=10)
     wait_for(lambda: book_state(vigil, cid) == "CANCELED", timeout=5)
