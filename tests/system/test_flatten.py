@@ -251,7 +251,16 @@ def test_nothing_is_sold_while_an_order_of_ours_may_still_be_open(
     assert unknown.accepted, unknown.reason
     book = vigil.system.book.book
     wait_for(lambda: book.orders[unknown.client_order_id].state.value == "UNKNOWN", timeout=5)
-    resp = vigil.api("POST", "/v1/flatten", {"confirm": True, "reason": "in doubt", "timeout_s": 1})
+    answers: list[Any] = []
+    body = {"confirm": True, "reason": "in doubt", "timeout_s": 2}
+    first = threading.Thread(target=lambda: answers.append(vigil.api("POST", "/v1/flatten", body)))
+    first.start()
+    wait_audited(vigil, "flatten_started", reason="in doubt")
+    # one flatten at a time: a second one while the first waits is refused
+    second = vigil.api("POST", "/v1/flatten", {"confirm": True, "reason": "twice"})
+    assert second.status_code == 409 and "already running" in second.json()["error"]
+    first.join()
+    resp = answers[0]
     report = resp.json()
     assert resp.status_code == 502 and report["ok"] is False
     assert (
