@@ -32,6 +32,7 @@ from domain.flatten import Holding, plan_flatten
 from domain.money import plain
 from exchange.contract import ExchangeError
 from runtime.messages import FlattenCancel, FlattenSell, FlattenView, Halt, PollNow
+from storage import StoreError
 
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
@@ -148,7 +149,10 @@ class Flatten:
         if gate.state.is_red:
             return
         why = f"emergency flatten: {self.reason}"
-        gate.trip_red(why, "operator")  # at once, as a halt
+        try:
+            gate.trip_red(why, "operator")  # at once, as a halt
+        except StoreError as exc:  # RED holds in memory; the latch's disk is the store's report
+            self.report["notes"].append(f"RED could not be made durable: {exc}")
         self.system.directory.tell("breaker", Halt(reason=why, source="flatten"), sender="flatten")
 
     # ------------------------------------------------------------------ cancels
@@ -213,7 +217,7 @@ class Flatten:
         if holdings is None:
             return
         plan = plan_flatten(holdings)
-        self.report["notes"] = list(plan.notes)
+        self.report["notes"].extend(plan.notes)
         for d in plan.dust:
             dust = {"symbol": d.symbol, "quantity": plain(d.quantity), "reason": d.reason}
             self.report["dust"].append(dust)

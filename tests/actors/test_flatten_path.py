@@ -38,3 +38,16 @@ def test_a_market_sell_may_take_the_flatten_path() -> None:
 def test_nothing_else_may(side: Side, type: OrderType) -> None:
     refusal = flatten_refusal(request(side, type))
     assert refusal is not None and "only MARKET SELL" in refusal
+
+
+def test_only_the_brokers_flatten_handler_uses_the_flatten_path() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    callers = sorted(
+        str(p.relative_to(root))
+        for package in ("actors", "assembly", "control", "runtime", "supervision", "strategies")
+        for p in (root / package).rglob("*.py")
+        if "send_flatten(" in p.read_text()
+    )
+    assert callers == ["actors/order_broker/flatten.py", "actors/order_broker/wire.py"]
