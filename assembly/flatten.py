@@ -113,6 +113,7 @@ class Flatten:
             self.system.directory.tell("rest_poller", PollNow(), sender="flatten")
 
     def run(self) -> tuple[int, dict[str, Any]]:
+        began = time.monotonic()
         gate = self.system.gate
         self.system.audit(
             "flatten_started",
@@ -136,6 +137,7 @@ class Flatten:
         self.trip_red()  # RED stays latched whatever happened meanwhile
         self.report["breaker"] = gate.state.level.value
         self.report["ok"] = not self.errors
+        self.report["elapsed_s"] = round(time.monotonic() - began, 3)
         if self.errors:
             self.system.audit("flatten_failed", **self.report)
             status = FAILED
