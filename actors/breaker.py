@@ -133,12 +133,12 @@ class Breaker(VigilActor):
             )
         now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, detail=message.detail))
-        self._assess(now)
+        self._assess(now, (message.kind,))
 
     def on_sample(self, message: BreakerSample) -> None:
         now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
-        self._assess(now)
+        self._assess(now, (message.kind,))
 
     def on_tick(self, message: BreakerTick) -> None:
         now = mono_ms()
@@ -180,10 +180,11 @@ class Breaker(VigilActor):
         if self.ctx.gate.trip_red(reason, source):
             self.audit("breaker_red", reason=reason, source=source)
 
-    def _assess(self, now: int) -> None:
+    def _assess(self, now: int, kinds: tuple[str, ...] | None = None) -> None:
         """Apply the rules' verdicts: RED when a rule starts to mean RED, YELLOW while a
-        YELLOW cause is active, GREEN again once every cause has cooled down."""
-        a = self.rules.evaluate(now)
+        YELLOW cause is active, GREEN again once every cause has cooled down. Evidence of
+        ``kinds`` re-judges the rules it feeds; the tick (``kinds`` None) judges them all."""
+        a = self.rules.evaluate(now, kinds)
         for v in a.started:
             level, value = v.level.value, str(v.value)
             self.audit("breaker_rule", rule=v.rule, level=level, value=value, reason=v.reason)
@@ -192,7 +193,7 @@ class Breaker(VigilActor):
         for v in a.started:
             if v.level is Level.RED:
                 self._red(v.reason, f"rule:{v.rule}")
-        for v in a.yellow:
+        for v in a.yellow_seen:  # (a rule not judged now was noted when it last was)
             self.cool_down.note(v.rule, v.reason, now)
         causes = self.cool_down.active(now)
         # what YELLOW allows is published before YELLOW itself: an intent that sees the
