@@ -45,6 +45,7 @@ from exchange.contract import StreamState
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms
 from runtime.messages import (
+    BreakerEvidence,
     BreakerInput,
     BreakerSample,
     BreakerTick,
@@ -73,6 +74,7 @@ class Breaker(VigilActor):
     handlers = {
         BreakerInput: "on_input",
         BreakerSample: "on_sample",
+        BreakerEvidence: "on_evidence",
         BreakerTick: "on_tick",
         ReconciliationDone: "on_reconciliation",
         Halt: "on_halt",
@@ -139,6 +141,17 @@ class Breaker(VigilActor):
         now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
         self._assess(now, (message.kind,))
+
+    def on_evidence(self, message: BreakerEvidence) -> None:
+        """Each piece in turn, as its own input or sample: observed, audited (an event not
+        of liveness) and judged by the rules it feeds, so a rule crossing on any piece
+        acts as it would have, whatever follows it in the batch."""
+        now = mono_ms()
+        for s in message.signals:
+            if s.value is None and s.kind not in LIVENESS_KINDS:
+                self.audit("breaker_input", input=s.kind, detail=s.detail, source=message.sender)
+            self.rules.observe(Evidence(s.kind, now, s.value, s.detail))
+            self._assess(now, (s.kind,))
 
     def on_tick(self, message: BreakerTick) -> None:
         now = mono_ms()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from domain.admission import Refusal
 from domain.breaker import Level
 from domain.breaker_rules import EvidenceKind
+from domain.evidence import Signal
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -318,6 +319,16 @@ class BreakerSample(Message):
     kind: EvidenceKind
     value: Decimal
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerEvidence(Message):
+    """Any subsystem → breaker: several pieces of evidence gathered by one handling (a
+    fill's slippage with the risk samples it moved, …), in order; each is judged as its
+    own ``BreakerInput`` (``value`` None) or ``BreakerSample`` would be — one message
+    instead of one per piece."""
+
+    signals: tuple[Signal, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

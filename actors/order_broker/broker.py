@@ -39,8 +39,7 @@ from runtime.messages import (
     AccountEvent,
     BookSnapshotRequest,
     BreakerChanged,
-    BreakerInput,
-    BreakerSample,
+    BreakerEvidence,
     CancelAll,
     InFlightRequest,
     IntentDecision,
@@ -82,6 +81,8 @@ class OrderBroker(VigilActor):
     }
 
     def started(self) -> None:
+        self.evidence_out: list[Signal] = []  # for the breaker, sent after each message
+        self.gathering = False  # handling a message: evidence waits for its end
         services = self.ctx.services
         self.settings = services.settings
         self.adapter = services.adapter
@@ -138,14 +139,28 @@ class OrderBroker(VigilActor):
 
     def evidence(self, kind: EvidenceKind, detail: str) -> None:
         """One event for the breaker's rules (which say what it means)."""
-        self.tell("breaker", BreakerInput(kind=kind, detail=detail))
+        self.signal([Signal(kind, detail)])
 
     def signal(self, signals: list[Signal]) -> None:
-        for s in signals:
-            if s.value is None:
-                self.evidence(s.kind, s.detail)
-            else:
-                self.tell("breaker", BreakerSample(kind=s.kind, value=s.value, detail=s.detail))
+        """Events and samples for the breaker's rules: gathered while a message is handled
+        and told at its end, in order, as one ``BreakerEvidence`` (a fill's slippage and
+        the risk samples it moved are one message, not three); at once outside one."""
+        self.evidence_out.extend(signals)
+        if not self.gathering:
+            self.send_evidence()
+
+    def send_evidence(self) -> None:
+        if self.evidence_out:
+            signals, self.evidence_out = tuple(self.evidence_out), []
+            self.tell("breaker", BreakerEvidence(signals=signals))
+
+    def _dispatch(self, message: Any) -> Any:
+        self.gathering = True
+        try:
+            return super()._dispatch(message)
+        finally:  # (a handler that crashed: what it found still goes)
+            self.gathering = False
+            self.send_evidence()
 
     def report_unknown(self) -> None:
         self.signal([unknown_orders(self.state.unknown_since)])

@@ -25,6 +25,7 @@ from config.settings import VigilSettings
 from domain.admission import Refusal
 from domain.book import Market, OrderState
 from domain.breaker_rules import EvidenceKind
+from domain.evidence import Signal
 from exchange.binance import BinanceSpotAdapter
 from exchange.contract import AccountPosition, Balance, OrderStatus
 from runtime.actor import ActorContext, Services
@@ -32,6 +33,7 @@ from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import (
     AccountEvent,
+    BreakerEvidence,
     BreakerInput,
     BreakerSample,
     Message,
@@ -107,10 +109,15 @@ class Harness:
         wait_for(arrived, timeout=5)
         return found[0]
 
-    def evidence(self, kind: EvidenceKind) -> list[BreakerInput | BreakerSample]:
-        return [
-            m for m in self.told if isinstance(m, BreakerInput | BreakerSample) and m.kind == kind
-        ]
+    def evidence(self, kind: EvidenceKind) -> list[BreakerInput | BreakerSample | Signal]:
+        """Every piece of evidence of ``kind`` the breaker was told, alone or in a batch."""
+        pieces: list[BreakerInput | BreakerSample | Signal] = []
+        for m in list(self.told):
+            if isinstance(m, BreakerEvidence):
+                pieces.extend(m.signals)
+            elif isinstance(m, BreakerInput | BreakerSample):
+                pieces.append(m)
+        return [p for p in pieces if p.kind == kind]
 
     def on_exchange(self, cid: str) -> int:
         return sum(1 for o in self.sim.state()["orders"] if o["clientOrderId"] == cid)
