@@ -6,10 +6,11 @@ Each line: ``ts`` (end of handling, epoch s), ``sender``, ``receiver``, ``type``
 and, at level ``detail``, ``fields`` (the message's public fields, stringified).
 
 An actor only puts a small dict on an in-process queue; the trace's writer thread takes
-whatever has queued up (up to ``BATCH`` records), turns each into JSON and writes them with
-one write and one flush through a ``RotatingFileHandler`` (``rotation`` size, ``retention``
-old files: ``trace.jsonl.1`` …; the size is checked before every line). Under a flood of
-messages the cost per record is its JSON, not a system call.
+what has queued up (up to ``BATCH`` records, every ``BATCH_PAUSE_S``), turns each into JSON
+and writes them with one write and one flush through a ``RotatingFileHandler``
+(``rotation`` size, ``retention`` old files: ``trace.jsonl.1`` …; the size is checked
+before every line). Under a flood of messages the cost per record is its JSON, not a
+system call.
 Secrets never reach the trace: messages carry none (credentials live in the adapter).
 
 The trace is a diagnostic, not durable state: a record that cannot be written (a full
@@ -51,7 +52,8 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 REPORT_EVERY_S = 60.0  # while trace writes fail: one warning, then a count this often
-BATCH = 1000  # records written (and flushed) at once at most
+BATCH = 5000  # records written (and flushed) at once at most
+BATCH_PAUSE_S = 0.02  # the writer's pause between two batches
 _STOP = object()  # the writer thread's last item
 
 
@@ -67,6 +69,8 @@ class _TraceFileHandler(logging.handlers.RotatingFileHandler):
         self._failing = False
         self._next_report = 0.0
         self._report_lock = threading.Lock()
+        self._looked_at: object = None  # the stream whose file was looked at
+        self._regular = False  # that file is a regular one (only such a file is rotated)
 
     def write_lines(self, lines: list[str]) -> None:
         """Write a batch: one flush, the rotation size checked before each line (only a
@@ -76,7 +80,9 @@ class _TraceFileHandler(logging.handlers.RotatingFileHandler):
             if self.stream is None:
                 self.stream = self._open()
             stream = self.stream
-            rotate = self.maxBytes > 0 and os.path.isfile(self.baseFilename)
+            if stream is not self._looked_at:  # (one stat per file opened, not per batch)
+                self._looked_at, self._regular = stream, os.path.isfile(self.baseFilename)
+            rotate = self.maxBytes > 0 and self._regular
             stream.seek(0, 2)
             pos = stream.tell()
             chunk: list[str] = []
@@ -87,6 +93,7 @@ class _TraceFileHandler(logging.handlers.RotatingFileHandler):
                     chunk = []
                     self.doRollover()  # closes and reopens self.stream
                     stream, pos = self.stream, 0
+                    self._looked_at = stream
                 chunk.append(line + "\n")
                 pos += size
             stream.write("".join(chunk))
@@ -164,6 +171,7 @@ class MessageTrace:
         self.path = path
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._closing = threading.Event()
         self._handler: _TraceFileHandler | None = None
         if self.level != "off" and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,6 +204,9 @@ class MessageTrace:
                 handler.write_lines(lines)
             if stop:
                 return
+            # let a flood gather into bigger batches (fewer writes and wake-ups); a record
+            # is on disk within about this long, and close() writes out what is queued
+            self._closing.wait(BATCH_PAUSE_S)
 
     def record(
         self, receiver: str, message: Any, started: float, ended: float, outcome: str = "ok"
@@ -234,6 +245,7 @@ class MessageTrace:
         if writer is None:
             return
         self._queue.put(_STOP)
+        self._closing.set()
         writer.join()
         if self._handler is not None:
             try:
