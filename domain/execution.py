@@ -69,19 +69,33 @@ class LatencyStats:
     def percentile(self, symbol: str, leg: str, p: float) -> float | None:
         return percentile(list(self.samples.get((symbol, leg), ())), p)
 
-    def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
-        """symbol → leg → {count, p50, p95, p99, max}, for the status and the audit trail."""
+    def summary(
+        self, symbol: str | None = None
+    ) -> dict[str, dict[str, dict[str, float | int | None]]]:
+        """symbol → leg → {count, p50, p95, p99, max}, for the status and the audit trail
+        (of ``symbol`` alone, when given)."""
         out: dict[str, dict[str, dict[str, float | int | None]]] = {}
-        for (symbol, leg), values in sorted(self.samples.items()):
-            data = list(values)
-            out.setdefault(symbol, {})[leg] = {
-                "count": len(data),
-                "p50": percentile(data, 50),
-                "p95": percentile(data, 95),
-                "p99": percentile(data, 99),
-                "max": max(data) if data else None,
-            }
+        for (name, leg), values in sorted(self.samples.items()):
+            if symbol is None or name == symbol:
+                out.setdefault(name, {})[leg] = _figures(values)
         return out
+
+
+def _figures(values: Sequence[float]) -> dict[str, float | int | None]:
+    """{count, p50, p95, p99, max} of ``values`` (nearest rank), sorting them once."""
+    ordered = sorted(values)
+    n = len(ordered)
+
+    def rank(p: int) -> float | None:
+        return ordered[max(1, math.ceil(p / 100 * n)) - 1] if n else None
+
+    return {
+        "count": n,
+        "p50": rank(50),
+        "p95": rank(95),
+        "p99": rank(99),
+        "max": ordered[-1] if n else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,16 +255,13 @@ class ExecutionTracker:
             return None
         return self.latency.percentile(symbol, "place_ack", 95)
 
-    def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
-        """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""
-        out = self.latency.summary()
-        for symbol, values in sorted(self.slippage.items()):
-            data = list(values)
-            out.setdefault(symbol, {})["slippage_bps"] = {
-                "count": len(data),
-                "p50": percentile(data, 50),
-                "p95": percentile(data, 95),
-                "p99": percentile(data, 99),
-                "max": max(data) if data else None,
-            }
+    def summary(
+        self, symbol: str | None = None
+    ) -> dict[str, dict[str, dict[str, float | int | None]]]:
+        """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}
+        (of ``symbol`` alone, when given: what an order's quality record carries)."""
+        out = self.latency.summary(symbol)
+        for name, values in sorted(self.slippage.items()):
+            if symbol is None or name == symbol:
+                out.setdefault(name, {})["slippage_bps"] = _figures(values)
         return out

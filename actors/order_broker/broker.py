@@ -404,7 +404,7 @@ class OrderBroker(VigilActor):
             self.audit(
                 "execution_quality",
                 **quality.as_dict(),
-                latency=evidence.execution.summary().get(order.symbol, {}),
+                latency=evidence.execution.summary(order.symbol).get(order.symbol, {}),
             )
 
     def _risk(self) -> None:
