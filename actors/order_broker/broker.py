@@ -152,7 +152,7 @@ class OrderBroker(VigilActor):
     def send_evidence(self) -> None:
         if self.evidence_out:
             signals, self.evidence_out = tuple(self.evidence_out), []
-            self.tell("breaker", BreakerEvidence(signals=signals))
+            self.tell("breaker", BreakerEvidence(signals=signals, sender=self.name))
 
     def _dispatch(self, message: Any) -> Any:
         self.gathering = True
