@@ -55,6 +55,13 @@ def decode_json(text: str | bytes, what: str) -> Any:
         raise MalformedPayload(f"{what}: not JSON ({len(text)} bytes)") from None
 
 
+#: decimal strings already converted (Decimal is immutable): a stream repeats the same few
+#: ("0.00000000", an order's price and quantity in each of its reports); forgotten whole
+#: when full, so it stays small
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_KEPT = 4096
+
+
 class _Reader:
     def __init__(self, data: object, what: str) -> None:
         if not isinstance(data, Mapping):
@@ -101,12 +108,20 @@ class _Reader:
 
     def amount(self, key: str) -> Decimal:
         value = self.raw(key)
-        if not isinstance(value, str):
+        if type(value) is str:
+            known = _DECIMALS.get(value)
+            if known is not None:
+                return known
+        elif not isinstance(value, str):
             raise self.fail(key, f"expected a decimal string, got {type(value).__name__}")
         try:
-            return to_decimal(value, key)
+            result = to_decimal(value, key)
         except MoneyError:
             raise self.fail(key, "not a decimal string") from None
+        if len(_DECIMALS) >= _DECIMALS_KEPT:
+            _DECIMALS.clear()
+        _DECIMALS[value] = result
+        return result
 
     def opt_amount(self, key: str) -> Decimal | None:
         return None if self.data.get(key) is None else self.amount(key)

@@ -234,3 +234,16 @@ def test_redactor_scrubs_signatures_keys_and_secrets() -> None:
     )
     assert "abcdef" not in text and "kee-value" not in text and "sekret-value" not in text
     assert "ff'" not in text
+
+
+def test_a_decimal_string_seen_before_is_the_same_amount_and_a_bad_one_stays_bad() -> None:
+    """The parser keeps the decimal strings it converted: a repeat gives the same value;
+    a float or a malformed string is refused however often it comes."""
+    first = parse.balances({"balances": [{"asset": "BTC", "free": "0.50000000", "locked": "0"}]})
+    again = parse.balances({"balances": [{"asset": "BTC", "free": "0.50000000", "locked": "0"}]})
+    assert first["BTC"].free == again["BTC"].free == Decimal("0.5")
+    for _ in range(2):
+        with pytest.raises(MalformedPayload, match="free"):
+            parse.balances({"balances": [{"asset": "BTC", "free": 0.5, "locked": "0"}]})
+        with pytest.raises(MalformedPayload, match="free"):
+            parse.balances({"balances": [{"asset": "BTC", "free": "1_000", "locked": "0"}]})
