@@ -47,8 +47,11 @@ def size_in_bytes(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # (made once)
+
+
 def _line(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, default=str, separators=(",", ":"))
+    return _ENCODE(entry)
 
 
 REPORT_EVERY_S = 60.0  # while trace writes fail: one warning, then a count this often
@@ -272,11 +275,14 @@ def read_trace(path: Path) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r.get("started") or 0)
 
 
+_ORDER_PATHS = (("client_order_id",), ("report", "order_client_id"), ("status", "client_order_id"))
+
+
 def order_of(message: Any) -> str | None:
     """The client order id a message is about, if any (for ``trace --order``)."""
-    for path in ("client_order_id", "report.order_client_id", "status.client_order_id"):
+    for path in _ORDER_PATHS:
         value: Any = message
-        for part in path.split("."):
+        for part in path:
             value = getattr(value, part, None)
         if isinstance(value, str) and value:
             return value
