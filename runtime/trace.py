@@ -276,11 +276,17 @@ def read_trace(path: Path) -> list[dict[str, Any]]:
 
 
 _ORDER_PATHS = (("client_order_id",), ("report", "order_client_id"), ("status", "client_order_id"))
+_PATHS_OF: dict[type, tuple[tuple[str, ...], ...]] = {}  # message type → the paths it has
 
 
 def order_of(message: Any) -> str | None:
     """The client order id a message is about, if any (for ``trace --order``)."""
-    for path in _ORDER_PATHS:
+    kind = type(message)
+    paths = _PATHS_OF.get(kind)
+    if paths is None:  # (a missing attribute costs an exception: looked for once per type)
+        paths = tuple(p for p in _ORDER_PATHS if hasattr(kind, p[0]))
+        _PATHS_OF[kind] = paths
+    for path in paths:
         value: Any = message
         for part in path:
             value = getattr(value, part, None)
