@@ -1,10 +1,12 @@
 """The control API: HTTP on loopback, ``Authorization: Bearer <token>``.
 
-``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
+``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET``/``DELETE
+/v1/orders/{client_order_id}`` (``control.orders``), ``GET /v1/balances``,
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
 operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
-``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``GET /v1/events``
+``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``POST /v1/flatten``
+(the emergency flatten, ``control.flatten``), ``GET /v1/events``
 (Server-Sent Events: order updates, fills, breaker changes, the status every second) and
 ``GET /`` (the status page: HTML with no data in it, the one answer without a token). The token is
 compared in constant time; a missing or wrong one gets 401 and is audited; too many from
@@ -30,8 +32,9 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from control import page
+from control import flatten, page
 from control.metrics import registry as metrics_registry
+from control.orders import OrderRoutes
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
@@ -58,10 +61,12 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
 MAX_TEXT = 500  # characters of a reason or an operator name
 RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
-EVENT_KINDS = frozenset({"order", "fill", "breaker"})  # what GET /v1/events forwards
+# what GET /v1/events forwards (``execution``/``account``: as the gateway's user stream)
+EVENT_KINDS = frozenset({"order", "fill", "breaker", "execution", "account"})
 
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
+    Refusal.FILTER: 422,
     Refusal.DUPLICATE: 409,
     Refusal.BREAKER: 409,
     Refusal.STORAGE: 409,
@@ -73,9 +78,10 @@ class OrderBody(BaseModel):
 
     symbol: str = Field(min_length=1, max_length=20)
     side: str = Field(pattern="^(BUY|SELL)$")
-    type: str = Field(pattern="^(LIMIT|MARKET)$")
+    type: str = Field(pattern="^(LIMIT|MARKET|LIMIT_MAKER)$")
     quantity: Decimal
     price: Decimal | None = None
+    time_in_force: str | None = Field(default=None, pattern="^(GTC|IOC|FOK)$")  # LIMIT only
     client_order_id: str | None = Field(default=None, pattern=r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
     @field_validator("quantity", "price", mode="before")
@@ -130,6 +136,7 @@ class ControlServer:
         r.add_get("/v1/status", self.status)
         r.add_post("/v1/orders", self.post_order)
         r.add_get("/v1/orders", self.get_orders)
+        OrderRoutes(system).add_to(r)  # GET and DELETE /v1/orders/{client_order_id}
         r.add_get("/v1/balances", self.balances)
         r.add_post("/v1/halt", self.halt)
         r.add_post("/v1/reset", self.reset)
@@ -141,6 +148,7 @@ class ControlServer:
         r.add_post("/v1/reconcile", self.reconcile)
         r.add_get("/v1/events", self.events)
         r.add_get("/", self.page)
+        r.add_post("/v1/flatten", flatten.handler(self))
         self.status_every_s = 1.0  # GET /v1/events: a status event this often
         self.heartbeat_every_s = 15.0  # ... and a comment at least this often
         self._streams: set[asyncio.Event] = set()  # the open event streams' wake-ups
@@ -326,6 +334,7 @@ class ControlServer:
             quantity=body.quantity,
             price=body.price,
             client_order_id=body.client_order_id,
+            time_in_force=body.time_in_force,
             source="api",
         )
         decision = await self._call(lambda: self.system.ask("order_broker", intent))

@@ -6,7 +6,8 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 
 * ``opening``  — the exchange balances and last trade ids when the book first opened;
 * ``intent``   — an order Vigil is about to send (client order id, symbol, side, type,
-  quantity, price, source, the gates it passed, and ``audit_seq``: the sequence number
+  quantity, price, source, for a strategy's order its ``strategy``/``strategy_order_id``,
+  its ``time_in_force``, the gates it passed, and ``audit_seq``: the sequence number
   of its ``intent_accepted`` audit record). **Committed before the order can reach the
   wire** — the one disk flush on the order path; the audit record is group-committed;
 * ``audited``  — recovery re-wrote an intent's audit record a crash had lost, under a new
@@ -14,7 +15,9 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 * ``order``    — an order's state as the book now knows it (state, exchange id, executed);
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
-* ``resync``   — the operator replaced the balances with the exchange's.
+* ``resync``   — the operator replaced the balances with the exchange's;
+* ``cancel_requested`` — one order's cancel, before the wire sends it (who asked, why;
+  a record only: replay does not need it, the exchange's report brings CANCELED).
 
 Intents are durable at once; the other kinds are group-committed within
 ``flush_interval`` (they can also be re-learned from the exchange, which is what recovery
