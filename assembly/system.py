@@ -287,7 +287,7 @@ class VigilSystem:
 
     def _stream_frame(self, event: Any) -> None:
         """Adapter stream threads → the current ws_listener (whichever instance that is)."""
-        self.directory.tell("ws_listener", StreamFrame(event=event), sender="adapter")
+        self.directory.tell("ws_listener", StreamFrame(event=event, sender="adapter"))
 
     def _adapter_audit(self, record: AuditRecord) -> None:
         """Every exchange request and response (``audit.exchange_requests``), error and stream
