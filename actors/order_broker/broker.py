@@ -127,6 +127,7 @@ class OrderBroker(VigilActor):
             self.memory,
             self.generation,
             services.timings,
+            lanes=self.settings.exchange.wire_lanes,
         )
         self.trail = services.trail
         self.stale = stale.StaleSweep()  # policy.max_order_age_s
