@@ -80,6 +80,52 @@ ENDPOINTS: dict[str, Endpoint] = {
             "cancel_order", "DELETE", "/api/v3/order", 1, True, "cancel_order", idempotent=False
         ),
         Endpoint("open_orders", "GET", "/api/v3/openOrders", 6, True, "get_open_orders"),
+        Endpoint(
+            "new_oco",
+            "POST",
+            "/api/v3/orderList/oco",
+            1,
+            True,
+            "create_oco_order",
+            True,
+            idempotent=False,
+        ),
+        Endpoint(
+            "new_oto",
+            "POST",
+            "/api/v3/orderList/oto",
+            1,
+            True,
+            "v3_post_order_list_oto",
+            True,
+            idempotent=False,
+        ),
+        Endpoint(
+            "new_otoco",
+            "POST",
+            "/api/v3/orderList/otoco",
+            1,
+            True,
+            "v3_post_order_list_otoco",
+            True,
+            idempotent=False,
+        ),
+        Endpoint("query_order_list", "GET", "/api/v3/orderList", 4, True, "v3_get_order_list"),
+        Endpoint(
+            "cancel_order_list",
+            "DELETE",
+            "/api/v3/orderList",
+            1,
+            True,
+            "v3_delete_order_list",
+            idempotent=False,
+        ),
+        Endpoint(
+            "open_order_lists", "GET", "/api/v3/openOrderList", 6, True, "get_open_oco_orders"
+        ),
+        Endpoint(
+            "all_order_lists", "GET", "/api/v3/allOrderList", 20, True, "v3_get_all_order_list"
+        ),
         Endpoint("all_orders", "GET", "/api/v3/allOrders", 20, True, "get_all_orders"),
         Endpoint("my_trades", "GET", "/api/v3/myTrades", 20, True, "get_my_trades"),
         Endpoint("depth", "GET", "/api/v3/depth", 5, False, "get_order_book"),
