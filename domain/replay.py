@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from domain.book import Book, BookOrder, DayMark, Execution, Market, OrderState
+from domain.book import Book, BookOrder, BookOrderList, DayMark, Execution, Market, OrderState
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -38,7 +38,36 @@ def _order(body: dict[str, Any], default_source: str) -> BookOrder:
         strategy=body.get("strategy", ""),
         strategy_order_id=body.get("strategy_order_id"),
         time_in_force=body.get("time_in_force"),
+        # absent in journals written before stops and order lists
+        stop_price=_dec(body.get("stop_price")),
+        trailing_delta=body.get("trailing_delta"),
+        order_list=body.get("order_list"),
+        triggered=bool(body.get("triggered", False)),
     )
+
+
+def _order_list(body: dict[str, Any]) -> BookOrderList:
+    created = int(body.get("created_ms", 0))
+    return BookOrderList(
+        list_client_order_id=body["list_client_order_id"],
+        symbol=body["symbol"],
+        list_type=body["list_type"],
+        legs=dict(body["legs"]),
+        created_ms=created,
+        updated_ms=created,
+        source=body.get("source", ""),
+        strategy=body.get("strategy", ""),
+    )
+
+
+def _update_list(order_list: BookOrderList, body: dict[str, Any]) -> None:
+    if body.get("order_list_id") is not None:
+        order_list.order_list_id = int(body["order_list_id"])
+    order_list.contingency_type = body.get("contingency_type", "")
+    order_list.list_status_type = body.get("list_status_type", "")
+    order_list.list_order_status = body.get("list_order_status", "")
+    order_list.updated_ms = int(body.get("updated_ms", 0))
+    order_list.expiry_expected = {c: int(t) for c, t in body.get("expiry_expected", {}).items()}
 
 
 def replay(
@@ -57,6 +86,18 @@ def replay(
         elif kind == "intent":
             if body["client_order_id"] not in book.orders:
                 book.add_intent(_order(body, default_source=""))
+        elif kind == "list_intent":
+            if body["list_client_order_id"] not in book.order_lists:
+                legs = [_order(leg, default_source="") for leg in body["orders"]]
+                book.add_list_intent(_order_list(body), legs)
+        elif kind == "order_list":
+            order_list = book.order_lists.get(body["list_client_order_id"])
+            if order_list is None:
+                continue  # (never written without its intent first)
+            _update_list(order_list, body)
+            if order_list.order_list_id is not None:
+                key = (order_list.symbol, order_list.order_list_id)
+                book.list_by_id[key] = order_list.list_client_order_id
         elif kind == "order":
             order = book.orders.get(body["client_order_id"])
             if order is None:
@@ -66,6 +107,7 @@ def replay(
             order.executed_qty = Decimal(body["executed_qty"])
             order.cumulative_quote = Decimal(body.get("cumulative_quote", "0"))
             order.updated_ms = int(body.get("updated_ms", 0))
+            order.triggered = bool(body.get("triggered", False))
             if body.get("order_id") is not None:
                 learned = order.order_id is None
                 order.order_id = int(body["order_id"])
@@ -133,7 +175,52 @@ def _strategy_fields(order: BookOrder) -> dict[str, Any]:
         out["strategy_order_id"] = order.strategy_order_id
     if order.time_in_force is not None:
         out["time_in_force"] = order.time_in_force
+    if order.stop_price is not None:
+        out["stop_price"] = str(order.stop_price)
+    if order.trailing_delta is not None:
+        out["trailing_delta"] = order.trailing_delta
+    if order.order_list is not None:
+        out["order_list"] = order.order_list
+    if order.triggered:
+        out["triggered"] = True
     return out
+
+
+def list_intent_entry(
+    order_list: BookOrderList,
+    legs: list[BookOrder],
+    correlation_id: str,
+    audit_seq: int,
+    gates: list[str],
+) -> dict[str, Any]:
+    """An accepted order list, whole (the list and every leg's intent) in one entry, durable
+    before any of it can reach the wire."""
+    return {
+        "list_client_order_id": order_list.list_client_order_id,
+        "symbol": order_list.symbol,
+        "list_type": order_list.list_type,
+        "legs": dict(order_list.legs),
+        "created_ms": order_list.created_ms,
+        "source": order_list.source,
+        "strategy": order_list.strategy,
+        "orders": [intent_entry(leg, correlation_id, audit_seq, gates) for leg in legs],
+        "correlation_id": correlation_id,
+        "audit_seq": audit_seq,
+        "gates": gates,
+    }
+
+
+def order_list_entry(order_list: BookOrderList) -> dict[str, Any]:
+    """An order list's venue-side state (its id, list statuses, the expiries it expects)."""
+    return {
+        "list_client_order_id": order_list.list_client_order_id,
+        "order_list_id": order_list.order_list_id,
+        "contingency_type": order_list.contingency_type,
+        "list_status_type": order_list.list_status_type,
+        "list_order_status": order_list.list_order_status,
+        "updated_ms": order_list.updated_ms,
+        "expiry_expected": dict(order_list.expiry_expected),
+    }
 
 
 def fill_entry(ex: Execution) -> dict[str, Any]:
@@ -206,4 +293,6 @@ def change_entry(kind: str, payload: Any) -> tuple[str, dict[str, Any]] | None:
     if kind == "external":
         asset, delta = payload
         return "external", external_entry(asset, delta)
+    if kind == "order_list":
+        return "order_list", order_list_entry(payload)
     return None

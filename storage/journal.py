@@ -10,6 +10,11 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
   its ``time_in_force``, the gates it passed, and ``audit_seq``: the sequence number
   of its ``intent_accepted`` audit record). **Committed before the order can reach the
   wire** — the one disk flush on the order path; the audit record is group-committed;
+* ``list_intent`` — an order list (OCO/OTO/OTOCO) Vigil is about to send, whole: the
+  list (listClientOrderId, type, roles) and every leg's intent, in one entry, durable
+  before any of it reaches the wire;
+* ``order_list`` — an order list's state as the book now knows it (orderListId, list
+  statuses, the legs whose expiry it expects);
 * ``audited``  — recovery re-wrote an intent's audit record a crash had lost, under a new
   sequence number (client order id, audit_seq);
 * ``order``    — an order's state as the book now knows it (state, exchange id, executed);
