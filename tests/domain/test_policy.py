@@ -156,8 +156,25 @@ def test_a_market_buy_passes_and_has_no_fat_finger_gate() -> None:
         ({"symbol": "ETHUSDT"}, "symbol", "ETHUSDT is not allowed"),
         ({"side": "HOLD"}, "side", "bad side 'HOLD'"),
         ({"side": "buy"}, "side", "bad side 'buy'"),
-        ({"type": "STOP_LOSS_LIMIT"}, "type", "type STOP_LOSS_LIMIT not allowed"),
-        ({"type": "STOP_LOSS"}, "type", "type STOP_LOSS not allowed"),
+        ({"type": "OCO"}, "type", "type OCO not allowed"),
+        ({"type": "TRAILING"}, "type", "type TRAILING not allowed"),
+        (
+            {"type": "STOP_LOSS_LIMIT", "stop_price": D("59000")},
+            "trigger",
+            "BUY STOP_LOSS_LIMIT trigger 59000 is on the wrong side of the market 60000: it "
+            "must be above it (it would trigger at once)",
+        ),
+        (
+            {"type": "STOP_LOSS", "side": "SELL", "price": None, "stop_price": D("60000")},
+            "trigger",
+            "SELL STOP_LOSS trigger 60000 is on the wrong side of the market 60000: it "
+            "must be below it (it would trigger at once)",
+        ),
+        (
+            {"type": "STOP_LOSS", "stop_price": D("61000")},
+            "price",
+            "a STOP_LOSS order takes no price",
+        ),
         ({"quantity": D("0")}, "quantity", "quantity must be positive"),
         ({"quantity": D("-0.01")}, "quantity", "quantity must be positive"),
         ({"price": None}, "price", "a LIMIT needs a positive price"),
