@@ -22,6 +22,7 @@ from exchange.contract import (
     BalanceUpdate,
     BookTicker,
     ExecutionReport,
+    ListStatus,
     StreamState,
     StreamStatus,
     StreamTerminated,
@@ -30,6 +31,7 @@ from runtime.actor import VigilActor
 from runtime.messages import (
     AccountEvent,
     BreakerInput,
+    ListEvent,
     MarketPrice,
     OrderEvent,
     PollNow,
@@ -56,6 +58,8 @@ class WsListener(VigilActor):
         self.events += 1
         if isinstance(event, ExecutionReport):
             self.tell("order_broker", OrderEvent(report=event, via="ws"))
+        elif isinstance(event, ListStatus):
+            self.tell("order_broker", ListEvent(status=event, via="ws"))
         elif isinstance(event, AccountPosition | BalanceUpdate):
             self.tell("order_broker", AccountEvent(event=event))
         elif isinstance(event, BookTicker):

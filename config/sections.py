@@ -197,6 +197,8 @@ class BrokerSettings(_Section):
     on_start_existing: str = Field(default="halt", pattern="^(halt|adopt|cancel)$")
     unknown_query_interval_s: float = Field(default=0.5, gt=0)
     unknown_window_s: float = Field(default=15.0, gt=0)
+    # an OCO order's expiry (its partner executed) not reported within this: confirm by REST
+    list_expiry_grace_s: float = Field(default=2.0, gt=0)
     # a start after a crash, an OOM kill or a SIGKILL: RED until a person has looked
     on_unclean_restart: str = Field(default="red", pattern="^(red|resume)$")
 

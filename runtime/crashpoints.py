@@ -5,6 +5,8 @@ point costs one dictionary lookup.
 ``name:N`` crashes on the N-th time the point is reached. Points:
 ``after_intent_journaled`` (the intent is durable, the order not yet sent),
 ``after_send`` (the exchange accepted the order, its acknowledgment not yet processed),
+``after_list_journaled`` (an order list is durable, not yet sent), ``after_list_send``
+(the exchange accepted an order list, its answer not yet processed),
 ``partial_fill`` (a partial fill was just booked), ``during_reconciliation`` (the exchange
 was read, the comparison not yet made).
 """

@@ -18,7 +18,16 @@ from typing import Any
 
 from loguru import logger
 
-from actors.order_broker import cancels, executions, flatten, intake, queries, resync, stale
+from actors.order_broker import (
+    cancels,
+    executions,
+    flatten,
+    intake,
+    lists,
+    queries,
+    resync,
+    stale,
+)
 from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
@@ -52,10 +61,14 @@ from runtime.messages import (
     FlattenView,
     InFlightRequest,
     IntentDecision,
+    ListDecision,
+    ListEvent,
+    ListExpiryCheck,
     MarketPrice,
     OrderAbsent,
     OrderEvent,
     OrderIntent,
+    OrderListIntent,
     OrderSnapshot,
     OrdersQuery,
     ResyncRequest,
@@ -75,6 +88,9 @@ class OrderBroker(VigilActor):
     memory: BrokerMemory
     handlers = {
         OrderIntent: "on_intent",
+        OrderListIntent: "on_list_intent",
+        ListEvent: "on_list_event",
+        ListExpiryCheck: "on_list_expiry_check",
         SendOutcome: "on_send_outcome",
         OrderEvent: "on_order_event",
         OrderSnapshot: "on_order_snapshot",
@@ -114,6 +130,7 @@ class OrderBroker(VigilActor):
         self.book: Book = self.memory.book
         self.state = self.memory.state
         self.feed = ExecutionFeed(self.book.open_orders())
+        self.expiry_timer_armed = False  # an order-list expiry check is scheduled
         self.book.on_change = self._journal_change
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
@@ -196,9 +213,21 @@ class OrderBroker(VigilActor):
     def on_intent(self, intent: OrderIntent) -> IntentDecision:
         return intake.on_intent(self, intent)
 
+    def on_list_intent(self, intent: OrderListIntent) -> ListDecision:
+        return lists.on_list_intent(self, intent)
+
+    def on_list_event(self, message: ListEvent) -> None:
+        lists.on_list_event(self, message)
+
+    def on_list_expiry_check(self, message: ListExpiryCheck) -> None:
+        lists.on_expiry_check(self, message)
+
     # ------------------------------------------------------------------ send outcomes
 
     def on_send_outcome(self, message: SendOutcome) -> None:
+        if message.order_list:
+            lists.on_list_outcome(self, message)
+            return
         cid = message.client_order_id
         order = self.book.orders.get(cid)
         if order is None:
@@ -276,6 +305,7 @@ class OrderBroker(VigilActor):
         execution = executions.from_report(r, message.via)
         if execution is not None:
             self._fill(execution)
+        lists.after_report(self, order, r)
         self.check_reports()
         if order is not None and order.state is OrderState.PARTIALLY_FILLED:
             crash_point("partial_fill")
@@ -326,6 +356,8 @@ class OrderBroker(VigilActor):
     def on_order_snapshot(self, message: OrderSnapshot) -> None:
         s = message.status
         order = self.apply_status(s)
+        if order is not None and order.order_list is not None:
+            lists.watch_expiries(self)
         self.check_reports()
         if self._known(order):
             assert order is not None

@@ -20,6 +20,8 @@ from exchange.contract import (
     ExchangeError,
     NotSent,
     OrderAck,
+    OrderListRequest,
+    OrderListStatus,
     OrderRequest,
     OrderType,
     Rejected,
@@ -64,6 +66,12 @@ class Wire:
         to the gate: a MARKET SELL sent whatever the breaker says. Anything else sent this
         way is refused here, before the wire."""
         self._pool.submit(self._send, request, correlation_id, None, flatten=True)
+
+    def send_list(
+        self, request: OrderListRequest, correlation_id: str, taken_at: float | None = None
+    ) -> None:
+        """An order list, sent once as one request (its outcome names the list's id)."""
+        self._pool.submit(self._send_list, request, correlation_id, taken_at)
 
     def cancel(self, symbol: str, client_order_id: str) -> None:
         self._pool.submit(self._cancel, symbol, client_order_id)
@@ -115,6 +123,64 @@ class Wire:
         try:
             ack = self._adapter.place_order(request)
             crash_point("after_send")
+        except DuplicateClientOrderId as exc:
+            outcome(SendResult.UNKNOWN, f"duplicate client order id: {exc}", code=exc.code)
+        except NotSent as exc:
+            outcome(SendResult.NOT_SENT, str(exc), code=exc.code)
+        except Rejected as exc:
+            outcome(SendResult.REJECTED, str(exc), code=exc.code)
+        except UnknownOutcome as exc:
+            outcome(SendResult.UNKNOWN, str(exc), code=exc.code)
+        except ExchangeError as exc:
+            known = exc.code is not None
+            outcome(SendResult.REJECTED if known else SendResult.UNKNOWN, str(exc), code=exc.code)
+        except Exception as exc:  # we cannot tell whether it reached the exchange
+            outcome(SendResult.UNKNOWN, f"{type(exc).__name__}: {exc}")
+        else:
+            self._timings.place_to_ack.observe(time.monotonic() - sent)
+            outcome(SendResult.ACKED, ack=ack)
+        finally:
+            self._gate.end_send(cid)
+
+    def _send_list(
+        self, request: OrderListRequest, correlation_id: str, taken_at: float | None
+    ) -> None:
+        cid = request.list_client_order_id
+
+        def outcome(
+            result: SendResult,
+            detail: str = "",
+            ack: OrderListStatus | None = None,
+            code: int | None = None,
+        ) -> None:
+            self._directory.tell(
+                "order_broker",
+                SendOutcome(
+                    client_order_id=cid,
+                    outcome=result,
+                    detail=detail,
+                    ack=ack,
+                    code=code,
+                    answered_at=time.monotonic(),
+                    correlation_id=correlation_id,
+                    order_list=True,
+                ),
+                sender="wire",
+            )
+
+        if self._memory.owner != self._generation:
+            outcome(SendResult.REFUSED, "sent by a broker instance that has been replaced")
+            return
+        refusal = self._gate.begin_send(cid)
+        if refusal is not None:
+            outcome(SendResult.REFUSED, refusal)
+            return
+        sent = time.monotonic()
+        if taken_at is not None:
+            self._timings.intent_to_wire.observe(sent - taken_at)
+        try:
+            ack = self._adapter.place_order_list(request)
+            crash_point("after_list_send")
         except DuplicateClientOrderId as exc:
             outcome(SendResult.UNKNOWN, f"duplicate client order id: {exc}", code=exc.code)
         except NotSent as exc:

@@ -314,6 +314,19 @@ class Book:
             self._emit("order_list", order_list)
         return order_list
 
+    def refuse_list(self, list_client_order_id: str, now_ms: int) -> None:
+        """The exchange refused the list (or it never left): the list is REJECT, and each
+        leg the venue never acknowledged is REJECTED."""
+        order_list = self.order_lists[list_client_order_id]
+        for cid in order_list.leg_ids:
+            if self.orders[cid].order_id is None:
+                self.mark(cid, OrderState.REJECTED, now_ms)
+        if not order_list.done:
+            order_list.list_status_type = "RESPONSE"
+            order_list.list_order_status = "REJECT"
+            order_list.updated_ms = now_ms
+            self._emit("order_list", order_list)
+
     def _leg_changed(self, order: BookOrder, now_ms: int) -> None:
         """One leg changed: the expiry its OCO partner is due (or no longer due)."""
         order_list = self.list_of(order.client_order_id)

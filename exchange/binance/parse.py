@@ -424,6 +424,7 @@ def _execution_report(r: _Reader) -> ExecutionReport:
         last_quote_qty=r.amount("Y"),
         order_list_id=_list_id(r.opt_integer("g")),
         trailing_delta=r.opt_integer("d"),
+        is_working=None if r.data.get("w") is None else r.flag("w"),
     )
 
 

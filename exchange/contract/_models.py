@@ -339,6 +339,7 @@ class ExecutionReport(BaseModel):
     last_quote_qty: Amount
     order_list_id: int | None = None  # ``g``: the order list it belongs to (-1: None)
     trailing_delta: int | None = None  # ``d``, only on trailing stops
+    is_working: bool | None = None  # ``w``: on the book (a stop: True once triggered)
 
     @property
     def order_client_id(self) -> str:
