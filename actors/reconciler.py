@@ -23,6 +23,7 @@ from domain.reconciliation import (
     ExchangeOrder,
     ExchangeSnapshot,
     ExchangeTrade,
+    ListView,
     Result,
     Severity,
     Tolerances,
@@ -178,6 +179,15 @@ class Reconciler(VigilActor):
                 for o in open_orders
             ),
             trades=tuple(trades),
+            open_lists=tuple(
+                ListView(
+                    ol.list_client_order_id,
+                    ol.symbol,
+                    ol.order_list_id,
+                    tuple(o.client_order_id for o in ol.orders),
+                )
+                for ol in self.adapter.get_open_order_lists()  # weight 6
+            ),
         )
 
     def _advance_marks(self, exchange: ExchangeSnapshot, known: frozenset[tuple[str, int]]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from actors.order_broker.memory import BrokerMemory
 from domain.book import Book, BookOrder, Execution
 from domain.money import for_people, plain
-from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.reconciliation import InternalOrder, InternalSnapshot, ListView
 from domain.risk import equity_quote
 from runtime.messages import OrdersQuery
 
@@ -45,6 +45,14 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
             trades=book.trades_above(marks),
             markets={s: (m.base, m.quote) for s, m in book.markets.items()},
             live=frozenset(book.live),
+            order_lists={
+                ol.list_client_order_id: ListView(
+                    ol.list_client_order_id, ol.symbol, ol.order_list_id, tuple(ol.leg_ids)
+                )
+                for ol in book.order_lists.values()
+                if not ol.done and any(book.orders[c].is_open for c in ol.leg_ids)
+            },
+            list_legs={k: tuple(ol.leg_ids) for k, ol in book.order_lists.items()},
         ),
         "trade_floor": dict(floors),
     }

@@ -162,3 +162,15 @@ def test_a_foreign_order_list_turns_the_breaker_red(vigil: Vigil) -> None:
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=10)
     reason = vigil.system.gate.state.reason
     assert "never placed" in reason or "unknown" in reason.lower(), reason
+
+    # and the reconciliation names the list itself (CRITICAL), not only its orders
+    def list_finding() -> list[dict[str, Any]]:
+        return [
+            f
+            for r in audited(vigil, "reconciliation", result="CRITICAL")
+            for f in r["findings"]
+            if f["kind"] == "unknown_order_list"
+        ]
+
+    found = wait_for(list_finding, timeout=10)
+    assert "someone-else-oco" in found[0]["detail"]
