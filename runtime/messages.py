@@ -95,6 +95,8 @@ class OrderIntent(Message):
     price: Decimal | None = None
     client_order_id: str | None = None
     time_in_force: str | None = None  # "GTC" (LIMIT's default) | "IOC" | "FOK": LIMIT only
+    stop_price: Decimal | None = None  # a stop's trigger (STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT))
+    trailing_delta: int | None = None  # a trailing stop's distance, BIPS
     source: str = "api"
     # the gateway's key name; "" = the native API, an operator or the demo source
     strategy: str = ""

@@ -26,7 +26,8 @@ from domain.breaker import Level
 from domain.filters import SymbolFilters
 from domain.instance import client_order_id
 from domain.market_impact import FillEstimate, estimate_fill, protection_price
-from domain.policy import policy_input_from_book
+from domain.policy import TIF_TYPES, policy_input_from_book
+from domain.protective import STOPS
 from domain.replay import intent_entry
 from exchange.contract import ExchangeError, OrderRequest, TimeInForce
 from runtime.clock import mono_ms, now_ms
@@ -70,6 +71,10 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         if earlier is not None and earlier.is_open:
             duplicate = True
             why = f"{sid} is still open ({earlier.client_order_id})"
+    shape = stop_shape(intent.type, intent.stop_price, intent.trailing_delta)
+    if shape is not None:
+        admission = Admission((), intent.quantity, intent.price, Refusal.POLICY, f"policy: {shape}")
+        return refuse(broker, intent, cid, admission, sid=sid)
     now = now_ms()
     broker.journal_day(broker.state.risk.roll_day(broker.book, now))
     gate = broker.ctx.gate
@@ -85,6 +90,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         now_ms=now,
         price_clock_ms=mono_ms(),
         time_in_force=intent.time_in_force,
+        stop_price=intent.stop_price,
     )
     limits = intent.strategy_limits
     admission = admit(
@@ -107,7 +113,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     if not admission.accepted:
         return refuse(broker, intent, cid, admission, estimate=estimate, sid=sid)
     order_type, price = intent.type, admission.price
-    tif = TimeInForce(intent.time_in_force or "GTC") if order_type == "LIMIT" else None
+    tif = TimeInForce(intent.time_in_force or "GTC") if order_type in TIF_TYPES else None
     if estimate is not None and broker.settings.policy.market_as_limit_ioc:
         # the exchange itself cannot fill it worse than the protection price
         filters = filters_of(broker, intent.symbol)
@@ -129,6 +135,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         strategy=intent.strategy,
         strategy_order_id=sid,
         time_in_force=None if tif is None else tif.value,
+        stop_price=intent.stop_price,
+        trailing_delta=intent.trailing_delta,
     )
     verdicts = admission.verdict_dicts()
     record = intent_record(order, verdicts)
@@ -162,6 +170,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         client_order_id=cid,
         quantity=order.quantity,
         price=order.price,
+        stop_price=order.stop_price,
+        trailing_delta=order.trailing_delta,
         time_in_force=tif,
     )
     broker.state.counters["accepted"] += 1
@@ -175,6 +185,21 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         quantity=order.quantity,
         price=order.price,
     )
+
+
+def stop_shape(order_type: str, stop_price: Decimal | None, trailing: int | None) -> str | None:
+    """Why a stop's trigger fields do not fit its type (a stop needs a stop price or a
+    trailing delta, any other type takes neither), or None."""
+    triggered = stop_price is not None or trailing is not None
+    if order_type in STOPS and not triggered:
+        return f"a {order_type} needs a stop_price or a trailing_delta"
+    if order_type not in STOPS and triggered:
+        return f"a {order_type} takes no stop_price or trailing_delta"
+    if stop_price is not None and not (stop_price.is_finite() and stop_price > 0):
+        return "stop_price must be positive"
+    if trailing is not None and trailing <= 0:
+        return "trailing_delta must be positive"
+    return None
 
 
 def refuse(
