@@ -344,8 +344,8 @@ def policy_input_from_book(
     for s, pos in book.positions.items():
         mark = book.prices.get(s)
         exposure += pos.quantity * mark if mark is not None else pos.cost
-    for (_, side), value in notional.items():
-        if side == "BUY":
+    for (_, held_side), value in notional.items():  # (not ``side``: the intent's)
+        if held_side == "BUY":
             exposure += value
     buys = notional.get((symbol, "BUY"), Decimal(0))
     sells = notional.get((symbol, "SELL"), Decimal(0))

@@ -734,3 +734,16 @@ def test_a_reference_age_is_measured_on_the_prices_own_clock() -> None:
 
     wall = 1_700_000_000_000  # not the prices' clock
     assert buy_input(book, wall, price_clock_ms=6_500).reference_age_ms == 1_500
+
+
+def test_the_intents_side_survives_open_orders_of_the_other_side() -> None:
+    """A SELL judged while BUY orders are open stays a SELL (the exposure loop once rebound
+    ``side``: a protective sell was judged as a buy and refused under YELLOW)."""
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"BTC": D("1"), "USDT": D("100000")})
+    book.add_intent(BookOrder("b1", "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("59000")))
+    account = policy_input_from_book(
+        book, symbol="BTCUSDT", side="SELL", type="LIMIT", quantity=D("0.01"),
+        price=D("61000"), filters=FILTERS, now_ms=0,
+    )  # fmt: skip
+    assert account.side == "SELL" and account.total_exposure == D("590.00")
