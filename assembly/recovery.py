@@ -216,6 +216,8 @@ def backfill_intent_audit(
     for e in entries:
         if e.kind == "intent" and "audit_seq" in e.body:
             numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), e.body)
+        elif e.kind == "list_intent" and "audit_seq" in e.body:
+            numbered[e.body["list_client_order_id"]] = (int(e.body["audit_seq"]), e.body)
         elif e.kind == "audited" and e.body["client_order_id"] in numbered:
             _, body = numbered[e.body["client_order_id"]]
             numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), body)
@@ -226,11 +228,22 @@ def backfill_intent_audit(
     renumbered = []
     for cid, seq, body in lost:
         verdicts = [{"gate": g, "passed": True, "reason": ""} for g in body.get("gates", [])]
-        record = intent_record(book.orders[cid], verdicts)
+        kind = "intent_accepted"
+        if "list_client_order_id" in body:  # an order list: its record names every order
+            kind = "list_accepted"
+            order_list = book.order_lists[cid]
+            record: dict[str, Any] = {
+                "list_client_order_id": cid,
+                "list_type": order_list.list_type,
+                "symbol": order_list.symbol,
+                "roles": dict(order_list.legs),
+                "orders": [intent_record(book.orders[c], []) for c in order_list.leg_ids],
+                "verdicts": verdicts,
+            }
+        else:
+            record = intent_record(book.orders[cid], verdicts)
         record.update(recovered=True, lost_seq=seq, created_ms=body.get("created_ms"))
-        new_seq = trail.append(
-            "intent_accepted", record, cid=body.get("correlation_id"), actor="recovery"
-        )
+        new_seq = trail.append(kind, record, cid=body.get("correlation_id"), actor="recovery")
         renumbered.append((cid, new_seq))
     trail.flush()
     for cid, new_seq in renumbered:
