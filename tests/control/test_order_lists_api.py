@@ -139,3 +139,29 @@ def test_bad_and_crossing_lists_are_refused_whole(vigil: Vigil) -> None:
     )  # fmt: skip
     assert floats.status_code == 422 and "not floats" in floats.text
     assert vigil.sim.state()["order_lists"] == []
+
+
+def test_vigil_client_places_an_order_list_and_reads_the_refusal(vigil: Vigil) -> None:
+    from vigil_client import Refused, VigilClient
+
+    client = VigilClient.from_data_dir(vigil.system.data_dir)
+    try:
+        placed = client.place_order_list(
+            "OCO", S, side="SELL", quantity=Decimal("0.01"),
+            above={"type": "LIMIT_MAKER", "price": Decimal("61000")},
+            below={"type": "STOP_LOSS", "stop_price": "59000"},
+        )  # fmt: skip
+        assert set(placed.orders) == {"above", "below"}
+        wait_for(lambda: on_sim(vigil, placed.orders["below"]), timeout=5)
+        try:
+            client.place_order_list(
+                "OCO", S, side="SELL", quantity="0.01",
+                above={"type": "LIMIT_MAKER", "price": "58000"},
+                below={"type": "STOP_LOSS", "stop_price": "59000"},
+            )  # fmt: skip
+        except Refused as refused:
+            assert "bracket legs cross" in str(refused)
+        else:
+            raise AssertionError("a crossing bracket was accepted")
+    finally:
+        client.close()
