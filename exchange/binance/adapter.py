@@ -47,6 +47,7 @@ from exchange.contract import (
     Position,
     RateLimitEvent,
     Rejected,
+    ReplaceAck,
     StreamStatus,
     Trade,
     UserEvent,
@@ -230,29 +231,24 @@ class BinanceSpotAdapter:
         ``UnknownOutcome`` / ``DuplicateClientOrderId`` mean resolve with ``get_order``.
         """
         self._preflight(request)
-        params: dict[str, str] = {
-            "symbol": request.symbol,
-            "side": request.side.value,
-            "type": request.type.value,
-            "newClientOrderId": request.client_order_id,
-            "newOrderRespType": "FULL",
-        }
-        if request.quantity is not None:
-            params["quantity"] = wire_decimal(request.quantity)
-        if request.quote_order_qty is not None:
-            params["quoteOrderQty"] = wire_decimal(request.quote_order_qty)
-        if request.price is not None:
-            params["price"] = wire_decimal(request.price)
-        if request.stop_price is not None:
-            params["stopPrice"] = wire_decimal(request.stop_price)
-        if request.trailing_delta is not None:
-            params["trailingDelta"] = str(request.trailing_delta)
-        if request.time_in_force is not None:
-            params["timeInForce"] = request.time_in_force.value
+        params = self._order_params(request)
         answer = self.rest.call(
             ENDPOINTS["new_order"], params, client_order_id=request.client_order_id
         )
         return self._read("new_order", parse.order_ack, answer)  # type: ignore[no-any-return]
+
+    def cancel_replace(self, request: OrderRequest, *, cancel_client_order_id: str) -> ReplaceAck:
+        """Cancel ``cancel_client_order_id`` and place ``request`` in one request, mode
+        STOP_ON_FAILURE (never re-sent). ``Rejected`` code -2021: the cancel succeeded, the
+        new order failed; -2022: the cancel failed, the new order was not attempted."""
+        self._preflight(request)
+        params = self._order_params(request)
+        params["cancelReplaceMode"] = "STOP_ON_FAILURE"
+        params["cancelOrigClientOrderId"] = _checked_id(cancel_client_order_id)
+        answer = self.rest.call(
+            ENDPOINTS["cancel_replace"], params, client_order_id=request.client_order_id
+        )
+        return self._read("cancel_replace", parse.replace_ack, answer)  # type: ignore[no-any-return]
 
     # --- order lists ---------------------------------------------------------------------------
 
@@ -344,6 +340,29 @@ class BinanceSpotAdapter:
             params["listClientOrderId"] = _checked_id(list_client_order_id)
         if order_list_id is not None:
             params["orderListId"] = str(int(order_list_id))
+        return params
+
+    @staticmethod
+    def _order_params(request: OrderRequest) -> dict[str, str]:
+        params: dict[str, str] = {
+            "symbol": request.symbol,
+            "side": request.side.value,
+            "type": request.type.value,
+            "newClientOrderId": request.client_order_id,
+            "newOrderRespType": "FULL",
+        }
+        if request.quantity is not None:
+            params["quantity"] = wire_decimal(request.quantity)
+        if request.quote_order_qty is not None:
+            params["quoteOrderQty"] = wire_decimal(request.quote_order_qty)
+        if request.price is not None:
+            params["price"] = wire_decimal(request.price)
+        if request.stop_price is not None:
+            params["stopPrice"] = wire_decimal(request.stop_price)
+        if request.trailing_delta is not None:
+            params["trailingDelta"] = str(request.trailing_delta)
+        if request.time_in_force is not None:
+            params["timeInForce"] = request.time_in_force.value
         return params
 
     def _preflight(self, request: OrderRequest) -> None:

@@ -31,6 +31,7 @@ from exchange.contract import (
     OrderBookDepth,
     OrderListStatus,
     OrderStatus,
+    ReplaceAck,
     StreamTerminated,
     Trade,
     UnhandledEvent,
@@ -46,6 +47,7 @@ __all__ = [
     "order_ack",
     "order_list_status",
     "order_status",
+    "replace_ack",
     "server_time",
     "trade",
     "user_event",
@@ -288,6 +290,19 @@ def cancel_ack(data: object) -> CancelAck:
         client_order_id=r.text("clientOrderId"),
         state=r.text("status"),
         executed_qty=r.amount("executedQty"),
+    )
+
+
+def replace_ack(data: object) -> ReplaceAck:
+    """A cancel-replace whose halves both succeeded."""
+    r = _Reader(data, "cancelReplace")
+    if r.text("cancelResult") != "SUCCESS" or r.text("newOrderResult") != "SUCCESS":
+        raise r.fail("cancelResult", "a 200 answer with a failed half")
+    return _build(  # type: ignore[no-any-return]
+        ReplaceAck,
+        "cancelReplace",
+        cancel=cancel_ack(r.raw("cancelResponse")),
+        new_order=order_ack(r.raw("newOrderResponse")),
     )
 
 

@@ -77,6 +77,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint("query_order", "GET", "/api/v3/order", 4, True, "get_order"),
         Endpoint(
+            "cancel_replace",
+            "POST",
+            "/api/v3/order/cancelReplace",
+            1,
+            True,
+            "cancel_replace_order",
+            True,
+            idempotent=False,
+        ),
+        Endpoint(
             "cancel_order", "DELETE", "/api/v3/order", 1, True, "cancel_order", idempotent=False
         ),
         Endpoint("open_orders", "GET", "/api/v3/openOrders", 6, True, "get_open_orders"),

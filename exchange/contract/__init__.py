@@ -39,6 +39,7 @@ from exchange.contract._list_orders import (
     ListType,
     OrderListRequest,
     OrderListStatus,
+    ReplaceAck,
 )
 from exchange.contract._lists import (
     ContingencyType,
@@ -129,6 +130,7 @@ __all__ = [
     "RateLimitEvent",
     "RateLimited",
     "Rejected",
+    "ReplaceAck",
     "Side",
     "StreamState",
     "StreamStatus",

@@ -18,6 +18,8 @@ from exchange.contract._lists import (
 )
 from exchange.contract._models import (
     CLIENT_ORDER_ID_PATTERN,
+    CancelAck,
+    OrderAck,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -153,3 +155,14 @@ class OrderListStatus(BaseModel):
     @property
     def done(self) -> bool:
         return self.list_order_status is not ListOrderStatus.EXECUTING
+
+
+class ReplaceAck(BaseModel):
+    """Both halves of a cancel-replace succeeded (``POST /api/v3/order/cancelReplace``, mode
+    STOP_ON_FAILURE). A failure is a ``Rejected``: code -2021, the cancel succeeded and the
+    new order failed; -2022, the cancel failed and the new order was not attempted."""
+
+    model_config = _FROZEN
+
+    cancel: CancelAck
+    new_order: OrderAck

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from domain.filters import SymbolFilters
-from exchange.contract._list_orders import OrderListRequest, OrderListStatus
+from exchange.contract._list_orders import OrderListRequest, OrderListStatus, ReplaceAck
 from exchange.contract._models import (
     ApiRestrictions,
     Balance,
@@ -51,6 +51,10 @@ class ExchangeAdapter(Protocol):
         self, symbol: str, *, from_order_id: int | None = None, limit: int = 1000
     ) -> list[OrderStatus]:
         """Orders of ``symbol`` in any state from ``from_order_id`` on, oldest first."""
+        ...
+
+    def cancel_replace(self, request: OrderRequest, *, cancel_client_order_id: str) -> ReplaceAck:
+        """Cancel one order and place ``request`` in one venue request (STOP_ON_FAILURE)."""
         ...
 
     def place_order_list(self, request: OrderListRequest) -> OrderListStatus:

@@ -211,3 +211,34 @@ def test_a_stop_needs_a_trigger_and_a_limit_takes_none() -> None:
             symbol=S, side="SELL", type="LIMIT", quantity="1", price="1", trailing_delta=10,
             client_order_id="a",
         )  # fmt: skip
+
+
+def test_cancel_replace_both_halves_and_the_failed_halves(sim: SimHandle) -> None:
+    from exchange.contract import Rejected
+
+    adapter, _ = make_adapter(sim)
+    try:
+        old = OrderRequest(
+            symbol=S, side="BUY", type="LIMIT", quantity="0.01", price="59000",
+            client_order_id=client_id("old"),
+        )  # fmt: skip
+        adapter.place_order(old)
+        new = old.model_copy(update={"client_order_id": client_id("new"), "price": D59100})
+        ack = adapter.cancel_replace(new, cancel_client_order_id=old.client_order_id)
+        assert ack.cancel.state is OrderState.CANCELED
+        assert ack.cancel.orig_client_order_id == old.client_order_id
+        assert ack.new_order.client_order_id == new.client_order_id
+        # the cancel fails (already cancelled): -2022, the new order not attempted
+        again = new.model_copy(update={"client_order_id": client_id("again")})
+        with pytest.raises(Rejected) as failed:
+            adapter.cancel_replace(again, cancel_client_order_id=old.client_order_id)
+        assert failed.value.code == -2022
+        statuses = {o["clientOrderId"]: o["status"] for o in sim.state()["orders"]}
+        assert statuses == {
+            old.client_order_id: "CANCELED", new.client_order_id: "NEW"
+        }  # fmt: skip
+    finally:
+        adapter.close()
+
+
+D59100 = Decimal("59100")
