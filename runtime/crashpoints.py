@@ -7,8 +7,9 @@ point costs one dictionary lookup.
 ``after_send`` (the exchange accepted the order, its acknowledgment not yet processed),
 ``after_list_journaled`` (an order list is durable, not yet sent), ``after_list_send``
 (the exchange accepted an order list, its answer not yet processed),
-``partial_fill`` (a partial fill was just booked), ``during_reconciliation`` (the exchange
-was read, the comparison not yet made).
+``after_replace_send`` (the exchange answered a cancel-replace, the answer not yet
+processed), ``partial_fill`` (a partial fill was just booked), ``during_reconciliation``
+(the exchange was read, the comparison not yet made).
 """
 
 from __future__ import annotations

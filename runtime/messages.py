@@ -122,6 +122,17 @@ class IntentDecision(Message):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceIntent(Message):
+    """Cancel-replace as one intent: cancel ``cancel_client_order_id`` (ours, open) and place
+    ``order`` instead, in one exchange request. Refused whole or journaled whole (one intent
+    entry naming the order it replaces). Answered with an ``IntentDecision`` (the new
+    order's)."""
+
+    cancel_client_order_id: str
+    order: OrderIntent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListLeg:
     """One order of an ``OrderListIntent`` (not a message: a part of one)."""
 

@@ -71,6 +71,7 @@ from runtime.messages import (
     OrderListIntent,
     OrderSnapshot,
     OrdersQuery,
+    ReplaceIntent,
     ResyncRequest,
     SendOutcome,
     SendResult,
@@ -89,6 +90,7 @@ class OrderBroker(VigilActor):
     handlers = {
         OrderIntent: "on_intent",
         OrderListIntent: "on_list_intent",
+        ReplaceIntent: "on_replace_intent",
         ListEvent: "on_list_event",
         ListExpiryCheck: "on_list_expiry_check",
         SendOutcome: "on_send_outcome",
@@ -212,6 +214,9 @@ class OrderBroker(VigilActor):
 
     def on_intent(self, intent: OrderIntent) -> IntentDecision:
         return intake.on_intent(self, intent)
+
+    def on_replace_intent(self, message: ReplaceIntent) -> IntentDecision:
+        return intake.on_intent(self, message.order, replacing=message.cancel_client_order_id)
 
     def on_list_intent(self, intent: OrderListIntent) -> ListDecision:
         return lists.on_list_intent(self, intent)

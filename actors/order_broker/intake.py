@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from actors.order_broker.cancels import ADOPTED
 from domain.admission import (
     Admission,
     Refusal,
@@ -21,7 +22,7 @@ from domain.admission import (
     check_market_impact,
     intent_record,
 )
-from domain.book import BookOrder
+from domain.book import BookOrder, OrderState
 from domain.breaker import Level
 from domain.filters import SymbolFilters
 from domain.instance import client_order_id
@@ -52,7 +53,12 @@ def new_strategy_order_id() -> str:
     return "".join(secrets.choice(_ID_CHARS) for _ in range(22))
 
 
-def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
+def on_intent(
+    broker: OrderBroker, intent: OrderIntent, *, replacing: str | None = None
+) -> IntentDecision:
+    """Admit, journal and send one intent; with ``replacing`` (a cancel-replace) the order
+    it replaces is named in the same journal entry and audit record, and both halves go in
+    one exchange request."""
     taken_at = time.monotonic()  # the start of vigil_intent_to_wire_seconds
     broker.state.counters["intents"] += 1
     instance = broker.ctx.services.instance
@@ -72,6 +78,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
             duplicate = True
             why = f"{sid} is still open ({earlier.client_order_id})"
     shape = stop_shape(intent.type, intent.stop_price, intent.trailing_delta)
+    if shape is None and replacing is not None:
+        shape = replace_refusal(broker, intent, replacing)
     if shape is not None:
         admission = Admission((), intent.quantity, intent.price, Refusal.POLICY, f"policy: {shape}")
         return refuse(broker, intent, cid, admission, sid=sid)
@@ -140,6 +148,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     )
     verdicts = admission.verdict_dicts()
     record = intent_record(order, verdicts)
+    if replacing is not None:
+        record["replaces"] = replacing
     if estimate is not None:
         record["market_estimate"] = estimate.as_dict()
         record["sent_as"] = f"{order_type} {tif.value}" if tif else order_type
@@ -153,6 +163,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         )
         gates = [v["gate"] for v in verdicts]
         entry = intent_entry(order, intent.correlation_id, audit_seq, gates)
+        if replacing is not None:  # both halves in the one write-ahead entry
+            entry["replaces"] = replacing
         broker.journal.append("intent", entry, durable=True)
     except StoreError as exc:
         gate.trip_red(f"durable storage failed: {exc}", "order_broker")
@@ -175,7 +187,10 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         time_in_force=tif,
     )
     broker.state.counters["accepted"] += 1
-    broker.wire.send(request, intent.correlation_id, taken_at)
+    if replacing is not None:
+        broker.wire.send_replace(request, replacing, intent.correlation_id, taken_at)
+    else:
+        broker.wire.send(request, intent.correlation_id, taken_at)
     return IntentDecision(
         accepted=True,
         client_order_id=cid,
@@ -185,6 +200,23 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         quantity=order.quantity,
         price=order.price,
     )
+
+
+def replace_refusal(broker: OrderBroker, intent: OrderIntent, replacing: str) -> str | None:
+    """Why ``replacing`` cannot be cancel-replaced by ``intent`` (it must be an order of ours,
+    acknowledged and open, on the same symbol), or None."""
+    old = broker.book.orders.get(replacing)
+    if old is None:
+        return f"cannot replace {replacing}: no such order"
+    if old.source in ADOPTED:
+        return f"cannot replace {replacing}: not placed by Vigil"
+    if old.symbol != intent.symbol:
+        return f"cannot replace {replacing}: it is on {old.symbol}, not {intent.symbol}"
+    if old.order_list is not None:
+        return f"cannot replace {replacing}: it is an order of list {old.order_list}"
+    if old.order_id is None or old.state not in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
+        return f"cannot replace {replacing}: it is {old.state.value}"
+    return None
 
 
 def stop_shape(order_type: str, stop_price: Decimal | None, trailing: int | None) -> str | None:

@@ -34,6 +34,12 @@ from runtime.gate import TradingGate
 from runtime.messages import AuditEvent, SendOutcome, SendResult
 from runtime.timings import Timings
 
+#: what a failed cancel-replace did (STOP_ON_FAILURE), by Binance's code
+REPLACE_HALVES = {
+    -2021: "the cancel succeeded, the new order failed",
+    -2022: "the cancel failed, the new order was not attempted",
+}
+
 
 class Wire:
     """Sends for one broker instance (``generation``), one at a time, in order."""
@@ -61,6 +67,14 @@ class Wire:
         """``taken_at``: when the broker took the intent in (monotonic seconds)."""
         self._pool.submit(self._send, request, correlation_id, taken_at)
 
+    def send_replace(
+        self, request: OrderRequest, replaces: str, correlation_id: str, taken_at: float | None
+    ) -> None:
+        """A cancel-replace: cancel ``replaces`` and place ``request`` in one exchange
+        request; the outcome is the new order's (the cancel's result follows through the
+        old order's own reports)."""
+        self._pool.submit(self._send, request, correlation_id, taken_at, replaces=replaces)
+
     def send_flatten(self, request: OrderRequest, correlation_id: str) -> None:
         """The emergency flatten's path (``actors.order_broker.flatten``), the one exception
         to the gate: a MARKET SELL sent whatever the breaker says. Anything else sent this
@@ -86,6 +100,7 @@ class Wire:
         taken_at: float | None = None,
         *,
         flatten: bool = False,
+        replaces: str | None = None,
     ) -> None:
         cid = request.client_order_id
 
@@ -121,14 +136,21 @@ class Wire:
         if taken_at is not None:
             self._timings.intent_to_wire.observe(sent - taken_at)
         try:
-            ack = self._adapter.place_order(request)
-            crash_point("after_send")
+            if replaces is None:
+                ack = self._adapter.place_order(request)
+                crash_point("after_send")
+            else:
+                ack = self._adapter.cancel_replace(
+                    request, cancel_client_order_id=replaces
+                ).new_order
+                crash_point("after_replace_send")
         except DuplicateClientOrderId as exc:
             outcome(SendResult.UNKNOWN, f"duplicate client order id: {exc}", code=exc.code)
         except NotSent as exc:
             outcome(SendResult.NOT_SENT, str(exc), code=exc.code)
         except Rejected as exc:
-            outcome(SendResult.REJECTED, str(exc), code=exc.code)
+            half = REPLACE_HALVES.get(exc.code or 0) if replaces is not None else None
+            outcome(SendResult.REJECTED, f"{half}: {exc}" if half else str(exc), code=exc.code)
         except UnknownOutcome as exc:
             outcome(SendResult.UNKNOWN, str(exc), code=exc.code)
         except ExchangeError as exc:
