@@ -37,13 +37,16 @@ def _order(body: dict[str, Any], default_source: str) -> BookOrder:
     )
 
 
-def replay(
-    entries: Iterable[tuple[str, dict[str, Any]]], markets: Mapping[str, Market]
-) -> tuple[Book, dict[str, int]]:
-    """The book and the trade floors (last trade id per symbol before the first opening)."""
-    book = Book(dict(markets))
-    floors: dict[str, int] = {}
-    for kind, body in entries:
+class Replayer:
+    """Applies entries one by one to a book (``replay`` in steps): the book may start
+    from a checkpoint (``domain.checkpoint.restore``) and go on with the entries after it."""
+
+    def __init__(self, book: Book, floors: dict[str, int] | None = None) -> None:
+        self.book = book
+        self.floors: dict[str, int] = dict(floors or {})
+
+    def apply(self, kind: str, body: dict[str, Any]) -> None:
+        book, floors = self.book, self.floors
         if kind == "opening":
             book.open({a: Decimal(v) for a, v in body["totals"].items()})
             floors.update({s: int(t) for s, t in body.get("trade_floor", {}).items()})
@@ -94,11 +97,32 @@ def replay(
             day = book.day  # moved by a deposit or withdrawal: the latest entry holds
             if day is not None and day.start_ms == int(body["start_ms"]):
                 day.peak_equity = Decimal(body["peak"])
-    for order in book.orders.values():
-        if order.state is OrderState.PENDING_NEW:
-            order.state = OrderState.UNKNOWN  # it may have reached the exchange
-    book.rebuild_live()
-    return book, floors
+        # "checkpoint" (read by recovery, not replayed), "audited": nothing to apply
+
+    def finish(self) -> tuple[Book, dict[str, int]]:
+        """The book as recovery hands it on: an intent never answered may have reached the
+        exchange (UNKNOWN); the live orders and their commitments rebuilt."""
+        book = self.book
+        for order in book.orders.values():
+            if order.state is OrderState.PENDING_NEW:
+                order.state = OrderState.UNKNOWN  # it may have reached the exchange
+        book.rebuild_live()
+        return book, self.floors
+
+
+def replay(
+    entries: Iterable[tuple[str, dict[str, Any]]],
+    markets: Mapping[str, Market],
+    *,
+    start: tuple[Book, dict[str, int]] | None = None,
+) -> tuple[Book, dict[str, int]]:
+    """The book and the trade floors (last trade id per symbol before the first opening);
+    from ``start`` (a book and floors restored from a checkpoint) when given, else from
+    an empty book."""
+    replayer = Replayer(Book(dict(markets))) if start is None else Replayer(*start)
+    for kind, body in entries:
+        replayer.apply(kind, body)
+    return replayer.finish()
 
 
 def order_entry(order: BookOrder) -> dict[str, Any]:
