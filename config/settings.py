@@ -383,6 +383,20 @@ class AuditSettings(_Section):
     )
 
 
+class JournalSettings(_Section):
+    checkpoint_every: int = Field(
+        default=10_000,
+        ge=100,
+        description="journal entries between checkpoints of the book (recovery replays at "
+        "most about this many after the latest one)",
+    )
+    archive: bool = Field(
+        default=True,
+        description="move the entries an older checkpoint covers to journal-archive-<seq>.db "
+        "beside the journal (kept, never deleted); false keeps every entry in journal.db",
+    )
+
+
 class TraceSettings(_Section):
     level: str = Field(default="summary", pattern="^(off|summary|detail)$")
     rotation: str = "20 MB"
@@ -410,6 +424,7 @@ class VigilSettings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     trace: TraceSettings = TraceSettings()
     audit: AuditSettings = AuditSettings()
+    journal: JournalSettings = JournalSettings()
 
     @model_validator(mode="after")
     def _live_limits_are_set(self) -> VigilSettings:

@@ -21,6 +21,7 @@ from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker_rules import EvidenceKind
+from domain.checkpoint import snapshot as checkpoint_snapshot
 from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
@@ -106,6 +107,8 @@ class OrderBroker(VigilActor):
             self.adapter, self.ctx.gate, self.ctx.directory, self.memory, self.generation
         )
         self.trail = services.trail
+        services.journal.archive = self.settings.journal.archive
+        self._checkpointed = 0  # the journal length at this instance's last checkpoint
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
@@ -331,6 +334,20 @@ class OrderBroker(VigilActor):
         self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
         if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
+        self.checkpoint_due()
+
+    def checkpoint_due(self) -> None:
+        """Every ``journal.checkpoint_every`` entries, the book as a ``checkpoint`` entry
+        (recovery restores it and replays only what follows). Looked at between messages
+        (a price, a reconciliation cycle), never inside an intent's path; the audit trail
+        is flushed first, so no intent the checkpoint covers can have lost its record."""
+        journal = self.ctx.services.journal
+        length = journal.last_seq + journal.pending
+        if length - self._checkpointed < self.settings.journal.checkpoint_every:
+            return
+        self.trail.flush()
+        self.journal.append("checkpoint", checkpoint_snapshot(self.book, self.memory.trade_floor))
+        self._checkpointed = length + 1
 
     def apply_status(self, status: OrderStatus) -> BookOrder | None:
         """Apply the exchange's view of one order to the book."""
@@ -412,6 +429,7 @@ class OrderBroker(VigilActor):
         """The book as plain, immutable data, for the reconciler (opened first)."""
         self.ensure_opened()
         self._risk()  # also here: prices may have moved since the last (throttled) sample
+        self.checkpoint_due()
         return queries.snapshot(self.memory, message.trade_marks)
 
     def on_in_flight_request(

@@ -19,12 +19,13 @@ from typing import Any
 
 from domain.book import Book, Market
 from domain.cancel_duty import CancelDuty
+from domain.checkpoint import CheckpointInvalid, restore
 from domain.evidence import OrderEvidence
 from domain.reconciliation import InternalOrder
 from domain.replay import replay
 from domain.risk import DayRisk
 from exchange.contract import OrderBookDepth
-from storage import Journal
+from storage import Journal, StoreError
 
 
 class StaleInstance(RuntimeError):
@@ -110,8 +111,14 @@ class BrokerMemory:
             self.state = BrokerState()
             journal.flush()
             with collector_paused():
-                entries = journal.load()
-                book, floors = replay(((e.kind, e.body) for e in entries), markets)
+                loaded = journal.load_recovery()
+                cp = loaded.checkpoint
+                try:
+                    start = None if cp is None else restore(cp.body, markets)
+                except CheckpointInvalid as exc:
+                    raise StoreError(f"journal checkpoint {cp.seq if cp else 0}: {exc}") from exc
+                entries = ((e.kind, e.body) for e in loaded.entries)
+                book, floors = replay(entries, markets, start=start)
             book.prices.update(old.prices)  # market data, not state: the latest mids carry over
             book.price_ms.update(old.price_ms)  # with when each was seen
             self._trade_floor.update(floors)
