@@ -14,7 +14,17 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 * ``order``    — an order's state as the book now knows it (state, exchange id, executed);
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
-* ``resync``   — the operator replaced the balances with the exchange's.
+* ``resync``   — the operator replaced the balances with the exchange's;
+* ``checkpoint`` — the book's full state as of this entry (``domain.checkpoint``), written
+  by the broker every ``journal.checkpoint_every`` entries, in one transaction like any
+  batch; its CRC covers its whole body.
+
+Recovery (``load_recovery``) reads the latest checkpoint that passes its checks (CRC,
+JSON) and only the entries after it; a damaged one is skipped for the one before it.
+Once a newer checkpoint is durable, the flusher moves every entry before the older of the
+newest two checkpoints to ``journal-archive-<first seq>.db`` beside the journal (copied
+and made durable there first, then deleted here; kept, never deleted by Vigil):
+``journal.db`` then starts at a checkpoint, and its seq is contiguous from there.
 
 Intents are durable at once; the other kinds are group-committed within
 ``flush_interval`` (they can also be re-learned from the exchange, which is what recovery
@@ -247,7 +257,8 @@ class Journal(GroupCommitted):
     # ---------------------------------------------------------------- reading
 
     def load(self) -> list[Entry]:
-        """Every entry in order, checked; raises ``JournalCorrupt`` naming the first bad one."""
+        """Every entry in order, checked (from entry 1, or from the checkpoint the file
+        starts at after an archive); raises ``JournalCorrupt`` naming the first bad one."""
         with self._commit_lock:
             try:
                 check = self._db.execute("PRAGMA quick_check").fetchone()
