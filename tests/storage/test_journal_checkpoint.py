@@ -22,7 +22,7 @@ from domain.book import Book
 from domain.checkpoint import restore, snapshot
 from domain.replay import Replayer, replay
 from runtime.gate import TradingGate
-from storage import AuditTrail, Journal, Store
+from storage import AuditTrail, Journal, Store, StoreError
 from storage.journal import JournalCorrupt, Loaded
 from tests.domain.test_checkpoint import fields
 
@@ -221,3 +221,32 @@ def test_a_sigkill_while_a_checkpoint_is_written_loses_nothing(tmp_path: Path) -
     assert loaded.checkpoint is None and len(loaded.entries) == 500
     expected, _ = replay(list(itertools.islice(journal_entries(), 500)), MARKETS)
     assert fields(book_of(loaded)) == fields(expected)
+
+
+class FailsToDelete(Journal):
+    """A crash between the archive's commit and the delete here, in effect."""
+
+    def _transaction(self, sql: str, rows: Any, what: str) -> None:
+        if sql.startswith("DELETE"):
+            raise StoreError("crashed before the delete")
+        super()._transaction(sql, rows, what)
+
+
+def test_an_archive_cut_short_before_the_delete_keeps_every_entry_once(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    write(path, 1_050, every=300)
+    cps = checkpoints(path)
+    failing = FailsToDelete(path)
+    with pytest.raises(StoreError):
+        failing.archive_covered()
+    failing.close()
+    journal = Journal(path)
+    assert journal.load()[0].seq == 1, "nothing deleted: the rows are in both files"
+    archive = journal.archive_covered()  # the next look moves the same rows to the same file
+    assert journal.load()[0].seq == cps[-2]
+    journal.close()
+    assert archive is not None
+    kept = sqlite3.connect(archive)
+    rows = [s for (s,) in kept.execute("SELECT seq FROM journal ORDER BY seq")]
+    kept.close()
+    assert rows == list(range(1, cps[-2]))
