@@ -23,7 +23,8 @@ Recovery (``load_recovery``) reads the latest checkpoint that passes its checks 
 JSON) and only the entries after it; a damaged one is skipped for the one before it.
 Once a newer checkpoint is durable, the flusher moves every entry before the older of the
 newest two checkpoints to ``journal-archive-<first seq>.db`` beside the journal (copied
-and made durable there first, then deleted here; kept, never deleted by Vigil):
+and made durable there first, then deleted here; kept, never deleted by Vigil; older
+checkpoints are dropped, not archived: the entries they were made from are):
 ``journal.db`` then starts at a checkpoint, and its seq is contiguous from there.
 
 Intents are durable at once; the other kinds are group-committed within
@@ -217,7 +218,8 @@ class Journal(GroupCommitted):
         """Move the entries the previous checkpoint covers (every entry before it) to
         ``journal-archive-<first seq>.db`` beside the journal; the newest two checkpoints
         and everything after the older one stay (a damaged newest checkpoint falls back to
-        the older one). Only checkpoints already committed count, and both must pass
+        the older one); older checkpoints are not archived (derived from the entries, and
+        each as large as the book). Only checkpoints already committed count, and both must pass
         their checksums. The rows are copied and made durable in the archive first, then
         deleted here: a crash between the two leaves them in both (the next archive of
         the same rows goes to the same file), never in neither. Returns the archive file
@@ -234,8 +236,12 @@ class Journal(GroupCommitted):
             first = db.execute("SELECT MIN(seq) FROM journal").fetchone()[0]
             if first is None or first >= cutoff:
                 return None
+            # every entry, but not the older checkpoints: derived from the entries, and
+            # each as large as the book (the archive would grow with their sum)
             rows = db.execute(
-                "SELECT seq, kind, body, crc FROM journal WHERE seq < ? ORDER BY seq", (cutoff,)
+                "SELECT seq, kind, body, crc FROM journal WHERE seq < ? AND kind != 'checkpoint'"
+                " ORDER BY seq",
+                (cutoff,),
             ).fetchall()
             target = self.path.with_name(f"journal-archive-{int(first):012d}.db")
             archive = open_db(target, "journal archive", [_SCHEMA])

@@ -136,7 +136,8 @@ def test_the_entries_an_older_checkpoint_covers_move_to_an_archive(tmp_path: Pat
     kept = sqlite3.connect(archive)
     rows = kept.execute("SELECT seq FROM journal ORDER BY seq").fetchall()
     kept.close()
-    assert [s for (s,) in rows] == list(range(1, cps[-2])), "every moved entry, kept"
+    moved = [s for s in range(1, cps[-2]) if s not in cps]
+    assert [s for (s,) in rows] == moved, "every moved entry kept (not the older checkpoints)"
     full, _ = replay([(k, b) for k, b in written if k != "checkpoint"], MARKETS)
     assert fields(book_of(loaded)) == fields(full)
     # and the newest checkpoint damaged after the move: the older one is still there
@@ -249,4 +250,4 @@ def test_an_archive_cut_short_before_the_delete_keeps_every_entry_once(tmp_path:
     kept = sqlite3.connect(archive)
     rows = [s for (s,) in kept.execute("SELECT seq FROM journal ORDER BY seq")]
     kept.close()
-    assert rows == list(range(1, cps[-2]))
+    assert rows == [s for s in range(1, cps[-2]) if s not in cps]
