@@ -11,7 +11,6 @@ python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [-
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import signal
@@ -105,6 +104,39 @@ def cmd_sim(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- main job
 
 
+class _StartProgress:
+    """While a start takes more than a second (a long journal to replay, a slow exchange,
+    the first reconciliation), one line a second says what it is doing."""
+
+    def __init__(self, system: Any) -> None:
+        self._system = system
+        self._began = time.monotonic()
+        self._started = False
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="start-progress", daemon=True).start()
+
+    def started(self) -> None:
+        """start() returned: what is left is the first reconciliation."""
+        self._started = True
+
+    def _phase(self) -> str | None:
+        system = self._system
+        if not self._started:
+            return str(getattr(system, "start_phase", "starting"))
+        gate = getattr(system, "gate", None)
+        if gate is None or gate.last_result_ms is not None:
+            return None  # the first reconciliation came back: started
+        return "waiting for the first reconciliation"
+
+    def _run(self) -> None:
+        while not self._done.wait(1.0):
+            phase = self._phase()
+            if phase is None:
+                return
+            elapsed = time.monotonic() - self._began
+            print(f"vigil: starting: {phase} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+
+
 def cmd_main(args: argparse.Namespace) -> int:
     # everything the main job creates is private to its user (files 0600, directories 0700)
     os.umask(0o077)
@@ -114,17 +146,27 @@ def cmd_main(args: argparse.Namespace) -> int:
     from assembly.system import VigilSystem
     from control.server import ControlServer
     from exchange.contract import UnsafeApiKey
+    from runtime.log_throttle import LogThrottle
     from strategies.demo import DemoSource
 
     settings = _settings(args)
     if settings.exchange.live and not args.live:
         return _fail("this profile trades real money: run it with --live")
     logger.remove()
-    logger.add(sys.stderr, level=args.log_level, format="{time:HH:mm:ss} {level} {message}")
+    logger.add(
+        sys.stderr,
+        level=args.log_level,
+        format="{time:HH:mm:ss} {level} {message}",
+        filter=LogThrottle(),  # the same line again within 10 s is counted, not printed
+    )
     system = VigilSystem(settings)
     stop = _signals(lambda: system.stop_phase)
     try:
-        system.start()
+        progress = _StartProgress(system)
+        try:
+            system.start()
+        finally:
+            progress.started()
         token = (
             settings.control.token.get_secret_value()
             if settings.control.token
@@ -191,12 +233,21 @@ def status_line(status: dict[str, Any]) -> str:
     balances = status.get("balances", {})
     money = " ".join(f"{a}={v}" for a, v in balances.items() if a in ("BTC", "USDT", "ETH"))
     alive = sum(1 for ok in actors.values() if ok)
+    pnl = status.get("risk", {}).get("daily_pnl")
+    today = "" if pnl is None else f" | P&L today {_quote(pnl)}"
     return (
         f"[{status['breaker']}] {status.get('reason') or 'ok'} | recon {recon.get('result')} | "
         f"orders {orders.get('total', '?')} open {orders.get('open', '?')} filled "
-        f"{orders.get('filled', '?')} | fills {status.get('fills', '?')} | {money} | "
+        f"{orders.get('filled', '?')} | fills {status.get('fills', '?')} | {money}{today} | "
         f"actors {alive}/{len(actors)}"
     )
+
+
+def _quote(amount: str) -> str:
+    """A quote-asset amount (USDT) at its precision: cents."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    return f"{Decimal(amount).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):f}"
 
 
 # ---------------------------------------------------------------------------- operator commands
@@ -208,7 +259,7 @@ def _control(args: argparse.Namespace) -> tuple[str, str]:
     settings = _settings(args)
     data_dir = settings.data_dir.resolve()
     url = args.url.rstrip("/") if args.url else _discovered_url(data_dir)
-    if args.url and not is_loopback(url) and urlsplit(url).scheme != "https":
+    if args.url and not url_is_loopback(url) and urlsplit(url).scheme != "https":
         print(f"vigil: warning: the control token goes to {url} unencrypted", file=sys.stderr)
     token_file = Path(args.token_file) if args.token_file else data_dir / "control.token"
     try:
@@ -239,7 +290,7 @@ def _discovered_url(data_dir: Path) -> str:
         url = control_url(json.loads(raw.decode("utf-8")))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise SystemExit(_fail(f"control.json in {data_dir} is malformed: {exc}", 1)) from None
-    if not is_loopback(url):
+    if not url_is_loopback(url):
         raise SystemExit(
             _fail(
                 f"control.json in {data_dir} points at {url}, which is not a loopback address: "
@@ -274,17 +325,12 @@ def control_url(document: Any) -> str:
     return url.rstrip("/")
 
 
-def is_loopback(url: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
+def url_is_loopback(url: str) -> bool:
+    """The URL's host is 127.0.0.0/8, ::1 or localhost."""
+    from config.sections import is_loopback
+
     host = urlsplit(url).hostname
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host is not None and is_loopback(host)
 
 
 def _call(

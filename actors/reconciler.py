@@ -10,6 +10,7 @@ cannot complete reports FAILED (a breaker input).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,15 @@ class Reconciler(VigilActor):
         return started
 
     def cycle(self) -> str:
-        """One reconciliation cycle (worker thread): fetch, compare, report."""
+        """One reconciliation cycle (worker thread), timed (the cycle histogram)."""
+        began = time.monotonic()
+        try:
+            return self._cycle()
+        finally:
+            self.ctx.services.timings.reconciliation_cycle.observe(time.monotonic() - began)
+
+    def _cycle(self) -> str:
+        """One reconciliation cycle: fetch, compare, report."""
         timeout = self.settings.supervision.ask_timeout_s * 3
         # the evidence is as old as its oldest read: a cycle that began before a RED trip
         # must not count as "a HEALTHY reconciliation after the trip"

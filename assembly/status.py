@@ -1,10 +1,12 @@
 """The status of one Vigil process, as ``GET /v1/status`` and ``run.py status`` show it:
 the breaker, whether trading is allowed, the reconciliation, the actors, the streams and
-the book's figures."""
+the book's figures, and the process's own (inboxes, journal, audit trail, exchange weight)
+that the metrics (``control.metrics``) expose too."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -61,8 +63,40 @@ def status(system: VigilSystem) -> dict[str, Any]:
             "unknown": sum(1 for o in orders if o["state"] == "UNKNOWN"),
         }
         out["orders_open_under_red"] = book["orders_open_under_red"]
-        for key in ("fills", "balances", "counters", "execution", "risk"):
+        for key in ("fills", "fills_by_symbol", "balances", "counters", "execution", "risk"):
             out[key] = book[key]
     except (pykka.Timeout, pykka.ActorDeadError) as exc:
         out["book_error"] = f"{type(exc).__name__}"
+    out.update(process_figures(system))
     return out
+
+
+def process_figures(system: VigilSystem) -> dict[str, Any]:
+    """The process's own figures: the reconciliation's age, the actors' inbox depths, the
+    journal, the audit trail's durability lag and the exchange's request weight."""
+    gate, now = system.gate, time.time()
+    last = gate.last_result_ms / 1000 if gate.last_result_ms is not None else system.started_at
+    inboxes = {}
+    for name in system.directory.names():
+        size = getattr(getattr(system.directory.ref(name), "actor_inbox", None), "qsize", None)
+        if size is not None:
+            inboxes[name] = int(size())
+    limits = system.adapter.limits
+    return {
+        # seconds since the last reconciliation result (since the start, before the first)
+        "reconciliation_age_s": round(max(0.0, now - last), 3),
+        "inboxes": inboxes,
+        "journal": {"entries": system.journal.last_seq, "pending": system.journal.pending},
+        "audit": {"pending": system.trail.pending, "lag_s": round(audit_lag(system, now), 3)},
+        "exchange_weight": {
+            "used_1m": limits.used_weight_1m,
+            "limit_1m": limits.weight_limit_1m,
+        },
+    }
+
+
+def audit_lag(system: VigilSystem, now: float) -> float:
+    """Seconds since the oldest audit record that is not durable yet was written (0 when
+    every record is on disk)."""
+    oldest = system.trail.oldest_pending_at()
+    return 0.0 if oldest is None else max(0.0, now - oldest)

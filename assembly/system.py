@@ -30,13 +30,15 @@ from assembly.instance import (
     remove_own_control_files,
     write_private,
 )
+from assembly.notifications import Context, Notifier, watch_incidents
 from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
 from config.settings import VigilSettings, exchange_credentials
-from domain.book import Market
+from domain.book import DAY_MS, Market
 from domain.breaker import BreakerState
 from domain.breaker_rules import EvidenceKind
 from domain.instance import new_tag
+from domain.notification import MAX_IDS
 from exchange.binance import AdapterConfig, BinanceSpotAdapter
 from exchange.contract import (
     AuditRecord,
@@ -49,6 +51,7 @@ from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
 from runtime.clock import now_ms
 from runtime.directory import Directory
+from runtime.events import EventBus, breaker_event
 from runtime.gate import TradingGate
 from runtime.messages import (
     AuditEvent,
@@ -76,6 +79,7 @@ class VigilSystem:
         self._own_simulator = False
         self.accepting = False
         self._stopped = False
+        self.start_phase = "starting"
         self.control: Any = None
         self.demo: Any = None
         self.started_at = time.time()
@@ -84,6 +88,7 @@ class VigilSystem:
         self.stop_phase = ""
         #: the steps of ``stop()`` that failed, each with its reason
         self.stop_failures: list[str] = []
+        self.events = EventBus()  # the live view (GET /v1/events): orders, fills, breaker
 
     # ------------------------------------------------------------------ start
 
@@ -91,6 +96,7 @@ class VigilSystem:
         settings = self.settings
         # one instance per data directory: locked before anything in it is opened or written
         # (raises AlreadyRunning, having written nothing), then made private
+        self.start_phase = "opening the data directory"
         self.instance = InstanceLock.acquire(self.data_dir)
         make_private(self.data_dir)
         self.store = Store(self.data_dir / "vigil.db")
@@ -104,6 +110,17 @@ class VigilSystem:
         self.gate = TradingGate(
             self.store, reconciliation_max_age_s=r.interval_s * r.max_age_intervals
         )
+        self.notifier = Notifier(
+            settings.notify,
+            settings.instance.name,
+            audit=self._notify_audit,
+            context=self._notify_context,
+            summary=self._daily_figures,
+            level=self.gate.state.level.value,
+        ).start()
+        if self.notifier.enabled:  # from here on, every breaker change and incident row
+            self.gate.subscribe(self.notifier.breaker_changed)
+            watch_incidents(self.store, self.notifier)
         self.trace = MessageTrace(
             self.data_dir / "trace" / "trace.jsonl",
             settings.trace.level,
@@ -129,6 +146,7 @@ class VigilSystem:
             for warning in key.warnings:
                 logger.warning("exchange key: {}", warning)
                 self.trail.append("key_warning", {"warning": warning}, actor="system")
+        self.start_phase = "reading the exchange's rules"
         filters = self._exchange_info()
         markets = {
             s: Market(s, f.base_asset, f.quote_asset)
@@ -136,6 +154,7 @@ class VigilSystem:
             if s in settings.exchange.symbols
         }
         self.markets = markets
+        self.start_phase = "replaying the journal"
         recovered = recover(
             self.data_dir,
             markets,
@@ -156,6 +175,8 @@ class VigilSystem:
             pid=os.getpid(),
         )
         self.recovered = {"entries": recovered.entries, "orders": recovered.orders}
+        if self.gate.state.is_red:  # latched from before this start: still nobody's all-clear
+            self.notifier.still_red(self.gate.state)
         self.breaker_memory = BreakerMemory()
         self.stream_health: dict[str, str] = {}
         self.directory = Directory()
@@ -172,6 +193,7 @@ class VigilSystem:
             book=self.book,
             board=lambda: breaker_memory.board,
             instance=self.store.instance_tag(new_tag),
+            events=self.events,
         )
         s = settings.supervision
         self.supervisor = Supervisor(
@@ -189,6 +211,7 @@ class VigilSystem:
         )
         self.ctx = self.supervisor.ctx
         self.gate.subscribe(self._on_breaker_change)
+        self.start_phase = "starting the actors"
         self.supervisor.start()
         self.adapter.start_user_stream(self._stream_frame, self._stream_frame)
         self.adapter.start_market_stream(list(markets), self._stream_frame, self._stream_frame)
@@ -296,6 +319,7 @@ class VigilSystem:
         )
 
     def _on_breaker_change(self, state: BreakerState) -> None:
+        self.events.publish("breaker", breaker_event(state))  # the live view, at once
         try:  # a state change of the breaker is on disk before the trip returns
             self.trail.append(
                 "breaker_state",
@@ -313,11 +337,52 @@ class VigilSystem:
 
     def _on_actor_failure(self, failure: Failure) -> None:
         logger.error("actor failure handled: {} {}", failure.name, failure.kind)
+        child = self.supervisor.children.get(failure.name)
+        restarted = child is not None and not child.given_up
+        self.notifier.restart(failure.name, failure.kind, failure.detail, restarted)
         self.directory.tell(
             "breaker",
             BreakerInput(kind=EvidenceKind.ACTOR_RESTART, detail=f"{failure.name} {failure.kind}"),
             sender="supervisor",
         )
+
+    # ------------------------------------------------------------------ notifications
+
+    def _notify_audit(self, kind: str, data: dict[str, Any]) -> None:
+        directory = getattr(self, "directory", None)  # none yet: recovery's incidents
+        event = AuditEvent(kind=kind, data=data)
+        if directory is None or not directory.tell("audit_logger", event, sender="notifier"):
+            self.trail.append(kind, data, actor="notifier")
+
+    def _notify_context(self) -> Context:
+        """The breaker, the last reconciliation and our open orders, for a message."""
+        gate, state = self.gate, self.gate.state
+        count: int | None = None
+        ids: tuple[str, ...] = ()
+        memory = getattr(self, "book", None)
+        if memory is not None:
+            live = list(memory.book.live)  # one C-level copy of another thread's dict
+            count, ids = len(live), tuple(live[:MAX_IDS])
+        return Context(
+            level=state.level.value,
+            reason=state.reason,
+            since_ms=state.since_ms,
+            reconciliation=gate.last_result,
+            reconciliation_ms=gate.last_result_ms,
+            open_orders=count,
+            open_order_ids=ids,
+        )
+
+    def _daily_figures(self, at_ms: int) -> dict[str, Any]:
+        """The UTC day of ``at_ms`` so far: its P&L (the broker's), orders, fills."""
+        book = self.book.book
+        start = at_ms - at_ms % DAY_MS
+        fills = sum(1 for e in list(book.executions.values()) if e.time_ms >= start)
+        try:
+            pnl = self.status().get("risk", {}).get("daily_pnl")
+        except Exception:
+            pnl = None
+        return {"pnl": pnl, "orders": book.intents_since(start), "fills": fills}
 
     def watch(self) -> None:
         """Who watches the watchers: called by the main thread (``run.py``). The supervisor's
@@ -405,6 +470,8 @@ class VigilSystem:
             step("cancelling open orders", lambda: self._cancel_open(timeout))
         if hasattr(self, "timers"):
             step("stopping the timers", self.timers.stop)
+        if hasattr(self, "notifier"):  # at most notify.shutdown_s; the rest is audited
+            step("stopping the notifications", self.notifier.stop)
         if hasattr(self, "directory"):
             step("flushing the audit trail", self._flush_audit)
         if self.control is not None:

@@ -65,6 +65,7 @@ FAULT_KINDS = (
     "balance_drift",
     "ws_disconnect",
     "stream_terminated",
+    "dangerous_key",
 )
 ACTOR_EVENTS = ("actor_raise", "actor_stop")
 PROCESS_EVENTS = ("sigkill",)
@@ -141,6 +142,11 @@ EXPECT: dict[str, Expect] = {
     ),
     "ws_disconnect": Expect("never", note="reconnect; the poller fills the gap"),
     "stream_terminated": Expect("never", note="resubscribe; the poller fills the gap"),
+    "dangerous_key": Expect(
+        "never",
+        note="read only at start-up (a start while armed is refused: tests/test_run_keys.py); "
+        "cleared before the next restart",
+    ),
     "actor_raise": Expect("always", ("crash", "actor_restarts"), note="InjectFault(raise)"),
     "actor_stop": Expect("always", ("dead", "actor_restarts"), note="ActorRef.stop()"),
     "sigkill": Expect("always", ("unclean stop at",), note="kill -9, restart: unclean stop"),

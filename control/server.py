@@ -4,11 +4,13 @@
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
 operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
-``POST /v1/reconcile`` (one reconciliation cycle now, and its result). The token is
+``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``GET /v1/events``
+(Server-Sent Events: order updates, fills, breaker changes, the status every second) and
+``GET /`` (the status page: HTML with no data in it, the one answer without a token). The token is
 compared in constant time; a missing or wrong one gets 401 and is audited; too many from
 one address within a minute get 429 for a minute (``control.throttle``). A body over
 64 KiB gets 413, a body nested too deeply to parse 400; every answer is JSON (but
-``/metrics``). Runs on its own thread.
+``/metrics``, ``/v1/events`` and ``/``). Runs on its own thread.
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from control import page
+from control.metrics import registry as metrics_registry
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
 from domain.money import plain
 from runtime.clock import now_ms
+from runtime.events import breaker_event
 from runtime.messages import (
     BreakerInput,
     CancelAll,
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
 MAX_TEXT = 500  # characters of a reason or an operator name
 RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
+EVENT_KINDS = frozenset({"order", "fill", "breaker"})  # what GET /v1/events forwards
 
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
@@ -104,41 +109,6 @@ class ReconcileBody(BaseModel):
     timeout_s: float = Field(default=RECONCILE_TIMEOUT_S, gt=0, le=120)
 
 
-class SystemCollector:
-    """Prometheus metrics read from the running system at scrape time."""
-
-    def __init__(self, system: VigilSystem) -> None:
-        self.system = system
-
-    def collect(self) -> Any:
-        status = self.system.status()
-        level = GaugeMetricFamily("vigil_breaker_level", "0 GREEN, 1 YELLOW, 2 RED")
-        level.add_metric([], {"GREEN": 0, "YELLOW": 1, "RED": 2}[status["breaker"]])
-        yield level
-        alive = GaugeMetricFamily("vigil_actor_alive", "1 if the actor runs", labels=["actor"])
-        for name, ok in status["actors"].items():
-            alive.add_metric([name], 1 if ok else 0)
-        yield alive
-        restarts = GaugeMetricFamily("vigil_actor_restarts", "restarts so far", labels=["actor"])
-        for name, count in status["restarts"].items():
-            restarts.add_metric([name], count)
-        yield restarts
-        orders = GaugeMetricFamily("vigil_orders", "orders in the book", labels=["kind"])
-        for kind, count in status.get("orders", {}).items():
-            orders.add_metric([kind], count)
-        yield orders
-        malformed = CounterMetricFamily(
-            "vigil_malformed_payloads", "exchange messages that failed to parse"
-        )
-        malformed.add_metric([], status["malformed_payloads"])
-        yield malformed
-        recon = GaugeMetricFamily(
-            "vigil_reconciliation_healthy", "1 if the last result was HEALTHY"
-        )
-        recon.add_metric([], 1 if status["reconciliation"]["result"] == "HEALTHY" else 0)
-        yield recon
-
-
 class ControlServer:
     def __init__(self, system: VigilSystem, host: str, port: int, token: str) -> None:
         self.system = system
@@ -148,8 +118,7 @@ class ControlServer:
         self._stopped: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self.registry = CollectorRegistry()
-        self.registry.register(SystemCollector(system))
+        self.registry = metrics_registry(system, self._status)
         c = system.settings.control
         self.throttle = AuthThrottle(c.auth_max_failures, c.auth_window_s, c.auth_block_s)
         self._tls: ssl.SSLContext | None = None
@@ -170,6 +139,11 @@ class ControlServer:
         r.add_get("/metrics", self.metrics)
         r.add_post("/v1/heartbeat", self.heartbeat)
         r.add_post("/v1/reconcile", self.reconcile)
+        r.add_get("/v1/events", self.events)
+        r.add_get("/", self.page)
+        self.status_every_s = 1.0  # GET /v1/events: a status event this often
+        self.heartbeat_every_s = 15.0  # ... and a comment at least this often
+        self._streams: set[asyncio.Event] = set()  # the open event streams' wake-ups
 
     def __repr__(self) -> str:
         return f"ControlServer({self.url!r})"
@@ -202,6 +176,8 @@ class ControlServer:
         try:
             await self._stopped.wait()
         finally:
+            for wake in list(self._streams):  # event streams end now, not at their next tick
+                wake.set()
             await runner.cleanup()
 
     def stop(self) -> None:
@@ -219,6 +195,8 @@ class ControlServer:
         remote = request.remote or ""
         if self.throttle.retry_after(remote) > 0:  # blocked: not even the right token helps
             return self._throttled(remote)
+        if request.path == "/" and request.method in ("GET", "HEAD"):
+            return await handler(request)  # the status page holds no data: no token needed
         header = request.headers.get("Authorization", "")
         given = header[7:].encode() if header.startswith("Bearer ") else b""
         if not hmac.compare_digest(given, self._token):
@@ -302,7 +280,20 @@ class ControlServer:
         else:
             keys = ("firing", "yellow_causes", "yellow_limits", "measures")
             out["breaker_rules"] = {k: detail.get(k) for k in keys}
+        out["equity"] = self._equity(out)
         return out
+
+    @staticmethod
+    def _equity(status: dict[str, Any]) -> dict[str, Any] | None:
+        """The equity as the status page charts it (from the broker's figures)."""
+        risk = status.get("risk") or {}
+        if risk.get("equity_quote") is None:
+            return None
+        return {
+            "quote": risk["equity_quote"],
+            "value": risk.get("equity"),
+            "unvalued_assets": risk.get("unvalued_assets", []),
+        }
 
     async def heartbeat(self, request: web.Request) -> web.Response:
         body = await self._body(request, Heartbeat)
@@ -453,3 +444,69 @@ class ControlServer:
     async def metrics(self, request: web.Request) -> web.Response:
         text = await self._call(lambda: generate_latest(self.registry))
         return web.Response(body=text, content_type="text/plain", charset="utf-8")
+
+    # ---------------------------------------------------------------- live view
+
+    async def page(self, request: web.Request) -> web.Response:
+        """The status page: static HTML (inline CSS and JS, no data); it asks for the token
+        and reads everything else from the token-guarded endpoints."""
+        body, headers = page.response()
+        return web.Response(body=body, headers=headers)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-Sent Events: the breaker state at once and on every change, order
+        updates and fills as the broker books them, the status (as ``GET /v1/status``)
+        every ``status_every_s``, a comment at least every ``heartbeat_every_s``. A client
+        that falls behind loses its oldest events (a ``dropped`` event says how many so
+        far), never slowing the broker; one that goes away is unsubscribed."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        sub = self.system.events.subscribe(wake=lambda: loop.call_soon_threadsafe(wake.set))
+        self._streams.add(wake)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        try:
+            await response.prepare(request)
+            await response.write(b": vigil events\n\n")
+            await response.write(sse("breaker", breaker_event(self.system.gate.state)))
+            next_status = next_beat = loop.time()
+            dropped = 0
+            while self._stopped is not None and not self._stopped.is_set():
+                wake.clear()
+                for event in sub.drain():
+                    if event.kind in EVENT_KINDS:
+                        await response.write(sse(event.kind, event.data))
+                if sub.dropped != dropped:
+                    dropped = sub.dropped
+                    await response.write(sse("dropped", {"count": dropped}))
+                if loop.time() >= next_status:
+                    next_status = loop.time() + self.status_every_s
+                    try:
+                        status = await self._call(self._status)
+                    except Exception as exc:  # the status is best effort; the stream goes on
+                        status = {"error": f"status failed: {type(exc).__name__}"}
+                    await response.write(sse("status", status))
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + self.heartbeat_every_s
+                    await response.write(b": keep-alive\n\n")
+                timeout = max(0.0, min(next_status, next_beat) - loop.time())
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            sub.close()
+            self._streams.discard(wake)
+        return response
+
+
+def sse(kind: str, data: Any) -> bytes:
+    """One Server-Sent Event (JSON on one ``data:`` line)."""
+    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()

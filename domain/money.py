@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from decimal import (
+    ROUND_HALF_EVEN,
     Context,
     Decimal,
     DecimalException,
@@ -83,6 +84,12 @@ def plain(value: Decimal) -> str:
     """A Decimal for people: exact, without trailing zeros or an exponent."""
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
+
+
+def for_people(value: Decimal, places: int = 8) -> str:
+    """An amount for a person to read: rounded half-even to ``places`` decimals (an average
+    or a P&L from a division can carry 26 digits), then ``plain``. Never for arithmetic."""
+    return plain(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN))
 
 
 def multiply(a: Decimal, b: Decimal) -> Decimal:

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Protocol
@@ -27,9 +27,11 @@ from domain.book import Market
 from domain.breaker_rules import BreakerBoard
 from exchange.contract import ExchangeAdapter
 from runtime.directory import Directory
+from runtime.events import EventBus
 from runtime.gate import TradingGate
 from runtime.inbox import ControlAwareInbox
 from runtime.messages import AuditEvent, Heartbeat, InjectFault, Message
+from runtime.timings import Timings
 from runtime.trace import MessageTrace
 from storage import AuditTrail, Journal, Store
 
@@ -67,6 +69,8 @@ class Services:
     book: BookView  # the broker's memory, read-only for the others
     board: Callable[[], BreakerBoard]  # what the breaker publishes now (YELLOW's causes)
     instance: str = ""  # this data dir's tag in every client order id (domain.instance)
+    timings: Timings = field(default_factory=Timings)  # latency histograms (the metrics)
+    events: EventBus = field(default_factory=EventBus)  # live order/fill/breaker view (UI)
 
 
 @dataclass(frozen=True)

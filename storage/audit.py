@@ -85,6 +85,11 @@ class AuditTrail(GroupCommitted):
             self._commit()
         return seq
 
+    def oldest_pending_at(self) -> float | None:
+        """When the oldest record not yet on disk was written (Unix time), or None."""
+        with self._lock:
+            return float(self._pending[0][1]) if self._pending else None
+
     def flush(self) -> int:
         """Commit what is pending; returns the last durable sequence number."""
         self._commit()

@@ -259,3 +259,17 @@ def test_a_second_ctrl_c_says_what_the_stop_is_still_waiting_for(
     assert "still stopping: cancelling open orders (1 left)" in line
     assert not main.said("Traceback", err=True) and not main.said("KeyboardInterrupt", err=True)
     assert main.said("vigil: stopped")
+
+
+def test_a_slow_start_says_what_it_is_doing_and_repeated_warnings_are_counted(
+    exchange: dict[str, str], tmp_path: Path, mains: list[Main]
+) -> None:
+    # the exchange's REST API is down for the first seconds: the start waits on its rules
+    outage = {"kind": "outage", "duration": 3}
+    requests.post(f"{exchange['rest']}/_sim/faults", json=outage, timeout=5).raise_for_status()
+    data_dir = tmp_path / "var"
+    main = Main(env_for(exchange, data_dir), data_dir)
+    mains.append(main)
+    assert main.said("vigil: starting: reading the exchange's rules (", err=True)
+    failures = [line for line in main.stderr if "exchangeInfo failed" in line]
+    assert len(failures) == 1, failures  # the same warning again within 10 s is counted

@@ -39,9 +39,11 @@ def vigil_env(info: dict[str, str], data_dir: Path) -> dict[str, str]:
         info,
         data_dir,
         demo__interval_s="0.2",
-        reconciliation__interval_s="0.5",
+        # within the simulator's 6,000 weight a minute with the demo's own calls (a cycle and
+        # a poll cost ~70 and ~13 weight): faster timers made Vigil throttle itself to RED
+        reconciliation__interval_s="1.0",
         reconciliation__grace_s="3",
-        poller__interval_s="0.3",
+        poller__interval_s="0.5",
     )
 
 
@@ -66,7 +68,8 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
         assert control["exchange"]["rest"] == exchange["rest"]
 
         # orders flow, the book reconciles, the breaker is GREEN
-        wait_for(lambda: len(sim_state()["trades"]) >= 3, timeout=20)
+        # (the demo backs off, doubling, until the first HEALTHY reconciliation allows it)
+        wait_for(lambda: len(sim_state()["trades"]) >= 3, timeout=45)
         wait_for(lambda: cli(env, "status")[1]["breaker"] == "GREEN", timeout=10)
         code, status = cli(env, "status")
         assert code == 0 and all(status["actors"].values())
@@ -104,12 +107,23 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
             return (recon["last_healthy_ms"] or 0) > red_since
 
         wait_for(healthy_since_red, timeout=15, interval=0.3)
+
+        def ghost_reports_seen() -> bool:
+            """The ghost's reports (its placement and its cancel) reached the broker: each is
+            a report of an order Vigil never placed, and one arriving after the reset would
+            rightly trip RED again (it did, on a loaded machine)."""
+            out = run_py(env, "audit", "--kind", "breaker_input", timeout=30).stdout
+            records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            ghost = [r for r in records if "ghost" in str(r.get("detail", ""))]
+            return len(ghost) >= 2
+
+        wait_for(ghost_reports_seen, timeout=15, interval=0.5)
         assert len(sim_state()["orders"]) == orders_at_red + 0, "nothing of ours was sent while RED"
         code, answer = cli(
             env, "reset", "--reason", "ghost order cancelled by its owner", "--confirm"
         )
         assert code == 0, answer
-        assert cli(env, "status")[1]["breaker"] == "GREEN"
+        wait_for(lambda: cli(env, "status")[1]["breaker"] == "GREEN", timeout=10)
         wait_for(lambda: len(sim_state()["orders"]) > orders_at_red + 2, timeout=10)
 
         # an order of ours rests on the book when the process is told to stop

@@ -104,7 +104,12 @@ class OrderBroker(VigilActor):
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
         self.wire = Wire(
-            self.adapter, self.ctx.gate, self.ctx.directory, self.memory, self.generation
+            self.adapter,
+            self.ctx.gate,
+            self.ctx.directory,
+            self.memory,
+            self.generation,
+            services.timings,
         )
         self.trail = services.trail
         services.journal.archive = self.settings.journal.archive
@@ -130,6 +135,7 @@ class OrderBroker(VigilActor):
         entry = change_entry(kind, payload)
         if entry is not None:
             self.journal.append(*entry)
+            self.ctx.services.events.publish(*entry)  # the live view; never blocks
 
     # ------------------------------------------------------------------ telling
 

@@ -7,6 +7,7 @@ the audit record queued and the journal entry durable — before the wire may se
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ def new_client_order_id(instance: str = "") -> str:
 
 
 def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
+    taken_at = time.monotonic()  # the start of vigil_intent_to_wire_seconds
     broker.state.counters["intents"] += 1
     cid = intent.client_order_id or new_client_order_id(broker.ctx.services.instance)
     now = now_ms()
@@ -125,7 +127,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         time_in_force=tif,
     )
     broker.state.counters["accepted"] += 1
-    broker.wire.send(request, intent.correlation_id)
+    broker.wire.send(request, intent.correlation_id, taken_at)
     return IntentDecision(
         accepted=True,
         client_order_id=cid,

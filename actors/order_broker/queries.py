@@ -4,14 +4,14 @@ execution quality, risk). Read-only: nothing here changes the book."""
 
 from __future__ import annotations
 
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from actors.order_broker.memory import BrokerMemory
 from domain.book import BookOrder
-from domain.money import plain
+from domain.money import for_people, plain
 from domain.reconciliation import InternalOrder, InternalSnapshot
 from domain.risk import equity_quote
 
@@ -51,7 +51,14 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
 
 def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
     book, state = memory.book, memory.state
+    quote = equity_quote(book) if book.markets else None
+    equity, unvalued = book.equity(quote) if quote is not None else (None, [])
+    fills = Counter((e.symbol, e.side) for e in book.executions.values())
+    fills_by_symbol: dict[str, dict[str, int]] = {}
+    for (symbol, side), count in sorted(fills.items()):
+        fills_by_symbol.setdefault(symbol, {})[side] = count
     return {
+        "fills_by_symbol": fills_by_symbol,
         # while RED: our orders still open (cancel-on-RED keeps at them), in flight or unknown
         "orders_open_under_red": sum(1 for _ in book.open_orders()) if red else 0,
         "orders": {
@@ -59,11 +66,11 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
                 "symbol": o.symbol,
                 "side": o.side,
                 "type": o.type,
-                "quantity": str(o.quantity),
-                "price": None if o.price is None else str(o.price),
+                "quantity": plain(o.quantity),
+                "price": None if o.price is None else plain(o.price),
                 "state": o.state.value,
                 "order_id": o.order_id,
-                "executed_qty": str(o.executed_qty),
+                "executed_qty": plain(o.executed_qty),
             }
             for cid, o in book.orders.items()
         },
@@ -72,9 +79,9 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
         "positions": {
             s: {
                 "quantity": str(p.quantity),
-                "average_entry": None if p.average_entry is None else str(p.average_entry),
-                "realized_pnl": str(p.realized_pnl),
-                "unrealized_pnl": str(p.unrealized(book.prices.get(s))),
+                "average_entry": None if p.average_entry is None else for_people(p.average_entry),
+                "realized_pnl": for_people(p.realized_pnl),
+                "unrealized_pnl": for_people(p.unrealized(book.prices.get(s))),
             }
             for s, p in book.positions.items()
         },
@@ -86,12 +93,15 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
         "risk": {
             "day_start_ms": book.day.start_ms if book.day else None,
             # null while today cannot be valued (not marked: a position has no price)
-            "daily_pnl": plain(book.daily_pnl(now_ms)) if book.day_marked(now_ms) else None,
+            "daily_pnl": for_people(book.daily_pnl(now_ms)) if book.day_marked(now_ms) else None,
             "peak_equity": None
             if book.day is None or book.day.peak_equity is None
-            else plain(book.day.peak_equity),
+            else for_people(book.day.peak_equity),
             "unknown_orders": len(state.unknown_since),
             # held but not in the equity (no {asset}{quote} price): dust, a fee asset
-            "unvalued_assets": book.equity(equity_quote(book))[1] if book.markets else [],
+            "unvalued_assets": unvalued,
+            # the balances valued in the first symbol's quote asset at the mids
+            "equity": None if equity is None else for_people(equity),
+            "equity_quote": quote,
         },
     }

@@ -26,6 +26,7 @@ from runtime.crashpoints import crash_point
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import AuditEvent, SendOutcome, SendResult
+from runtime.timings import Timings
 
 
 class Wire:
@@ -38,16 +39,21 @@ class Wire:
         directory: Directory,
         memory: BrokerMemory,
         generation: int,
+        timings: Timings | None = None,
     ) -> None:
         self._adapter = adapter
+        self._timings = timings or Timings()
         self._gate = gate
         self._directory = directory
         self._memory = memory
         self._generation = generation
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
 
-    def send(self, request: OrderRequest, correlation_id: str) -> None:
-        self._pool.submit(self._send, request, correlation_id)
+    def send(
+        self, request: OrderRequest, correlation_id: str, taken_at: float | None = None
+    ) -> None:
+        """``taken_at``: when the broker took the intent in (monotonic seconds)."""
+        self._pool.submit(self._send, request, correlation_id, taken_at)
 
     def cancel(self, symbol: str, client_order_id: str) -> None:
         self._pool.submit(self._cancel, symbol, client_order_id)
@@ -55,7 +61,9 @@ class Wire:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=False)
 
-    def _send(self, request: OrderRequest, correlation_id: str) -> None:
+    def _send(
+        self, request: OrderRequest, correlation_id: str, taken_at: float | None = None
+    ) -> None:
         cid = request.client_order_id
 
         def outcome(
@@ -85,7 +93,10 @@ class Wire:
         if refusal is not None:
             outcome(SendResult.REFUSED, refusal)
             return
-        self._memory.state.evidence.execution.sent(cid, time.monotonic())
+        sent = time.monotonic()
+        self._memory.state.evidence.execution.sent(cid, sent)
+        if taken_at is not None:
+            self._timings.intent_to_wire.observe(sent - taken_at)
         try:
             ack = self._adapter.place_order(request)
             crash_point("after_send")
@@ -103,6 +114,7 @@ class Wire:
         except Exception as exc:  # we cannot tell whether it reached the exchange
             outcome(SendResult.UNKNOWN, f"{type(exc).__name__}: {exc}")
         else:
+            self._timings.place_to_ack.observe(time.monotonic() - sent)
             outcome(SendResult.ACKED, ack=ack)
         finally:
             self._gate.end_send(cid)

@@ -1,13 +1,15 @@
-"""Connection plumbing shared by the endpoints: JSON responses, sending queued WebSocket
-messages in order, and cutting a connection abruptly as faults need it."""
+"""Connection plumbing shared by the endpoints: JSON responses, serving a WebSocket
+(queued messages sent in order, each frame received answered), and cutting a connection
+abruptly as faults need it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8"}
 
@@ -33,6 +35,26 @@ async def pump(ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) 
             await ws.send_str(dumps(item))
         except (ConnectionError, RuntimeError):
             return
+
+
+async def converse(
+    ws: web.WebSocketResponse,
+    queue: asyncio.Queue[dict[str, Any]],
+    answer: Callable[[str], dict[str, Any]],
+    on_close: Callable[[], object],
+) -> web.WebSocketResponse:
+    """Serve one WebSocket: queued messages go out in order (``pump``) while each text
+    frame received is answered by ``answer``; ``on_close`` runs when it ends."""
+    sender = asyncio.create_task(pump(ws, queue))
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            await ws.send_str(dumps(answer(msg.data)))
+    finally:
+        on_close()
+        sender.cancel()
+    return ws
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:

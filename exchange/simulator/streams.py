@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from exchange.simulator.connections import abort_ws, dumps, pump
+from exchange.simulator.connections import abort_ws, converse
 from exchange.simulator.engine import Engine
 from exchange.simulator.rendering import book_ticker
 
@@ -40,18 +40,14 @@ class MarketStreams:
         session = MarketSession(combined=combined)
         session.streams.update(s for s in raw.split("/") if s)
         self.sockets[ws] = session
-        sender = asyncio.create_task(pump(ws, session.queue))
         for symbol in self.engine.markets:
             self._push(session, symbol)
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                await ws.send_str(dumps(self._control(session, msg.data)))
-        finally:
-            self.sockets.pop(ws, None)
-            sender.cancel()
-        return ws
+        return await converse(
+            ws,
+            session.queue,
+            lambda text: self._control(session, text),
+            lambda: self.sockets.pop(ws, None),
+        )
 
     @staticmethod
     def _control(session: MarketSession, text: str) -> dict[str, Any]:

@@ -14,12 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from loguru import logger
 
 from exchange.simulator.auth import check_api_key, check_signature, check_timing, ws_payload
 from exchange.simulator.config import SimulatorConfig
-from exchange.simulator.connections import abort_ws, dumps, json_response, pump, running_loop
+from exchange.simulator.connections import (
+    abort_ws,
+    converse,
+    json_response,
+    running_loop,
+)
 from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError, mandatory
 from exchange.simulator.faults import Fault, FaultBook
@@ -130,16 +135,12 @@ class UserStreams:
         await ws.prepare(http)
         session = UserSession(connected_since=self.engine.server_time())
         self.sockets[ws] = session
-        sender = asyncio.create_task(pump(ws, session.queue))
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                await ws.send_str(dumps(self._request(session, msg.data)))
-        finally:
-            self.sockets.pop(ws, None)
-            sender.cancel()
-        return ws
+        return await converse(
+            ws,
+            session.queue,
+            lambda text: self._request(session, text),
+            lambda: self.sockets.pop(ws, None),
+        )
 
     def _request(self, session: UserSession, text: str) -> dict[str, Any]:
         request_id: Any = None

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from config.settings import BreakerSettings, ReconciliationSettings, VigilSettings
+from config.sections import BreakerSettings, ReconciliationSettings
+from config.settings import VigilSettings
 from domain.breaker import Level
 from domain.breaker_rules import (
     CATALOG,

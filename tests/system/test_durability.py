@@ -21,7 +21,10 @@ def test_a_full_audit_trail_trips_red_and_loses_no_acknowledged_record(
         if vigil.system.gate.state.is_red:
             break
     wait_for(lambda: vigil.system.gate.state.is_red, timeout=10)
-    assert "durable storage failed" in vigil.system.gate.state.reason
+    # the trail's failure report and the audit logger's crash on it race to trip RED first;
+    # either way the reason names the audit trail that could not be written
+    reason = vigil.system.gate.state.reason
+    assert "durable storage failed" in reason or "audit trail write failed" in reason, reason
     # every record that was acknowledged as durable is on disk, in order, without a gap
     durable = trail.durable_seq
     assert durable > 0 and trail.gaps() == []

@@ -110,14 +110,14 @@ def test_the_remote_refusal_from_the_command_line_is_quick(tmp_path: Path) -> No
     "url", ["http://127.0.0.1:8", "http://127.1.2.3:8/", "http://[::1]:8", "http://localhost:8"]
 )
 def test_loopback_urls_are_accepted(url: str) -> None:
-    assert run.is_loopback(run.control_url({"url": url, "pid": 1}))
+    assert run.url_is_loopback(run.control_url({"url": url, "pid": 1}))
 
 
 @pytest.mark.parametrize(
     "url", [REMOTE, "http://10.0.0.1:8", "http://example.com:8", "http://[::ffff:c000:201]:8"]
 )
 def test_other_urls_are_not_loopback(url: str) -> None:
-    assert not run.is_loopback(url)
+    assert not run.url_is_loopback(url)
 
 
 def test_an_explicit_url_and_token_file_are_used_as_given(vigil: Vigil, tmp_path: Path) -> None:
