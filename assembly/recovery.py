@@ -34,7 +34,7 @@ from actors.order_broker.memory import collector_paused
 from domain.admission import intent_record
 from domain.book import Book, Market
 from domain.checkpoint import CheckpointInvalid, restore
-from domain.replay import audited_entry, replay
+from domain.replay import audited_entry, intent_order, replay
 from runtime.clock import now_ms
 from runtime.gate import TradingGate
 from runtime.incidents import write_incident
@@ -237,7 +237,9 @@ def backfill_intent_audit(
     renumbered = []
     for cid, seq, body in lost:
         verdicts = [{"gate": g, "passed": True, "reason": ""} for g in body.get("gates", [])]
-        record = intent_record(book.orders[cid], verdicts)
+        # (compacted away since: the order as the intent describes it; cannot happen while
+        # a checkpoint flushes the trail before it compacts, but never lose the record)
+        record = intent_record(book.orders.get(cid) or intent_order(body), verdicts)
         record.update(recovered=True, lost_seq=seq, created_ms=body.get("created_ms"))
         new_seq = trail.append(
             "intent_accepted", record, cid=body.get("correlation_id"), actor="recovery"

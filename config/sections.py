@@ -379,6 +379,12 @@ class JournalSettings(_Section):
         description="journal entries between checkpoints of the book (recovery replays at "
         "most about this many after the latest one)",
     )
+    keep_closed: int = Field(
+        default=10_000,
+        ge=0,
+        description="closed orders kept whole in the book (the most recent); older ones are "
+        "compacted at each checkpoint to their client order id, trade ids and fill counts",
+    )
     archive: bool = Field(
         default=True,
         description="move the entries an older checkpoint covers to journal-archive-<seq>.db "

@@ -16,12 +16,11 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import executions, intake, queries, resync
+from actors.order_broker import checkpoints, executions, intake, queries, resync
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker_rules import EvidenceKind
-from domain.checkpoint import snapshot as checkpoint_snapshot
 from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
@@ -113,7 +112,8 @@ class OrderBroker(VigilActor):
         )
         self.trail = services.trail
         services.journal.archive = self.settings.journal.archive
-        self._checkpointed = 0  # the journal length at this instance's last checkpoint
+        self.checkpointed = 0  # the journal length at this instance's last checkpoint
+        self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
@@ -244,6 +244,8 @@ class OrderBroker(VigilActor):
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
+        elif self.book.late_report(r.order_client_id):
+            pass  # an order compacted away (closed for good): a late duplicate
         elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
             self.evidence(
                 EvidenceKind.ANOTHER_INSTANCE,
@@ -342,18 +344,9 @@ class OrderBroker(VigilActor):
             self._risk()
         self.checkpoint_due()
 
-    def checkpoint_due(self) -> None:
-        """Every ``journal.checkpoint_every`` entries, the book as a ``checkpoint`` entry
-        (recovery restores it and replays only what follows). Looked at between messages
-        (a price, a reconciliation cycle), never inside an intent's path; the audit trail
-        is flushed first, so no intent the checkpoint covers can have lost its record."""
-        journal = self.ctx.services.journal
-        length = journal.last_seq + journal.pending
-        if length - self._checkpointed < self.settings.journal.checkpoint_every:
-            return
-        self.trail.flush()
-        self.journal.append("checkpoint", checkpoint_snapshot(self.book, self.memory.trade_floor))
-        self._checkpointed = length + 1
+    def checkpoint_due(self) -> bool:
+        """A checkpoint of the compacted book every ``journal.checkpoint_every`` entries."""
+        return checkpoints.checkpoint_due(self)
 
     def apply_status(self, status: OrderStatus) -> BookOrder | None:
         """Apply the exchange's view of one order to the book."""

@@ -62,7 +62,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     admission = admit(
         account,
         broker.limits,
-        duplicate=cid in broker.book.orders,
+        duplicate=broker.book.knows_id(cid),
         breaker_refusal=gate.refusal(),
         yellow=YellowView(board.limits, board.causes) if gate.state.level is Level.YELLOW else None,
     )

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from domain.book import Book, Market
 from domain.checkpoint import CheckpointInvalid, restore, snapshot
-from domain.replay import Replayer, replay
+from domain.replay import Replayer, compact_entry, replay
 
 MARKETS = {
     "BTCUSDT": Market("BTCUSDT", "BTC", "USDT"),
@@ -88,6 +88,9 @@ def histories(draw: st.DrawFn) -> Entries:
                     },
                 )
             )
+        if draw(st.integers(0, 3)) == 0:  # closed orders compacted away, as the broker does
+            cids = [f"c{k}" for k in range(n + 1) if draw(st.booleans())]
+            entries.append(("compact", compact_entry(cids, draw(st.integers(0, 10**6)))))
         extra = draw(st.integers(0, 6))
         if extra == 1:
             entries.append(("external", {"asset": "USDT", "delta": str(-draw(amounts))}))
