@@ -380,7 +380,7 @@ class JournalSettings(_Section):
         "most about this many after the latest one)",
     )
     keep_closed: int = Field(
-        default=10_000,
+        default=1_000,
         ge=0,
         description="closed orders kept whole in the book (the most recent); older ones are "
         "compacted at each checkpoint to their client order id, trade ids and fill counts",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import types
 import typing
 from collections import defaultdict
@@ -65,25 +66,26 @@ class _Shared:
         return value
 
 
-def _converters(owner: str, name: str, hint: Any, shared: _Shared) -> tuple[Convert, Convert]:
-    """(to JSON, from JSON) for one field, by its type hint."""
+def _converters(
+    owner: str, name: str, hint: Any, shared: _Shared
+) -> tuple[Convert | None, Convert]:
+    """(to JSON, None when the value is written as it is; from JSON) for one field, by its
+    type hint."""
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1:
             enc, dec = _converters(owner, name, inner[0], shared)
             return (
-                lambda v: None if v is None else enc(v),
+                None if enc is None else (lambda v: None if v is None else enc(v)),
                 lambda v: None if v is None else dec(v),
             )
     if hint is Decimal:
         return str, lambda v: shared.dec(str(v))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return (lambda v: v.value), hint
-    if hint is bool:
-        return bool, bool
-    if hint in (int, str):
-        return hint, hint
+    if hint in (int, str, bool):
+        return None, hint
     raise TypeError(f"{owner}.{name}: no checkpoint conversion for the type {hint!r}")
 
 
@@ -109,13 +111,15 @@ class RowCodec(Generic[_T]):
             if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         }
         pairs = [_converters(cls.__name__, f.name, hints[f.name], self.shared) for f in fields]
-        self._encode = [p[0] for p in pairs]
+        # None: written as it is (int, str, bool); one attrgetter reads every field at once
+        self._encode: list[Convert | None] = [p[0] for p in pairs]
+        get = operator.attrgetter(*self.names)
+        self._get: Callable[[Any], Any] = get if len(self.names) > 1 else lambda i: (get(i),)
         self._decode = dict(zip(self.names, (p[1] for p in pairs), strict=True))
 
     def row(self, item: _T) -> list[Any]:
-        return [
-            enc(getattr(item, name)) for enc, name in zip(self._encode, self.names, strict=True)
-        ]
+        values = self._get(item)
+        return [v if enc is None else enc(v) for enc, v in zip(self._encode, values, strict=True)]
 
     def reader(self, header: list[str]) -> Callable[[list[Any]], _T]:
         """Reads rows written under ``header`` (an older or this version's field list)."""
@@ -175,12 +179,9 @@ def snapshot(book: Book, floors: Mapping[str, int]) -> dict[str, Any]:
         "created": list(book.created),
         "duplicates": book.duplicates,
         "compacted": {
-            "ids": sorted(compacted.ids),
-            # the trade ids of compacted orders' fills (every other one is an execution's)
-            "trades": {
-                symbol: [t for t in ids if (symbol, t) not in kept]
-                for symbol, ids in book.trade_ids.items()
-            },
+            # text, one chunk per compaction ("id,id,..."; "trade id,trade id,...")
+            "ids": compacted.id_chunks,
+            "trades": compacted.trade_chunks,  # (every other accounted trade: an execution)
             "fills": [[s, side, n] for (s, side), n in compacted.fills.items()],
             "days": [[d, n] for d, n in compacted.fills_by_day.items()],
         },
@@ -216,9 +217,13 @@ def _restore(doc: Mapping[str, Any], markets: Mapping[str, Market]) -> tuple[Boo
             by_order_id[(order.symbol, order.order_id)] = order.client_order_id
     read_execution = _execution_codec().reader(doc["execution_fields"])
     compacted = doc["compacted"]
-    trade_ids: dict[str, list[int]] = {
-        s: [int(t) for t in ids] for s, ids in compacted["trades"].items()
-    }
+    kept = Compacted.from_text(
+        list(compacted["ids"]),
+        {s: list(chunks) for s, chunks in compacted["trades"].items()},
+        {(s, side): int(n) for s, side, n in compacted["fills"]},
+        {int(d): int(n) for d, n in compacted["days"]},
+    )
+    trade_ids = kept.trade_ids()
     for row in doc["executions"]:
         ex = read_execution(row)
         book.executions[(ex.symbol, ex.trade_id)] = ex
@@ -238,10 +243,6 @@ def _restore(doc: Mapping[str, Any], markets: Mapping[str, Market]) -> tuple[Boo
         )
     book.created = sorted(int(t) for t in doc["created"])
     book.duplicates = int(doc["duplicates"])
-    book.compacted = Compacted(
-        ids=set(compacted["ids"]),
-        fills={(s, side): int(n) for s, side, n in compacted["fills"]},
-        fills_by_day={int(d): int(n) for d, n in compacted["days"]},
-    )
+    book.compacted = kept
     floors = {s: int(t) for s, t in doc["floors"].items()}
     return book, floors

@@ -124,6 +124,7 @@ class Journal(GroupCommitted):
             raise StoreError(f"cannot read the journal at {path}: {exc}") from exc
         self.identity = (st.st_dev, st.st_ino)
         self.last_seq = int(row[0] or 0)
+        self._appended = self.last_seq  # the seq the last entry appended will have
         self._on_replaced = on_replaced or on_failure
         self._replaced: str | None = None
         self._on_progress = on_progress
@@ -133,6 +134,8 @@ class Journal(GroupCommitted):
         self._checkpoints = 0  # checkpoints committed by this journal
         self._archived_for = 0  # the value of _checkpoints at the last archive look
         self.archived: list[Path] = []  # archive files written to (this process)
+        # called as a batch holding a checkpoint is about to be committed (a crash point)
+        self.on_checkpoint_write: Callable[[], None] | None = None
         self._start_flusher()
 
     # ---------------------------------------------------------------- identity
@@ -194,7 +197,16 @@ class Journal(GroupCommitted):
     def append(self, kind: str, body: dict[str, Any], *, durable: bool = False) -> None:
         """Queue an entry; ``durable=True`` commits it (and everything before it) first."""
         text = json.dumps(body, default=str, sort_keys=True, separators=(",", ":"))
+        with self._lock:
+            self._appended += 1
         self._enqueue((kind, text), durable)
+
+    @property
+    def length(self) -> int:
+        """The seq of the last entry appended, committed or still queued (``last_seq`` +
+        ``pending`` would miss a batch the flusher is writing at that moment)."""
+        with self._lock:
+            return self._appended
 
     def flush(self) -> None:
         self._commit()
@@ -208,6 +220,8 @@ class Journal(GroupCommitted):
             seq += 1
             rows.append((seq, kind, text, crc_of(seq, kind, text)))
             checkpoints += kind == "checkpoint"
+        if checkpoints and self.on_checkpoint_write is not None:
+            self.on_checkpoint_write()
         self._transaction("INSERT INTO journal VALUES (?, ?, ?, ?)", rows, "journal")
         self.last_seq = seq
         self._checkpoints += checkpoints

@@ -112,6 +112,7 @@ class OrderBroker(VigilActor):
         )
         self.trail = services.trail
         services.journal.archive = self.settings.journal.archive
+        services.journal.on_checkpoint_write = checkpoints.crash_while_written
         self.checkpointed = 0  # the journal length at this instance's last checkpoint
         self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query

@@ -52,14 +52,14 @@ def checkpoint_due(broker: OrderBroker) -> bool:
     """Write a checkpoint when ``journal.checkpoint_every`` entries have been journaled
     since the last one (by this instance); returns whether one was written."""
     journal = broker.ctx.services.journal
-    length = journal.last_seq + journal.pending
+    length = journal.length
     if length - broker.checkpointed < broker.settings.journal.checkpoint_every:
         return False
     started = time.perf_counter()
     broker.trail.flush()
     compacted = compact(broker)
     broker.journal.append("checkpoint", snapshot(broker.book, broker.memory.trade_floor))
-    broker.checkpointed = journal.last_seq + journal.pending
+    broker.checkpointed = journal.length
     broker.last_stall_s = time.perf_counter() - started
     broker.audit(
         "checkpoint",
@@ -68,5 +68,10 @@ def checkpoint_due(broker: OrderBroker) -> bool:
         orders=len(broker.book.orders),
         stall_ms=round(broker.last_stall_s * 1000, 1),
     )
-    crash_point("after_checkpoint_queued")
     return True
+
+
+def crash_while_written() -> None:
+    """The crash point of the kill -9 tests, as the journal's flusher is about to commit a
+    batch that holds a checkpoint."""
+    crash_point("checkpoint_write")

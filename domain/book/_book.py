@@ -290,19 +290,23 @@ class Book:
         stay. An order that is not closed for good is left whole. Intents' creation times
         and per-day fill counts before ``forget_before_ms`` are forgotten (no limit or
         summary looks further back than yesterday). Returns how many were compacted."""
-        batch = {
-            cid for cid in client_order_ids if cid in self.orders and compactable(self.orders[cid])
-        }
+        batch = [
+            cid
+            for cid in dict.fromkeys(client_order_ids)  # each once, in the order given
+            if cid in self.orders and compactable(self.orders[cid])
+        ]
         if batch:
+            members = set(batch)
+            fills = []
             for key, ex in list(self.executions.items()):
                 owner = (
                     ex.client_order_id
                     if ex.client_order_id in self.orders
                     else self.by_order_id.get((ex.symbol, ex.order_id))
                 )
-                if owner in batch:
+                if owner in members:
                     del self.executions[key]
-                    self.compacted.count_fill(ex.symbol, ex.side, ex.time_ms - ex.time_ms % DAY_MS)
+                    fills.append(ex)
             for cid in batch:
                 order = self.orders.pop(cid)
                 key = (order.symbol, order.order_id or 0)
@@ -310,8 +314,8 @@ class Book:
                     del self.by_order_id[key]
                 self.live.pop(cid, None)  # (a replay keeps closed ones there until its end)
                 self.commitments.discount(cid)
-                self.compacted.ids.add(cid)
-            self.closed = [cid for cid in self.closed if cid not in batch]
+            self.compacted.add(batch, fills)
+            self.closed = [cid for cid in self.closed if cid not in members]
         if forget_before_ms:
             del self.created[: bisect.bisect_left(self.created, forget_before_ms)]
             self.compacted.forget_days_before(forget_before_ms)
