@@ -86,6 +86,8 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
             for s, p in book.positions.items()
         },
         "fills": sum(fills.values()),
+        # closed orders compacted away: no longer in "orders" (their ids are still refused)
+        "compacted_orders": len(book.compacted.ids),
         "counters": dict(state.counters),
         "anomalies": len(book.anomalies),
         "duplicates": book.duplicates,

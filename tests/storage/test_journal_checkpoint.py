@@ -18,9 +18,9 @@ import pytest
 
 from assembly.recovery import recover
 from bench.durability import MARKETS, journal_entries
-from domain.book import Book
+from domain.book import Book, due
 from domain.checkpoint import restore, snapshot
-from domain.replay import Replayer, replay
+from domain.replay import Replayer, compact_entry, replay
 from runtime.gate import TradingGate
 from storage import AuditTrail, Journal, Store, StoreError
 from storage.journal import JournalCorrupt, Loaded
@@ -29,9 +29,13 @@ from tests.domain.test_checkpoint import fields
 Entries = list[tuple[str, dict[str, Any]]]
 
 
+KEEP_CLOSED = 20
+
+
 def write(path: Path, count: int, every: int) -> Entries:
     """``count`` entries of the broker's mix, with a checkpoint of the book after every
-    ``every`` of them (as the broker writes one); returns what was written."""
+    ``every`` of them, the closed orders beyond the ``KEEP_CLOSED`` most recent compacted
+    first (as the broker writes them); returns what was written."""
     journal = Journal(path, flush_interval=3600)
     journal.archive = False
     replayer = Replayer(Book(dict(MARKETS)))
@@ -41,6 +45,11 @@ def write(path: Path, count: int, every: int) -> Entries:
         replayer.apply(kind, body)
         written.append((kind, body))
         if n % every == 0:
+            replayer.book.rebuild_live()  # the broker's book keeps its closed list live
+            compact = compact_entry(due(replayer.book.closed, replayer.book.orders, KEEP_CLOSED), 0)
+            journal.append("compact", compact)
+            replayer.apply("compact", compact)
+            written.append(("compact", compact))
             journal.append("checkpoint", snapshot(replayer.book, replayer.floors))
             written.append(("checkpoint", {}))
     journal.flush()
@@ -99,6 +108,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(tmp_path: Path
     full, _ = replay([(k, b) for k, b in written if k != "checkpoint"], MARKETS)
     restored = book_of(loaded)
     assert len(restored.orders) > 0 and fields(restored) == fields(full)
+    assert restored.compacted.ids, "the fallback checkpoint held compacted orders"
 
 
 def test_recover_after_a_damaged_checkpoint_has_the_whole_book_and_stays_green(
