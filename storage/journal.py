@@ -15,7 +15,9 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
 * ``resync``   — the operator replaced the balances with the exchange's;
-* ``checkpoint`` — the book's full state as of this entry (``domain.checkpoint``), written
+* ``compact``  — closed orders the book compacted away (their client order ids; see
+  ``domain.book._compaction``), written by the broker just before a checkpoint;
+* ``checkpoint`` — the book's state as of this entry (``domain.checkpoint``), written
   by the broker every ``journal.checkpoint_every`` entries, in one transaction like any
   batch; its CRC covers its whole body.
 
