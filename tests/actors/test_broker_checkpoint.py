@@ -11,12 +11,14 @@ import pykka
 from actors.order_broker import OrderBroker
 from domain.admission import Refusal
 from domain.book import OrderState
+from domain.breaker_rules import EvidenceKind
 from domain.checkpoint import restore
-from runtime.messages import BookSnapshotRequest, TradesSeen
+from runtime.messages import BookSnapshotRequest, OrderEvent, TradesSeen
 from tests.actors.test_order_broker import MARKETS, Clock, Harness, healthy, start_broker
 from tests.actors.test_order_broker import clock as clock  # the fixture
-from tests.conftest import SimHandle
+from tests.conftest import SimHandle, wait_for
 from tests.domain.test_checkpoint import fields
+from tests.runtime.test_trace import report
 
 
 def test_the_broker_checkpoints_every_n_entries_and_a_restarted_broker_starts_from_it(
@@ -84,11 +86,25 @@ def test_a_checkpoint_compacts_closed_orders_and_they_stay_safe_across_a_restart
         kinds = [e.kind for e in journal.load()]
         assert kinds[-2:] == ["compact", "checkpoint"]
 
+        order_id = next(
+            o["orderId"] for o in sim.state()["orders"] if o["clientOrderId"] == "done-1"
+        )
+        done_1 = next(t for t in trades if t.order_id == order_id)
+
         def still_safe(broker: OrderBroker) -> None:
             book = broker.memory.book
             totals, duplicates = dict(book.totals), book.duplicates
             broker.on_trades(TradesSeen(symbol="BTCUSDT", trades=trades))  # a late REST poll
             assert dict(book.totals) == totals and book.duplicates == duplicates + 2
+            # a late executionReport of the compacted order: a duplicate, not a foreign order
+            late = report(c="done-1", i=done_1.order_id, t=done_1.trade_id, l="0.001", z="0.001")
+            broker.on_order_event(OrderEvent(report=late, via="ws"))
+            assert dict(book.totals) == totals and book.duplicates == duplicates + 4
+            stranger = report(c="someone-else", i=999_999, t=999_999)
+            broker.on_order_event(OrderEvent(report=stranger, via="ws"))
+            wait_for(lambda: harness.evidence(EvidenceKind.UNKNOWN_ORDER))
+            unknown = harness.evidence(EvidenceKind.UNKNOWN_ORDER)  # (after the late one's)
+            assert all("someone-else" in e.detail for e in unknown), unknown
             again = broker.on_intent(harness.intent(client_order_id="done-1"))
             assert not again.accepted and again.refusal is Refusal.DUPLICATE
             assert harness.on_exchange("done-1") == 1
