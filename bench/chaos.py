@@ -56,6 +56,7 @@ FAULT_KINDS = (
     "slippage",
     "duplicate_events",
     "drop_events",
+    "drop_list_expiry",
     "malformed_events",
     "delay_events",
     "outage",
@@ -113,6 +114,9 @@ EXPECT: dict[str, Expect] = {
     "slippage": Expect("never", note="YELLOW below 500 bps (RED at ≥ 500: see expect_for)"),
     "duplicate_events": Expect("never", note="checked: no fill counted twice"),
     "drop_events": Expect("never", note="checked: the poller brings the lost fill"),
+    "drop_list_expiry": Expect(
+        "never", note="acts only on an OCO order's expiry; the bench places no order lists"
+    ),
     "malformed_events": Expect("never", note="YELLOW (malformed payload); fill via REST"),
     "delay_events": Expect("never", note="checked: late fills still counted once"),
     "outage": Expect(

@@ -1,6 +1,7 @@
 """The control API: HTTP on loopback, ``Authorization: Bearer <token>``.
 
-``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
+``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET``/``DELETE
+/v1/orders/{client_order_id}`` (``control.orders``), ``GET /v1/balances``,
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
 operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from control import page
 from control.metrics import registry as metrics_registry
+from control.orders import OrderRoutes
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
@@ -58,10 +60,12 @@ if TYPE_CHECKING:
 MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
 MAX_TEXT = 500  # characters of a reason or an operator name
 RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
-EVENT_KINDS = frozenset({"order", "fill", "breaker"})  # what GET /v1/events forwards
+# what GET /v1/events forwards (``execution``/``account``: as the gateway's user stream)
+EVENT_KINDS = frozenset({"order", "fill", "breaker", "execution", "account"})
 
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
+    Refusal.FILTER: 422,
     Refusal.DUPLICATE: 409,
     Refusal.BREAKER: 409,
     Refusal.STORAGE: 409,
@@ -73,9 +77,10 @@ class OrderBody(BaseModel):
 
     symbol: str = Field(min_length=1, max_length=20)
     side: str = Field(pattern="^(BUY|SELL)$")
-    type: str = Field(pattern="^(LIMIT|MARKET)$")
+    type: str = Field(pattern="^(LIMIT|MARKET|LIMIT_MAKER)$")
     quantity: Decimal
     price: Decimal | None = None
+    time_in_force: str | None = Field(default=None, pattern="^(GTC|IOC|FOK)$")  # LIMIT only
     client_order_id: str | None = Field(default=None, pattern=r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
     @field_validator("quantity", "price", mode="before")
@@ -130,6 +135,7 @@ class ControlServer:
         r.add_get("/v1/status", self.status)
         r.add_post("/v1/orders", self.post_order)
         r.add_get("/v1/orders", self.get_orders)
+        OrderRoutes(system).add_to(r)  # GET and DELETE /v1/orders/{client_order_id}
         r.add_get("/v1/balances", self.balances)
         r.add_post("/v1/halt", self.halt)
         r.add_post("/v1/reset", self.reset)
@@ -326,6 +332,7 @@ class ControlServer:
             quantity=body.quantity,
             price=body.price,
             client_order_id=body.client_order_id,
+            time_in_force=body.time_in_force,
             source="api",
         )
         decision = await self._call(lambda: self.system.ask("order_broker", intent))

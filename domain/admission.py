@@ -21,13 +21,15 @@ from domain.breaker_rules import YellowLimits, yellow_refusal
 from domain.market_impact import FillEstimate
 from domain.money import plain
 from domain.policy import PolicyInput, PolicyLimits, check_intent, reduces_exposure
+from domain.strategy_limits import StrategyLimits, check_strategy
 
 
 class Refusal(StrEnum):
     """Which gate refused an intent."""
 
     DUPLICATE = "duplicate"  # the client order id is already in the book
-    POLICY = "policy"  # a limit of the policy guard or an exchange filter
+    POLICY = "policy"  # a limit of the policy guard or of the strategy's own limits
+    FILTER = "filter"  # an exchange filter (the exchange would refuse it: Binance -1013)
     BREAKER = "breaker"  # RED, no fresh HEALTHY reconciliation, or YELLOW's limits
     STORAGE = "storage"  # the intent could not be made durable: RED
 
@@ -76,12 +78,17 @@ def admit(
     duplicate: bool,
     breaker_refusal: str | None,
     yellow: YellowView | None,
+    strategy: str = "",
+    strategy_limits: StrategyLimits | None = None,
+    strategy_open_orders: int = 0,
+    duplicate_reason: str = "",
 ) -> Admission:
     """Judge one intent. ``account`` is the policy's view of the book for it,
     ``breaker_refusal`` the gate's refusal (None: the gate is open), ``yellow`` set while
-    the breaker is YELLOW."""
+    the breaker is YELLOW; ``strategy_limits`` (a gateway key's) stack on the policy's,
+    with ``strategy_open_orders`` that strategy's orders open now."""
     if duplicate:
-        reason = "already in the book"
+        reason = duplicate_reason or "already in the book"
         return Admission(
             (GateVerdict("client_order_id", False, reason),),
             account.quantity,
@@ -98,7 +105,26 @@ def admit(
         return Admission(tuple(verdicts), quantity, price, refusal, reason)
 
     if not decision.accepted:
-        return refused(Refusal.POLICY, f"policy: {decision.reason}")
+        failed = next(v for v in decision.verdicts if not v.passed)
+        # a filter of the exchange's (the exchange would refuse it), not one of our limits
+        kind = (
+            Refusal.FILTER
+            if failed.gate == "filters" and account.filters is not None
+            else Refusal.POLICY
+        )
+        return refused(kind, f"policy: {decision.reason}")
+    if strategy_limits is not None:
+        unit = price if price is not None else account.reference_price
+        reasons = check_strategy(
+            strategy,
+            strategy_limits,
+            symbol=account.symbol,
+            notional=None if unit is None else quantity * unit,
+            open_orders=strategy_open_orders,
+        )
+        verdicts.append(GateVerdict("strategy", not reasons, "; ".join(reasons)))
+        if reasons:
+            return refused(Refusal.POLICY, reasons[0])
     # the breaker's verdicts join the policy's, so the audit shows why an order went
     verdicts.append(GateVerdict("breaker", breaker_refusal is None, breaker_refusal or ""))
     if breaker_refusal is not None:
@@ -161,5 +187,8 @@ def intent_record(order: BookOrder, verdicts: Iterable[dict[str, Any]]) -> dict[
         "type": order.type,
         "quantity": str(order.quantity),
         "price": str(order.price),
+        "time_in_force": order.time_in_force,
+        "strategy": order.strategy,
+        "strategy_order_id": order.strategy_order_id,
         "verdicts": list(verdicts),
     }

@@ -20,9 +20,10 @@ an enum as its value, optional values as null): a field added to ``BookOrder`` r
 without a change here, a field missing from an older checkpoint takes its default, and a
 field this version does not know is refused (its state would be lost).
 
-What is derived is rebuilt, not stored: ``by_order_id`` (from the orders' exchange ids),
-``trade_ids`` (sorted), ``live``, ``closed`` and the commitments (``Book.rebuild_live``,
-as at the end of a replay). Market data (prices) and anomalies are not state.
+What is derived is rebuilt, not stored: ``by_order_id`` and ``by_strategy_id`` (from the
+orders' exchange and strategy ids), ``trade_ids`` (sorted), ``live``, ``closed`` and the
+commitments (``Book.rebuild_live``, as at the end of a replay). Market data (prices) and
+anomalies are not state.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ def _restore(doc: Mapping[str, Any], markets: Mapping[str, Market]) -> tuple[Boo
         orders[order.client_order_id] = order
         if order.order_id is not None:
             by_order_id[(order.symbol, order.order_id)] = order.client_order_id
+        if order.strategy_order_id is not None:  # in the order added: the most recent wins
+            book.by_strategy_id[(order.strategy, order.strategy_order_id)] = order.client_order_id
     read_execution = _execution_codec().reader(doc["execution_fields"])
     compacted = doc["compacted"]
     kept = Compacted.from_text(

@@ -27,6 +27,9 @@ from domain.filters import (
 )
 from domain.money import MoneyError
 
+ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")  # what Vigil places
+TIMES_IN_FORCE = ("GTC", "IOC", "FOK")  # a LIMIT's (LIMIT_MAKER and MARKET take none)
+
 
 @dataclass(frozen=True)
 class PolicyLimits:
@@ -92,6 +95,7 @@ class PolicyInput:
     orders_today: int = 0  # since 00:00 UTC
     # since the UTC day's mark, quote (negative: a loss); None: cannot be valued yet
     daily_pnl: Decimal | None = Decimal(0)
+    time_in_force: str | None = None  # as asked (None: the type's default)
 
 
 def reduces_exposure(
@@ -116,15 +120,24 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         return Decision(tuple(verdicts))
     if not verdict("side", intent.side in ("BUY", "SELL"), f"bad side {intent.side!r}"):
         return Decision(tuple(verdicts))
-    if not verdict("type", intent.type in ("LIMIT", "MARKET"), f"type {intent.type} not allowed"):
+    if not verdict("type", intent.type in ORDER_TYPES, f"type {intent.type} not allowed"):
+        return Decision(tuple(verdicts))
+    tif = intent.time_in_force
+    if tif is not None and not verdict(
+        "time_in_force",
+        intent.type == "LIMIT" and tif in TIMES_IN_FORCE,
+        f"time_in_force {tif} not allowed for {intent.type}"
+        if intent.type == "LIMIT"
+        else f"a {intent.type} order takes no time_in_force",
+    ):
         return Decision(tuple(verdicts))
     if not verdict(
         "quantity", intent.quantity.is_finite() and intent.quantity > 0, "quantity must be positive"
     ):
         return Decision(tuple(verdicts))
-    if intent.type == "LIMIT":
+    if intent.type != "MARKET":
         ok = intent.price is not None and intent.price.is_finite() and intent.price > 0
-        if not verdict("price", ok, "a LIMIT needs a positive price"):
+        if not verdict("price", ok, f"a {intent.type} needs a positive price"):
             return Decision(tuple(verdicts))
     elif not verdict("price", intent.price is None, "a MARKET order takes no price"):
         return Decision(tuple(verdicts))
@@ -277,6 +290,7 @@ def policy_input_from_book(
     filters: SymbolFilters | None,
     now_ms: int,
     price_clock_ms: int | None = None,
+    time_in_force: str | None = None,
 ) -> PolicyInput:
     """Everything the guard needs about the account, read from the book at ``now_ms``.
 
@@ -326,6 +340,7 @@ def policy_input_from_book(
         type=type,
         quantity=quantity,
         price=price,
+        time_in_force=time_in_force,
         reference_price=book.prices.get(symbol),
         reference_age_ms=None
         if seen_ms is None

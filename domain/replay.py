@@ -34,6 +34,10 @@ def _order(body: dict[str, Any], default_source: str) -> BookOrder:
         created_ms=created,
         updated_ms=created,
         source=body.get("source", default_source),
+        # absent in journals written before the gateway
+        strategy=body.get("strategy", ""),
+        strategy_order_id=body.get("strategy_order_id"),
+        time_in_force=body.get("time_in_force"),
     )
 
 
@@ -153,7 +157,21 @@ def order_entry(order: BookOrder) -> dict[str, Any]:
         "cumulative_quote": str(order.cumulative_quote),
         "updated_ms": order.updated_ms,
         "source": order.source,
+        **_strategy_fields(order),
     }
+
+
+def _strategy_fields(order: BookOrder) -> dict[str, Any]:
+    """Whose order it is and how it was sent; only when set (native orders' entries stay
+    as they were)."""
+    out: dict[str, Any] = {}
+    if order.strategy:
+        out["strategy"] = order.strategy
+    if order.strategy_order_id is not None:
+        out["strategy_order_id"] = order.strategy_order_id
+    if order.time_in_force is not None:
+        out["time_in_force"] = order.time_in_force
+    return out
 
 
 def fill_entry(ex: Execution) -> dict[str, Any]:
@@ -187,6 +205,7 @@ def intent_entry(
         "price": None if order.price is None else str(order.price),
         "created_ms": order.created_ms,
         "source": order.source,
+        **_strategy_fields(order),
         "correlation_id": correlation_id,
         "audit_seq": audit_seq,
         "gates": gates,

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from domain.admission import Refusal
 from domain.breaker import Level
 from domain.breaker_rules import EvidenceKind
+from domain.strategy_limits import StrategyLimits
 from exchange.contract import (
     AccountPosition,
     BalanceUpdate,
@@ -92,8 +93,12 @@ class OrderIntent(Message):
     quantity: Decimal
     price: Decimal | None = None
     client_order_id: str | None = None
-    time_in_force: str | None = None
+    time_in_force: str | None = None  # "GTC" (LIMIT's default) | "IOC" | "FOK": LIMIT only
     source: str = "api"
+    # the gateway's key name; "" = the native API, an operator or the demo source
+    strategy: str = ""
+    strategy_order_id: str | None = None  # the strategy's own id (Binance newClientOrderId)
+    strategy_limits: StrategyLimits | None = None  # stacked on top of [policy]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,11 +110,52 @@ class IntentDecision(Message):
     client_order_id: str | None
     reason: str = ""
     refusal: Refusal | None = None
+    strategy_order_id: str | None = None  # the strategy's own id (made by Vigil if none given)
     # what is sent when accepted: the quantity floored to the lot, the price moved to the
     # tick, the type (a MARKET order may go as a LIMIT IOC at its protection price)
     type: str | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder(Message):
+    """Caller → broker (ask): cancel one order, found by Vigil's (exchange) client order
+    id, by the strategy's own id (scoped to ``strategy``) or by the exchange's orderId.
+    Answered with a ``CancelDecision``."""
+
+    symbol: str
+    client_order_id: str | None = None
+    strategy: str = ""
+    strategy_order_id: str | None = None
+    order_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelDecision(Message):
+    """Broker → caller: the cancel was journaled and handed to the wire (accepted), or
+    refused with the reason; ``found`` is False when there is no such order."""
+
+    accepted: bool
+    client_order_id: str | None  # Vigil's id of the order (None if not found)
+    reason: str = ""
+    found: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrdersQuery(Message):
+    """Caller → broker (ask): the book's orders as plain dicts (``tuple[dict, ...]``, newest
+    last); each filter left None matches everything. ``strategy_order_id`` is looked up
+    within ``strategy`` (None counts as "") and finds the most recent such order."""
+
+    strategy: str | None = None  # None: every order; "": native orders only
+    symbol: str | None = None
+    client_order_id: str | None = None
+    strategy_order_id: str | None = None
+    order_id: int | None = None
+    open_only: bool = False
+    with_fills: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,7 +6,8 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 
 * ``opening``  — the exchange balances and last trade ids when the book first opened;
 * ``intent``   — an order Vigil is about to send (client order id, symbol, side, type,
-  quantity, price, source, the gates it passed, and ``audit_seq``: the sequence number
+  quantity, price, source, for a strategy's order its ``strategy``/``strategy_order_id``,
+  its ``time_in_force``, the gates it passed, and ``audit_seq``: the sequence number
   of its ``intent_accepted`` audit record). **Committed before the order can reach the
   wire** — the one disk flush on the order path; the audit record is group-committed;
 * ``audited``  — recovery re-wrote an intent's audit record a crash had lost, under a new
@@ -15,6 +16,8 @@ contiguous from 1, ``body`` is JSON, ``crc`` is CRC-32 of ``"{seq}|{kind}|{body}
 * ``fill``     — one execution (symbol, trade id, order id, price, qty, commission);
 * ``external`` — a deposit / withdrawal the exchange reported (asset, delta);
 * ``resync``   — the operator replaced the balances with the exchange's;
+* ``cancel_requested`` — one order's cancel, before the wire sends it (who asked, why;
+  a record only: replay does not need it, the exchange's report brings CANCELED).
 * ``compact``  — closed orders the book compacted away (their client order ids; see
   ``domain.book._compaction``), written by the broker just before a checkpoint;
 * ``checkpoint`` — the book's state as of this entry (``domain.checkpoint``), written

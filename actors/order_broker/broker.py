@@ -16,7 +16,10 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker import checkpoints, executions, intake, queries, resync
+from loguru import logger
+
+from actors.order_broker import cancels, checkpoints, executions, intake, queries, resync
+from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
@@ -42,6 +45,8 @@ from runtime.messages import (
     BreakerInput,
     BreakerSample,
     CancelAll,
+    CancelDecision,
+    CancelOrder,
     InFlightRequest,
     IntentDecision,
     MarketPrice,
@@ -49,6 +54,7 @@ from runtime.messages import (
     OrderEvent,
     OrderIntent,
     OrderSnapshot,
+    OrdersQuery,
     ResyncRequest,
     SendOutcome,
     SendResult,
@@ -57,7 +63,7 @@ from runtime.messages import (
 )
 from storage import StoreError
 
-NOT_OURS = frozenset({"adopted", "resync", "cancelled at start-up"})  # adopted orders' sources
+NOT_OURS = cancels.ADOPTED  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 
 
@@ -76,6 +82,8 @@ class OrderBroker(VigilActor):
         BookSnapshotRequest: "on_snapshot_request",
         InFlightRequest: "on_in_flight_request",
         CancelAll: "on_cancel_all",
+        CancelOrder: "on_cancel",
+        OrdersQuery: "on_orders_query",
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
@@ -99,6 +107,7 @@ class OrderBroker(VigilActor):
             self.ctx.gate.trip_red(reason, "recovery")
         self.book: Book = self.memory.book
         self.state = self.memory.state
+        self.feed = ExecutionFeed(self.book.open_orders())
         self.book.on_change = self._journal_change
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
@@ -137,6 +146,27 @@ class OrderBroker(VigilActor):
         if entry is not None:
             self.journal.append(*entry)
             self.ctx.services.events.publish(*entry)  # the live view; never blocks
+        try:
+            self._publish_execution(kind, payload)
+        except Exception:  # the feed is a view: a fault in it must not stop the book
+            logger.exception("execution event not published for a book {} change", kind)
+
+    def _publish_execution(self, kind: str, payload: Any) -> None:
+        """The ``execution`` events of one change the book applied (see ``feed``)."""
+        events = self.ctx.services.events
+        wanted = events.subscribers > 0  # nobody listens: no event is built
+        if kind == "order":
+            for event in self.feed.order_changed(payload, now_ms(), wanted=wanted):
+                events.publish("execution", event)
+        elif kind == "fill":
+            order = self.book.find(payload.symbol, payload.client_order_id, payload.order_id)
+            if order is None:
+                return
+            if not wanted:
+                self.feed.forget(order.client_order_id)
+                return
+            for event in self.feed.filled(order, payload, now_ms()):
+                events.publish("execution", event)
 
     # ------------------------------------------------------------------ telling
 
@@ -190,7 +220,9 @@ class OrderBroker(VigilActor):
             self._apply_ack(order, message.ack)
             self.check_reports()
         elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
+            self.feed.reject_reasons[cid] = message.detail or outcome.value
             self.book.mark(cid, OrderState.REJECTED, now_ms())
+            self.feed.reject_reasons.pop(cid, None)  # (used, or the order was already closed)
             if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
                 self.evidence(
                     EvidenceKind.ORDER_REJECTED, f"{cid}: {message.code} {message.detail}"
@@ -306,7 +338,9 @@ class OrderBroker(VigilActor):
             return
         since = self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
         if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
+            self.feed.reject_reasons[order.client_order_id] = "the exchange has no such order"
             self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
+            self.feed.reject_reasons.pop(order.client_order_id, None)
             self.state.unknown_since.pop(order.client_order_id, None)
             self._settled(order)
             self.audit(
@@ -324,6 +358,8 @@ class OrderBroker(VigilActor):
 
     def on_account(self, message: AccountEvent) -> None:
         event = message.event
+        if self.ctx.services.events.subscribers > 0:
+            self.ctx.services.events.publish("account", account_event(event))
         if isinstance(event, AccountPosition):
             for b in event.balances:  # the exchange's own balances: never negative
                 if b.free < 0 or b.locked < 0:
@@ -449,6 +485,12 @@ class OrderBroker(VigilActor):
         return queries.status(self.memory, now_ms(), red=self.ctx.gate.state.is_red)
 
     # ------------------------------------------------------------------ halts
+
+    def on_cancel(self, message: CancelOrder) -> CancelDecision:
+        return cancels.on_cancel(self, message)
+
+    def on_orders_query(self, message: OrdersQuery) -> tuple[dict[str, Any], ...]:
+        return queries.orders(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
         targets = [

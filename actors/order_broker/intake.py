@@ -7,6 +7,8 @@ the audit record queued and the journal entry durable — before the wire may se
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -40,10 +42,34 @@ def new_client_order_id(instance: str = "") -> str:
     return client_order_id(instance or "000000")
 
 
+_ID_CHARS = string.ascii_letters + string.digits
+
+
+def new_strategy_order_id() -> str:
+    """An id for a strategy's order that came without one, made as Binance makes them
+    (22 random letters and digits)."""
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(22))
+
+
 def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     taken_at = time.monotonic()  # the start of vigil_intent_to_wire_seconds
     broker.state.counters["intents"] += 1
-    cid = intent.client_order_id or new_client_order_id(broker.ctx.services.instance)
+    instance = broker.ctx.services.instance
+    # a strategy's order always goes out under an id Vigil makes (unique whatever ids the
+    # strategies choose); the strategy's own id maps to it
+    sid: str | None
+    if intent.strategy:
+        cid = new_client_order_id(instance)
+        sid = intent.strategy_order_id or new_strategy_order_id()
+    else:
+        cid = intent.client_order_id or new_client_order_id(instance)
+        sid = intent.strategy_order_id
+    duplicate, why = broker.book.knows_id(cid), ""  # compacted orders' ids too
+    if not duplicate and sid is not None:
+        earlier = broker.book.find_strategy(intent.strategy, sid)
+        if earlier is not None and earlier.is_open:
+            duplicate = True
+            why = f"{sid} is still open ({earlier.client_order_id})"
     now = now_ms()
     broker.journal_day(broker.state.risk.roll_day(broker.book, now))
     gate = broker.ctx.gate
@@ -58,21 +84,30 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         filters=filters_of(broker, intent.symbol),
         now_ms=now,
         price_clock_ms=mono_ms(),
+        time_in_force=intent.time_in_force,
     )
+    limits = intent.strategy_limits
     admission = admit(
         account,
         broker.limits,
-        duplicate=broker.book.knows_id(cid),
+        duplicate=duplicate,
+        duplicate_reason=why,
         breaker_refusal=gate.refusal(),
         yellow=YellowView(board.limits, board.causes) if gate.state.level is Level.YELLOW else None,
+        strategy=intent.strategy,
+        strategy_limits=limits,
+        strategy_open_orders=0
+        if limits is None
+        else broker.book.strategy_open_orders(intent.strategy),
     )
     estimate: FillEstimate | None = None
     if admission.accepted and intent.type == "MARKET" and broker.max_market_bps is not None:
         estimate = market_estimate(broker, intent.symbol, intent.side, admission.quantity)
         admission = check_market_impact(admission, estimate, broker.max_market_bps)
     if not admission.accepted:
-        return refuse(broker, intent, cid, admission, estimate=estimate)
-    order_type, price, tif = intent.type, admission.price, None
+        return refuse(broker, intent, cid, admission, estimate=estimate, sid=sid)
+    order_type, price = intent.type, admission.price
+    tif = TimeInForce(intent.time_in_force or "GTC") if order_type == "LIMIT" else None
     if estimate is not None and broker.settings.policy.market_as_limit_ioc:
         # the exchange itself cannot fill it worse than the protection price
         filters = filters_of(broker, intent.symbol)
@@ -91,6 +126,9 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         created_ms=now_ms(),
         updated_ms=now_ms(),
         source=intent.source,
+        strategy=intent.strategy,
+        strategy_order_id=sid,
+        time_in_force=None if tif is None else tif.value,
     )
     verdicts = admission.verdict_dicts()
     record = intent_record(order, verdicts)
@@ -111,7 +149,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     except StoreError as exc:
         gate.trip_red(f"durable storage failed: {exc}", "order_broker")
         failed = Admission(admission.verdicts, order.quantity, order.price, Refusal.STORAGE)
-        return refuse(broker, intent, cid, failed, f"storage: {exc}")
+        return refuse(broker, intent, cid, failed, f"storage: {exc}", sid=sid)
     broker.book.add_intent(order)
     broker.state.evidence.execution.accepted(
         cid, order.symbol, order.side, broker.book.prices.get(order.symbol)
@@ -131,6 +169,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     return IntentDecision(
         accepted=True,
         client_order_id=cid,
+        strategy_order_id=sid,
         correlation_id=intent.correlation_id,
         type=order.type,
         quantity=order.quantity,
@@ -146,6 +185,7 @@ def refuse(
     reason: str = "",
     *,
     estimate: FillEstimate | None = None,
+    sid: str | None = None,
 ) -> IntentDecision:
     reason = reason or admission.reason
     broker.state.counters["refused"] += 1
@@ -153,7 +193,13 @@ def refuse(
     broker.audit(
         "intent_refused",
         client_order_id=cid,
+        strategy=intent.strategy,
+        strategy_order_id=sid,
+        symbol=intent.symbol,
+        side=intent.side,
+        type=intent.type,
         reason=reason,
+        refusal=None if admission.refusal is None else admission.refusal.value,
         verdicts=admission.verdict_dicts(),
         intent_cid=intent.correlation_id,
         **extra,
@@ -161,6 +207,7 @@ def refuse(
     return IntentDecision(
         accepted=False,
         client_order_id=cid,
+        strategy_order_id=sid,
         reason=reason,
         refusal=admission.refusal,
         correlation_id=intent.correlation_id,

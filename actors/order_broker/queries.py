@@ -10,10 +10,11 @@ from types import MappingProxyType
 from typing import Any
 
 from actors.order_broker.memory import BrokerMemory
-from domain.book import BookOrder
+from domain.book import Book, BookOrder, Execution
 from domain.money import for_people, plain
 from domain.reconciliation import InternalOrder, InternalSnapshot
 from domain.risk import equity_quote
+from runtime.messages import OrdersQuery
 
 
 def summary(o: BookOrder) -> InternalOrder:
@@ -107,3 +108,91 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
             "equity_quote": quote,
         },
     }
+
+
+def order_view(o: BookOrder) -> dict[str, Any]:
+    """One order as ``OrdersQuery`` answers it (Decimals as plain strings)."""
+    return {
+        "client_order_id": o.client_order_id,
+        "strategy": o.strategy,
+        "strategy_order_id": o.strategy_order_id,
+        "order_id": o.order_id,
+        "symbol": o.symbol,
+        "side": o.side,
+        "type": o.type,
+        "time_in_force": o.time_in_force,
+        "quantity": plain(o.quantity),
+        "price": None if o.price is None else plain(o.price),
+        "state": o.state.value,
+        "executed_qty": plain(o.executed_qty),
+        "cumulative_quote": plain(o.cumulative_quote),
+        "created_ms": o.created_ms,
+        "updated_ms": o.updated_ms,
+    }
+
+
+def fill_view(e: Execution) -> dict[str, Any]:
+    """One fill of an order, as ``OrdersQuery(with_fills=True)`` lists it."""
+    return {
+        "trade_id": e.trade_id,
+        "price": plain(e.price),
+        "qty": plain(e.qty),
+        "quote_qty": plain(e.price * e.qty),
+        "commission": plain(e.commission),
+        "commission_asset": e.commission_asset,
+        "time_ms": e.time_ms,
+        "is_maker": e.is_maker,
+        "is_buyer": e.side == "BUY",
+    }
+
+
+def orders(book: Book, q: OrdersQuery) -> tuple[dict[str, Any], ...]:
+    """The orders ``q`` selects, newest last (by creation time). A lookup by one id costs
+    one order; a list of open orders costs the live ones; the rest scans the history."""
+    candidates: list[BookOrder]
+    if q.client_order_id is not None:
+        one = book.orders.get(q.client_order_id)
+        candidates = [] if one is None else [one]
+    elif q.strategy_order_id is not None:
+        one = book.find_strategy(q.strategy or "", q.strategy_order_id)
+        candidates = [] if one is None else [one]
+    elif q.order_id is not None:
+        if q.symbol is not None:
+            one = book.find(q.symbol, None, q.order_id)
+            candidates = [] if one is None else [one]
+        else:
+            candidates = [o for o in book.orders.values() if o.order_id == q.order_id]
+    elif q.open_only:
+        candidates = list(book.live.values())
+    else:
+        candidates = list(book.orders.values())
+    selected = [
+        o
+        for o in candidates
+        if (q.strategy is None or o.strategy == q.strategy)
+        and (q.symbol is None or o.symbol == q.symbol)
+        and (q.order_id is None or o.order_id == q.order_id)
+        and (not q.open_only or o.is_open)
+    ]
+    selected.sort(key=lambda o: o.created_ms)
+    fills: dict[str, list[dict[str, Any]]] = {}
+    if q.with_fills and selected:
+        wanted = {o.client_order_id for o in selected}
+        keys = {(o.symbol, o.order_id) for o in selected if o.order_id is not None}
+        mine: list[tuple[str, Execution]] = []
+        for e in book.executions.values():
+            cid = e.client_order_id if e.client_order_id in wanted else None
+            if cid is None and (e.symbol, e.order_id) in keys:
+                cid = book.by_order_id.get((e.symbol, e.order_id))
+            if cid is not None:
+                mine.append((cid, e))
+        mine.sort(key=lambda pair: (pair[1].time_ms, pair[1].trade_id))
+        for cid, e in mine:
+            fills.setdefault(cid, []).append(fill_view(e))
+    out = []
+    for o in selected:
+        view = order_view(o)
+        if q.with_fills:
+            view["fills"] = fills.get(o.client_order_id, [])
+        out.append(view)
+    return tuple(out)

@@ -71,6 +71,8 @@ class Book:
     closed: list[str] = field(default_factory=list)
     trade_ids: dict[str, list[int]] = field(default_factory=dict)  # per symbol, sorted
     created: list[int] = field(default_factory=list)  # intents' creation times, sorted
+    # (strategy, the strategy's own order id) → Vigil's id of the most recent such order
+    by_strategy_id: dict[tuple[str, str], str] = field(default_factory=dict)
     commitments: Commitments = field(default_factory=Commitments)
     day: DayMark | None = None
     # what is kept of the closed orders compacted away (``compact``): ids, fill counts
@@ -104,6 +106,8 @@ class Book:
         if self.knows_id(order.client_order_id):
             raise ValueError(f"client order id {order.client_order_id} already in the book")
         self.orders[order.client_order_id] = order
+        if order.strategy_order_id is not None:
+            self.by_strategy_id[(order.strategy, order.strategy_order_id)] = order.client_order_id
         self._track(order)
         if self.created and order.created_ms < self.created[-1]:
             bisect.insort(self.created, order.created_ms)
@@ -142,6 +146,15 @@ class Book:
             if cid is not None:
                 return self.orders.get(cid)
         return None
+
+    def find_strategy(self, strategy: str, strategy_order_id: str) -> BookOrder | None:
+        """The most recent order ``strategy`` placed with its own id ``strategy_order_id``."""
+        cid = self.by_strategy_id.get((strategy, strategy_order_id))
+        return None if cid is None else self.orders.get(cid)
+
+    def strategy_open_orders(self, strategy: str) -> int:
+        """How many of ``strategy``'s orders are open (in flight or resting)."""
+        return sum(1 for o in self.live.values() if o.strategy == strategy)
 
     def mark(self, client_order_id: str, state: OrderState, now_ms: int) -> None:
         """Local transitions (sent → UNKNOWN, refused → REJECTED, confirmed absent)."""
@@ -278,6 +291,7 @@ class Book:
         pos = self.positions.setdefault(market.symbol, Position(market.symbol))
         realized, closed = pos.apply_fill(market, execution, notional, fee_quote)
         order.booked_qty += execution.qty
+        order.booked_quote += notional
         if self.accounted is not None:
             self.accounted.append(Accounted(execution, realized, closed))
         self._emit("fill", execution)
@@ -312,6 +326,10 @@ class Book:
                 key = (order.symbol, order.order_id or 0)
                 if order.order_id is not None and self.by_order_id.get(key) == cid:
                     del self.by_order_id[key]
+                if order.strategy_order_id is not None:
+                    mine = (order.strategy, order.strategy_order_id)
+                    if self.by_strategy_id.get(mine) == cid:
+                        del self.by_strategy_id[mine]
                 self.live.pop(cid, None)  # (a replay keeps closed ones there until its end)
                 self.commitments.discount(cid)
             self.compacted.add(batch, fills)

@@ -77,7 +77,11 @@ class BookOrder:
     created_ms: int = 0
     updated_ms: int = 0
     source: str = ""
+    strategy: str = ""  # the gateway key that placed it ("": native API, operator, demo)
+    strategy_order_id: str | None = None  # the strategy's own id for it
+    time_in_force: str | None = None  # as sent (LIMIT: GTC, IOC or FOK)
     booked_qty: Decimal = ZERO  # the quantity of this order's fills the book has accounted
+    booked_quote: Decimal = ZERO  # and their value (price * qty), quote
     # the broker's per-order evidence (a partial fill, a close) was given: not state
     partial_reported: bool = field(default=False, compare=False)
     evidence_done: bool = field(default=False, compare=False)

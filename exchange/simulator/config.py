@@ -31,6 +31,10 @@ class SymbolSpec(BaseModel):
     percent_up: Decimal = Decimal("5")
     percent_down: Decimal = Decimal("0.2")
     max_num_orders: int = 200
+    max_num_algo_orders: int = Field(default=5, ge=0, description="open conditional orders")
+    max_num_order_lists: int = Field(default=20, ge=0, description="open order lists")
+    min_trailing_delta: int = Field(default=10, ge=1, description="BIPS, both directions")
+    max_trailing_delta: int = Field(default=2000, ge=1, description="BIPS, both directions")
     # price process and synthetic book
     volatility_ticks: int = Field(default=3, ge=0, description="stdev of one price step, in ticks")
     spread_ticks: int = Field(default=1, ge=1, description="best bid to best ask, in ticks")
@@ -57,16 +61,18 @@ class SymbolSpec(BaseModel):
                 "LIMIT",
                 "LIMIT_MAKER",
                 "MARKET",
+                "STOP_LOSS",
                 "STOP_LOSS_LIMIT",
+                "TAKE_PROFIT",
                 "TAKE_PROFIT_LIMIT",
             ],
             "icebergAllowed": False,
-            "ocoAllowed": False,
-            "otoAllowed": False,
+            "ocoAllowed": True,
+            "otoAllowed": True,
             "opoAllowed": False,
             "quoteOrderQtyMarketAllowed": True,
-            "allowTrailingStop": False,
-            "cancelReplaceAllowed": False,
+            "allowTrailingStop": True,
+            "cancelReplaceAllowed": True,
             "amendAllowed": False,
             "pegInstructionsAllowed": False,
             "isSpotTradingAllowed": True,
@@ -107,6 +113,15 @@ class SymbolSpec(BaseModel):
                     "avgPriceMins": 0,
                 },
                 {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": self.max_num_orders},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": self.max_num_algo_orders},
+                {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": self.max_num_order_lists},
+                {
+                    "filterType": "TRAILING_DELTA",
+                    "minTrailingAboveDelta": self.min_trailing_delta,
+                    "maxTrailingAboveDelta": self.max_trailing_delta,
+                    "minTrailingBelowDelta": self.min_trailing_delta,
+                    "maxTrailingBelowDelta": self.max_trailing_delta,
+                },
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],

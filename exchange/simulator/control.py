@@ -165,6 +165,7 @@ class ControlApi:
                 open_orders=engine.open_orders(None),
                 orders=[o for orders in engine.orders.values() for o in orders],
                 trades=[t for trades in engine.trades.values() for t in trades],
+                order_lists=engine.lists.lists,
             )
         state["faults"] = self.faults.armed()
         state["subscriptions"] = self.users.subscription_count()

@@ -8,6 +8,10 @@ are handed to the ``publish`` callback in the order they happen.
 
 Money is ``Decimal`` throughout: balances, locks, prices, quantities and commissions are
 exact, so that per asset ``free + locked == deposits + trade deltas - commissions``.
+
+Conditional orders wait off the book until :mod:`exchange.simulator.conditional` says the
+price process triggered them; order lists (:mod:`exchange.simulator.order_lists`) hear of
+every execution of one of their orders.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
-from exchange.simulator import rendering
-from exchange.simulator.config import SimulatorConfig, SymbolSpec
-from exchange.simulator.errors import ApiError, insufficient_balance
+from exchange.simulator import conditional, rendering
+from exchange.simulator.config import SimulatorConfig
+from exchange.simulator.errors import ApiError
 from exchange.simulator.filters import SymbolRules
 from exchange.simulator.market import Market
-from exchange.simulator.model import STOP_TYPES, ZERO, Balance, SimOrder, SimTrade
-from exchange.simulator.validation import check_new_order
+from exchange.simulator.model import ZERO, Balance, SimOrder, SimTrade
+from exchange.simulator.order_entry import OrderEntry
+from exchange.simulator.order_lists import OrderListBook
 
 EIGHT = Decimal("0.00000001")
 
@@ -48,7 +53,7 @@ class ManualClock:
         self.now_ms += ms
 
 
-class Engine:
+class Engine(OrderEntry):
     """The exchange's true state. All methods are thread-safe."""
 
     def __init__(
@@ -88,6 +93,7 @@ class Engine:
         self._cancel_ids = itertools.count(1)
         self.update_time = self._clock()
         self.clock_offset_ms = 0
+        self.lists = OrderListBook(self)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -112,6 +118,12 @@ class Engine:
     def _balance(self, asset: str) -> Balance:
         return self.balances.setdefault(asset, Balance())
 
+    def publish(self, event: dict[str, Any]) -> None:
+        self._publish(event)
+
+    def new_client_id(self) -> str:
+        return f"sim{self._rng.getrandbits(64):016x}"
+
     def _account_position(self, assets: Iterable[str]) -> None:
         assets = set(assets)
         for asset in assets:
@@ -130,6 +142,7 @@ class Engine:
         *,
         trade: SimTrade | None = None,
         client_order_id: str | None = None,
+        reject_reason: str = "NONE",
     ) -> None:
         self._publish(
             rendering.execution_report(
@@ -139,6 +152,7 @@ class Engine:
                 execution_id=next(self._execution_ids),
                 trade=trade,
                 client_order_id=client_order_id,
+                reject_reason=reject_reason,
             )
         )
 
@@ -164,122 +178,26 @@ class Engine:
                 raise ApiError(-2013, "Order does not exist.")
             return found
 
-    def place_order(
-        self,
-        *,
-        symbol: str,
-        side: str,
-        order_type: str,
-        time_in_force: str | None = None,
-        quantity: Decimal | None = None,
-        quote_order_qty: Decimal | None = None,
-        price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        client_order_id: str | None = None,
-        owner: str = "account",
-        test_only: bool = False,
-    ) -> tuple[SimOrder | None, list[SimTrade]]:
-        """Validate, accept and match a new order. Raises ApiError on any rejection."""
-        with self._lock:
-            market = self.market(symbol)
-            check_new_order(
-                market,
-                side=side,
-                order_type=order_type,
-                time_in_force=time_in_force,
-                quantity=quantity,
-                quote_order_qty=quote_order_qty,
-                price=price,
-                stop_price=stop_price,
-                open_orders=len(self._open[symbol]),
-            )
-            if test_only:
-                return None, []
-            if client_order_id is None:
-                client_order_id = f"sim{self._rng.getrandbits(64):016x}"
-            # Binance: a clientOrderId may be reused only once its previous order is FILLED
-            previous = self._by_client_id.get((symbol, client_order_id))
-            if previous is not None and previous.status != "FILLED":
-                raise ApiError(-2010, "Duplicate order sent.")
-            spec = market.spec
-            if order_type == "LIMIT_MAKER" and market.crosses(side, price or ZERO):
-                raise ApiError(-2010, "Order would immediately match and take.")
-            if order_type in STOP_TYPES and market.stop_triggered(
-                side, order_type, stop_price or ZERO
-            ):
-                raise ApiError(-2010, "Order would trigger immediately.")
-            ts = self.server_time()
-            order = SimOrder(
-                symbol=symbol,
-                order_id=market.next_order_id,
-                client_order_id=client_order_id,
-                side=side,
-                type=order_type,
-                time_in_force=time_in_force or "GTC",
-                price=price or ZERO,
-                orig_qty=quantity or ZERO,
-                stop_price=stop_price or ZERO,
-                orig_quote_qty=quote_order_qty or ZERO,
-                time=ts,
-                update_time=ts,
-                owner=owner,
-            )
-            # funds: limit orders lock up front; market orders are checked while matching
-            if order_type != "MARKET":
-                self._lock_funds(order, spec)
-            elif quote_order_qty is not None:
-                self._size_quote_order(market, order)
-            elif side == "SELL" and self._balance(spec.base_asset).free < order.orig_qty:
-                raise insufficient_balance()
-            elif side == "BUY":
-                cost = market.walk_cost("BUY", order.orig_qty)
-                if cost > self._balance(spec.quote_asset).free:
-                    raise insufficient_balance()
-            market.next_order_id += 1
-            self.orders[symbol].append(order)
-            self._by_client_id[(symbol, client_order_id)] = order
-            self._open[symbol][order.order_id] = order
-            if order_type not in STOP_TYPES:
-                order.working_time = ts
-            self._execution_report(order, "NEW")
-            trades: list[SimTrade] = []
-            if order.is_working:
-                trades = self._match_taker(market, order)
-            self._account_position({spec.base_asset, spec.quote_asset})
-            return order, trades
+    def match(self, market: Market, order: SimOrder) -> list[SimTrade]:
+        """A working order that just went on the book takes what it crosses."""
+        return self._match_taker(market, order) if order.is_working else []
 
-    def _lock_funds(self, order: SimOrder, spec: SymbolSpec) -> None:
-        if order.side == "BUY":
-            asset, amount = spec.quote_asset, order.price * order.orig_qty
-        else:
-            asset, amount = spec.base_asset, order.orig_qty
-        balance = self._balance(asset)
-        if balance.free < amount:
-            raise insufficient_balance()
-        balance.free -= amount
-        balance.locked += amount
-        order.locked = amount
+    def account_position(self, market: Market) -> None:
+        self._account_position({market.spec.base_asset, market.spec.quote_asset})
 
-    def _size_quote_order(self, market: Market, order: SimOrder) -> None:
-        """quoteOrderQty: the largest LOT_SIZE quantity whose notional fits the budget."""
-        spec = market.spec
-        qty = market.quantity_for_quote(order.side, order.orig_quote_qty)
-        if qty < spec.min_qty:
-            raise ApiError(
-                -2010, "Order book liquidity is less than `LOT_SIZE` filter minimum quantity."
-            )
-        if order.side == "BUY" and order.orig_quote_qty > self._balance(spec.quote_asset).free:
-            raise insufficient_balance()
-        if order.side == "SELL" and qty > self._balance(spec.base_asset).free:
-            raise insufficient_balance()
-        order.orig_qty = qty
+    def reject(self, order: SimOrder, reason: str) -> None:
+        """An order the matching engine refused, reported (cancelReplace's new order)."""
+        self._execution_report(order, "REJECTED", reject_reason=reason)
+
+    def new_cancel_id(self) -> str:
+        return f"cancel{next(self._cancel_ids):012d}"
 
     def _match_taker(self, market: Market, order: SimOrder) -> list[SimTrade]:
         """Match a newly working order against the book, then apply its time in force."""
         trades: list[SimTrade] = []
-        limit = order.price if order.type != "MARKET" else None
+        limit = None if order.takes_market else order.price
         levels = market.levels(order.side)
-        if order.time_in_force == "FOK" and order.type != "MARKET":
+        if order.time_in_force == "FOK" and not order.takes_market:
             fillable = sum(
                 (q for p, q in levels if limit is None or self._price_ok(order.side, p, limit)),
                 ZERO,
@@ -294,7 +212,7 @@ class Engine:
                 break
             take = min(order.remaining, available)
             fill_price = market.slipped(order.side, price)
-            if order.type == "MARKET" and order.side == "BUY":
+            if order.side == "BUY" and not order.holds_funds:
                 free = self._balance(market.spec.quote_asset).free
                 if take * fill_price > free:
                     take = (free / fill_price).quantize(market.spec.step_size, rounding=ROUND_DOWN)
@@ -303,7 +221,7 @@ class Engine:
             market.consume(order.side, price, take)
             trades.append(self._fill(market, order, fill_price, take, is_maker=False))
         if order.is_open and order.remaining > 0:
-            if order.type == "MARKET":
+            if order.takes_market:
                 self._expire(order, "INSUFFICIENT_LIQUIDITY")
             elif order.time_in_force == "IOC":
                 self._expire(order, "UNFILLED_IOC_QUANTITY_EXPIRED")
@@ -323,7 +241,7 @@ class Engine:
         if order.side == "BUY":
             commission = (qty * rate).quantize(EIGHT, rounding=ROUND_UP)
             commission_asset = spec.base_asset
-            if order.type == "MARKET":
+            if not order.holds_funds:
                 quote.free -= quote_qty
             else:
                 reserved = order.price * qty
@@ -334,7 +252,7 @@ class Engine:
         else:
             commission = (quote_qty * rate).quantize(EIGHT, rounding=ROUND_UP)
             commission_asset = spec.quote_asset
-            if order.type == "MARKET":
+            if not order.holds_funds:
                 base.free -= qty
             else:
                 base.locked -= qty
@@ -353,6 +271,7 @@ class Engine:
             time=ts,
             is_buyer=order.side == "BUY",
             is_maker=is_maker,
+            order_list_id=order.order_list_id,
         )
         market.next_trade_id += 1
         self.trades[spec.symbol].append(trade)
@@ -375,6 +294,9 @@ class Engine:
             balance.free += order.locked
             order.locked = ZERO
 
+    def expire(self, order: SimOrder, reason: str) -> None:
+        self._expire(order, reason)
+
     def _expire(self, order: SimOrder, reason: str) -> None:
         order.status = "EXPIRED"
         order.expiry_reason = reason
@@ -388,8 +310,10 @@ class Engine:
         order_id: int | None,
         orig_client_order_id: str | None,
         new_client_order_id: str | None = None,
+        restriction: str | None = None,
     ) -> tuple[SimOrder, str]:
-        """Cancel an open order; returns it and the cancel's own client order id."""
+        """Cancel an open order (all of its order list, if it is in an open one); returns
+        it and the cancel's own client order id. ``restriction``: ``cancelRestrictions``."""
         with self._lock:
             try:
                 order = self.find_order(symbol, order_id, orig_client_order_id)
@@ -399,13 +323,19 @@ class Engine:
                 raise ApiError(-2011, "Unknown order sent.") from None
             if not order.is_open:
                 raise ApiError(-2011, "Unknown order sent.")
-            cancel_id = self._cancel(order, new_client_order_id)
+            if restriction is not None and order.status != restriction.removeprefix("ONLY_"):
+                raise ApiError(-2011, "Order was not canceled due to cancel restrictions.")
+            order_list = self.lists.open_list_of(order)
+            if order_list is not None:
+                cancel_id = self.lists.cancel(order_list, new_client_order_id)
+            else:
+                cancel_id = self.cancel_one(order, new_client_order_id)
             spec = self.markets[symbol].spec
             self._account_position({spec.base_asset, spec.quote_asset})
             return order, cancel_id
 
-    def _cancel(self, order: SimOrder, new_client_order_id: str | None) -> str:
-        cancel_id = new_client_order_id or f"cancel{next(self._cancel_ids):012d}"
+    def cancel_one(self, order: SimOrder, new_client_order_id: str | None) -> str:
+        cancel_id = new_client_order_id or self.new_cancel_id()
         order.status = "CANCELED"
         order.update_time = self.server_time()
         self._close(order)
@@ -413,12 +343,23 @@ class Engine:
         return cancel_id
 
     def cancel_open_orders(self, symbol: str) -> list[tuple[SimOrder, str]]:
+        """Every open order on the symbol (order lists whole); (order, cancel id) each."""
         with self._lock:
             market = self.market(symbol)
             open_orders = list(self._open[symbol].values())
             if not open_orders:
                 raise ApiError(-2011, "Unknown order sent.")
-            cancelled = [(o, self._cancel(o, None)) for o in open_orders]
+            cancelled: list[tuple[SimOrder, str]] = []
+            for order in open_orders:
+                if not order.is_open:
+                    continue  # cancelled with its order list already
+                order_list = self.lists.open_list_of(order)
+                if order_list is None:
+                    cancelled.append((order, self.cancel_one(order, None)))
+                    continue
+                open_legs = [o for o in order_list.orders if o.is_open]
+                cancel_id = self.lists.cancel(order_list, None)
+                cancelled += [(o, cancel_id) for o in open_legs]
             self._account_position({market.spec.base_asset, market.spec.quote_asset})
             return cancelled
 
@@ -452,24 +393,41 @@ class Engine:
             self._match_resting(market)
 
     def _match_resting(self, market: Market) -> None:
+        """After a price move: conditional orders trigger, crossed resting orders fill."""
         spec = market.spec
         touched = False
         for order in list(self._open[spec.symbol].values()):
+            if not order.is_open or order.is_pending:
+                continue
             if not order.is_working:
-                if not market.stop_triggered(order.side, order.type, order.stop_price):
-                    continue
-                order.working_time = self.server_time()
-                self._execution_report(order, "NEW")
-                touched = True
+                if conditional.triggers(order, market.mid, self.server_time()):
+                    self._trigger(market, order)
+                    touched = True
+                continue
+            filled = False
             for price, available in market.levels(order.side):
                 if order.remaining <= 0 or not self._price_ok(order.side, price, order.price):
                     break
+                if not filled:
+                    self.lists.claim(order)
                 take = min(order.remaining, available)
                 market.consume(order.side, price, take)
                 self._fill(market, order, order.price, take, is_maker=True)
-                touched = True
+                touched = filled = True
+            if filled:
+                self.lists.update(order)
         if touched:
             self._account_position({spec.base_asset, spec.quote_asset})
+
+    def _trigger(self, market: Market, order: SimOrder) -> None:
+        """A conditional order's condition is met: it starts working (a stop-market order
+        executes at once) and, in an OCO, its other order expires."""
+        self.lists.claim(order)
+        order.working_time = self.server_time()
+        order.update_time = order.working_time
+        self._execution_report(order, "NEW")
+        self._match_taker(market, order)
+        self.lists.update(order)
 
     # ------------------------------------------------------------------ account
 

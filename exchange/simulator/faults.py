@@ -74,6 +74,11 @@ FAULT_SCHEMA: dict[str, FaultKind] = {
     ),
     "duplicate_events": FaultKind("user data events delivered twice"),
     "drop_events": FaultKind("user data events never delivered"),
+    "drop_list_expiry": FaultKind(
+        "the executionReport of an OCO's other order expiring (`eR` `OCO_TRIGGER`, when its "
+        "partner executes) is never delivered; the order is EXPIRED all the same (REST shows "
+        "it) and the listStatus ALL_DONE is delivered"
+    ),
     "malformed_events": FaultKind(
         "user data events carrying `field` (an executionReport's `z`, cumulative filled "
         "quantity, by default) delivered with it set to `value`; events without the field "

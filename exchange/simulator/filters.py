@@ -7,8 +7,9 @@ implementation, on purpose independent of any client-side filter code.
 
 Checked, in this order: PRICE_FILTER (``price``, then ``stopPrice``), PERCENT_PRICE /
 PERCENT_PRICE_BY_SIDE (``price`` against the reference price, here the mid), LOT_SIZE,
-MARKET_LOT_SIZE (MARKET orders), NOTIONAL / MIN_NOTIONAL, MAX_NUM_ORDERS. A bound or a
-step of 0 disables that rule. Arithmetic is exact ``Decimal``.
+MARKET_LOT_SIZE (MARKET orders), NOTIONAL / MIN_NOTIONAL, TRAILING_DELTA (trailing stops),
+MAX_NUM_ORDERS, MAX_NUM_ALGO_ORDERS (conditional orders); MAX_NUM_ORDER_LISTS for a new
+order list. A bound or a step of 0 disables that rule. Arithmetic is exact ``Decimal``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from exchange.simulator.errors import filter_failure
+
+#: the conditional ("algo") order types MAX_NUM_ALGO_ORDERS counts
+ALGO_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
 
 #: enough digits that no product or remainder of request values is ever rounded
 EXACT = Context(prec=100)
@@ -53,6 +57,11 @@ class SymbolRules:
     ask_up: Decimal | None = None
     ask_down: Decimal | None = None
     max_num_orders: int | None = None
+    max_num_algo_orders: int | None = None
+    max_num_order_lists: int | None = None
+    #: TRAILING_DELTA: (min, max) BIPS for stops above the market, and for those below
+    trailing_above: tuple[int, int] | None = None
+    trailing_below: tuple[int, int] | None = None
 
     @classmethod
     def from_filters(cls, filters: Sequence[Mapping[str, Any]]) -> SymbolRules:
@@ -107,6 +116,19 @@ class SymbolRules:
             }
         if (f := by_type.get("MAX_NUM_ORDERS")) is not None:
             fields["max_num_orders"] = int(f["maxNumOrders"])
+        if (f := by_type.get("MAX_NUM_ALGO_ORDERS")) is not None:
+            fields["max_num_algo_orders"] = int(f["maxNumAlgoOrders"])
+        if (f := by_type.get("MAX_NUM_ORDER_LISTS")) is not None:
+            fields["max_num_order_lists"] = int(f["maxNumOrderLists"])
+        if (f := by_type.get("TRAILING_DELTA")) is not None:
+            fields["trailing_above"] = (
+                int(f["minTrailingAboveDelta"]),
+                int(f["maxTrailingAboveDelta"]),
+            )
+            fields["trailing_below"] = (
+                int(f["minTrailingBelowDelta"]),
+                int(f["maxTrailingBelowDelta"]),
+            )
         return cls(**fields)
 
 
@@ -120,12 +142,14 @@ def check_filters(
     stop_price: Decimal | None,
     reference_price: Decimal,
     open_orders: int,
+    trailing_delta: int | None = None,
+    open_algo_orders: int = 0,
 ) -> None:
     """Raise -1013 ``Filter failure: X`` for the first filter the new order fails.
 
     ``quantity`` is None for a MARKET order sized by ``quoteOrderQty``: its quantity and
-    notional are then settled by the matching engine. ``open_orders`` is the account's
-    number of open orders on the symbol before this one.
+    notional are then settled by the matching engine. ``open_orders`` (``open_algo_orders``)
+    is the account's number of open (conditional) orders on the symbol before this one.
     """
     with localcontext(EXACT):
         for value in (price, stop_price):
@@ -138,8 +162,29 @@ def check_filters(
             if order_type == "MARKET" and rules.market_lot is not None:
                 _lot_size(rules.market_lot, quantity, "MARKET_LOT_SIZE")
             _notional(rules, order_type, quantity, price, stop_price, reference_price)
+        if trailing_delta is not None:
+            _trailing_delta(rules, side, order_type, trailing_delta)
         if rules.max_num_orders is not None and open_orders + 1 > rules.max_num_orders:
             raise filter_failure("MAX_NUM_ORDERS")
+        algo = order_type in ALGO_TYPES
+        if algo and rules.max_num_algo_orders is not None:
+            if open_algo_orders + 1 > rules.max_num_algo_orders:
+                raise filter_failure("MAX_NUM_ALGO_ORDERS")
+
+
+def check_order_lists(rules: SymbolRules, open_lists: int) -> None:
+    """MAX_NUM_ORDER_LISTS: the account's open order lists on the symbol, plus the new one
+    (an OTOCO counts as one list)."""
+    if rules.max_num_order_lists is not None and open_lists + 1 > rules.max_num_order_lists:
+        raise filter_failure("MAX_NUM_ORDER_LISTS")
+
+
+def _trailing_delta(rules: SymbolRules, side: str, order_type: str, delta: int) -> None:
+    """STOP_LOSS BUY and TAKE_PROFIT SELL use the "above" range, the others the "below"."""
+    above = order_type.startswith("STOP_LOSS") == (side == "BUY")
+    bounds = rules.trailing_above if above else rules.trailing_below
+    if delta <= 0 or (bounds is not None and not bounds[0] <= delta <= bounds[1]):
+        raise filter_failure("TRAILING_DELTA")
 
 
 def _on_step(value: Decimal, step: Decimal) -> bool:

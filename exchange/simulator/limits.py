@@ -79,8 +79,11 @@ class RateLimiter:
             max(1, math.ceil((self.banned_until_ms - now_ms) / 1000)),
         )
 
-    def admit(self, weight: int, is_order: bool, now_ms: int | None = None) -> None:
-        """Count a request; raise RateLimited (429/418) if it must be refused."""
+    def admit(
+        self, weight: int, is_order: bool, now_ms: int | None = None, orders: int = 1
+    ) -> None:
+        """Count a request (``orders`` new orders, if ``is_order``); raise RateLimited
+        (429/418) if it must be refused."""
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
         with self._lock:
             if now_ms < self.banned_until_ms:
@@ -100,7 +103,7 @@ class RateLimiter:
             self.weight.used += weight
             if is_order:
                 for window in (self.orders_10s, self.orders_day):
-                    if window.used + 1 > window.limit:
+                    if window.used + orders > window.limit:
                         self._violate(now_ms)
                         name = "10 SECOND" if window is self.orders_10s else "1 DAY"
                         raise RateLimited(
@@ -110,8 +113,25 @@ class RateLimiter:
                             429,
                             window.retry_after(now_ms),
                         )
-                self.orders_10s.used += 1
-                self.orders_day.used += 1
+                self.orders_10s.used += orders
+                self.orders_day.used += orders
+
+    def admit_orders(self, orders: int, now_ms: int | None = None) -> None:
+        """Count new orders against the ORDERS limits only (their request was admitted)."""
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        with self._lock:
+            for window in (self.orders_10s, self.orders_day):
+                window.roll(now_ms)
+                if window.used + orders > window.limit:
+                    name = "10 SECOND" if window is self.orders_10s else "1 DAY"
+                    raise RateLimited(
+                        -1015,
+                        f"Too many new orders; current limit is {window.limit} orders per {name}.",
+                        429,
+                        window.retry_after(now_ms),
+                    )
+            self.orders_10s.used += orders
+            self.orders_day.used += orders
 
     def _violate(self, now_ms: int) -> None:
         self.violations += 1

@@ -115,3 +115,7 @@ class Route:
     signed: bool
     handler: Handler
     is_order: bool = False
+    #: how many orders it adds to the unfilled order count (an OTOCO: 3)
+    unfilled: int = 1
+    #: the handler counts its orders itself (cancelReplace's orderRateLimitExceededMode)
+    orders_by_handler: bool = False

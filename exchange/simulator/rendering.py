@@ -1,8 +1,9 @@
 """Binance's JSON shapes of the exchange's records.
 
-Orders (query, new-order ACK/RESULT/FULL and cancel shapes), trades and fills, the user
-data events (``executionReport``, ``outboundAccountPosition``, ``balanceUpdate``), the
-account and a book ticker, each rendered from plain records with no state of its own.
+Orders (query, new-order ACK/RESULT/FULL and cancel shapes), order lists, trades and
+fills, the user data events (``executionReport``, ``listStatus``,
+``outboundAccountPosition``, ``balanceUpdate``), the account and a book ticker, each
+rendered from plain records with no state of its own.
 Decimals are written as Binance writes them: fixed point, eight places.
 """
 
@@ -13,7 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.simulator.market import Market
-from exchange.simulator.model import STOP_TYPES, ZERO, Balance, SimOrder, SimTrade
+from exchange.simulator.model import (
+    STOP_TYPES,
+    ZERO,
+    Balance,
+    SimOrder,
+    SimOrderList,
+    SimTrade,
+)
 
 
 def fmt(value: Decimal) -> str:
@@ -29,7 +37,7 @@ def order_json(order: SimOrder, *, query: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "price": fmt(order.price),
         "origQty": fmt(order.orig_qty),
@@ -49,6 +57,9 @@ def order_json(order: SimOrder, *, query: bool = True) -> dict[str, Any]:
         out["isWorking"] = order.is_working
     elif order.type in STOP_TYPES:
         out["stopPrice"] = fmt(order.stop_price)
+    if order.trailing_delta is not None:  # trailing stops only (rest-api.md)
+        out["trailingDelta"] = order.trailing_delta
+        out["trailingTime"] = order.trailing_time
     out["workingTime"] = order.working_time
     out["selfTradePreventionMode"] = "NONE"
     if order.expiry_reason is not None:
@@ -61,7 +72,7 @@ def order_response(order: SimOrder, trades: list[SimTrade], resp_type: str) -> d
     ack = {
         "symbol": order.symbol,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id,
         "transactTime": order.time,
     }
@@ -82,7 +93,7 @@ def cancel_json(order: SimOrder, cancel_id: str) -> dict[str, Any]:
         "symbol": order.symbol,
         "origClientOrderId": order.client_order_id,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "clientOrderId": cancel_id,
         "transactTime": order.update_time,
         **{
@@ -90,6 +101,43 @@ def cancel_json(order: SimOrder, cancel_id: str) -> dict[str, Any]:
             for k, v in body.items()
             if k not in ("symbol", "orderId", "orderListId", "clientOrderId", "workingTime")
         },
+    }
+
+
+# ---------------------------------------------------------------------------- order lists
+
+
+def order_list_json(order_list: SimOrderList) -> dict[str, Any]:
+    """An order list as queried (``GET /api/v3/orderList``): its status and its orders."""
+    return {
+        "orderListId": order_list.order_list_id,
+        "contingencyType": order_list.contingency_type,
+        "listStatusType": order_list.list_status_type,
+        "listOrderStatus": order_list.list_order_status,
+        "listClientOrderId": order_list.list_client_order_id,
+        "transactionTime": order_list.transaction_time,
+        "symbol": order_list.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in order_list.orders
+        ],
+    }
+
+
+def list_status(order_list: SimOrderList, *, event_time: int) -> dict[str, Any]:
+    """The ``listStatus`` user data event."""
+    return {
+        "e": "listStatus",
+        "E": event_time,
+        "s": order_list.symbol,
+        "g": order_list.order_list_id,
+        "c": order_list.contingency_type,
+        "l": order_list.list_status_type,
+        "L": order_list.list_order_status,
+        "r": "NONE",
+        "C": order_list.list_client_order_id,
+        "T": order_list.transaction_time,
+        "O": [{"s": o.symbol, "i": o.order_id, "c": o.client_order_id} for o in order_list.orders],
     }
 
 
@@ -102,7 +150,7 @@ def trade_json(trade: SimTrade) -> dict[str, Any]:
         "symbol": trade.symbol,
         "id": trade.trade_id,
         "orderId": trade.order_id,
-        "orderListId": -1,
+        "orderListId": trade.order_list_id,
         "price": fmt(trade.price),
         "qty": fmt(trade.qty),
         "quoteQty": fmt(trade.quote_qty),
@@ -152,7 +200,7 @@ def execution_report(
         "p": fmt(order.price),
         "P": fmt(order.stop_price),
         "F": fmt(ZERO),
-        "g": -1,
+        "g": order.order_list_id,
         "C": order.client_order_id if client_order_id else "",
         "x": execution_type,
         "X": order.status,
@@ -175,6 +223,9 @@ def execution_report(
         "Q": fmt(order.orig_quote_qty),
         "V": "NONE",
     }
+    if order.trailing_delta is not None:
+        event["d"] = order.trailing_delta
+        event["D"] = order.trailing_time
     if order.is_working:
         event["W"] = order.working_time
     if order.expiry_reason is not None and order.status == "EXPIRED":
@@ -279,6 +330,7 @@ def state_json(
     open_orders: Sequence[SimOrder],
     orders: Iterable[SimOrder],
     trades: Iterable[SimTrade],
+    order_lists: Iterable[SimOrderList] = (),
 ) -> dict[str, Any]:
     """The exchange's true state, for tests and operators (``GET /_sim/state``)."""
     return {
@@ -291,4 +343,8 @@ def state_json(
         "open_orders": [order_json(o) | {"owner": o.owner} for o in open_orders],
         "orders": [order_json(o) | {"owner": o.owner} for o in orders],
         "trades": [trade_json(t) for t in trades],
+        "order_lists": [
+            order_list_json(lst) | {"kind": lst.kind, "locked": fmt(lst.locked)}
+            for lst in order_lists
+        ],
     }

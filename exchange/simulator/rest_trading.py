@@ -22,10 +22,19 @@ from exchange.simulator.limits import RateLimiter
 from exchange.simulator.params import Request, Route, illegal
 
 RESP_TYPES = ("ACK", "RESULT", "FULL")
+CANCEL_RESTRICTIONS = ("ONLY_NEW", "ONLY_PARTIALLY_FILLED")
 UNKNOWN_STATUS_MSG = (
     "Timeout waiting for response from backend server. Send status unknown; "
     "execution status unknown."
 )
+
+
+def cancel_restrictions(request: Request, name: str) -> str | None:
+    """``cancelRestrictions``: ONLY_NEW or ONLY_PARTIALLY_FILLED; anything else -1145."""
+    value = request.get(name)
+    if value is not None and value not in CANCEL_RESTRICTIONS:
+        raise ApiError(-1145, "Invalid cancelRestrictions")
+    return value
 
 
 class TradingEndpoints:
@@ -74,6 +83,7 @@ class TradingEndpoints:
             "quote_order_qty": request.decimal("quoteOrderQty"),
             "price": request.decimal("price"),
             "stop_price": request.decimal("stopPrice"),
+            "trailing_delta": request.integer("trailingDelta"),
         }
 
     def test_order(self, request: Request) -> dict[str, Any]:
@@ -150,14 +160,30 @@ class TradingEndpoints:
     def cancel_order(self, request: Request) -> dict[str, Any]:
         symbol, order_id, orig = self._order_ref(request)
         new_id = request.client_id("newClientOrderId")
+        restriction = cancel_restrictions(request, "cancelRestrictions")
         with self.engine.lock:
-            order, cancel_id = self.engine.cancel_order(symbol, order_id, orig, new_id)
+            order, cancel_id = self.engine.cancel_order(symbol, order_id, orig, new_id, restriction)
             return rendering.cancel_json(order, cancel_id)
 
     def cancel_open_orders(self, request: Request) -> list[dict[str, Any]]:
+        """Every open order on the symbol; an order list's as one list entry (rest-api.md)."""
         with self.engine.lock:
             cancelled = self.engine.cancel_open_orders(request.require("symbol"))
-            return [rendering.cancel_json(order, cancel_id) for order, cancel_id in cancelled]
+            out: list[dict[str, Any]] = []
+            lists: dict[int, dict[str, Any]] = {}
+            for order, cancel_id in cancelled:
+                report = rendering.cancel_json(order, cancel_id)
+                if order.order_list_id == -1:
+                    out.append(report)
+                    continue
+                entry = lists.get(order.order_list_id)
+                if entry is None:
+                    order_list = self.engine.lists.get(order.order_list_id, None)
+                    entry = rendering.order_list_json(order_list) | {"orderReports": []}
+                    lists[order.order_list_id] = entry
+                    out.append(entry)
+                entry["orderReports"].append(report)
+            return out
 
     def open_orders(self, request: Request) -> list[dict[str, Any]]:
         with self.engine.lock:

@@ -24,6 +24,7 @@ from aiohttp import web
 from loguru import logger
 
 from exchange.simulator.auth import check_api_key, check_signature, check_timing, rest_payloads
+from exchange.simulator.cancel_replace import CancelReplaceEndpoint
 from exchange.simulator.config import SimulatorConfig
 from exchange.simulator.connections import drop_connection, json_response
 from exchange.simulator.control import ControlApi
@@ -33,6 +34,7 @@ from exchange.simulator.faults import Fault, FaultBook
 from exchange.simulator.limits import RateLimited, RateLimiter
 from exchange.simulator.params import Request, Route, parse_params
 from exchange.simulator.rest_market import MarketDataEndpoints
+from exchange.simulator.rest_order_lists import OrderListEndpoints
 from exchange.simulator.rest_trading import TradingEndpoints
 from exchange.simulator.streams import MarketStreams
 from exchange.simulator.ws_api import UserStreams
@@ -100,6 +102,8 @@ class SimServer:
         app = web.Application(middlewares=[self._not_found_middleware])
         endpoints = MarketDataEndpoints(self.engine, self.limiter).routes()
         endpoints += TradingEndpoints(self.engine, self.faults, self.limiter).routes()
+        endpoints += OrderListEndpoints(self.engine).routes()
+        endpoints += CancelReplaceEndpoint(self.engine, self.limiter).routes()
         for route in endpoints:
             app.router.add_route(route.method, route.path, self._endpoint(route))
         app.router.add_get("/ws-api/v3", self.users.handle)
@@ -200,7 +204,8 @@ class SimServer:
             weight = 80
         if route.path == "/api/v3/myTrades" and "orderId" in params:
             weight = 5
-        self.limiter.admit(weight, route.is_order)
+        counts = route.is_order and not route.orders_by_handler
+        self.limiter.admit(weight, counts, orders=route.unfilled)
         if route.signed:
             check_api_key(self.config.api_key, http.headers.get("X-MBX-APIKEY"))
             check_timing(params, self.engine.server_time(), self.config.max_recv_window_ms)

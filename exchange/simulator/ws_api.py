@@ -3,7 +3,7 @@
 Methods: ``ping``, ``time``, ``session.status``, ``session.subscriptions``,
 ``userDataStream.subscribe.signature`` and ``userDataStream.unsubscribe``. The engine's
 events are fanned out to every subscription by :meth:`UserStreams.publish`, which is also
-where the event faults act (drop, duplicate, malform, delay).
+where the event faults act (drop, drop an OCO order's expiry, duplicate, malform, delay).
 """
 
 from __future__ import annotations
@@ -29,6 +29,15 @@ from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError, mandatory
 from exchange.simulator.faults import Fault, FaultBook
 from exchange.simulator.limits import RateLimited, RateLimiter
+
+
+def is_list_expiry(event: dict[str, Any]) -> bool:
+    """An executionReport of an OCO order expired because its partner executed."""
+    return (
+        event.get("e") == "executionReport"
+        and event.get("x") == "EXPIRED"
+        and event.get("eR") == "OCO_TRIGGER"
+    )
 
 
 @dataclass
@@ -68,6 +77,8 @@ class UserStreams:
         copies = 1
         delay = 0.0
         if self.faults.take("drop_events") is not None:
+            return
+        if self.faults.take_if("drop_list_expiry", lambda f: is_list_expiry(event)) is not None:
             return
         if self.faults.take("duplicate_events") is not None:
             copies = 2

@@ -52,6 +52,10 @@ def histories(draw: st.DrawFn) -> Entries:
             "created_ms": draw(st.integers(0, 10**6)),
             "source": "api",
         }
+        if draw(st.booleans()):  # a strategy's order (its own id may repeat an earlier one)
+            order["strategy"] = "grid"
+            order["strategy_order_id"] = f"s{draw(st.integers(0, 3))}"
+            order["time_in_force"] = draw(st.sampled_from(["GTC", "IOC"]))
         if draw(st.booleans()) or n == 0:
             entries.append(("intent", dict(order)))
         for _ in range(draw(st.integers(0, 3))):

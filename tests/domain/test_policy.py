@@ -157,7 +157,7 @@ def test_a_market_buy_passes_and_has_no_fat_finger_gate() -> None:
         ({"side": "HOLD"}, "side", "bad side 'HOLD'"),
         ({"side": "buy"}, "side", "bad side 'buy'"),
         ({"type": "STOP_LOSS_LIMIT"}, "type", "type STOP_LOSS_LIMIT not allowed"),
-        ({"type": "LIMIT_MAKER"}, "type", "type LIMIT_MAKER not allowed"),
+        ({"type": "STOP_LOSS"}, "type", "type STOP_LOSS not allowed"),
         ({"quantity": D("0")}, "quantity", "quantity must be positive"),
         ({"quantity": D("-0.01")}, "quantity", "quantity must be positive"),
         ({"price": None}, "price", "a LIMIT needs a positive price"),

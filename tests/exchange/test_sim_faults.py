@@ -97,6 +97,26 @@ def test_drop_events_never_delivers_them(
     assert len(orders_named(sim, "drop-ev")) == 1
 
 
+def test_drop_list_expiry_drops_only_an_oco_orders_expiry_and_spends_a_trigger_each(
+    sim: SimHandle, client: Client, user_stream: UserStream
+) -> None:
+    sim.arm("drop_list_expiry", count=1)
+    client.create_order(  # an IOC that expires unfilled: not an order list's, delivered
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="IOC", quantity="0.01",
+        price="50000",
+    )  # fmt: skip
+    expired = [e for e in user_stream.drain() if e.get("x") == "EXPIRED"]
+    assert [e["eR"] for e in expired] == ["UNFILLED_IOC_QUANTITY_EXPIRED"]
+    for _ in range(2):  # the first OCO's expiry is dropped, the second's delivered
+        client.create_oco_order(**OCO)
+        sim.set_price("BTCUSDT", "61100")
+        sim.set_price("BTCUSDT", "60000")
+    expired = [e for e in user_stream.drain() if e.get("x") == "EXPIRED"]
+    assert [(e["g"], e["eR"]) for e in expired] == [(2, "OCO_TRIGGER")]
+    states = [o["status"] for o in sim.state()["orders"] if o["type"] == "STOP_LOSS_LIMIT"]
+    assert states == ["EXPIRED", "EXPIRED"], "REST tells the truth either way"
+
+
 def test_malformed_events_corrupts_only_events_that_carry_the_field(
     sim: SimHandle, client: Client, user_stream: UserStream
 ) -> None:
@@ -276,6 +296,28 @@ def _drop_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
     assert [e["e"] for e in stream.drain()] == ["outboundAccountPosition"]
 
 
+OCO = {
+    "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01",
+    "aboveType": "LIMIT_MAKER", "abovePrice": "61000",
+    "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": "59000", "belowPrice": "58900",
+    "belowTimeInForce": "GTC",
+}  # fmt: skip
+
+
+def _drop_list_expiry(sim: SimHandle, client: Client, stream: UserStream) -> None:
+    placed = client.create_oco_order(**OCO)
+    stream.drain()
+    sim.set_price("BTCUSDT", "61100")  # the limit order fills; the stop loss expires, unheard
+    events = [(e["e"], e.get("i"), e.get("x") or e.get("l")) for e in stream.drain()]
+    stop_id, limit_id = (o["orderId"] for o in placed["orders"])
+    assert events == [
+        ("executionReport", limit_id, "TRADE"),
+        ("listStatus", None, "ALL_DONE"),
+        ("outboundAccountPosition", None, None),
+    ]
+    assert client.get_order(symbol="BTCUSDT", orderId=stop_id)["status"] == "EXPIRED"
+
+
 def _malformed_events(sim: SimHandle, client: Client, stream: UserStream) -> None:
     client.create_order(**LIMIT, newClientOrderId="d-bad")
     report = stream.wait_event(lambda e: e["e"] == "executionReport")
@@ -358,6 +400,7 @@ DEFAULT_EFFECTS: dict[str, Observer] = {
     "slippage": _slippage,
     "duplicate_events": _duplicate_events,
     "drop_events": _drop_events,
+    "drop_list_expiry": _drop_list_expiry,
     "malformed_events": _malformed_events,
     "delay_events": _delay_events,
     "outage": _outage,
