@@ -5,6 +5,7 @@ python run.py [--config PATH] [--live]     the main job (default: embedded simul
 python run.py sim [--port P] [--seed N]    only the simulated exchange
 python run.py status | halt --reason R | reset --reason R --confirm
 python run.py resync --confirm | cancel-all | reconcile [--timeout S]
+python run.py flatten --confirm --reason R [--force] [--timeout S]
 python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [--follow]
 """
 
@@ -392,6 +393,12 @@ def cmd_cancel_all(args: argparse.Namespace) -> int:
     return _call(args, "POST", "/v1/cancel-all")
 
 
+def cmd_flatten(args: argparse.Namespace) -> int:
+    from control.flatten_cli import run
+
+    return run(args, _request, _fail)
+
+
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """One reconciliation cycle now; prints its result. Exit 0 only when it is HEALTHY."""
     body = {"timeout_s": args.timeout}
@@ -548,6 +555,13 @@ def build_parser() -> argparse.ArgumentParser:
     resync.add_argument("--confirm", action="store_true")
     resync.add_argument("--reason", default="")
     command("cancel-all", cmd_cancel_all, "cancel every open order Vigil knows of", api=True)
+    from control.flatten_cli import add_arguments as flatten_arguments
+
+    flatten_arguments(
+        command(
+            "flatten", cmd_flatten, "cancel every order, sell every position, stay RED", api=True
+        )
+    )
     reconcile = command(
         "reconcile",
         cmd_reconcile,

@@ -242,6 +242,12 @@ class PolicySettings(_Section):
         description="send an admitted MARKET order as a LIMIT IOC at the protection price",
     )
     depth_cache_s: float = Field(default=1.0, gt=0, le=10, description="order book reuse")
+    max_order_age_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="a resting order of ours open longer than this is cancelled by Vigil "
+        "(stale-order cleanup); unset: off",
+    )
 
     def limits(self, symbols: Iterable[str]) -> PolicyLimits:
         """The guard's limits for trading ``symbols``."""

@@ -5,7 +5,8 @@
 ``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
 ``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
 operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
-``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``GET /v1/events``
+``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``POST /v1/flatten``
+(the emergency flatten, ``control.flatten``), ``GET /v1/events``
 (Server-Sent Events: order updates, fills, breaker changes, the status every second) and
 ``GET /`` (the status page: HTML with no data in it, the one answer without a token). The token is
 compared in constant time; a missing or wrong one gets 401 and is audited; too many from
@@ -31,7 +32,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from control import page
+from control import flatten, page
 from control.metrics import registry as metrics_registry
 from control.orders import OrderRoutes
 from control.throttle import AuthThrottle
@@ -147,6 +148,7 @@ class ControlServer:
         r.add_post("/v1/reconcile", self.reconcile)
         r.add_get("/v1/events", self.events)
         r.add_get("/", self.page)
+        r.add_post("/v1/flatten", flatten.handler(self))
         self.status_every_s = 1.0  # GET /v1/events: a status event this often
         self.heartbeat_every_s = 15.0  # ... and a comment at least this often
         self._streams: set[asyncio.Event] = set()  # the open event streams' wake-ups

@@ -348,3 +348,32 @@ class BreakerSample(Message):
 class BreakerTick(Message):
     """The breaker's own timer → breaker: run the time-based rules (windows, silences,
     YELLOW's cool-down) now."""
+
+
+# --- emergency flatten (assembly.flatten → order broker, asks) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlattenCancel(Message):
+    """Flatten → broker (ask): cancel every order of ours the exchange confirms open (each
+    audited before the wire, again with back-off); answers the orders of ours still open."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlattenView(Message):
+    """Flatten → broker (ask): Vigil's positions and reference prices per configured symbol,
+    the orders of ours still open, and the states of ``client_order_ids``."""
+
+    client_order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlattenSell(Message):
+    """Flatten → broker (ask): one MARKET SELL of ``quantity`` on the flatten path — the only
+    order that may reach the wire while RED (write-ahead and filters as any other)."""
+
+    symbol: str
+    quantity: Decimal
+    reason: str

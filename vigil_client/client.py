@@ -263,7 +263,10 @@ class VigilClient:
         """The live events (``GET /v1/events``), those of ``kinds`` only when given, until
         ``timeout`` seconds have passed (None: until the caller stops iterating or Vigil
         closes the stream). Vigil sends a status event every second, so the deadline is
-        noticed within about a second even when nothing else happens."""
+        noticed within about a second even when nothing else happens.
+
+        The stream is opened here, before this returns: an order placed after the call is
+        seen from its first event, even if the caller only starts iterating later."""
         deadline = None if timeout is None else time.monotonic() + timeout
         read_timeout = self.timeout if timeout is None else max(timeout, 1.0) + 5.0
         try:
@@ -272,9 +275,18 @@ class VigilClient:
             )
         except requests.RequestException as exc:
             raise VigilError(0, f"no answer from Vigil: {exc}") from exc
+        if resp.status_code != 200:
+            resp.close()
+            raise VigilError(resp.status_code, f"HTTP {resp.status_code}")
+        return self._read_events(resp, kinds, deadline)
+
+    @staticmethod
+    def _read_events(
+        resp: requests.Response,
+        kinds: set[str] | frozenset[str] | None,
+        deadline: float | None,
+    ) -> Iterator[Event]:
         with resp:
-            if resp.status_code != 200:
-                raise VigilError(resp.status_code, f"HTTP {resp.status_code}")
             kind, data = "message", ""
             try:
                 for raw in resp.iter_lines():

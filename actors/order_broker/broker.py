@@ -18,7 +18,16 @@ from typing import Any
 
 from loguru import logger
 
-from actors.order_broker import cancels, checkpoints, executions, intake, queries, resync
+from actors.order_broker import (
+    cancels,
+    checkpoints,
+    executions,
+    flatten,
+    intake,
+    queries,
+    resync,
+    stale,
+)
 from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
@@ -47,6 +56,9 @@ from runtime.messages import (
     CancelAll,
     CancelDecision,
     CancelOrder,
+    FlattenCancel,
+    FlattenSell,
+    FlattenView,
     InFlightRequest,
     IntentDecision,
     MarketPrice,
@@ -87,6 +99,9 @@ class OrderBroker(VigilActor):
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
+        FlattenCancel: "on_flatten_cancel",
+        FlattenView: "on_flatten_view",
+        FlattenSell: "on_flatten_sell",
     }
 
     def started(self) -> None:
@@ -124,6 +139,8 @@ class OrderBroker(VigilActor):
         services.journal.on_checkpoint_write = checkpoints.crash_while_written
         self.checkpointed = 0  # the journal length at this instance's last checkpoint
         self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
+        self.stale = stale.StaleSweep()  # policy.max_order_age_s
+        self.flattening = flatten.FlattenState()  # an emergency flatten's cancel retries
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
             if order.state is OrderState.UNKNOWN:
                 self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
@@ -476,6 +493,7 @@ class OrderBroker(VigilActor):
             if mono_ms() - since > window_ms:
                 self.evidence(EvidenceKind.UNKNOWN_STUCK, f"order {cid} outcome still unknown")
         self.keep_cancelling()
+        stale.sweep(self)  # stale-order cleanup, on the poller's beat
         return [
             (o.symbol, o.client_order_id, o.state.value, o.order_id)
             for o in self.book.open_orders()
@@ -527,3 +545,14 @@ class OrderBroker(VigilActor):
 
     def on_resync(self, message: ResyncRequest) -> dict[str, Any]:
         return resync.resync(self, message)
+
+    # ------------------------------------------------------------------ emergency flatten
+
+    def on_flatten_cancel(self, message: FlattenCancel) -> dict[str, Any]:
+        return flatten.on_cancel(self, message)
+
+    def on_flatten_view(self, message: FlattenView) -> dict[str, Any]:
+        return flatten.on_view(self, message)
+
+    def on_flatten_sell(self, message: FlattenSell) -> dict[str, Any]:
+        return flatten.on_sell(self, message)

@@ -3,7 +3,9 @@
 Sends run here so the broker keeps answering (halts, heartbeats) while the exchange is
 slow. Right before each send the wire checks that its broker instance still owns the book
 and asks the gate (``begin_send``), so nothing queued before a RED reaches the exchange
-after it. It never re-sends: every outcome (``SendOutcome``) goes back to the broker.
+after it. The one exception is the emergency flatten's MARKET SELL (``send_flatten``),
+which skips the gate and nothing else. It never re-sends: every outcome (``SendOutcome``)
+goes back to the broker.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from exchange.contract import (
     NotSent,
     OrderAck,
     OrderRequest,
+    OrderType,
     Rejected,
+    Side,
     UnknownOutcome,
 )
 from runtime.crashpoints import crash_point
@@ -55,6 +59,12 @@ class Wire:
         """``taken_at``: when the broker took the intent in (monotonic seconds)."""
         self._pool.submit(self._send, request, correlation_id, taken_at)
 
+    def send_flatten(self, request: OrderRequest, correlation_id: str) -> None:
+        """The emergency flatten's path (``actors.order_broker.flatten``), the one exception
+        to the gate: a MARKET SELL sent whatever the breaker says. Anything else sent this
+        way is refused here, before the wire."""
+        self._pool.submit(self._send, request, correlation_id, None, flatten=True)
+
     def cancel(self, symbol: str, client_order_id: str) -> None:
         self._pool.submit(self._cancel, symbol, client_order_id)
 
@@ -62,7 +72,12 @@ class Wire:
         self._pool.shutdown(wait=False, cancel_futures=False)
 
     def _send(
-        self, request: OrderRequest, correlation_id: str, taken_at: float | None = None
+        self,
+        request: OrderRequest,
+        correlation_id: str,
+        taken_at: float | None = None,
+        *,
+        flatten: bool = False,
     ) -> None:
         cid = request.client_order_id
 
@@ -89,7 +104,7 @@ class Wire:
         if self._memory.owner != self._generation:
             outcome(SendResult.REFUSED, "sent by a broker instance that has been replaced")
             return
-        refusal = self._gate.begin_send(cid)
+        refusal = flatten_refusal(request) if flatten else self._gate.begin_send(cid)
         if refusal is not None:
             outcome(SendResult.REFUSED, refusal)
             return
@@ -131,3 +146,10 @@ class Wire:
             self._directory.tell(
                 "audit_logger", AuditEvent(kind="cancel_failed", data=record), sender="wire"
             )
+
+
+def flatten_refusal(request: OrderRequest) -> str | None:
+    """The flatten path bypasses the gate for MARKET SELL orders only."""
+    if request.side is not Side.SELL or request.type is not OrderType.MARKET:
+        return f"the flatten path sends only MARKET SELL orders, not {request.type} {request.side}"
+    return None
