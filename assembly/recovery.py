@@ -30,10 +30,9 @@ from typing import Any
 from loguru import logger
 
 from actors.order_broker import BrokerMemory
-from actors.order_broker.memory import collector_paused
+from actors.order_broker.memory import collector_paused, load_checkpointed
 from domain.admission import intent_record
 from domain.book import Book, Market
-from domain.checkpoint import CheckpointInvalid, restore
 from domain.replay import audited_entry, intent_order, replay
 from runtime.clock import now_ms
 from runtime.gate import TradingGate
@@ -81,13 +80,9 @@ def recover(
     try:
         journal = open_journal()
         with collector_paused():
-            loaded = journal.load_recovery()
+            loaded, start = load_checkpointed(journal, markets)
         checkpoint, entries = loaded.checkpoint, loaded.entries
-        start = None if checkpoint is None else restore(checkpoint.body, markets)
-    except (
-        StoreError,
-        CheckpointInvalid,
-    ) as exc:  # JournalCorrupt, or a file SQLite cannot even open
+    except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
         if journal is not None:
             journal.close()
         kept = path.with_name(f"journal.db.corrupt-{now_ms()}")

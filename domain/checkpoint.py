@@ -20,10 +20,9 @@ an enum as its value, optional values as null): a field added to ``BookOrder`` r
 without a change here, a field missing from an older checkpoint takes its default, and a
 field this version does not know is refused (its state would be lost).
 
-What is derived is rebuilt, not stored: ``by_order_id`` and ``by_strategy_id`` (from the
-orders' exchange and strategy ids), ``trade_ids`` (sorted), ``live``, ``closed`` and the
-commitments (``Book.rebuild_live``, as at the end of a replay). Market data (prices) and
-anomalies are not state.
+What is derived is rebuilt, not stored: ``by_order_id`` (from the orders' exchange ids),
+``trade_ids`` (sorted), ``live``, ``closed`` and the commitments (``Book.rebuild_live``,
+as at the end of a replay). Market data (prices) and anomalies are not state.
 """
 
 from __future__ import annotations
@@ -178,6 +177,9 @@ def snapshot(book: Book, floors: Mapping[str, int]) -> dict[str, Any]:
         ],
         "day": None if day is None else [day.start_ms, str(day.pnl_base), _s(day.peak_equity)],
         "created": list(book.created),
+        # (not derived: once the most recent order with a strategy's id is compacted, an
+        # older one with the same id is no longer what that id finds)
+        "by_strategy_id": [[s, sid, cid] for (s, sid), cid in book.by_strategy_id.items()],
         "duplicates": book.duplicates,
         "compacted": {
             # text, one chunk per compaction ("id,id,..."; "trade id,trade id,...")
@@ -216,8 +218,6 @@ def _restore(doc: Mapping[str, Any], markets: Mapping[str, Market]) -> tuple[Boo
         orders[order.client_order_id] = order
         if order.order_id is not None:
             by_order_id[(order.symbol, order.order_id)] = order.client_order_id
-        if order.strategy_order_id is not None:  # in the order added: the most recent wins
-            book.by_strategy_id[(order.strategy, order.strategy_order_id)] = order.client_order_id
     read_execution = _execution_codec().reader(doc["execution_fields"])
     compacted = doc["compacted"]
     kept = Compacted.from_text(
@@ -245,6 +245,7 @@ def _restore(doc: Mapping[str, Any], markets: Mapping[str, Market]) -> tuple[Boo
             int(day[0]), Decimal(day[1]), None if day[2] is None else Decimal(day[2])
         )
     book.created = sorted(int(t) for t in doc["created"])
+    book.by_strategy_id = {(s, sid): cid for s, sid, cid in doc["by_strategy_id"]}
     book.duplicates = int(doc["duplicates"])
     book.compacted = kept
     floors = {s: int(t) for s, t in doc["floors"].items()}

@@ -54,7 +54,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,10 +309,11 @@ class Journal(GroupCommitted):
             raise JournalCorrupt(f"the journal database is damaged: {check[0]}")
         return entries
 
-    def load_recovery(self) -> Loaded:
+    def load_recovery(self, unreadable: Mapping[int, str] | None = None) -> Loaded:
         """The latest checkpoint that passes its checks (checksum, JSON) and every entry
         after it, checked as ``load()`` checks; a damaged newer checkpoint is skipped (and
-        named in ``damaged``), never its entries. No valid checkpoint: every entry from the
+        named in ``damaged``), never its entries, as is one in ``unreadable`` (seq → why:
+        its document could not be restored). No valid checkpoint: every entry from the
         first — which must then be entry 1 (``JournalCorrupt`` when older entries were
         archived and no checkpoint covering them is left)."""
         with self._commit_lock:
@@ -320,11 +321,11 @@ class Journal(GroupCommitted):
                 check = self._db.execute("PRAGMA quick_check").fetchone()
                 if check is not None and check[0] != "ok":
                     raise JournalCorrupt(f"the journal database is damaged: {check[0]}")
-                return self._load_recovery()
+                return self._load_recovery(unreadable or {})
             except sqlite3.DatabaseError as exc:
                 raise JournalCorrupt(f"the journal database is damaged: {exc}") from exc
 
-    def _load_recovery(self) -> Loaded:
+    def _load_recovery(self, unreadable: Mapping[int, str]) -> Loaded:
         db = self._db
         first = db.execute("SELECT MIN(seq) FROM journal").fetchone()[0]
         damaged: list[str] = []
@@ -336,8 +337,10 @@ class Journal(GroupCommitted):
             seq, kind, text, crc = db.execute(
                 "SELECT seq, kind, body, crc FROM journal WHERE seq = ?", (cp,)
             ).fetchone()
-            problem = None
-            if crc_of(seq, kind, text) != crc:
+            problem = unreadable.get(seq)
+            if problem is not None:
+                pass
+            elif crc_of(seq, kind, text) != crc:
                 problem = "fails its checksum"
             else:
                 try:

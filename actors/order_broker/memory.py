@@ -25,7 +25,8 @@ from domain.reconciliation import InternalOrder
 from domain.replay import replay
 from domain.risk import DayRisk
 from exchange.contract import OrderBookDepth
-from storage import Journal, StoreError
+from storage import Journal
+from storage.journal import Loaded
 
 
 class StaleInstance(RuntimeError):
@@ -66,6 +67,25 @@ class BrokerState:
             "answered": 0,  # sends the wire has finished, whatever their outcome
         }
     )
+
+
+def load_checkpointed(
+    journal: Journal, markets: Mapping[str, Market]
+) -> tuple[Loaded, tuple[Book, dict[str, int]] | None]:
+    """What recovery reads (``Journal.load_recovery``) and the book and trade floors its
+    checkpoint restores (None: no checkpoint, replay from the first entry). A checkpoint
+    that passes its checksum but cannot be restored (``CheckpointInvalid``) is skipped for
+    the one before it, as a damaged one is (named in ``damaged``)."""
+    unreadable: dict[int, str] = {}
+    while True:
+        loaded = journal.load_recovery(unreadable)
+        cp = loaded.checkpoint
+        if cp is None:
+            return loaded, None
+        try:
+            return loaded, restore(cp.body, markets)
+        except CheckpointInvalid as exc:
+            unreadable[cp.seq] = f"cannot be restored ({exc})"
 
 
 class BrokerMemory:
@@ -111,12 +131,7 @@ class BrokerMemory:
             self.state = BrokerState()
             journal.flush()
             with collector_paused():
-                loaded = journal.load_recovery()
-                cp = loaded.checkpoint
-                try:
-                    start = None if cp is None else restore(cp.body, markets)
-                except CheckpointInvalid as exc:
-                    raise StoreError(f"journal checkpoint {cp.seq if cp else 0}: {exc}") from exc
+                loaded, start = load_checkpointed(journal, markets)
                 entries = ((e.kind, e.body) for e in loaded.entries)
                 book, floors = replay(entries, markets, start=start)
             book.prices.update(old.prices)  # market data, not state: the latest mids carry over

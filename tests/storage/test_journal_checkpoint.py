@@ -23,7 +23,7 @@ from domain.checkpoint import restore, snapshot
 from domain.replay import Replayer, compact_entry, replay
 from runtime.gate import TradingGate
 from storage import AuditTrail, Journal, Store, StoreError
-from storage.journal import JournalCorrupt, Loaded
+from storage.journal import JournalCorrupt, Loaded, crc_of
 from tests.domain.test_checkpoint import fields
 
 Entries = list[tuple[str, dict[str, Any]]]
@@ -261,3 +261,46 @@ def test_an_archive_cut_short_before_the_delete_keeps_every_entry_once(tmp_path:
     rows = [s for (s,) in kept.execute("SELECT seq FROM journal ORDER BY seq")]
     kept.close()
     assert rows == [s for s in range(1, cps[-2]) if s not in cps]
+
+
+def unreadable(path: Path, seq: int) -> None:
+    """A checkpoint whose checksum holds but whose document this version cannot restore
+    (written by a newer Vigil, say): its version changed and its CRC made to match."""
+    db = sqlite3.connect(path)
+    (text,) = db.execute("SELECT body FROM journal WHERE seq = ?", (seq,)).fetchone()
+    text = text.replace('"version":1', '"version":99')
+    db.execute(
+        "UPDATE journal SET body = ?, crc = ? WHERE seq = ?",
+        (text, crc_of(seq, "checkpoint", text), seq),
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_checkpoint_that_cannot_be_restored_falls_back_to_the_one_before(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.db"
+    written = write(path, 1_050, every=300)
+    last = checkpoints(path)[-1]
+    unreadable(path, last)
+    store = Store(tmp_path / "vigil.db")
+    trail = AuditTrail(tmp_path / "audit.db")
+    gate = TradingGate(store, reconciliation_max_age_s=600)
+    recovered = recover(tmp_path, MARKETS, store=store, trail=trail, gate=gate, on_failure=print)
+    try:
+        full, _ = replay([(k, b) for k, b in written if k != "checkpoint"], MARKETS)
+        book = recovered.memory.book
+        assert book.compacted.ids and fields(book) == fields(full)
+        assert not gate.state.is_red, "nothing was lost: no reason to stop trading"
+        reasons = [
+            r["reason"]
+            for r in trail.query(limit=1000)
+            if r["kind"] == "journal_checkpoint_damaged"
+        ]
+        assert len(reasons) == 1 and "version 99" in reasons[0]
+        assert reasons[0].startswith(f"checkpoint {last} cannot be restored")
+    finally:
+        recovered.journal.close()
+        trail.close()
+        store.close()
