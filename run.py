@@ -7,6 +7,8 @@ python run.py status | halt --reason R | reset --reason R --confirm
 python run.py resync --confirm | cancel-all | reconcile [--timeout S]
 python run.py flatten --confirm --reason R [--force] [--timeout S]
 python run.py trace [--actor A] [--type T] [--cid C] [--order ID] [--since S] [--follow]
+python run.py keys add NAME [--symbols S,S] [--max-order-notional X] [--max-open-orders N]
+python run.py keys list | keys revoke NAME          strategy keys for the gateway
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ def cmd_main(args: argparse.Namespace) -> int:
 
     from assembly.instance import AlreadyRunning
     from assembly.system import VigilSystem
+    from control.gateway.server import GatewayServer
     from control.server import ControlServer
     from exchange.contract import UnsafeApiKey
     from runtime.log_throttle import LogThrottle
@@ -176,6 +179,8 @@ def cmd_main(args: argparse.Namespace) -> int:
         system.control = ControlServer(
             system, settings.control.host, settings.control.port, token
         ).start()
+        if settings.gateway.enabled:
+            system.gateway = GatewayServer(system).start()
         system.write_control_files(system.control.url, token)
         if settings.demo.enabled and not settings.exchange.live:
             demo = settings.demo
@@ -188,7 +193,9 @@ def cmd_main(args: argparse.Namespace) -> int:
                 interval_s=demo.interval_s,
             ).start()
         print(
-            f"vigil: running; control API {system.control.url}; data in {system.data_dir}",
+            f"vigil: running; control API {system.control.url}; "
+            + (f"gateway {system.gateway.urls()['rest']}; " if system.gateway else "")
+            + f"data in {system.data_dir}",
             flush=True,
         )
     except AlreadyRunning as exc:  # the data directory is another process's: touch nothing
@@ -435,6 +442,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from control.gateway import keys_cli
+
+    return keys_cli.run(args, _settings(args).data_dir)
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     from runtime.trace import read_trace
 
@@ -586,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--order", help="client order id: that order's whole journey")
     trace.add_argument("--since", type=float, help="only the last N seconds")
     trace.add_argument("--follow", action="store_true")
+    from control.gateway.keys_cli import add_parser as add_keys_parser
+
+    add_keys_parser(lambda name, _func, help_text: command(name, cmd_keys, help_text))
     return parser
 
 

@@ -55,7 +55,8 @@ class WsListener(VigilActor):
         event = message.event
         self.events += 1
         if isinstance(event, ExecutionReport):
-            self.tell("order_broker", OrderEvent(report=event, via="ws"))
+            # (named as the sender at once: the directory need not copy it to stamp it)
+            self.tell("order_broker", OrderEvent(report=event, via="ws", sender=self.name))
         elif isinstance(event, AccountPosition | BalanceUpdate):
             self.tell("order_broker", AccountEvent(event=event))
         elif isinstance(event, BookTicker):

@@ -35,6 +35,7 @@ from config.sections import (
     ControlSettings,
     DemoSettings,
     ExchangeSettings,
+    GatewaySettings,
     InstanceSettings,
     JournalSettings,
     NotifySettings,
@@ -67,6 +68,7 @@ class VigilSettings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     simulator: SimulatorConfig = SimulatorConfig()
     control: ControlSettings = ControlSettings()
+    gateway: GatewaySettings = GatewaySettings()
     supervision: SupervisionSettings = SupervisionSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     broker: BrokerSettings = BrokerSettings()
@@ -90,6 +92,17 @@ class VigilSettings(BaseSettings):
                     'a live profile must set every risk limit (a number, or "off" to '
                     f"switch one off on purpose); missing: {', '.join(missing)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_leaves_room(self) -> VigilSettings:
+        """Strategies' market data stops short of the share where Vigil throttles itself."""
+        share = self.exchange.option("throttle_share")
+        if self.gateway.weight_share >= share:
+            raise ValueError(
+                f"gateway.weight_share ({self.gateway.weight_share}) must be below "
+                f"exchange.throttle_share ({share}): Vigil's own calls need the rest"
+            )
         return self
 
     def missing_live_limits(self) -> list[str]:

@@ -51,8 +51,7 @@ from runtime.messages import (
     AccountEvent,
     BookSnapshotRequest,
     BreakerChanged,
-    BreakerInput,
-    BreakerSample,
+    BreakerEvidence,
     CancelAll,
     CancelDecision,
     CancelOrder,
@@ -77,6 +76,7 @@ from storage import StoreError
 
 NOT_OURS = cancels.ADOPTED  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
+EVIDENCE_BATCH = 100  # samples for the breaker wait for a busy broker at most this many
 
 
 class OrderBroker(VigilActor):
@@ -105,6 +105,9 @@ class OrderBroker(VigilActor):
     }
 
     def started(self) -> None:
+        self.evidence_out: list[Signal] = []  # for the breaker, sent after each message
+        self.gathering = False  # handling a message: evidence waits for its end
+        self.evidence_urgent = False  # an event is among evidence_out: send at the end
         services = self.ctx.services
         self.settings = services.settings
         self.adapter = services.adapter
@@ -154,6 +157,8 @@ class OrderBroker(VigilActor):
         self.keep_cancelling()  # RED latched before this instance (a restart) keeps its duty
 
     def stopping(self) -> None:
+        if getattr(self, "evidence_out", None):
+            self.send_evidence()  # (held for a busy inbox: the stop was in it)
         wire = getattr(self, "wire", None)
         if wire is not None:
             wire.close()
@@ -189,14 +194,46 @@ class OrderBroker(VigilActor):
 
     def evidence(self, kind: EvidenceKind, detail: str) -> None:
         """One event for the breaker's rules (which say what it means)."""
-        self.tell("breaker", BreakerInput(kind=kind, detail=detail))
+        self.signal([Signal(kind, detail)])
 
     def signal(self, signals: list[Signal]) -> None:
-        for s in signals:
-            if s.value is None:
-                self.evidence(s.kind, s.detail)
-            else:
-                self.tell("breaker", BreakerSample(kind=s.kind, value=s.value, detail=s.detail))
+        """Events and samples for the breaker's rules: gathered while messages are handled
+        and told, in order, as one ``BreakerEvidence`` (a fill's slippage and the risk
+        samples it moved are one message, not three); at once outside a handler.
+
+        After a handler they go at once when an event is among them (a rejection, an
+        impossible report: the rules that count events act without delay), or nothing
+        else waits in the inbox, or ``EVIDENCE_BATCH`` samples are gathered; else they
+        wait for the next handler's end — under a flood of fills, one message carries
+        the samples of many, at most ``EVIDENCE_BATCH`` late."""
+        self.evidence_out.extend(signals)
+        self.evidence_urgent = self.evidence_urgent or any(s.value is None for s in signals)
+        if not self.gathering:
+            self.send_evidence()
+
+    def send_evidence(self) -> None:
+        if self.evidence_out:
+            signals, self.evidence_out = tuple(self.evidence_out), []
+            self.evidence_urgent = False
+            self.tell("breaker", BreakerEvidence(signals=signals, sender=self.name))
+
+    def _dispatch(self, message: Any) -> Any:
+        self.gathering = True
+        crashed = True
+        try:
+            result = super()._dispatch(message)
+            crashed = False
+            return result
+        finally:  # (a handler that crashed: what it found still goes, at once)
+            self.gathering = False
+            out = self.evidence_out
+            if out and (
+                crashed
+                or self.evidence_urgent
+                or len(out) >= EVIDENCE_BATCH
+                or self.inbox_ref.empty()
+            ):
+                self.send_evidence()
 
     def report_unknown(self) -> None:
         self.signal([unknown_orders(self.state.unknown_since)])
@@ -453,7 +490,7 @@ class OrderBroker(VigilActor):
             self.audit(
                 "execution_quality",
                 **quality.as_dict(),
-                latency=evidence.execution.summary().get(order.symbol, {}),
+                latency=evidence.execution.summary(order.symbol).get(order.symbol, {}),
             )
 
     def _risk(self) -> None:
