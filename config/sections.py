@@ -409,6 +409,26 @@ class AuditSettings(_Section):
     )
 
 
+class JournalSettings(_Section):
+    checkpoint_every: int = Field(
+        default=10_000,
+        ge=100,
+        description="journal entries between checkpoints of the book (recovery replays at "
+        "most about this many after the latest one)",
+    )
+    keep_closed: int = Field(
+        default=1_000,
+        ge=0,
+        description="closed orders kept whole in the book (the most recent); older ones are "
+        "compacted at each checkpoint to their client order id, trade ids and fill counts",
+    )
+    archive: bool = Field(
+        default=True,
+        description="move the entries an older checkpoint covers to journal-archive-<seq>.db "
+        "beside the journal (kept, never deleted); false keeps every entry in journal.db",
+    )
+
+
 class TraceSettings(_Section):
     level: str = Field(default="summary", pattern="^(off|summary|detail)$")
     rotation: str = "20 MB"

@@ -6,7 +6,8 @@ point costs one dictionary lookup.
 ``after_intent_journaled`` (the intent is durable, the order not yet sent),
 ``after_send`` (the exchange accepted the order, its acknowledgment not yet processed),
 ``partial_fill`` (a partial fill was just booked), ``during_reconciliation`` (the exchange
-was read, the comparison not yet made).
+was read, the comparison not yet made), ``checkpoint_write`` (the journal's flusher is
+about to commit a batch holding a checkpoint: none of it is on disk).
 """
 
 from __future__ import annotations

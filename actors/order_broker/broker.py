@@ -18,7 +18,16 @@ from typing import Any
 
 from loguru import logger
 
-from actors.order_broker import cancels, executions, flatten, intake, queries, resync, stale
+from actors.order_broker import (
+    cancels,
+    checkpoints,
+    executions,
+    flatten,
+    intake,
+    queries,
+    resync,
+    stale,
+)
 from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
@@ -129,6 +138,10 @@ class OrderBroker(VigilActor):
             services.timings,
         )
         self.trail = services.trail
+        services.journal.archive = self.settings.journal.archive
+        services.journal.on_checkpoint_write = checkpoints.crash_while_written
+        self.checkpointed = 0  # the journal length at this instance's last checkpoint
+        self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
         self.stale = stale.StaleSweep()  # policy.max_order_age_s
         self.flattening = flatten.FlattenState()  # an emergency flatten's cancel retries
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
@@ -318,6 +331,8 @@ class OrderBroker(VigilActor):
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
+        elif self.book.late_report(r.order_client_id):
+            pass  # an order compacted away (closed for good): a late duplicate
         elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
             self.evidence(
                 EvidenceKind.ANOTHER_INSTANCE,
@@ -418,6 +433,11 @@ class OrderBroker(VigilActor):
         self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
         if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
+        self.checkpoint_due()
+
+    def checkpoint_due(self) -> bool:
+        """A checkpoint of the compacted book every ``journal.checkpoint_every`` entries."""
+        return checkpoints.checkpoint_due(self)
 
     def apply_status(self, status: OrderStatus) -> BookOrder | None:
         """Apply the exchange's view of one order to the book."""
@@ -499,6 +519,7 @@ class OrderBroker(VigilActor):
         """The book as plain, immutable data, for the reconciler (opened first)."""
         self.ensure_opened()
         self._risk()  # also here: prices may have moved since the last (throttled) sample
+        self.checkpoint_due()
         return queries.snapshot(self.memory, message.trade_marks)
 
     def on_in_flight_request(
