@@ -45,6 +45,7 @@ from exchange.contract import StreamState
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms
 from runtime.messages import (
+    BreakerEvidence,
     BreakerInput,
     BreakerSample,
     BreakerTick,
@@ -73,6 +74,7 @@ class Breaker(VigilActor):
     handlers = {
         BreakerInput: "on_input",
         BreakerSample: "on_sample",
+        BreakerEvidence: "on_evidence",
         BreakerTick: "on_tick",
         ReconciliationDone: "on_reconciliation",
         Halt: "on_halt",
@@ -133,12 +135,25 @@ class Breaker(VigilActor):
             )
         now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, detail=message.detail))
-        self._assess(now)
+        self._assess(now, (message.kind,))
 
     def on_sample(self, message: BreakerSample) -> None:
         now = mono_ms()
         self.rules.observe(Evidence(message.kind, now, message.value, message.detail))
-        self._assess(now)
+        self._assess(now, (message.kind,))
+
+    def on_evidence(self, message: BreakerEvidence) -> None:
+        """Each piece in turn, as its own input or sample: observed, audited (an event not
+        of liveness) and judged by the rules it feeds, so a rule crossing on any piece
+        acts as it would have (RED at once), whatever follows it in the batch; YELLOW's
+        causes, noted per piece, are published once at the end."""
+        now = mono_ms()
+        for s in message.signals:
+            if s.value is None and s.kind not in LIVENESS_KINDS:
+                self.audit("breaker_input", input=s.kind, detail=s.detail, source=message.sender)
+            self.rules.observe(Evidence(s.kind, now, s.value, s.detail))
+            self._judge(now, (s.kind,))
+        self._publish(now)  # (YELLOW's causes: once, as they stand after the batch)
 
     def on_tick(self, message: BreakerTick) -> None:
         now = mono_ms()
@@ -180,10 +195,17 @@ class Breaker(VigilActor):
         if self.ctx.gate.trip_red(reason, source):
             self.audit("breaker_red", reason=reason, source=source)
 
-    def _assess(self, now: int) -> None:
+    def _assess(self, now: int, kinds: tuple[str, ...] | None = None) -> None:
         """Apply the rules' verdicts: RED when a rule starts to mean RED, YELLOW while a
-        YELLOW cause is active, GREEN again once every cause has cooled down."""
-        a = self.rules.evaluate(now)
+        YELLOW cause is active, GREEN again once every cause has cooled down. Evidence of
+        ``kinds`` re-judges the rules it feeds; the tick (``kinds`` None) judges them all."""
+        self._judge(now, kinds)
+        self._publish(now)
+
+    def _judge(self, now: int, kinds: tuple[str, ...] | None) -> None:
+        """The verdicts: rules that start or stop firing audited, RED tripped at once, the
+        YELLOW causes seen noted for the cool-down."""
+        a = self.rules.evaluate(now, kinds)
         for v in a.started:
             level, value = v.level.value, str(v.value)
             self.audit("breaker_rule", rule=v.rule, level=level, value=value, reason=v.reason)
@@ -192,12 +214,15 @@ class Breaker(VigilActor):
         for v in a.started:
             if v.level is Level.RED:
                 self._red(v.reason, f"rule:{v.rule}")
-        for v in a.yellow:
+        for v in a.yellow_seen:  # (a rule not judged now was noted when it last was)
             self.cool_down.note(v.rule, v.reason, now)
+
+    def _publish(self, now: int) -> None:
+        """YELLOW's causes as they stand: the board, then YELLOW set or cleared."""
         causes = self.cool_down.active(now)
         # what YELLOW allows is published before YELLOW itself: an intent that sees the
         # new level must also see its causes (a pause must not be skipped in between)
-        board = self.board.with_causes(causes, a.firing)
+        board = self.board.with_causes(causes, self.rules.firing)
         if board != self.board:
             self.board = board
             self.memory.board = board

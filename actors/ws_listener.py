@@ -57,7 +57,8 @@ class WsListener(VigilActor):
         event = message.event
         self.events += 1
         if isinstance(event, ExecutionReport):
-            self.tell("order_broker", OrderEvent(report=event, via="ws"))
+            # (named as the sender at once: the directory need not copy it to stamp it)
+            self.tell("order_broker", OrderEvent(report=event, via="ws", sender=self.name))
         elif isinstance(event, ListStatus):
             self.tell("order_broker", ListEvent(status=event, via="ws"))
         elif isinstance(event, AccountPosition | BalanceUpdate):

@@ -81,6 +81,7 @@ class VigilSystem:
         self._stopped = False
         self.start_phase = "starting"
         self.control: Any = None
+        self.gateway: Any = None  # the strategy gateway (control.gateway), when it runs
         self.demo: Any = None
         self.started_at = time.time()
         self.instance: InstanceLock | None = None
@@ -286,7 +287,7 @@ class VigilSystem:
 
     def _stream_frame(self, event: Any) -> None:
         """Adapter stream threads → the current ws_listener (whichever instance that is)."""
-        self.directory.tell("ws_listener", StreamFrame(event=event), sender="adapter")
+        self.directory.tell("ws_listener", StreamFrame(event=event, sender="adapter"))
 
     def _adapter_audit(self, record: AuditRecord) -> None:
         """Every exchange request and response (``audit.exchange_requests``), error and stream
@@ -377,7 +378,7 @@ class VigilSystem:
         """The UTC day of ``at_ms`` so far: its P&L (the broker's), orders, fills."""
         book = self.book.book
         start = at_ms - at_ms % DAY_MS
-        fills = sum(1 for e in list(book.executions.values()) if e.time_ms >= start)
+        fills = book.fills_since(start)  # compacted orders' fills included
         try:
             pnl = self.status().get("risk", {}).get("daily_pnl")
         except Exception:
@@ -422,7 +423,13 @@ class VigilSystem:
         file. If ``control.json`` cannot be written, the token just written is removed."""
         json_path, token_path = control_paths(self.data_dir)
         write_private(token_path, token)
-        document = {"url": url, "pid": os.getpid(), "exchange": self.exchange_urls()}
+        document: dict[str, Any] = {
+            "url": url,
+            "pid": os.getpid(),
+            "exchange": self.exchange_urls(),
+        }
+        if self.gateway is not None:
+            document["gateway"] = self.gateway.urls()
         try:
             write_private(json_path, json.dumps(document))
         except BaseException:
@@ -474,6 +481,8 @@ class VigilSystem:
             step("stopping the notifications", self.notifier.stop)
         if hasattr(self, "directory"):
             step("flushing the audit trail", self._flush_audit)
+        if self.gateway is not None:
+            step("stopping the strategy gateway", self.gateway.stop)
         if self.control is not None:
             step("stopping the control API", self.control.stop)
         if hasattr(self, "supervisor"):

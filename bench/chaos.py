@@ -616,13 +616,28 @@ class Chaos:
         state = self.exchange.state()
         ours = self.vigil.api("GET", "/v1/orders").json()["orders"]
         balances = self.vigil.api("GET", "/v1/balances").json()["balances"]
-        fills = self.vigil.status().get("fills")
+        status = self.vigil.status()
+        fills = status.get("fills")
         mine = [o for o in state["orders"] if o.get("owner") == "account"]
         counts = collections.Counter(o["clientOrderId"] for o in mine)
         dupes = [f"{cid} x{n}" for cid, n in counts.items() if n > 1]
         book: list[str] = []
+        # closed orders compacted away (journal.keep_closed) are no longer listed: an
+        # order closed on the exchange may be absent, as many as were compacted
+        compacted = status.get("orders", {}).get("compacted", 0)
+        absent_closed = {
+            o["clientOrderId"]
+            for o in mine
+            if o["clientOrderId"] not in ours and o["status"] not in ("NEW", "PARTIALLY_FILLED")
+        }
+        if len(absent_closed) > compacted:
+            book.append(
+                f"{len(absent_closed)} closed orders not in the book, {compacted} compacted"
+            )
         for o in mine:
             held = ours.get(o["clientOrderId"])
+            if held is None and o["clientOrderId"] in absent_closed:
+                continue
             if held is None:
                 book.append(f"{o['clientOrderId']}: not in the book (exchange {o['status']})")
             elif held["state"] != o["status"]:
@@ -642,7 +657,7 @@ class Chaos:
         ids = {(o["symbol"], o["orderId"]) for o in mine}
         trades = sum(1 for t in state["trades"] if (t["symbol"], t["orderId"]) in ids)
         lost = [] if fills == trades else [f"Vigil fills {fills} vs exchange trades {trades}"]
-        missing = sorted(self.tally.acked - set(ours))
+        missing = sorted(self.tally.acked - set(ours) - absent_closed)
         if missing:
             book.append(f"acknowledged but not in the book: {missing[:5]}")
         return book, lost, dupes

@@ -165,6 +165,37 @@ class ControlSettings(_Section):
         return self
 
 
+class GatewaySettings(_Section):
+    """The strategy gateway: Binance's Spot API for strategies (docs/gateway.md). It listens
+    on loopback; anything wider needs ``allow_remote = true`` (requests are signed, but
+    orders and answers travel in clear)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
+    allow_remote: bool = False
+    weight_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=0.9,
+        description="share of the exchange's request-weight limit strategies' market data "
+        "may take (Vigil's own calls included); past it: 429 -1003",
+    )
+    exchange_info_cache_s: float = Field(default=60.0, ge=0)
+    order_ack_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="how long POST /api/v3/order waits"
+    )
+
+    @model_validator(mode="after")
+    def _safe(self) -> GatewaySettings:
+        if not is_loopback(self.host) and not self.allow_remote:
+            raise ValueError(
+                f"gateway.host: {self.host} is not loopback; serving the gateway beyond this "
+                "machine needs gateway.allow_remote = true"
+            )
+        return self
+
+
 class SupervisionSettings(_Section):
     heartbeat_interval_s: float = Field(default=0.5, gt=0)
     hang_timeout_s: float = Field(default=1.0, gt=0)
@@ -377,6 +408,26 @@ class AuditSettings(_Section):
         default=True,
         description="every REST request and response to the exchange in the trail (redacted); "
         "false keeps only its errors, rate limits and stream incidents",
+    )
+
+
+class JournalSettings(_Section):
+    checkpoint_every: int = Field(
+        default=10_000,
+        ge=100,
+        description="journal entries between checkpoints of the book (recovery replays at "
+        "most about this many after the latest one)",
+    )
+    keep_closed: int = Field(
+        default=1_000,
+        ge=0,
+        description="closed orders kept whole in the book (the most recent); older ones are "
+        "compacted at each checkpoint to their client order id, trade ids and fill counts",
+    )
+    archive: bool = Field(
+        default=True,
+        description="move the entries an older checkpoint covers to journal-archive-<seq>.db "
+        "beside the journal (kept, never deleted); false keeps every entry in journal.db",
     )
 
 

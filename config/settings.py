@@ -35,7 +35,9 @@ from config.sections import (
     ControlSettings,
     DemoSettings,
     ExchangeSettings,
+    GatewaySettings,
     InstanceSettings,
+    JournalSettings,
     NotifySettings,
     PolicySettings,
     PollerSettings,
@@ -66,6 +68,7 @@ class VigilSettings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     simulator: SimulatorConfig = SimulatorConfig()
     control: ControlSettings = ControlSettings()
+    gateway: GatewaySettings = GatewaySettings()
     supervision: SupervisionSettings = SupervisionSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     broker: BrokerSettings = BrokerSettings()
@@ -75,6 +78,7 @@ class VigilSettings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     trace: TraceSettings = TraceSettings()
     audit: AuditSettings = AuditSettings()
+    journal: JournalSettings = JournalSettings()
     notify: NotifySettings = NotifySettings()
     instance: InstanceSettings = InstanceSettings()
 
@@ -88,6 +92,17 @@ class VigilSettings(BaseSettings):
                     'a live profile must set every risk limit (a number, or "off" to '
                     f"switch one off on purpose); missing: {', '.join(missing)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_leaves_room(self) -> VigilSettings:
+        """Strategies' market data stops short of the share where Vigil throttles itself."""
+        share = self.exchange.option("throttle_share")
+        if self.gateway.weight_share >= share:
+            raise ValueError(
+                f"gateway.weight_share ({self.gateway.weight_share}) must be below "
+                f"exchange.throttle_share ({share}): Vigil's own calls need the rest"
+            )
         return self
 
     def missing_live_limits(self) -> list[str]:

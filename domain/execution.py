@@ -10,9 +10,10 @@ rank ceil(p/100 * n)), so they are always a latency that was actually observed.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -57,6 +58,7 @@ class LatencyStats:
 
     size: int = 500
     samples: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    ordered: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # the same, sorted
 
     def add(self, symbol: str, leg: str, ms: float) -> None:
         if ms < 0:
@@ -64,24 +66,56 @@ class LatencyStats:
         key = (symbol, leg)
         if key not in self.samples:
             self.samples[key] = deque(maxlen=self.size)
-        self.samples[key].append(ms)
+        keep(self.samples[key], self.ordered.setdefault(key, []), ms)
 
     def percentile(self, symbol: str, leg: str, p: float) -> float | None:
-        return percentile(list(self.samples.get((symbol, leg), ())), p)
+        key = (symbol, leg)
+        return rank(sorted_view(self.samples.get(key, ()), self.ordered.get(key)), p)
 
-    def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
-        """symbol → leg → {count, p50, p95, p99, max}, for the status and the audit trail."""
+    def summary(
+        self, symbol: str | None = None
+    ) -> dict[str, dict[str, dict[str, float | int | None]]]:
+        """symbol → leg → {count, p50, p95, p99, max}, for the status and the audit trail
+        (of ``symbol`` alone, when given)."""
         out: dict[str, dict[str, dict[str, float | int | None]]] = {}
-        for (symbol, leg), values in sorted(self.samples.items()):
-            data = list(values)
-            out.setdefault(symbol, {})[leg] = {
-                "count": len(data),
-                "p50": percentile(data, 50),
-                "p95": percentile(data, 95),
-                "p99": percentile(data, 99),
-                "max": max(data) if data else None,
-            }
+        for (name, leg), values in sorted(self.samples.items()):
+            if symbol is None or name == symbol:
+                ordered = sorted_view(values, self.ordered.get((name, leg)))
+                out.setdefault(name, {})[leg] = _figures(ordered)
         return out
+
+
+def keep(window: deque[float], ordered: list[float], value: float) -> None:
+    """Append ``value`` to a bounded ``window`` and keep ``ordered`` (its values, sorted)
+    in step: what the window drops leaves the sorted copy too."""
+    if window.maxlen is not None and len(window) == window.maxlen and ordered:
+        del ordered[bisect.bisect_left(ordered, window[0])]
+    window.append(value)
+    bisect.insort(ordered, value)
+
+
+def sorted_view(window: Collection[float], ordered: list[float] | None) -> list[float]:
+    """The window's values sorted: the copy kept in step, or sorted now if it is not."""
+    if ordered is not None and len(ordered) == len(window):
+        return ordered
+    return sorted(window)
+
+
+def rank(ordered: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile of values already sorted (None when there are none)."""
+    n = len(ordered)
+    return ordered[max(1, math.ceil(p / 100 * n)) - 1] if n else None
+
+
+def _figures(ordered: Sequence[float]) -> dict[str, float | int | None]:
+    """{count, p50, p95, p99, max} of values already sorted (nearest rank)."""
+    return {
+        "count": len(ordered),
+        "p50": rank(ordered, 50),
+        "p95": rank(ordered, 95),
+        "p99": rank(ordered, 99),
+        "max": ordered[-1] if ordered else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +200,7 @@ class ExecutionTracker:
     size: int = 500
     latency: LatencyStats = field(default_factory=LatencyStats)
     slippage: dict[str, deque[float]] = field(default_factory=dict)
+    slippage_ordered: dict[str, list[float]] = field(default_factory=dict)  # the same, sorted
     orders: dict[str, _Tracked] = field(default_factory=dict)
 
     def accepted(self, cid: str, symbol: str, side: str, reference: Decimal | None) -> None:
@@ -211,7 +246,7 @@ class ExecutionTracker:
             return None
         bps = slippage_bps(order.side, order.reference, price)
         window = self.slippage.setdefault(order.symbol, deque(maxlen=self.size))
-        window.append(float(bps))
+        keep(window, self.slippage_ordered.setdefault(order.symbol, []), float(bps))
         return bps
 
     def finished(self, cid: str) -> ExecutionQuality | None:
@@ -241,16 +276,14 @@ class ExecutionTracker:
             return None
         return self.latency.percentile(symbol, "place_ack", 95)
 
-    def summary(self) -> dict[str, dict[str, dict[str, float | int | None]]]:
-        """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}."""
-        out = self.latency.summary()
-        for symbol, values in sorted(self.slippage.items()):
-            data = list(values)
-            out.setdefault(symbol, {})["slippage_bps"] = {
-                "count": len(data),
-                "p50": percentile(data, 50),
-                "p95": percentile(data, 95),
-                "p99": percentile(data, 99),
-                "max": max(data) if data else None,
-            }
+    def summary(
+        self, symbol: str | None = None
+    ) -> dict[str, dict[str, dict[str, float | int | None]]]:
+        """symbol → {place_ack, place_fill, slippage_bps} → {count, p50, p95, p99, max}
+        (of ``symbol`` alone, when given: what an order's quality record carries)."""
+        out = self.latency.summary(symbol)
+        for name, values in sorted(self.slippage.items()):
+            if symbol is None or name == symbol:
+                ordered = sorted_view(values, self.slippage_ordered.get(name))
+                out.setdefault(name, {})["slippage_bps"] = _figures(ordered)
         return out

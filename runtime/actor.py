@@ -209,7 +209,8 @@ class VigilActor(pykka.ThreadingActor):
         return self.ctx.directory.ask(receiver, message, timeout, sender=self.name)
 
     def audit(self, kind: str, **data: Any) -> None:
-        self.tell("audit_logger", AuditEvent(kind=kind, data={"actor": self.name, **data}))
+        event = AuditEvent(kind=kind, data={"actor": self.name, **data}, sender=self.name)
+        self.tell("audit_logger", event)
 
     @staticmethod
     def format_exc() -> str:

@@ -9,7 +9,8 @@ point costs one dictionary lookup.
 (the exchange accepted an order list, its answer not yet processed),
 ``after_replace_send`` (the exchange answered a cancel-replace, the answer not yet
 processed), ``partial_fill`` (a partial fill was just booked), ``during_reconciliation``
-(the exchange was read, the comparison not yet made).
+(the exchange was read, the comparison not yet made), ``checkpoint_write`` (the journal's
+flusher is about to commit a batch holding a checkpoint: none of it is on disk).
 """
 
 from __future__ import annotations

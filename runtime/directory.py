@@ -24,22 +24,23 @@ class Directory:
         # told of every message that could not be delivered (the trace records it)
         self.on_dropped: Callable[[str, Message], None] | None = None
 
+    # The names are replaced whole under the lock (copy on write) and read without it: a
+    # send on every hop takes no lock (a contended one gives up the GIL and waits).
+
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
-            self._refs[name] = ref
+            self._refs = {**self._refs, name: ref}
 
     def unregister(self, name: str, ref: pykka.ActorRef[Any] | None = None) -> None:
         with self._lock:
             if ref is None or self._refs.get(name) is ref:
-                self._refs.pop(name, None)
+                self._refs = {k: v for k, v in self._refs.items() if k != name}
 
     def ref(self, name: str) -> pykka.ActorRef[Any] | None:
-        with self._lock:
-            return self._refs.get(name)
+        return self._refs.get(name)
 
     def names(self) -> list[str]:
-        with self._lock:
-            return list(self._refs)
+        return list(self._refs)
 
     @staticmethod
     def _stamp(message: Message, sender: str) -> Message:

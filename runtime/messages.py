@@ -6,8 +6,9 @@ a creation time, and the name of its sender (filled in by ``Directory.tell``).
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 from domain.admission import Refusal
 from domain.breaker import Level
 from domain.breaker_rules import EvidenceKind
+from domain.evidence import Signal
 from domain.strategy_limits import StrategyLimits
 from exchange.contract import (
     AccountPosition,
@@ -29,8 +31,29 @@ from exchange.contract import (
 )
 
 
+class _CorrelationIds:
+    """16 hex digits: this process's random 32-bit prefix and a counter. No system call
+    per message (``uuid4`` reads ``os.urandom``, which gives up the GIL: on a busy actor
+    thread every message then waits to take it back), unique within the process and,
+    by the prefix, across processes and restarts; a forked child draws its own prefix."""
+
+    def __init__(self) -> None:
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.prefix = os.urandom(4).hex()
+        self.counter = itertools.count()  # next() is atomic under the GIL
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+_correlation_ids = _CorrelationIds()
+
+
 def new_correlation_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return _correlation_ids.next()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,6 +434,16 @@ class BreakerSample(Message):
     kind: EvidenceKind
     value: Decimal
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerEvidence(Message):
+    """Any subsystem → breaker: several pieces of evidence gathered by one handling (a
+    fill's slippage with the risk samples it moved, …), in order; each is judged as its
+    own ``BreakerInput`` (``value`` None) or ``BreakerSample`` would be — one message
+    instead of one per piece."""
+
+    signals: tuple[Signal, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,9 +5,12 @@ Each line: ``ts`` (end of handling, epoch s), ``sender``, ``receiver``, ``type``
 ``enqueued``, ``started``, ``ended`` (epoch s), ``outcome`` (``ok`` or ``error: ...``)
 and, at level ``detail``, ``fields`` (the message's public fields, stringified).
 
-An actor only puts a small dict on an in-process queue; the standard library's
-``QueueListener`` thread turns it into JSON and writes it through a
-``RotatingFileHandler`` (``rotation`` size, ``retention`` old files: ``trace.jsonl.1`` …).
+An actor only puts a small dict on an in-process queue; the trace's writer thread takes
+what has queued up (up to ``BATCH`` records, every ``BATCH_PAUSE_S``), turns each into JSON
+and writes them with one write and one flush through a ``RotatingFileHandler``
+(``rotation`` size, ``retention`` old files: ``trace.jsonl.1`` …; the size is checked
+before every line). Under a flood of messages the cost per record is its JSON, not a
+system call.
 Secrets never reach the trace: messages carry none (credentials live in the adapter).
 
 The trace is a diagnostic, not durable state: a record that cannot be written (a full
@@ -22,6 +25,7 @@ import dataclasses
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import re
 import sys
@@ -43,19 +47,17 @@ def size_in_bytes(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-class _Json:
-    """Serialised only when the writer thread formats the record."""
+_ENCODE = json.JSONEncoder(default=str, separators=(",", ":")).encode  # (made once)
 
-    __slots__ = ("entry",)
 
-    def __init__(self, entry: dict[str, Any]) -> None:
-        self.entry = entry
-
-    def __str__(self) -> str:
-        return json.dumps(self.entry, default=str, separators=(",", ":"))
+def _line(entry: dict[str, Any]) -> str:
+    return _ENCODE(entry)
 
 
 REPORT_EVERY_S = 60.0  # while trace writes fail: one warning, then a count this often
+BATCH = 5000  # records written (and flushed) at once at most
+BATCH_PAUSE_S = 0.02  # the writer's pause between two batches
+_STOP = object()  # the writer thread's last item
 
 
 class _TraceFileHandler(logging.handlers.RotatingFileHandler):
@@ -70,9 +72,42 @@ class _TraceFileHandler(logging.handlers.RotatingFileHandler):
         self._failing = False
         self._next_report = 0.0
         self._report_lock = threading.Lock()
+        self._looked_at: object = None  # the stream whose file was looked at
+        self._regular = False  # that file is a regular one (only such a file is rotated)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        super().emit(record)  # a failure goes to handleError
+    def write_lines(self, lines: list[str]) -> None:
+        """Write a batch: one flush, the rotation size checked before each line (only a
+        regular file is rotated). A batch that fails counts each of its lines as lost,
+        as one record at a time would."""
+        try:
+            if self.stream is None:
+                self.stream = self._open()
+            stream = self.stream
+            if stream is not self._looked_at:  # (one stat per file opened, not per batch)
+                self._looked_at, self._regular = stream, os.path.isfile(self.baseFilename)
+            rotate = self.maxBytes > 0 and self._regular
+            stream.seek(0, 2)
+            pos = stream.tell()
+            chunk: list[str] = []
+            for line in lines:
+                size = len(line) + 1
+                if rotate and pos > 0 and pos + size >= self.maxBytes:
+                    stream.write("".join(chunk))
+                    chunk = []
+                    self.doRollover()  # closes and reopens self.stream
+                    stream, pos = self.stream, 0
+                    self._looked_at = stream
+                chunk.append(line + "\n")
+                pos += size
+            stream.write("".join(chunk))
+            stream.flush()
+        except Exception:
+            for _ in lines:
+                self.handleError(None)  # type: ignore[arg-type]
+            return
+        self._written_again()
+
+    def _written_again(self) -> None:
         if self._failing and self.stream is not None:
             with self._report_lock:
                 if self._failing:
@@ -137,16 +172,44 @@ class MessageTrace:
             raise ValueError(f"trace level must be one of {LEVELS}")
         self.level = level if path is not None else "off"
         self.path = path
-        self._queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        self._listener: logging.handlers.QueueListener | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._closing = threading.Event()
         self._handler: _TraceFileHandler | None = None
         if self.level != "off" and path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = _TraceFileHandler(path, size_in_bytes(rotation), retention, report_every_s)
-            handler.setFormatter(logging.Formatter("%(message)s"))
             self._handler = handler
-            self._listener = logging.handlers.QueueListener(self._queue, handler)
-            self._listener.start()
+            self._writer = threading.Thread(
+                target=self._write_forever, args=(handler,), name="trace-writer", daemon=True
+            )
+            self._writer.start()
+
+    def _write_forever(self, handler: _TraceFileHandler) -> None:
+        """The writer thread: what has queued up, in batches, until ``close()``."""
+        take, take_more = self._queue.get, self._queue.get_nowait
+        while True:
+            batch = [take()]
+            try:
+                while len(batch) < BATCH:
+                    batch.append(take_more())
+            except queue.Empty:
+                pass
+            stop = _STOP in batch
+            lines = []
+            for entry in batch:
+                if entry is not _STOP:
+                    try:
+                        lines.append(_line(entry))
+                    except Exception:  # (default=str: not expected) lost, and counted
+                        handler.handleError(None)  # type: ignore[arg-type]
+            if lines:
+                handler.write_lines(lines)
+            if stop:
+                return
+            # let a flood gather into bigger batches (fewer writes and wake-ups); a record
+            # is on disk within about this long, and close() writes out what is queued
+            self._closing.wait(BATCH_PAUSE_S)
 
     def record(
         self, receiver: str, message: Any, started: float, ended: float, outcome: str = "ok"
@@ -176,22 +239,20 @@ class MessageTrace:
                 for f in dataclasses.fields(message)
                 if f.name not in ("correlation_id", "created_at", "sender")
             }
-        record = logging.LogRecord("vigil.trace", logging.INFO, "", 0, _Json(entry), None, None)
-        self._queue.put(record)
+        self._queue.put(entry)
 
     def close(self) -> None:
         """Write out what is queued, then stop the writer thread. Never raises: what cannot
         be written is lost (and was reported), and shutdown goes on."""
-        listener, self._listener = self._listener, None
-        if listener is None:
+        writer, self._writer = self._writer, None
+        if writer is None:
             return
-        try:
-            listener.stop()
-        except Exception as exc:
-            logger.warning("trace: the writer did not stop cleanly ({})", exc)
-        for handler in listener.handlers:
+        self._queue.put(_STOP)
+        self._closing.set()
+        writer.join()
+        if self._handler is not None:
             try:
-                handler.close()
+                self._handler.close()
             except Exception as exc:
                 logger.warning("trace: not closed cleanly ({})", exc)
 
@@ -214,11 +275,20 @@ def read_trace(path: Path) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r.get("started") or 0)
 
 
+_ORDER_PATHS = (("client_order_id",), ("report", "order_client_id"), ("status", "client_order_id"))
+_PATHS_OF: dict[type, tuple[tuple[str, ...], ...]] = {}  # message type → the paths it has
+
+
 def order_of(message: Any) -> str | None:
     """The client order id a message is about, if any (for ``trace --order``)."""
-    for path in ("client_order_id", "report.order_client_id", "status.client_order_id"):
+    kind = type(message)
+    paths = _PATHS_OF.get(kind)
+    if paths is None:  # (a missing attribute costs an exception: looked for once per type)
+        paths = tuple(p for p in _ORDER_PATHS if hasattr(kind, p[0]))
+        _PATHS_OF[kind] = paths
+    for path in paths:
         value: Any = message
-        for part in path.split("."):
+        for part in path:
             value = getattr(value, part, None)
         if isinstance(value, str) and value:
             return value

@@ -34,7 +34,9 @@ def exchange() -> Iterator[dict[str, str]]:
 
 
 class VigilProcess:
-    def __init__(self, info: dict[str, str], data_dir: Path, crash_at: str | None = None) -> None:
+    def __init__(
+        self, info: dict[str, str], data_dir: Path, crash_at: str | None = None, **settings: str
+    ) -> None:
         env = external_exchange_env(
             info,
             data_dir,
@@ -42,6 +44,7 @@ class VigilProcess:
             reconciliation__interval_s="0.5",
             poller__interval_s="0.3",
             broker__unknown_window_s="1",
+            **settings,
         )
         if crash_at:
             env["VIGIL_CRASH_AT"] = crash_at

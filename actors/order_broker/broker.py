@@ -20,6 +20,7 @@ from loguru import logger
 
 from actors.order_broker import (
     cancels,
+    checkpoints,
     executions,
     flatten,
     intake,
@@ -51,8 +52,7 @@ from runtime.messages import (
     AccountEvent,
     BookSnapshotRequest,
     BreakerChanged,
-    BreakerInput,
-    BreakerSample,
+    BreakerEvidence,
     CancelAll,
     CancelDecision,
     CancelOrder,
@@ -82,6 +82,7 @@ from storage import StoreError
 
 NOT_OURS = cancels.ADOPTED  # adopted orders' sources
 RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
+EVIDENCE_BATCH = 100  # samples for the breaker wait for a busy broker at most this many
 
 
 class OrderBroker(VigilActor):
@@ -114,6 +115,9 @@ class OrderBroker(VigilActor):
     }
 
     def started(self) -> None:
+        self.evidence_out: list[Signal] = []  # for the breaker, sent after each message
+        self.gathering = False  # handling a message: evidence waits for its end
+        self.evidence_urgent = False  # an event is among evidence_out: send at the end
         services = self.ctx.services
         self.settings = services.settings
         self.adapter = services.adapter
@@ -145,6 +149,10 @@ class OrderBroker(VigilActor):
             services.timings,
         )
         self.trail = services.trail
+        services.journal.archive = self.settings.journal.archive
+        services.journal.on_checkpoint_write = checkpoints.crash_while_written
+        self.checkpointed = 0  # the journal length at this instance's last checkpoint
+        self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
         self.stale = stale.StaleSweep()  # policy.max_order_age_s
         self.flattening = flatten.FlattenState()  # an emergency flatten's cancel retries
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
@@ -160,6 +168,8 @@ class OrderBroker(VigilActor):
         self.keep_cancelling()  # RED latched before this instance (a restart) keeps its duty
 
     def stopping(self) -> None:
+        if getattr(self, "evidence_out", None):
+            self.send_evidence()  # (held for a busy inbox: the stop was in it)
         wire = getattr(self, "wire", None)
         if wire is not None:
             wire.close()
@@ -195,14 +205,46 @@ class OrderBroker(VigilActor):
 
     def evidence(self, kind: EvidenceKind, detail: str) -> None:
         """One event for the breaker's rules (which say what it means)."""
-        self.tell("breaker", BreakerInput(kind=kind, detail=detail))
+        self.signal([Signal(kind, detail)])
 
     def signal(self, signals: list[Signal]) -> None:
-        for s in signals:
-            if s.value is None:
-                self.evidence(s.kind, s.detail)
-            else:
-                self.tell("breaker", BreakerSample(kind=s.kind, value=s.value, detail=s.detail))
+        """Events and samples for the breaker's rules: gathered while messages are handled
+        and told, in order, as one ``BreakerEvidence`` (a fill's slippage and the risk
+        samples it moved are one message, not three); at once outside a handler.
+
+        After a handler they go at once when an event is among them (a rejection, an
+        impossible report: the rules that count events act without delay), or nothing
+        else waits in the inbox, or ``EVIDENCE_BATCH`` samples are gathered; else they
+        wait for the next handler's end — under a flood of fills, one message carries
+        the samples of many, at most ``EVIDENCE_BATCH`` late."""
+        self.evidence_out.extend(signals)
+        self.evidence_urgent = self.evidence_urgent or any(s.value is None for s in signals)
+        if not self.gathering:
+            self.send_evidence()
+
+    def send_evidence(self) -> None:
+        if self.evidence_out:
+            signals, self.evidence_out = tuple(self.evidence_out), []
+            self.evidence_urgent = False
+            self.tell("breaker", BreakerEvidence(signals=signals, sender=self.name))
+
+    def _dispatch(self, message: Any) -> Any:
+        self.gathering = True
+        crashed = True
+        try:
+            result = super()._dispatch(message)
+            crashed = False
+            return result
+        finally:  # (a handler that crashed: what it found still goes, at once)
+            self.gathering = False
+            out = self.evidence_out
+            if out and (
+                crashed
+                or self.evidence_urgent
+                or len(out) >= EVIDENCE_BATCH
+                or self.inbox_ref.empty()
+            ):
+                self.send_evidence()
 
     def report_unknown(self) -> None:
         self.signal([unknown_orders(self.state.unknown_since)])
@@ -316,6 +358,8 @@ class OrderBroker(VigilActor):
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
+        elif self.book.late_report(r.order_client_id):
+            pass  # an order compacted away (closed for good): a late duplicate
         elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
             self.evidence(
                 EvidenceKind.ANOTHER_INSTANCE,
@@ -418,6 +462,11 @@ class OrderBroker(VigilActor):
         self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
         if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
+        self.checkpoint_due()
+
+    def checkpoint_due(self) -> bool:
+        """A checkpoint of the compacted book every ``journal.checkpoint_every`` entries."""
+        return checkpoints.checkpoint_due(self)
 
     def apply_status(self, status: OrderStatus) -> BookOrder | None:
         """Apply the exchange's view of one order to the book."""
@@ -470,7 +519,7 @@ class OrderBroker(VigilActor):
             self.audit(
                 "execution_quality",
                 **quality.as_dict(),
-                latency=evidence.execution.summary().get(order.symbol, {}),
+                latency=evidence.execution.summary(order.symbol).get(order.symbol, {}),
             )
 
     def _risk(self) -> None:
@@ -499,6 +548,7 @@ class OrderBroker(VigilActor):
         """The book as plain, immutable data, for the reconciler (opened first)."""
         self.ensure_opened()
         self._risk()  # also here: prices may have moved since the last (throttled) sample
+        self.checkpoint_due()
         return queries.snapshot(self.memory, message.trade_marks)
 
     def on_in_flight_request(

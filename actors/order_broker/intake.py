@@ -71,7 +71,7 @@ def on_intent(
     else:
         cid = intent.client_order_id or new_client_order_id(instance)
         sid = intent.strategy_order_id
-    duplicate, why = cid in broker.book.orders, ""
+    duplicate, why = broker.book.knows_id(cid), ""  # compacted orders' ids too
     if not duplicate and sid is not None:
         earlier = broker.book.find_strategy(intent.strategy, sid)
         if earlier is not None and earlier.is_open:

@@ -315,7 +315,8 @@ def on_list_outcome(broker: OrderBroker, message: SendOutcome) -> None:
         )
         broker.report_unknown()
     for cid in order_list.leg_ids:
-        broker._settled(book.orders[cid])
+        if cid in book.orders:
+            broker._settled(book.orders[cid])
     broker.keep_cancelling()
 
 
@@ -369,7 +370,7 @@ def on_list_event(broker: OrderBroker, message: ListEvent) -> None:
             )
         return
     for cid in order_list.leg_ids:
-        if broker._known(broker.book.orders[cid]):
+        if broker._known(broker.book.orders.get(cid)):
             broker.audit("unknown_resolved", client_order_id=cid, state="IN_LIST")
     watch_expiries(broker)
 

@@ -4,7 +4,7 @@ execution quality, risk). Read-only: nothing here changes the book."""
 
 from __future__ import annotations
 
-from collections import ChainMap, Counter
+from collections import ChainMap
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -50,7 +50,7 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
                     ol.list_client_order_id, ol.symbol, ol.order_list_id, tuple(ol.leg_ids)
                 )
                 for ol in book.order_lists.values()
-                if not ol.done and any(book.orders[c].is_open for c in ol.leg_ids)
+                if not ol.done and book.list_is_open(ol)
             },
             list_legs={k: tuple(ol.leg_ids) for k, ol in book.order_lists.items()},
         ),
@@ -62,7 +62,7 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
     book, state = memory.book, memory.state
     quote = equity_quote(book) if book.markets else None
     equity, unvalued = book.equity(quote) if quote is not None else (None, [])
-    fills = Counter((e.symbol, e.side) for e in book.executions.values())
+    fills = book.fill_counts()  # compacted orders' fills included
     fills_by_symbol: dict[str, dict[str, int]] = {}
     for (symbol, side), count in sorted(fills.items()):
         fills_by_symbol.setdefault(symbol, {})[side] = count
@@ -94,7 +94,9 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
             }
             for s, p in book.positions.items()
         },
-        "fills": len(book.executions),
+        "fills": sum(fills.values()),
+        # closed orders compacted away: no longer in "orders" (their ids are still refused)
+        "compacted_orders": len(book.compacted.ids),
         "counters": dict(state.counters),
         "anomalies": len(book.anomalies),
         "duplicates": book.duplicates,

@@ -4,6 +4,7 @@
 - ``_ledger``: orders, their states, fills and what a fill did (the records);
 - ``_commitments``: what the live orders reserve, as exact running totals;
 - ``_portfolio``: positions at average cost, P&L, the day's mark, equity;
+- ``_compaction``: what is kept of closed orders compacted away, and which are due;
 - ``_book``: ``Book``, which composes them and applies every update.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from domain.book._book import Book
 from domain.book._commitments import Commitments, Share
+from domain.book._compaction import Compacted, compactable, due
 from domain.book._ledger import (
     OPEN_ON_EXCHANGE,
     STOP_TYPES,
@@ -40,10 +42,13 @@ __all__ = [
     "BookOrder",
     "BookOrderList",
     "Commitments",
+    "Compacted",
     "DayMark",
     "Execution",
     "Market",
     "OrderState",
     "Position",
     "Share",
+    "compactable",
+    "due",
 ]

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from domain.book._commitments import Commitments
+from domain.book._compaction import Compacted, compactable
 from domain.book._ledger import (
     VENUE_STATES,
     ZERO,
@@ -79,6 +80,8 @@ class Book:
     list_by_id: dict[tuple[str, int], str] = field(default_factory=dict)
     list_of_leg: dict[str, str] = field(default_factory=dict)
     day: DayMark | None = None
+    # what is kept of the closed orders compacted away (``compact``): ids, fill counts
+    compacted: Compacted = field(default_factory=Compacted)
     # the fills accounted since the owner last took them (``take_accounted``); None: not
     # collected (a replay)
     accounted: list[Accounted] | None = field(default=None, compare=False, repr=False)
@@ -100,8 +103,13 @@ class Book:
 
     # ------------------------------------------------------------------ orders
 
+    def knows_id(self, client_order_id: str) -> bool:
+        """Whether ``client_order_id`` was ever used by an order of this book (compacted
+        ones included): an id is never used twice."""
+        return client_order_id in self.orders or client_order_id in self.compacted.ids
+
     def add_intent(self, order: BookOrder) -> None:
-        if order.client_order_id in self.orders:
+        if self.knows_id(order.client_order_id):
             raise ValueError(f"client order id {order.client_order_id} already in the book")
         self.orders[order.client_order_id] = order
         if order.strategy_order_id is not None:
@@ -356,11 +364,13 @@ class Book:
         return overdue_expiries(self.order_lists, self.orders, now_ms, grace_ms)
 
     def open_order_lists(self) -> list[BookOrderList]:
-        return [
-            ol
-            for ol in self.order_lists.values()
-            if not ol.done or any(self.orders[c].is_open for c in ol.leg_ids)
-        ]
+        return [ol for ol in self.order_lists.values() if not ol.done or self.list_is_open(ol)]
+
+    def list_is_open(self, order_list: BookOrderList) -> bool:
+        """Whether any of the list's orders is still open (a compacted one is not)."""
+        return any(
+            (leg := self.orders.get(cid)) is not None and leg.is_open for cid in order_list.leg_ids
+        )
 
     def _shadow_pair(self, order: BookOrder) -> None:
         """Keep the pair's funds counted once (``pair_shadows``)."""
@@ -380,7 +390,7 @@ class Book:
         """Account one fill, once. Returns False for a duplicate; a fill of an order the book
         does not know is kept apart (``foreign_executions``) and changes no balance."""
         key = (execution.symbol, execution.trade_id)
-        if key in self.executions or key in self.foreign_executions:
+        if key in self.executions or key in self.foreign_executions or self._compacted_trade(key):
             self.duplicates += 1
             return False
         order = self.find(execution.symbol, execution.client_order_id, execution.order_id)
@@ -417,6 +427,15 @@ class Book:
             for trade_id in ids[bisect.bisect_right(ids, marks.get(symbol, 0)) :]
         )
 
+    def _compacted_trade(self, key: tuple[str, int]) -> bool:
+        """An accounted trade whose record was compacted away (its id is still in
+        ``trade_ids``, which holds every accounted trade)."""
+        ids = self.trade_ids.get(key[0])
+        if not ids or key[1] > ids[-1]:
+            return False
+        i = bisect.bisect_left(ids, key[1])
+        return i < len(ids) and ids[i] == key[1]
+
     def _account(self, execution: Execution, order: BookOrder) -> None:
         market = self.markets[execution.symbol]
         fee_quote = execution.fee_quote
@@ -442,6 +461,73 @@ class Book:
         if self.accounted is not None:
             self.accounted.append(Accounted(execution, realized, closed))
         self._emit("fill", execution)
+
+    # ------------------------------------------------------------------ compaction
+
+    def compact(self, client_order_ids: Iterable[str], forget_before_ms: int = 0) -> int:
+        """Compact these closed orders (``domain.book._compaction``): each leaves the
+        ledger with its executions; its client order id, its trade ids and its fill counts
+        stay. An order that is not closed for good is left whole. Intents' creation times
+        and per-day fill counts before ``forget_before_ms`` are forgotten (no limit or
+        summary looks further back than yesterday). Returns how many were compacted."""
+        batch = [
+            cid
+            for cid in dict.fromkeys(client_order_ids)  # each once, in the order given
+            if cid in self.orders and compactable(self.orders[cid])
+        ]
+        if batch:
+            members = set(batch)
+            fills = []
+            for key, ex in list(self.executions.items()):
+                owner = (
+                    ex.client_order_id
+                    if ex.client_order_id in self.orders
+                    else self.by_order_id.get((ex.symbol, ex.order_id))
+                )
+                if owner in members:
+                    del self.executions[key]
+                    fills.append(ex)
+            for cid in batch:
+                order = self.orders.pop(cid)
+                key = (order.symbol, order.order_id or 0)
+                if order.order_id is not None and self.by_order_id.get(key) == cid:
+                    del self.by_order_id[key]
+                if order.strategy_order_id is not None:
+                    mine = (order.strategy, order.strategy_order_id)
+                    if self.by_strategy_id.get(mine) == cid:
+                        del self.by_strategy_id[mine]
+                self.live.pop(cid, None)  # (a replay keeps closed ones there until its end)
+                self.commitments.discount(cid)
+            self.compacted.add(batch, fills)
+            self.closed = [cid for cid in self.closed if cid not in members]
+        if forget_before_ms:
+            del self.created[: bisect.bisect_left(self.created, forget_before_ms)]
+            self.compacted.forget_days_before(forget_before_ms)
+        return len(batch)
+
+    def late_report(self, client_order_id: str | None) -> bool:
+        """A report of an order compacted away (closed for good, every fill booked): a
+        late or replayed one, counted as a duplicate (its fills are refused by trade id)."""
+        if client_order_id is None or client_order_id not in self.compacted.ids:
+            return False
+        self.duplicates += 1
+        return True
+
+    def fill_counts(self) -> dict[tuple[str, str], int]:
+        """Fills accounted per (symbol, side), compacted ones included."""
+        counts = dict(self.compacted.fills)
+        for ex in self.executions.values():
+            key = (ex.symbol, ex.side)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def fills_since(self, day_start_ms: int) -> int:
+        """Fills accounted with a time at or after ``day_start_ms`` (a UTC day's start),
+        compacted ones included."""
+        # copies first: another thread may ask (the day's summary) while the owner books
+        kept = sum(1 for e in list(self.executions.values()) if e.time_ms >= day_start_ms)
+        days = list(self.compacted.fills_by_day.items())
+        return kept + sum(n for day, n in days if day >= day_start_ms)
 
     # ------------------------------------------------------------------ balances
 

@@ -16,6 +16,11 @@ Edges, exactly:
 
 A threshold of 0 switches a trigger off. RED is latched elsewhere (the gate).
 
+Cost: observing evidence touches only the rules it feeds, a windowed sample measure keeps
+its running max / min (amortised O(1) per sample, however many the window holds), and
+``evaluate(now, kinds)`` re-judges only the rules fed by the evidence just observed — the
+caller's periodic full ``evaluate(now)`` catches what time alone changes.
+
 Times are the caller's monotonic milliseconds: a wall-clock jump must neither trip a
 silence nor hide one. ``BreakerRules.afresh`` starts the counting over (an operator's
 reset acknowledges the evidence so far) but keeps what describes the present: silences
@@ -25,12 +30,14 @@ and gauges (``conditions``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.breaker import Level
 from domain.breaker_rules._catalog import SPECS, Evidence, Measure, RuleSpec, Trigger
+
+_ONE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,9 @@ class Rule:
     def __init__(self, spec: RuleSpec, trigger: Trigger, started_ms: int) -> None:
         self.spec = spec
         self.trigger = trigger
-        self.events: deque[tuple[int, Decimal]] = deque()  # COUNT, ABOVE, BELOW
+        # COUNT: every event in the window; ABOVE / BELOW: the samples that can still be the
+        # window's max / min (in time order, values falling / rising); a gauge: its latest
+        self.events: deque[tuple[int, Decimal]] = deque()
         self.run = 0  # CONSECUTIVE
         self.last_ms = started_ms  # SILENCE
         self.last_detail = ""
@@ -67,11 +76,20 @@ class Rule:
         elif m is Measure.SILENCE:
             self.last_ms = max(self.last_ms, ev.at_ms)
         elif m is Measure.COUNT:
-            self.events.append((ev.at_ms, Decimal(1)))
+            self.events.append((ev.at_ms, _ONE))
         elif ev.value is not None:
+            events, value = self.events, ev.value
             if self.spec.gauge:
-                self.events.clear()  # only the latest sample counts
-            self.events.append((ev.at_ms, ev.value))
+                events.clear()  # only the latest sample counts
+            elif m is Measure.ABOVE:
+                # a sliding-window maximum: a sample that a newer, larger (or equal) one
+                # outlives can never be the measure again, so it is not kept
+                while events and events[-1][1] <= value:
+                    events.pop()
+            else:
+                while events and events[-1][1] >= value:
+                    events.pop()
+            events.append((ev.at_ms, value))
 
     def measure(self, now_ms: int) -> Decimal | None:
         """The rule's number now (None: no sample in the window)."""
@@ -89,8 +107,7 @@ class Rule:
             return Decimal(len(self.events))
         if not self.events:
             return None
-        values = [v for _, v in self.events]
-        return max(values) if m is Measure.ABOVE else min(values)
+        return self.events[0][1]  # the window's max (ABOVE) or min (BELOW): see observe
 
     def _crosses(self, value: Decimal, threshold: Decimal | None) -> bool:
         if threshold is None or threshold == 0:
@@ -139,6 +156,12 @@ class Assessment:
     firing: dict[str, RuleVerdict]
     started: tuple[RuleVerdict, ...]  # rules that began to fire (or moved YELLOW → RED)
     stopped: tuple[str, ...]  # rules that stopped firing
+    checked: tuple[RuleVerdict, ...] = ()  # the verdicts found firing by this evaluation
+
+    @property
+    def yellow_seen(self) -> tuple[RuleVerdict, ...]:
+        """YELLOW verdicts this evaluation found (not those only carried over from before)."""
+        return tuple(v for v in self.checked if v.level is Level.YELLOW)
 
     @property
     def red(self) -> tuple[RuleVerdict, ...]:
@@ -166,10 +189,21 @@ class BreakerRules:
             if triggers.get(name, spec.default).enabled
         }
         self.firing: dict[str, RuleVerdict] = {}
+        self._by_kind: dict[str, tuple[Rule, ...]] = {}
 
     def observe(self, ev: Evidence) -> None:
-        for rule in self.rules.values():
+        for rule in self._readers(ev.kind):
             rule.observe(ev)
+
+    def _readers(self, kind: str) -> tuple[Rule, ...]:
+        """The rules that evidence of ``kind`` feeds (or ends a run of)."""
+        readers = self._by_kind.get(kind)
+        if readers is None:
+            readers = tuple(
+                r for r in self.rules.values() if kind in r.spec.kinds or kind in r.spec.ok_kinds
+            )
+            self._by_kind[kind] = readers
+        return readers
 
     def afresh(self, now_ms: int) -> BreakerRules:
         """New rules for after an operator's reset: the counting starts over (the evidence
@@ -194,12 +228,25 @@ class BreakerRules:
                     out.append(v)
         return out
 
-    def evaluate(self, now_ms: int) -> Assessment:
-        firing = {}
-        for name, rule in self.rules.items():
+    def evaluate(self, now_ms: int, kinds: Iterable[str] | None = None) -> Assessment:
+        """Every rule's verdict now; or, given ``kinds`` (the evidence just observed), only
+        the verdicts of the rules that evidence feeds — the others keep the verdict of
+        their last evaluation (what changes them with time alone, a window emptying or a
+        silence growing, is the next full evaluation's: the breaker's tick)."""
+        if kinds is None:
+            rules: Iterable[Rule] = self.rules.values()
+            firing: dict[str, RuleVerdict] = {}
+        else:
+            rules = {r.spec.name: r for k in kinds for r in self._readers(k)}.values()
+            firing = dict(self.firing)
+        checked = []
+        for rule in rules:
             v = rule.verdict(now_ms)
             if v is not None:
-                firing[name] = v
+                firing[rule.spec.name] = v
+                checked.append(v)
+            else:
+                firing.pop(rule.spec.name, None)
         started = tuple(
             v
             for name, v in firing.items()
@@ -207,7 +254,7 @@ class BreakerRules:
         )
         stopped = tuple(name for name in self.firing if name not in firing)
         self.firing = firing
-        return Assessment(firing, started, stopped)
+        return Assessment(firing, started, stopped, tuple(checked))
 
     def measures(self, now_ms: int) -> dict[str, str | None]:
         """Every rule's current number, for the status output."""

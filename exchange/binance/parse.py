@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from domain.money import MoneyError, to_decimal
 from exchange.contract import (
@@ -30,13 +31,20 @@ from exchange.contract import (
     OrderAck,
     OrderBookDepth,
     OrderListStatus,
+    OrderState,
     OrderStatus,
+    OrderType,
     ReplaceAck,
+    Side,
     StreamTerminated,
+    TimeInForce,
     Trade,
     UnhandledEvent,
     UserEvent,
 )
+
+_E = TypeVar("_E", bound=Enum)
+_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = [
     "api_restrictions",
@@ -59,6 +67,13 @@ def decode_json(text: str | bytes, what: str) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError):
         raise MalformedPayload(f"{what}: not JSON ({len(text)} bytes)") from None
+
+
+#: decimal strings already converted (Decimal is immutable): a stream repeats the same few
+#: ("0.00000000", an order's price and quantity in each of its reports); forgotten whole
+#: when full, so it stays small
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_KEPT = 4096
 
 
 class _Reader:
@@ -107,12 +122,20 @@ class _Reader:
 
     def amount(self, key: str) -> Decimal:
         value = self.raw(key)
-        if not isinstance(value, str):
+        if type(value) is str:
+            known = _DECIMALS.get(value)
+            if known is not None:
+                return known
+        elif not isinstance(value, str):
             raise self.fail(key, f"expected a decimal string, got {type(value).__name__}")
         try:
-            return to_decimal(value, key)
+            result = to_decimal(value, key)
         except MoneyError:
             raise self.fail(key, "not a decimal string") from None
+        if len(_DECIMALS) >= _DECIMALS_KEPT:
+            _DECIMALS.clear()
+        _DECIMALS[value] = result
+        return result
 
     def opt_amount(self, key: str) -> Decimal | None:
         return None if self.data.get(key) is None else self.amount(key)
@@ -405,41 +428,48 @@ def user_event(event: object) -> UserEvent:
 
 
 def _execution_report(r: _Reader) -> ExecutionReport:
+    """The user stream's hot path (one per fill). Every field is checked here as strictly
+    as everywhere else — present, its JSON type, amounts finite decimal strings, states
+    and types members of their enums — which is all the model's own validation would
+    check again, so the model is filled in directly (``_filled``) instead."""
     r.what = "executionReport"
     trade_id = r.integer("t")
-    order_type = r.text("o")
-    return _build(  # type: ignore[no-any-return]
+    order_type = _member(r, "o", OrderType, "order_type")
+    tif = _tif(r.opt_text("f"), order_type)
+    return _filled(
         ExecutionReport,
-        r.what,
-        event_time_ms=r.integer("E"),
-        symbol=r.text("s"),
-        client_order_id=r.text("c"),
-        orig_client_order_id=r.opt_text("C"),
-        side=r.text("S"),
-        order_type=order_type,
-        time_in_force=_tif(r.opt_text("f"), order_type),
-        quantity=r.amount("q"),
-        price=r.amount("p"),
-        stop_price=r.amount("P"),
-        execution_type=r.text("x"),
-        state=r.text("X"),
-        reject_reason=r.text("r"),
-        order_id=r.integer("i"),
-        last_qty=r.amount("l"),
-        cumulative_qty=r.amount("z"),
-        last_price=r.amount("L"),
-        commission=r.amount("n"),
-        commission_asset=r.opt_text("N"),
-        transaction_time_ms=r.integer("T"),
-        trade_id=None if trade_id == -1 else trade_id,
-        execution_id=r.integer("I"),
-        is_maker=r.flag("m"),
-        order_time_ms=r.integer("O"),
-        cumulative_quote_qty=r.amount("Z"),
-        last_quote_qty=r.amount("Y"),
-        order_list_id=_list_id(r.opt_integer("g")),
-        trailing_delta=r.opt_integer("d"),
-        is_working=None if r.data.get("w") is None else r.flag("w"),
+        {
+            "kind": "executionReport",
+            "event_time_ms": r.integer("E"),
+            "symbol": r.text("s"),
+            "client_order_id": r.text("c"),
+            "orig_client_order_id": r.opt_text("C"),
+            "side": _member(r, "S", Side, "side"),
+            "order_type": order_type,
+            "time_in_force": None if tif is None else _member(r, "f", TimeInForce, "time_in_force"),
+            "quantity": r.amount("q"),
+            "price": r.amount("p"),
+            "stop_price": r.amount("P"),
+            "execution_type": r.text("x"),
+            "state": _member(r, "X", OrderState, "state"),
+            "reject_reason": r.text("r"),
+            "order_id": r.integer("i"),
+            "last_qty": r.amount("l"),
+            "cumulative_qty": r.amount("z"),
+            "last_price": r.amount("L"),
+            "commission": r.amount("n"),
+            "commission_asset": r.opt_text("N"),
+            "transaction_time_ms": r.integer("T"),
+            "trade_id": None if trade_id == -1 else trade_id,
+            "execution_id": r.integer("I"),
+            "is_maker": r.flag("m"),
+            "order_time_ms": r.integer("O"),
+            "cumulative_quote_qty": r.amount("Z"),
+            "last_quote_qty": r.amount("Y"),
+            "order_list_id": _list_id(r.opt_integer("g")),
+            "trailing_delta": r.opt_integer("d"),
+            "is_working": None if r.data.get("w") is None else r.flag("w"),
+        },
     )
 
 
@@ -463,6 +493,40 @@ def _list_status(r: _Reader) -> ListStatus:
         transaction_time_ms=r.integer("T"),
         orders=refs,
     )
+
+
+def _filled(model: type[_M], fields: dict[str, Any]) -> _M:
+    """An instance of a frozen pydantic ``model`` holding ``fields``, which the caller has
+    checked as its validation would (what ``model_construct`` does, without its loop over
+    every field). Every field must be given: a field added to the model and not here is
+    an error at once, not a missing attribute later."""
+    if model not in _FILLED_OK:  # (the caller's keys are fixed: checked on the first call)
+        if fields.keys() != model.model_fields.keys():
+            missing = sorted(set(model.model_fields) ^ set(fields))
+            raise TypeError(f"{model.__name__}: fields {missing} not filled in by the parser")
+        _FILLED_OK.add(model)
+    instance = model.__new__(model)
+    _set(instance, "__dict__", fields)
+    _set(instance, "__pydantic_fields_set__", set(fields) - {"kind"})
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
+
+_set = object.__setattr__
+_FILLED_OK: set[type[BaseModel]] = set()
+
+
+def _member(r: _Reader, key: str, enum: type[_E], field: str) -> _E:
+    """``key``'s text as a member of ``enum``; else malformed, named as the model would."""
+    value = r.text(key)
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)
+        raise MalformedPayload(
+            f"{r.what}: {field}: Input should be one of {allowed}, not {value!r}"
+        ) from None
 
 
 def book_ticker(data: object) -> BookTicker:

@@ -80,6 +80,7 @@ class Engine(OrderEntry):
                 depth_levels=config.depth_levels,
             )
             market.set_mid(spec.start_price)
+            market.record(self._clock())
             self.markets[spec.symbol] = market
             for asset in (spec.base_asset, spec.quote_asset):
                 self.balances.setdefault(asset, Balance())
@@ -382,6 +383,7 @@ class Engine(OrderEntry):
                     break
                 for market in self.markets.values():
                     market.step()
+                    market.record(self._clock())
                     self._match_resting(market)
                 done += 1
         return done
@@ -390,6 +392,7 @@ class Engine(OrderEntry):
         with self._lock:
             market = self.market(symbol)
             market.set_mid(price)
+            market.record(self._clock())
             self._match_resting(market)
 
     def _match_resting(self, market: Market) -> None:

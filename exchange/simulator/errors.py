@@ -1,41 +1,19 @@
 """Binance's error answer, ``{"code": ..., "msg": ...}`` with an HTTP status.
 
-Every refusal the simulated exchange gives a Binance client is an :class:`ApiError`; the
-helpers build the messages that several modules share, worded as ``errors.md`` words them.
+Every refusal the simulated exchange gives a Binance client is an :class:`ApiError` (the
+one of :mod:`exchange.protocol.errors`, shared with the strategy gateway); the helpers build
+the messages that several modules share, worded as ``errors.md`` words them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from exchange.protocol.errors import ApiError, mandatory, not_required
 
-
-class ApiError(Exception):
-    """A Binance error: ``{"code": code, "msg": msg}`` with an HTTP status."""
-
-    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-        self.http_status = http_status
-
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
+__all__ = ["ApiError", "filter_failure", "insufficient_balance", "mandatory", "not_required"]
 
 
 def insufficient_balance() -> ApiError:
     return ApiError(-2010, "Account has insufficient balance for requested action.")
-
-
-def mandatory(name: str) -> ApiError:
-    """-1102: a mandatory parameter was not sent, was empty/null, or malformed."""
-    return ApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
-def not_required(name: str) -> ApiError:
-    """-1106: a parameter was sent when not required."""
-    return ApiError(-1106, f"Parameter '{name}' sent when not required.")
 
 
 def filter_failure(filter_type: str) -> ApiError:

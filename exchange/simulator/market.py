@@ -8,12 +8,15 @@ at the next step. Deterministic for a given seed; no I/O, no clock.
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from exchange.simulator.config import SymbolSpec
 from exchange.simulator.filters import SymbolRules
 from exchange.simulator.model import ZERO
+
+HISTORY = 100_000  # samples of the mid kept per symbol (klines, ticker/24hr)
 
 
 @dataclass
@@ -30,6 +33,12 @@ class Market:
     next_order_id: int = 1
     next_trade_id: int = 1
     slippage_ticks: int = 0
+    #: the price process's path, (time ms, mid) after each step: what klines are made of
+    history: deque[tuple[int, Decimal]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+    def record(self, at_ms: int) -> None:
+        """Remember the mid at ``at_ms`` (one sample per step of the price process)."""
+        self.history.append((at_ms, self.mid))
 
     @property
     def tick(self) -> Decimal:

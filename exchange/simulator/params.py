@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from exchange.protocol.errors import illegal
 from exchange.simulator.errors import ApiError, mandatory
 
 DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -24,13 +25,7 @@ INTEGER_RE = re.compile(r"-?[0-9]{1,19}")
 CLIENT_ID_RE = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
 Params = dict[str, str]
-
-
-def illegal(name: str, legal: str) -> ApiError:
-    """-1100 naming the parameter and its legal range."""
-    return ApiError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'."
-    )
+__all__ = ["Params", "Request", "Route", "illegal", "parse_params"]
 
 
 def parse_params(query_string: str, method: str, content_type: str, body: str) -> Params:

@@ -1,4 +1,6 @@
-"""REST market-data endpoints: ping, time, exchangeInfo, depth, tickers and avgPrice.
+"""REST market-data endpoints: ping, time, exchangeInfo, depth, tickers, avgPrice, klines
+and the 24-hour ticker (the last two from the price process's path:
+:mod:`exchange.simulator.candles`).
 
 Unsigned, read-only views of the engine's markets, in Binance's shapes.
 """
@@ -6,8 +8,10 @@ Unsigned, read-only views of the engine's markets, in Binance's shapes.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+from exchange.simulator.candles import interval_ms, klines, ticker_24hr, tz_offset_ms
 from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError
 from exchange.simulator.limits import RateLimiter
@@ -31,6 +35,8 @@ class MarketDataEndpoints:
             Route("GET", "/api/v3/ticker/bookTicker", 2, False, self.book_ticker),
             Route("GET", "/api/v3/ticker/price", 2, False, self.ticker_price),
             Route("GET", "/api/v3/avgPrice", 2, False, self.avg_price),
+            Route("GET", "/api/v3/klines", 2, False, self.klines),
+            Route("GET", "/api/v3/ticker/24hr", 2, False, self.ticker_24hr),
         ]
 
     def time(self, request: Request) -> dict[str, Any]:
@@ -100,3 +106,60 @@ class MarketDataEndpoints:
     def avg_price(self, request: Request) -> dict[str, Any]:
         market = self.engine.market(request.require("symbol"))
         return {"mins": 0, "price": fmt(market.mid), "closeTime": self.engine.server_time()}
+
+    def klines(self, request: Request) -> list[list[object]]:
+        symbol = request.require("symbol")
+        interval = request.require("interval")
+        market = self.engine.market(symbol)
+        interval_ms(interval)
+        limit = request.integer("limit")
+        limit = 500 if limit is None else limit
+        if not 1 <= limit <= 1000:
+            raise illegal("limit", "1-1000")
+        start, end = request.integer("startTime"), request.integer("endTime")
+        if start is not None and end is not None and start > end:
+            raise ApiError(-1128, "Combination of optional parameters invalid.")
+        offset = tz_offset_ms(request.get("timeZone"))
+        with self.engine.lock:
+            return klines(
+                list(market.history),
+                list(self.engine.trades[symbol]),
+                interval=interval,
+                now_ms=self.engine.server_time(),
+                start_ms=start,
+                end_ms=end,
+                limit=limit,
+                offset_ms=offset,
+            )
+
+    def ticker_24hr(self, request: Request) -> Any:
+        kind = request.get("type") or "FULL"
+        if kind not in ("FULL", "MINI"):
+            raise ApiError(-1100, "Illegal characters found in parameter 'type'.")
+        symbol, symbols = request.get("symbol"), request.get("symbols")
+        if symbol and symbols:
+            raise ApiError(-1128, "Combination of optional parameters invalid.")
+
+        def one(name: str) -> dict[str, object]:
+            market = self.engine.market(name)
+            with self.engine.lock:
+                bids, asks = market.levels("SELL"), market.levels("BUY")
+                return ticker_24hr(
+                    name,
+                    list(market.history),
+                    list(self.engine.trades[name]),
+                    now_ms=self.engine.server_time(),
+                    bid=bids[0] if bids else (Decimal(0), Decimal(0)),
+                    ask=asks[0] if asks else (Decimal(0), Decimal(0)),
+                    mini=kind == "MINI",
+                )
+
+        if symbol:
+            return one(symbol)
+        if symbols:
+            try:
+                wanted = [str(s) for s in json.loads(symbols)]
+            except (ValueError, TypeError):
+                raise ApiError(-1135, "JSON sent for parameter 'symbols' is not valid") from None
+            return [one(s) for s in wanted]
+        return [one(s) for s in self.engine.markets]

@@ -204,6 +204,8 @@ class SimServer:
             weight = 80
         if route.path == "/api/v3/myTrades" and "orderId" in params:
             weight = 5
+        if route.path == "/api/v3/ticker/24hr" and "symbol" not in params:
+            weight = 80
         counts = route.is_order and not route.orders_by_handler
         self.limiter.admit(weight, counts, orders=route.unfilled)
         if route.signed:

@@ -25,26 +25,31 @@ from config.settings import VigilSettings
 from domain.admission import Refusal
 from domain.book import Market, OrderState
 from domain.breaker_rules import EvidenceKind
-from exchange.binance import BinanceSpotAdapter
-from exchange.contract import AccountPosition, Balance, OrderStatus
+from domain.evidence import Signal
+from exchange.binance import BinanceSpotAdapter, parse
+from exchange.contract import AccountPosition, Balance, ExecutionReport, OrderStatus
 from runtime.actor import ActorContext, Services
 from runtime.directory import Directory
 from runtime.gate import TradingGate
 from runtime.messages import (
     AccountEvent,
+    BreakerEvidence,
     BreakerInput,
     BreakerSample,
     Message,
     OrderAbsent,
+    OrderEvent,
     OrderIntent,
     OrderSnapshot,
     SendOutcome,
     SendResult,
+    StatusRequest,
 )
 from runtime.trace import MessageTrace
 from storage import AuditTrail, Store
 from tests.conftest import SimHandle, wait_for
 from tests.exchange.adapter_helpers import adapter_config
+from tests.runtime.test_trace import FILL
 
 MARKETS = {"BTCUSDT": Market("BTCUSDT", "BTC", "USDT"), "ETHUSDT": Market("ETHUSDT", "ETH", "USDT")}
 
@@ -107,10 +112,15 @@ class Harness:
         wait_for(arrived, timeout=5)
         return found[0]
 
-    def evidence(self, kind: EvidenceKind) -> list[BreakerInput | BreakerSample]:
-        return [
-            m for m in self.told if isinstance(m, BreakerInput | BreakerSample) and m.kind == kind
-        ]
+    def evidence(self, kind: EvidenceKind) -> list[BreakerInput | BreakerSample | Signal]:
+        """Every piece of evidence of ``kind`` the breaker was told, alone or in a batch."""
+        pieces: list[BreakerInput | BreakerSample | Signal] = []
+        for m in list(self.told):
+            if isinstance(m, BreakerEvidence):
+                pieces.extend(m.signals)
+            elif isinstance(m, BreakerInput | BreakerSample):
+                pieces.append(m)
+        return [p for p in pieces if p.kind == kind]
 
     def on_exchange(self, cid: str) -> int:
         return sum(1 for o in self.sim.state()["orders"] if o["clientOrderId"] == cid)
@@ -373,3 +383,44 @@ def test_a_negative_balance_from_the_exchange_is_an_impossible_report(harness: H
     wait_for(lambda: harness.evidence(EvidenceKind.IMPOSSIBLE_REPORT))
     (incident,) = incidents(harness, "impossible_report")
     assert "USDT" in incident["reason"] and "free -1" in incident["reason"]
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """An envelope in the broker's inbox: another message waits behind the one handled."""
+
+    message: object = None
+
+
+def test_a_busy_broker_holds_its_samples_and_sends_them_together_but_events_at_once(
+    harness: Harness,
+) -> None:
+    broker = harness.broker
+    decision = broker.on_intent(harness.intent(client_order_id="held-1"))
+    assert decision.accepted
+    outcome = harness.outcome("held-1")
+    batches = lambda: [m for m in harness.told if isinstance(m, BreakerEvidence)]  # noqa: E731
+    wait_for(lambda: not broker.evidence_out)
+    before = len(batches())
+    broker.inbox_ref.put(_Waiting())  # the fill's handler ends with a message still waiting
+    broker._dispatch(outcome)
+    assert harness.memory.book.orders["held-1"].state is OrderState.FILLED
+    held = list(broker.evidence_out)
+    assert {s.kind for s in held} >= {EvidenceKind.SLIPPAGE_BPS, EvidenceKind.DAILY_LOSS}
+    assert all(s.value is not None for s in held)  # samples only: they wait
+    assert len(batches()) == before
+    # the waiting message handled, the inbox empty: the held samples go, in one message
+    broker.inbox_ref.get()
+    broker._dispatch(StatusRequest())
+    wait_for(lambda: len(batches()) == before + 1)
+    assert list(batches()[-1].signals) == held and not broker.evidence_out
+    # an event (a report of an order the book never placed) goes at once, however busy
+    broker.inbox_ref.put(_Waiting())
+    foreign = parse.user_event(
+        {**FILL, "c": "not-ours", "i": 999_999, "x": "NEW", "X": "NEW", "l": "0", "z": "0",
+         "Z": "0", "Y": "0", "t": -1}
+    )  # fmt: skip
+    assert isinstance(foreign, ExecutionReport)
+    broker._dispatch(OrderEvent(report=foreign, via="ws"))
+    wait_for(lambda: len(batches()) == before + 2)
+    assert [s.kind for s in batches()[-1].signals] == [EvidenceKind.UNKNOWN_ORDER]

@@ -221,3 +221,31 @@ def test_execution_of_a_leg_is_accounted_like_any_order() -> None:
         Execution("BTCUSDT", 1, 101, "tp", "SELL", D("61000"), D("0.5"), D(0), None, 7, True, "ws")
     )
     assert j.book.totals["BTC"] == D("0.5") and j.book.totals["USDT"] == D("130500")
+
+
+def test_a_checkpoint_keeps_the_lists_and_a_compacted_leg_breaks_nothing() -> None:
+    import json
+
+    from domain.checkpoint import restore, snapshot
+
+    j = Journaled()
+    j.add(*sell_oco())
+    j.status("EXEC_STARTED", "EXECUTING", now=5)
+    j.update("tp", "NEW", "0", 6)
+    j.update("sl", "NEW", "0", 6)
+    j.update("tp", "FILLED", "0.5", 10)
+    j.book.apply_execution(
+        Execution("BTCUSDT", 1, 101, "tp", "SELL", D("61000"), D("0.5"), D(0), None, 7, True, "ws")
+    )
+    doc = json.loads(json.dumps(snapshot(j.book, {})))
+    book, _ = restore(doc, MARKETS)
+    book.rebuild_live()
+    assert book.order_lists == j.book.order_lists
+    assert book.list_of_leg == j.book.list_of_leg and book.list_by_id == j.book.list_by_id
+    assert book.orders["sl"].shadowed and book.locked() == j.book.locked() == {}
+    # the filled leg compacted away: the list stays open (its stop not yet seen expired)
+    assert j.book.compact(["tp"]) == 1
+    assert [ol.list_client_order_id for ol in j.book.open_order_lists()] == ["L1"]
+    j.update("sl", "EXPIRED", "0", 20)
+    j.status("ALL_DONE", "ALL_DONE", now=21)
+    assert j.book.open_order_lists() == []

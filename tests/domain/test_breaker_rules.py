@@ -7,6 +7,8 @@ from collections import deque
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.sections import BreakerSettings, ReconciliationSettings
 from config.settings import VigilSettings
@@ -18,6 +20,8 @@ from domain.breaker_rules import (
     BreakerRules,
     Evidence,
     Measure,
+    Rule,
+    RuleSpec,
     Trigger,
     YellowCoolDown,
     YellowLimits,
@@ -124,6 +128,58 @@ def test_a_sample_fires_only_while_it_is_inside_the_window() -> None:
     rules.observe(Evidence("slippage_bps", T0, D(120)))
     assert "slippage" in rules.evaluate(T0 + 4_999).firing
     assert "slippage" not in rules.evaluate(T0 + 5_000).firing
+
+
+@given(
+    st.sampled_from([Measure.ABOVE, Measure.BELOW]),
+    st.lists(st.tuples(st.integers(0, 3_000), st.integers(-50, 50), st.booleans()), max_size=60),
+)
+def test_a_windowed_sample_measure_is_the_max_or_min_of_the_window(
+    measure: Measure, steps: list[tuple[int, int, bool]]
+) -> None:
+    """The running max / min kept as samples come equals the max / min of every sample
+    still in the window, at every step (samples and looks interleaved, equal values)."""
+    spec = RuleSpec("r", "execution", measure, frozenset({"k"}))  # type: ignore[arg-type]
+    rule = Rule(spec, Trigger(D(1), Level.YELLOW, window_s=5), T0)
+    seen: list[tuple[int, Decimal]] = []
+    now = T0
+    for gap, value, look in steps:
+        now += gap
+        if look:
+            window = [v for at, v in seen if at > now - 5_000]
+            expected = (max if measure is Measure.ABOVE else min)(window) if window else None
+            assert rule.measure(now) == expected
+        else:
+            rule.observe(Evidence("k", now, D(value)))
+            seen.append((now, D(value)))
+
+
+def test_evidence_re_judges_only_the_rules_it_feeds_and_the_tick_judges_all() -> None:
+    rules = BreakerRules(
+        {
+            "rejects": Trigger(D(2), Level.YELLOW, window_s=10),
+            "slippage": Trigger(D(50), Level.YELLOW, window_s=10),
+        },
+        T0,
+    )
+    feed(rules, "order_rejected", 2, at=T0)
+    a = rules.evaluate(T0 + 1, ["order_rejected"])
+    assert [v.rule for v in a.started] == ["rejects"] and a.yellow_seen == a.started
+    # past the rejects' window, a slippage sample judges slippage only: rejects keeps its
+    # verdict (not seen again now), until the next full evaluation drops it
+    rules.observe(Evidence("slippage_bps", T0 + 10_500, D(60)))
+    a = rules.evaluate(T0 + 10_500, ["slippage_bps"])
+    assert set(a.firing) == {"rejects", "slippage"}
+    assert [v.rule for v in a.started] == ["slippage"] and not a.stopped
+    assert [v.rule for v in a.yellow_seen] == ["slippage"]
+    a = rules.evaluate(T0 + 10_500)
+    assert set(a.firing) == {"slippage"} and a.stopped == ("rejects",)
+    # a success ends a run: evidence of an ok kind re-judges the rule it ends
+    rules = rules_with("ping_failures", Trigger(D(2), Level.YELLOW))
+    feed(rules, "ping_failed", 2)
+    assert "ping_failures" in rules.evaluate(T0 + 2, ["ping_failed"]).firing
+    rules.observe(Evidence("ping_ok", T0 + 3))
+    assert rules.evaluate(T0 + 3, ["ping_ok"]).stopped == ("ping_failures",)
 
 
 # --- gauges: the latest sample is the state now --------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.execution import (
     ExecutionTracker,
@@ -159,3 +161,35 @@ def test_a_symbols_p95_needs_enough_acks() -> None:
     tracker.latency.add("BTCUSDT", "place_ack", 950.0)
     assert tracker.p95_ack_ms("BTCUSDT", 20) == 900.0
     assert tracker.p95_ack_ms("ETHUSDT") == 5000.0  # no minimum asked
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 1.5, 2.0, 7.25, 100.0]) | st.floats(0, 1e4), max_size=60),
+    st.booleans(),
+)
+def test_the_summary_kept_sorted_says_what_percentile_says(
+    values: list[float], other: bool
+) -> None:
+    """The sorted copy kept beside each window (values leave it as the window drops them,
+    repeated values too) gives the figures percentile() gives on the window itself."""
+    stats = LatencyStats(size=7)
+    for v in values:
+        stats.add("BTCUSDT", "place_ack", v)
+    if other:
+        stats.add("ETHUSDT", "place_ack", 1.0)
+    figures = stats.summary("BTCUSDT").get("BTCUSDT", {}).get("place_ack")
+    if not values:
+        assert figures is None
+        return
+    values = values[-7:]  # what the window holds
+    assert stats.ordered[("BTCUSDT", "place_ack")] == sorted(values)  # kept in step
+    assert stats.percentile("BTCUSDT", "place_ack", 95) == percentile(values, 95)
+    assert figures == {
+        "count": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values),
+    }
+    assert set(stats.summary("BTCUSDT")) == {"BTCUSDT"}
+    assert stats.summary()["BTCUSDT"]["place_ack"] == figures

@@ -22,7 +22,13 @@ from exchange.binance import (
 from exchange.binance._socket import backoff_delay
 from exchange.binance.quantize import WIRE_DECIMAL, wire_decimal
 from exchange.binance.redact import Redactor
-from exchange.contract import ListStatus, MalformedPayload, OrderRequest, RateLimitEvent
+from exchange.contract import (
+    ExecutionReport,
+    ListStatus,
+    MalformedPayload,
+    OrderRequest,
+    RateLimitEvent,
+)
 from exchange.simulator.config import SymbolSpec
 
 FILTERS = SymbolFilters.from_exchange_info(
@@ -249,3 +255,67 @@ def test_redactor_scrubs_signatures_keys_and_secrets() -> None:
     )
     assert "abcdef" not in text and "kee-value" not in text and "sekret-value" not in text
     assert "ff'" not in text
+
+
+def test_a_decimal_string_seen_before_is_the_same_amount_and_a_bad_one_stays_bad() -> None:
+    """The parser keeps the decimal strings it converted: a repeat gives the same value;
+    a float or a malformed string is refused however often it comes."""
+    first = parse.balances({"balances": [{"asset": "BTC", "free": "0.50000000", "locked": "0"}]})
+    again = parse.balances({"balances": [{"asset": "BTC", "free": "0.50000000", "locked": "0"}]})
+    assert first["BTC"].free == again["BTC"].free == Decimal("0.5")
+    for _ in range(2):
+        with pytest.raises(MalformedPayload, match="free"):
+            parse.balances({"balances": [{"asset": "BTC", "free": 0.5, "locked": "0"}]})
+        with pytest.raises(MalformedPayload, match="free"):
+            parse.balances({"balances": [{"asset": "BTC", "free": "1_000", "locked": "0"}]})
+
+
+_REPORT = {
+    "e": "executionReport", "E": 1, "s": "BTCUSDT", "c": "vgl-1", "S": "SELL",
+    "o": "LIMIT", "f": "GTC", "q": "0.01", "p": "59000", "P": "0", "F": "0", "g": -1,
+    "C": "", "x": "TRADE", "X": "PARTIALLY_FILLED", "r": "NONE", "i": 4, "l": "0.005",
+    "z": "0.005", "L": "59000", "n": "0.1", "N": "USDT", "T": 2, "t": 7, "I": 9, "w": False,
+    "m": True, "M": False, "O": 1, "Z": "295", "Y": "295", "Q": "0",
+}  # fmt: skip
+_ODD = [None, "", "x", "1e3", "NaN", "-0.5", 1, -1, 0, 2.5, True, False, [], {}, "BUY",
+        "MARKET", "IOC", "FILLED", "order-1"]  # fmt: skip
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(set(_REPORT) - {"e"})),
+        st.sampled_from(["drop", *range(len(_ODD))]),
+        max_size=4,
+    )
+)
+def test_an_execution_report_is_filled_in_exactly_as_its_model_would_validate_it(
+    changes: dict[str, object],
+) -> None:
+    """The hot path fills the model in without validating it again: whatever it accepts,
+    the model's validation accepts too, to equal values of the same types; whatever else
+    is refused as malformed."""
+    event = dict(_REPORT)
+    for key, change in changes.items():
+        if change == "drop":
+            del event[key]
+        else:
+            event[key] = _ODD[change]  # type: ignore[index]
+    try:
+        report = parse.user_event(event)
+    except MalformedPayload:
+        return
+    assert isinstance(report, ExecutionReport)
+    validated = ExecutionReport.model_validate(dict(report.__dict__))
+    assert validated == report
+    for name in ExecutionReport.model_fields:
+        assert type(getattr(report, name)) is type(getattr(validated, name)), name
+
+
+def test_every_field_of_an_execution_report_is_filled_in() -> None:
+    report = parse.user_event(_REPORT)
+    assert isinstance(report, ExecutionReport)
+    assert set(report.__dict__) == set(ExecutionReport.model_fields)
+    assert report.side.value == "SELL" and report.state.value == "PARTIALLY_FILLED"
+    assert report.commission == Decimal("0.1") and report.trade_id == 7
+    with pytest.raises(MalformedPayload, match="executionReport: side"):
+        parse.user_event({**_REPORT, "S": "SIDEWAYS"})

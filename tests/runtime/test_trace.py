@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from exchange.binance import parse
 from exchange.contract import ExecutionReport
 from runtime.messages import OrderEvent, SendOutcome
-from runtime.trace import order_of, state_of
+from runtime.trace import MessageTrace, order_of, read_trace, state_of
 
 FILL = {
     "e": "executionReport", "E": 1, "s": "BTCUSDT", "c": "vgl-1", "S": "BUY",
@@ -41,3 +42,17 @@ def test_a_cancel_report_is_about_the_order_it_cancelled() -> None:
 def test_a_send_outcome_says_how_the_send_ended() -> None:
     message = SendOutcome(client_order_id="vgl-1", outcome="acked")
     assert (order_of(message), state_of(message)) == ("vgl-1", "acked")
+
+
+def test_batched_writes_keep_every_record_and_rotate_at_the_size(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    trace = MessageTrace(path, rotation="4 KB", retention=1000)
+    messages = [SendOutcome(client_order_id=f"vgl-{i}", outcome="acked") for i in range(600)]
+    for i, message in enumerate(messages):
+        trace.record("order_broker", message, float(i), float(i))
+    trace.close()
+    files = sorted(tmp_path.glob("trace.jsonl*"))
+    assert len(files) > 10 and all(f.stat().st_size < 4096 for f in files)
+    records = read_trace(path)
+    assert [r["order"] for r in records] == [f"vgl-{i}" for i in range(600)]
+    assert all(r["receiver"] == "order_broker" and r["state"] == "acked" for r in records)

@@ -18,7 +18,9 @@ import requests
 import runtime.clock
 from domain.admission import Refusal
 from domain.breaker_rules import EvidenceKind
+from domain.evidence import Signal
 from runtime.messages import (
+    BreakerEvidence,
     BreakerInput,
     BreakerTick,
     InjectFault,
@@ -59,6 +61,25 @@ def test_an_api_outage_goes_red(vigil_factory: Callable[..., Vigil]) -> None:
     wait_audited(vigil, "breaker_red")
     refused = vigil.submit()
     assert not refused.accepted and refused.refusal is Refusal.BREAKER
+
+
+def test_each_piece_of_a_batch_of_evidence_is_judged_and_audited_as_its_own(
+    vigil_factory: Callable[..., Vigil],
+) -> None:
+    """One ``BreakerEvidence`` (the broker's per-fill batch): a gauge past its RED line and
+    back within the batch still trips RED, and an event in it is audited with its sender."""
+    vigil = start(vigil_factory, {"unknown_orders": {"threshold": 5, "level": "RED"}})
+    D = Decimal
+    signals = (
+        Signal(EvidenceKind.UNKNOWN_ORDERS, "a, b, c, d, e, f", D(6)),
+        Signal(EvidenceKind.ORDER_REJECTED, "batch-1: -2010 rejected"),
+        Signal(EvidenceKind.UNKNOWN_ORDERS, "", D(0)),
+    )
+    vigil.system.directory.tell("breaker", BreakerEvidence(signals=signals), sender="test")
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=3)
+    assert vigil.system.gate.state.reason.startswith("unknown_orders")
+    wait_audited(vigil, "breaker_input", input="order_rejected", source="test")
+    wait_audited(vigil, "breaker_rule_quiet", rule="unknown_orders")  # the last piece: 0
 
 
 def test_a_418_ban_goes_red(vigil_factory: Callable[..., Vigil]) -> None:

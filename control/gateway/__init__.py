@@ -1,0 +1,1 @@
+"""The strategy gateway: Binance's Spot API served by Vigil for strategies (issue 13)."""

@@ -1,0 +1,155 @@
+"""The strategy gateway's server: Binance's Spot API on loopback for strategies, one
+aiohttp application on its own thread (like the control API).
+
+REST under ``/api/v3`` (market data: :mod:`control.gateway.rest_market`; orders and the
+account: :mod:`control.gateway.rest_orders`), the WebSocket API at ``/ws-api/v3``
+(:mod:`control.gateway.ws_api`) and market streams at ``/ws/...`` and ``/stream``
+(:mod:`control.gateway.streams`). Its URLs (:meth:`GatewayServer.urls`) have the shape of
+``run.py sim``'s line, so a Binance client is pointed at it the same way. Every failure is
+Binance's ``{"code", "msg"}``; a request over 64 KiB gets -1101 (413).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from loguru import logger
+
+from control.gateway.errors import MAX_BODY, error_response, json_response, too_large
+from control.gateway.rest_market import MarketData
+from control.gateway.rest_orders import OrderEndpoints
+from control.gateway.signed import Signed
+from control.gateway.streams import StreamRelay
+from control.gateway.ws_api import WsApi
+from exchange.binance.market_data import MarketDataRelay
+from exchange.protocol.errors import ApiError
+from storage.strategy_keys import KeyRing, keys_path
+
+if TYPE_CHECKING:
+    from assembly.system import VigilSystem
+
+CLOSE_TIMEOUT_S = 0.25  # a closing WebSocket waits this long for its peer at stop
+KEY_CHECK_EVERY_S = 0.5  # the keys file is looked at this often (a change counts within 2 s)
+
+
+class GatewayServer:
+    def __init__(self, system: VigilSystem, host: str | None = None, port: int | None = None):
+        settings = system.settings.gateway
+        self.system = system
+        self.host = host if host is not None else settings.host
+        self.port = port if port is not None else settings.port
+        self.ring = KeyRing(keys_path(system.data_dir), KEY_CHECK_EVERY_S)
+        urls = system.exchange_urls()
+        self.relay = MarketDataRelay(
+            str(urls["rest"]),
+            system.adapter.limits,
+            share=settings.weight_share,
+            cache_s=settings.exchange_info_cache_s,
+        )
+        self.server_time: Callable[[], int] = system.adapter.clock.now_ms
+        self.market = MarketData(self.relay, self.server_time)
+        self.ws_api = WsApi(self.ring, system.events, self.server_time)
+        self.streams = StreamRelay(str(urls["streams"]))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.app = web.Application(middlewares=[self._errors], client_max_size=MAX_BODY)
+        self.market.add_routes(self.app)
+        self.signed = Signed(system, self.ring, self.server_time)
+        self.signed.add_routes(self.app)
+        self.orders = OrderEndpoints(system, self.signed, self.ring)
+        self.orders.add_routes(self.app)
+        self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
+        self.streams.add_routes(self.app)
+        self.app.on_shutdown.append(self._close_sockets)
+
+    def __repr__(self) -> str:
+        return f"GatewayServer({self.urls()['rest']!r})"
+
+    def urls(self) -> dict[str, str]:
+        """``{"rest", "ws_api", "streams"}``: the shape of ``run.py sim``'s line."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return {
+            "rest": f"http://{host}:{self.port}",
+            "ws_api": f"ws://{host}:{self.port}/ws-api/v3",
+            "streams": f"ws://{host}:{self.port}",
+        }
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> GatewayServer:
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._serve()), name="gateway", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the strategy gateway did not start")
+        return self
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self.port = int(runner.addresses[0][1])
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._ready.set()
+        try:
+            await self._stopped.wait()
+        finally:
+            await runner.shutdown()
+            await runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(5)
+        self.relay.close()
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """Every open WebSocket (user streams, relayed market streams) closed at stop,
+        waiting for no peer longer than ``CLOSE_TIMEOUT_S``."""
+        sockets = list(self.ws_api.sockets) + list(self.streams.sockets)
+        closing = [asyncio.ensure_future(ws.close()) for ws in sockets]
+        if closing:
+            _, pending = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+
+    # ---------------------------------------------------------------- plumbing
+
+    @web.middleware
+    async def _errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if (request.content_length or 0) > MAX_BODY:
+            return error_response(too_large())
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error_response(exc)
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(too_large())
+        except web.HTTPNotFound:
+            return json_response({"code": -1000, "msg": "Unknown endpoint."}, 404)
+        except web.HTTPMethodNotAllowed:
+            return json_response({"code": -1000, "msg": "Method not allowed."}, 405)
+        except Exception as exc:  # never a traceback to a strategy, nor into the log: a
+            # traceback's variables would hold a strategy's secret (the signature check's)
+            logger.error(
+                "gateway: internal error on {} {}: {}",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
+            return json_response(
+                {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+                500,
+            )

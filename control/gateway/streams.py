@@ -1,0 +1,71 @@
+"""Market streams relayed: ``/ws/<stream>``, ``/ws`` and ``/stream?streams=a/b`` open the
+same path on the exchange's stream server and pass every frame both ways (a client's
+``SUBSCRIBE``/``UNSUBSCRIBE`` included) until either side closes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from loguru import logger
+
+from control.gateway.errors import error_response
+from exchange.protocol.errors import ApiError
+
+
+class StreamRelay:
+    def __init__(self, streams_url: str) -> None:
+        self.streams_url = streams_url.rstrip("/")
+        self.open = 0  # relayed connections now
+        self.sockets: set[web.WebSocketResponse] = set()  # (closed at stop)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/ws/{streams:.*}", self.handle)
+        app.router.add_get("/ws", self.handle)
+        app.router.add_get("/stream", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        target = self.streams_url + request.raw_path
+        session = aiohttp.ClientSession()
+        try:
+            upstream = await session.ws_connect(target, heartbeat=20.0)
+        except (aiohttp.ClientError, OSError) as exc:
+            await session.close()
+            logger.warning("gateway: market stream {} unreachable: {}", request.raw_path, exc)
+            return error_response(
+                ApiError(-1001, "Internal error; unable to process your request.", 503)
+            )
+        ws = web.WebSocketResponse(heartbeat=20.0)
+        await ws.prepare(request)
+        self.open += 1
+        self.sockets.add(ws)
+        down = asyncio.create_task(self._pipe(upstream, ws))
+        up = asyncio.create_task(self._pipe(ws, upstream))
+        try:
+            await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.open -= 1
+            self.sockets.discard(ws)
+            for task in (down, up):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await upstream.close()
+            await ws.close()
+            await session.close()
+        return ws
+
+    @staticmethod
+    async def _pipe(
+        source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+        sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    ) -> None:
+        async for msg in source:
+            if msg.type == WSMsgType.TEXT:
+                await sink.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await sink.send_bytes(msg.data)
+            else:
+                break
