@@ -5,6 +5,7 @@ list Vigil did not place turning the breaker RED; and the journal replaying the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -115,7 +116,7 @@ def test_a_lost_expiry_is_confirmed_by_rest_after_the_grace(
     )
     vigil.wait_green()
     # quiet: the streams are up (their start-up catch-up polls were asked for) and the
-    # poller has worked through its inbox (an ask waits behind those polls)
+    # poller's last poll (the timer's first) ended a while ago: the next is 60 s away
     wait_for(
         lambda: (
             vigil.system.ask("ws_listener", StatusRequest())["streams"]
@@ -123,7 +124,12 @@ def test_a_lost_expiry_is_confirmed_by_rest_after_the_grace(
         ),
         timeout=5,
     )
-    vigil.system.ask("rest_poller", StatusRequest())
+
+    def poller_quiet() -> bool:
+        last = vigil.system.ask("rest_poller", StatusRequest())["last_poll_ms"]
+        return bool(last) and int(time.time() * 1000) - int(last) > 300
+
+    wait_for(poller_quiet, timeout=5)
     vigil.sim.arm("drop_list_expiry")
     decision = sell_oco(vigil)
     assert decision.accepted, decision.reason
