@@ -22,26 +22,24 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from control.operator_cli import (
+    cli_settings,
+    cmd_cancel_all,
+    cmd_flatten,
+    cmd_halt,
+    cmd_reconcile,
+    cmd_reset,
+    cmd_resync,
+    cmd_status,
+    fail,
+)
+from control.records_cli import cmd_audit, cmd_trace
 
 ROOT = Path(__file__).resolve().parent
+
 DEFAULT_PROFILE = ROOT / "config" / "sim.toml"
 WATCH_EVERY_S = 0.25  # how often the main thread checks the supervisor is alive
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"vigil: {message}", file=sys.stderr)
-    return code
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from config.settings import SettingsError, load_settings
-
-    try:
-        return load_settings(Path(args.config))
-    except SettingsError as exc:
-        print(f"vigil: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -90,9 +88,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        return _fail(f"bad simulator configuration in {args.config}: {fields}\n{exc}")
+        return fail(f"bad simulator configuration in {args.config}: {fields}\n{exc}")
     except (OSError, ValueError) as exc:
-        return _fail(f"cannot read {args.config}: {exc}")
+        return fail(f"cannot read {args.config}: {exc}")
     exchange = SimulatedExchange(config).start()
     print(json.dumps(exchange.info()), flush=True)
     stop = _signals(lambda: "stopping the simulated exchange")
@@ -153,9 +151,9 @@ def cmd_main(args: argparse.Namespace) -> int:
     from runtime.log_throttle import LogThrottle
     from strategies.demo import DemoSource
 
-    settings = _settings(args)
+    settings = cli_settings(args)
     if settings.exchange.live and not args.live:
-        return _fail("this profile trades real money: run it with --live")
+        return fail("this profile trades real money: run it with --live")
     logger.remove()
     logger.add(
         sys.stderr,
@@ -199,7 +197,7 @@ def cmd_main(args: argparse.Namespace) -> int:
             flush=True,
         )
     except AlreadyRunning as exc:  # the data directory is another process's: touch nothing
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     except UnsafeApiKey as exc:  # the key may do more than spot trading: refuse, exit 2
         print(f"vigil: {exc}", file=sys.stderr)
         system.stop(cancel_open=False)
@@ -258,260 +256,10 @@ def _quote(amount: str) -> str:
     return f"{Decimal(amount).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):f}"
 
 
-# ---------------------------------------------------------------------------- operator commands
-
-
-def _control(args: argparse.Namespace) -> tuple[str, str]:
-    """The control API's URL and token: from ``control.json`` (loopback URLs only) and
-    ``control.token`` in the data directory, or ``--url`` and ``--token-file`` given."""
-    settings = _settings(args)
-    data_dir = settings.data_dir.resolve()
-    url = args.url.rstrip("/") if args.url else _discovered_url(data_dir)
-    if args.url and not url_is_loopback(url) and urlsplit(url).scheme != "https":
-        print(f"vigil: warning: the control token goes to {url} unencrypted", file=sys.stderr)
-    token_file = Path(args.token_file) if args.token_file else data_dir / "control.token"
-    try:
-        token = token_file.read_text().strip()
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise SystemExit(
-            _fail(f"cannot read the control token from {token_file}: {reason}", 1)
-        ) from None
-    if not token:
-        raise SystemExit(_fail(f"the control token file {token_file} is empty", 1))
-    return url, token
-
-
-def _discovered_url(data_dir: Path) -> str:
-    path = data_dir / "control.json"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SystemExit(
-            _fail(f"no running Vigil found in {data_dir} (no control.json)", 1)
-        ) from None
-    except OSError as exc:
-        raise SystemExit(
-            _fail(f"control.json in {data_dir} cannot be read: {exc.strerror or exc}", 1)
-        ) from None
-    try:
-        url = control_url(json.loads(raw.decode("utf-8")))
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise SystemExit(_fail(f"control.json in {data_dir} is malformed: {exc}", 1)) from None
-    if not url_is_loopback(url):
-        raise SystemExit(
-            _fail(
-                f"control.json in {data_dir} points at {url}, which is not a loopback address: "
-                "refusing to send the control token there (give --url to talk to a remote "
-                "instance on purpose)",
-                1,
-            )
-        )
-    return url
-
-
-def control_url(document: Any) -> str:
-    """The control API's base URL from a ``control.json`` document; ValueError naming what is
-    wrong with it."""
-    if not isinstance(document, dict):
-        raise ValueError(f"expected a JSON object, found {type(document).__name__}")
-    missing = [key for key in ("url", "pid") if key not in document]
-    if missing:
-        raise ValueError(f"missing {', '.join(repr(k) for k in missing)}")
-    url, pid = document["url"], document["pid"]
-    if not isinstance(url, str):
-        raise ValueError(f"'url' must be a string, not {type(url).__name__}")
-    if not isinstance(pid, int) or isinstance(pid, bool):
-        raise ValueError(f"'pid' must be an integer, not {type(pid).__name__}")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (a bad port raises here)
-    except ValueError as exc:
-        raise ValueError(f"'url' is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"'url' is not an http(s) URL: {url!r}")
-    return url.rstrip("/")
-
-
-def url_is_loopback(url: str) -> bool:
-    """The URL's host is 127.0.0.0/8, ::1 or localhost."""
-    from config.sections import is_loopback
-
-    host = urlsplit(url).hostname
-    return host is not None and is_loopback(host)
-
-
-def _call(
-    args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None
-) -> int:
-    return _request(args, method, path, body)[0]
-
-
-def _request(
-    args: argparse.Namespace,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    timeout: float = 30,
-) -> tuple[int, Any]:
-    """Call the running instance, print its JSON answer; (exit status, answer)."""
-    import requests
-
-    url, token = _control(args)
-    try:
-        resp = requests.request(
-            method,
-            url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        return _fail(f"cannot reach the control API at {url}: {exc}", 1), None
-    try:
-        payload = resp.json()
-    except ValueError:
-        payload = {"status": resp.status_code, "body": resp.text}
-    print(json.dumps(payload, indent=2, sort_keys=True))
-    return (0 if resp.status_code < 400 else 1), payload
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    return _call(args, "GET", "/v1/status")
-
-
-def cmd_halt(args: argparse.Namespace) -> int:
-    return _call(args, "POST", "/v1/halt", {"reason": args.reason})
-
-
-def cmd_reset(args: argparse.Namespace) -> int:
-    if not args.confirm:
-        return _fail("reset clears RED: add --confirm", 1)
-    return _call(args, "POST", "/v1/reset", {"reason": args.reason, "confirm": True})
-
-
-def cmd_resync(args: argparse.Namespace) -> int:
-    if not args.confirm:
-        return _fail("resync rebuilds the book from the exchange: add --confirm", 1)
-    return _call(args, "POST", "/v1/resync", {"confirm": True, "reason": args.reason or ""})
-
-
-def cmd_cancel_all(args: argparse.Namespace) -> int:
-    return _call(args, "POST", "/v1/cancel-all")
-
-
-def cmd_flatten(args: argparse.Namespace) -> int:
-    from control.flatten_cli import run
-
-    return run(args, _request, _fail)
-
-
-def cmd_reconcile(args: argparse.Namespace) -> int:
-    """One reconciliation cycle now; prints its result. Exit 0 only when it is HEALTHY."""
-    body = {"timeout_s": args.timeout}
-    code, answer = _request(args, "POST", "/v1/reconcile", body, timeout=args.timeout + 10)
-    healthy = isinstance(answer, dict) and answer.get("result") == "HEALTHY"
-    return 0 if code == 0 and healthy else 1
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    """Query the audit trail: one JSON record per line, oldest first."""
-    from storage.audit import open_read_only
-
-    settings = _settings(args)
-    path = settings.data_dir.resolve() / "audit.db"
-    if not path.exists():
-        return _fail(f"no audit trail at {path}", 1)
-    trail = open_read_only(path)
-    try:
-        since = time.time() - args.since if args.since else args.start
-        records = trail.query(
-            since=since, until=args.until, kind=args.kind, cid=args.cid, limit=args.limit
-        )
-        for record in records:
-            print(json.dumps(record, sort_keys=True, default=str))
-        if args.check:
-            gaps = trail.gaps()
-            print(
-                f"vigil: audit sequence {'has gaps: ' + str(gaps[:20]) if gaps else 'continuous'}",
-                file=sys.stderr,
-            )
-            return 1 if gaps else 0
-    finally:
-        trail.close()
-    return 0
-
-
 def cmd_keys(args: argparse.Namespace) -> int:
     from control.gateway import keys_cli
 
-    return keys_cli.run(args, _settings(args).data_dir)
-
-
-def cmd_trace(args: argparse.Namespace) -> int:
-    from runtime.trace import read_trace
-
-    settings = _settings(args)
-    path = settings.data_dir.resolve() / "trace" / "trace.jsonl"
-    since = time.time() - args.since if args.since else None
-    shown = 0
-    seen: set[tuple[Any, ...]] = set()
-    while True:
-        records = read_trace(path) if path.parent.exists() else []
-        for record in select(records, args, since):
-            key = (
-                record.get("cid"),
-                record.get("type"),
-                record.get("started"),
-                record.get("receiver"),
-            )
-            if key in seen:
-                continue
-            seen.add(key)
-            shown += 1
-            print(format_record(record), flush=True)
-        if not args.follow:
-            break
-        time.sleep(0.5)
-    if not shown:
-        print("vigil: no matching trace records", file=sys.stderr)
-    return 0
-
-
-def select(
-    records: list[dict[str, Any]], args: argparse.Namespace, since: float | None
-) -> list[dict[str, Any]]:
-    """Filter trace records; ``--order`` also pulls in every record sharing a correlation id
-    with one of that order's records (the intent that created it, its send outcome)."""
-    if args.order:
-        cids = {r.get("cid") for r in records if r.get("order") == args.order}
-        records = [r for r in records if r.get("order") == args.order or r.get("cid") in cids]
-    out = []
-    for r in records:
-        if args.actor and args.actor not in (r.get("receiver"), r.get("sender")):
-            continue
-        if args.type and r.get("type") != args.type:
-            continue
-        if args.cid and r.get("cid") != args.cid:
-            continue
-        if since is not None and (r.get("started") or 0) < since:
-            continue
-        out.append(r)
-    return out
-
-
-def format_record(r: dict[str, Any]) -> str:
-    started = r.get("started") or 0.0
-    queued = (started - (r.get("enqueued") or started)) * 1000
-    took = ((r.get("ended") or started) - started) * 1000
-    stamp = time.strftime("%H:%M:%S", time.localtime(started)) + f".{int(started % 1 * 1000):03d}"
-    order = f" order={r['order']}" if r.get("order") else ""
-    state = f" [{r['state']}]" if r.get("state") else ""
-    return (
-        f"{stamp} {r.get('sender') or '?'} -> {r.get('receiver')} {r.get('type')} "
-        f"cid={r.get('cid')}{order}{state} queued={queued:.2f}ms took={took:.2f}ms "
-        f"{r.get('outcome')}"
-    )
+    return keys_cli.run(args, cli_settings(args).data_dir)
 
 
 # ---------------------------------------------------------------------------- parser

@@ -22,6 +22,7 @@ from exchange.contract import (
     BalanceUpdate,
     BookTicker,
     ExecutionReport,
+    ListStatus,
     StreamState,
     StreamStatus,
     StreamTerminated,
@@ -30,6 +31,7 @@ from runtime.actor import VigilActor
 from runtime.messages import (
     AccountEvent,
     BreakerInput,
+    ListEvent,
     MarketPrice,
     OrderEvent,
     PollNow,
@@ -57,6 +59,8 @@ class WsListener(VigilActor):
         if isinstance(event, ExecutionReport):
             # (named as the sender at once: the directory need not copy it to stamp it)
             self.tell("order_broker", OrderEvent(report=event, via="ws", sender=self.name))
+        elif isinstance(event, ListStatus):
+            self.tell("order_broker", ListEvent(status=event, via="ws"))
         elif isinstance(event, AccountPosition | BalanceUpdate):
             self.tell("order_broker", AccountEvent(event=event))
         elif isinstance(event, BookTicker):

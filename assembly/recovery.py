@@ -30,10 +30,10 @@ from typing import Any
 from loguru import logger
 
 from actors.order_broker import BrokerMemory
-from actors.order_broker.memory import collector_paused
+from actors.order_broker.memory import collector_paused, load_checkpointed
 from domain.admission import intent_record
 from domain.book import Book, Market
-from domain.replay import audited_entry, replay
+from domain.replay import audited_entry, intent_order, replay
 from runtime.clock import now_ms
 from runtime.gate import TradingGate
 from runtime.incidents import write_incident
@@ -76,10 +76,12 @@ def recover(
             path, on_failure=on_failure, on_replaced=replaced, on_progress=store.set_journal_seq
         )
 
+    checkpoint: Entry | None = None
     try:
         journal = open_journal()
         with collector_paused():
-            entries = journal.load()
+            loaded, start = load_checkpointed(journal, markets)
+        checkpoint, entries = loaded.checkpoint, loaded.entries
     except StoreError as exc:  # JournalCorrupt, or a file SQLite cannot even open
         if journal is not None:
             journal.close()
@@ -92,18 +94,22 @@ def recover(
         store.add_incident(now_ms(), "journal_corrupt", reason, {"kept": str(kept)})
         trail.append("journal_corrupt", {"reason": reason}, actor="recovery", durable=True)
         gate.trip_red(reason, "recovery")
-        journal, entries = open_journal(), []
+        journal, entries, start, checkpoint = open_journal(), [], None, None
     else:
-        found = len(entries)
+        found = loaded.last_seq
         if expected is not None and found < expected:
             journal_missing(data_dir, store, trail, gate, expected, found)
+        for problem in loaded.damaged:  # fell back to an older checkpoint: nothing lost
+            logger.error("recovery: {}; recovered from an older checkpoint", problem)
+            trail.append("journal_checkpoint_damaged", {"reason": problem}, actor="recovery")
     store.set_journal_seq(journal.last_seq)  # this journal, from here on
     with collector_paused():
-        book, floors = replay(((e.kind, e.body) for e in entries), markets)
+        book, floors = replay(((e.kind, e.body) for e in entries), markets, start=start)
     backfill_intent_audit(entries, book, journal, trail)
     memory = BrokerMemory(book, floors)
     tail = [{"seq": e.seq, "kind": e.kind, "body": e.body} for e in entries[-TAIL_ENTRIES:]]
-    return Recovered(journal, memory, len(entries), len(book.orders), tail)
+    replayed = len(entries) + (0 if checkpoint is None else checkpoint.seq)
+    return Recovered(journal, memory, replayed, len(book.orders), tail)
 
 
 def journal_missing(
@@ -216,6 +222,8 @@ def backfill_intent_audit(
     for e in entries:
         if e.kind == "intent" and "audit_seq" in e.body:
             numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), e.body)
+        elif e.kind == "list_intent" and "audit_seq" in e.body:
+            numbered[e.body["list_client_order_id"]] = (int(e.body["audit_seq"]), e.body)
         elif e.kind == "audited" and e.body["client_order_id"] in numbered:
             _, body = numbered[e.body["client_order_id"]]
             numbered[e.body["client_order_id"]] = (int(e.body["audit_seq"]), body)
@@ -226,11 +234,28 @@ def backfill_intent_audit(
     renumbered = []
     for cid, seq, body in lost:
         verdicts = [{"gate": g, "passed": True, "reason": ""} for g in body.get("gates", [])]
-        record = intent_record(book.orders[cid], verdicts)
+        kind = "intent_accepted"
+        if "list_client_order_id" in body:  # an order list: its record names every order
+            kind = "list_accepted"
+            order_list = book.order_lists[cid]
+            record: dict[str, Any] = {
+                "list_client_order_id": cid,
+                "list_type": order_list.list_type,
+                "symbol": order_list.symbol,
+                "roles": dict(order_list.legs),
+                "orders": [
+                    intent_record(book.orders[c], [])
+                    for c in order_list.leg_ids
+                    if c in book.orders  # (a compacted one is in the journal)
+                ],
+                "verdicts": verdicts,
+            }
+        else:
+            # (compacted away since: the order as the intent describes it; cannot happen
+            # while a checkpoint flushes the trail before it compacts, but never lose it)
+            record = intent_record(book.orders.get(cid) or intent_order(body), verdicts)
         record.update(recovered=True, lost_seq=seq, created_ms=body.get("created_ms"))
-        new_seq = trail.append(
-            "intent_accepted", record, cid=body.get("correlation_id"), actor="recovery"
-        )
+        new_seq = trail.append(kind, record, cid=body.get("correlation_id"), actor="recovery")
         renumbered.append((cid, new_seq))
     trail.flush()
     for cid, new_seq in renumbered:

@@ -56,8 +56,10 @@ def status(system: VigilSystem) -> dict[str, Any]:
     try:
         book = system.ask("order_broker", StatusRequest())
         orders = book["orders"].values()
+        compacted = book.get("compacted_orders", 0)
         out["orders"] = {
-            "total": len(book["orders"]),
+            "total": len(book["orders"]) + compacted,
+            "compacted": compacted,  # closed for good, out of the book's order list
             "open": sum(1 for o in orders if o["state"] in OPEN_STATES),
             "filled": sum(1 for o in orders if o["state"] == "FILLED"),
             "unknown": sum(1 for o in orders if o["state"] == "UNKNOWN"),

@@ -378,7 +378,7 @@ class VigilSystem:
         """The UTC day of ``at_ms`` so far: its P&L (the broker's), orders, fills."""
         book = self.book.book
         start = at_ms - at_ms % DAY_MS
-        fills = sum(1 for e in list(book.executions.values()) if e.time_ms >= start)
+        fills = book.fills_since(start)  # compacted orders' fills included
         try:
             pnl = self.status().get("risk", {}).get("daily_pnl")
         except Exception:

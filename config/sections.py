@@ -231,6 +231,8 @@ class BrokerSettings(_Section):
     on_start_existing: str = Field(default="halt", pattern="^(halt|adopt|cancel)$")
     unknown_query_interval_s: float = Field(default=0.5, gt=0)
     unknown_window_s: float = Field(default=15.0, gt=0)
+    # an OCO order's expiry (its partner executed) not reported within this: confirm by REST
+    list_expiry_grace_s: float = Field(default=2.0, gt=0)
     # a start after a crash, an OOM kill or a SIGKILL: RED until a person has looked
     on_unclean_restart: str = Field(default="red", pattern="^(red|resume)$")
 
@@ -409,6 +411,26 @@ class AuditSettings(_Section):
         default=True,
         description="every REST request and response to the exchange in the trail (redacted); "
         "false keeps only its errors, rate limits and stream incidents",
+    )
+
+
+class JournalSettings(_Section):
+    checkpoint_every: int = Field(
+        default=10_000,
+        ge=100,
+        description="journal entries between checkpoints of the book (recovery replays at "
+        "most about this many after the latest one)",
+    )
+    keep_closed: int = Field(
+        default=1_000,
+        ge=0,
+        description="closed orders kept whole in the book (the most recent); older ones are "
+        "compacted at each checkpoint to their client order id, trade ids and fill counts",
+    )
+    archive: bool = Field(
+        default=True,
+        description="move the entries an older checkpoint covers to journal-archive-<seq>.db "
+        "beside the journal (kept, never deleted); false keeps every entry in journal.db",
     )
 
 

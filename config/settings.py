@@ -37,6 +37,7 @@ from config.sections import (
     ExchangeSettings,
     GatewaySettings,
     InstanceSettings,
+    JournalSettings,
     NotifySettings,
     PolicySettings,
     PollerSettings,
@@ -77,6 +78,7 @@ class VigilSettings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     trace: TraceSettings = TraceSettings()
     audit: AuditSettings = AuditSettings()
+    journal: JournalSettings = JournalSettings()
     notify: NotifySettings = NotifySettings()
     instance: InstanceSettings = InstanceSettings()
 

@@ -4,6 +4,10 @@ the book knows it, with its fills; 404 when unknown) and ``DELETE
 the wire, 404 when there is no such order, 409 when it cannot be cancelled now, with the
 reason; the CANCELED state follows through the exchange's report, see ``GET`` or
 ``/v1/events``). Both under the control API's token; a cancel is allowed while RED.
+
+``PUT /v1/orders/{client_order_id}`` with a new order's body (as ``POST /v1/orders``) is a
+cancel-replace, one intent: refused whole (422 / 409 with the reason) or journaled whole
+and sent as one exchange request (202 with the new order's client order id).
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from runtime.messages import CancelDecision, CancelOrder, OrdersQuery
+from runtime.messages import (
+    CancelDecision,
+    CancelOrder,
+    IntentDecision,
+    OrderIntent,
+    OrdersQuery,
+    ReplaceIntent,
+)
 
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
@@ -32,6 +44,7 @@ class OrderRoutes:
     def add_to(self, router: web.UrlDispatcher) -> None:
         router.add_get("/v1/orders/{client_order_id}", self.get_order)
         router.add_delete("/v1/orders/{client_order_id}", self.cancel_order)
+        router.add_put("/v1/orders/{client_order_id}", self.replace_order)
 
     async def _ask(self, message: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -68,4 +81,41 @@ class OrderRoutes:
         if decision.accepted:
             return web.json_response(answer, status=202)
         status = 404 if not decision.found else 409
+        return web.json_response({**answer, "error": decision.reason}, status=status)
+
+    async def replace_order(self, request: web.Request) -> web.Response:
+        from control.server import REFUSAL_STATUS, OrderBody  # (server imports this module)
+
+        cid = self._cid(request)
+        if cid is None:
+            return web.json_response({"error": "bad client order id"}, status=422)
+        try:
+            body = OrderBody.model_validate(await request.json())
+        except (ValueError, ValidationError) as exc:
+            return web.json_response({"error": "bad order", "detail": str(exc)}, status=422)
+        if not self.system.accepting:
+            return web.json_response({"error": "shutting down: no new intents"}, status=503)
+        order = OrderIntent(
+            symbol=body.symbol,
+            side=body.side,
+            type=body.type,
+            quantity=body.quantity,
+            price=body.price,
+            client_order_id=body.client_order_id,
+            time_in_force=body.time_in_force,
+            stop_price=body.stop_price,
+            trailing_delta=body.trailing_delta,
+            source="api",
+        )
+        decision: IntentDecision = await self._ask(
+            ReplaceIntent(cancel_client_order_id=cid, order=order)
+        )
+        answer = {
+            "client_order_id": decision.client_order_id,
+            "replaces": cid,
+            "correlation_id": order.correlation_id,
+        }
+        if decision.accepted:
+            return web.json_response(answer, status=202)
+        status = REFUSAL_STATUS.get(decision.refusal, 409) if decision.refusal else 409
         return web.json_response({**answer, "error": decision.reason}, status=status)

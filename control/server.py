@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from control import flatten, page
 from control.metrics import registry as metrics_registry
+from control.order_lists import OrderListRoutes
 from control.orders import OrderRoutes
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
@@ -78,13 +79,15 @@ class OrderBody(BaseModel):
 
     symbol: str = Field(min_length=1, max_length=20)
     side: str = Field(pattern="^(BUY|SELL)$")
-    type: str = Field(pattern="^(LIMIT|MARKET|LIMIT_MAKER)$")
+    type: str = Field(pattern="^(LIMIT|MARKET|LIMIT_MAKER|STOP_LOSS_LIMIT|TAKE_PROFIT_LIMIT)$")
     quantity: Decimal
     price: Decimal | None = None
-    time_in_force: str | None = Field(default=None, pattern="^(GTC|IOC|FOK)$")  # LIMIT only
+    stop_price: Decimal | None = None  # the stop types' trigger
+    trailing_delta: int | None = Field(default=None, ge=1)  # BIPS; instead of or with stop_price
+    time_in_force: str | None = Field(default=None, pattern="^(GTC|IOC|FOK)$")  # LIMIT-like
     client_order_id: str | None = Field(default=None, pattern=r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
-    @field_validator("quantity", "price", mode="before")
+    @field_validator("quantity", "price", "stop_price", mode="before")
     @classmethod
     def _no_float(cls, value: Any) -> Any:
         if isinstance(value, float):
@@ -137,6 +140,7 @@ class ControlServer:
         r.add_post("/v1/orders", self.post_order)
         r.add_get("/v1/orders", self.get_orders)
         OrderRoutes(system).add_to(r)  # GET and DELETE /v1/orders/{client_order_id}
+        OrderListRoutes(system).add_to(r)  # POST /v1/order-lists
         r.add_get("/v1/balances", self.balances)
         r.add_post("/v1/halt", self.halt)
         r.add_post("/v1/reset", self.reset)
@@ -335,6 +339,8 @@ class ControlServer:
             price=body.price,
             client_order_id=body.client_order_id,
             time_in_force=body.time_in_force,
+            stop_price=body.stop_price,
+            trailing_delta=body.trailing_delta,
             source="api",
         )
         decision = await self._call(lambda: self.system.ask("order_broker", intent))

@@ -26,8 +26,19 @@ from domain.filters import (
     quantize_quantity,
 )
 from domain.money import MoneyError
+from domain.protective import STOPS, trigger_refusal
 
-ORDER_TYPES = ("LIMIT", "MARKET", "LIMIT_MAKER")  # what Vigil places
+ORDER_TYPES = (  # what Vigil places
+    "LIMIT",
+    "MARKET",
+    "LIMIT_MAKER",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+)
+UNPRICED_TYPES = ("MARKET", "STOP_LOSS", "TAKE_PROFIT")  # no limit price
+TIF_TYPES = ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")  # those that take a time in force
 TIMES_IN_FORCE = ("GTC", "IOC", "FOK")  # a LIMIT's (LIMIT_MAKER and MARKET take none)
 
 
@@ -96,6 +107,7 @@ class PolicyInput:
     # since the UTC day's mark, quote (negative: a loss); None: cannot be valued yet
     daily_pnl: Decimal | None = Decimal(0)
     time_in_force: str | None = None  # as asked (None: the type's default)
+    stop_price: Decimal | None = None  # a stop's trigger price (None: not a stop, or trailing)
 
 
 def reduces_exposure(
@@ -125,9 +137,9 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
     tif = intent.time_in_force
     if tif is not None and not verdict(
         "time_in_force",
-        intent.type == "LIMIT" and tif in TIMES_IN_FORCE,
+        intent.type in TIF_TYPES and tif in TIMES_IN_FORCE,
         f"time_in_force {tif} not allowed for {intent.type}"
-        if intent.type == "LIMIT"
+        if intent.type in TIF_TYPES
         else f"a {intent.type} order takes no time_in_force",
     ):
         return Decision(tuple(verdicts))
@@ -135,11 +147,11 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
         "quantity", intent.quantity.is_finite() and intent.quantity > 0, "quantity must be positive"
     ):
         return Decision(tuple(verdicts))
-    if intent.type != "MARKET":
+    if intent.type not in UNPRICED_TYPES:
         ok = intent.price is not None and intent.price.is_finite() and intent.price > 0
         if not verdict("price", ok, f"a {intent.type} needs a positive price"):
             return Decision(tuple(verdicts))
-    elif not verdict("price", intent.price is None, "a MARKET order takes no price"):
+    elif not verdict("price", intent.price is None, f"a {intent.type} order takes no price"):
         return Decision(tuple(verdicts))
     f = intent.filters
     if not verdict("filters", f is not None, "no exchange filters for the symbol yet"):
@@ -163,6 +175,10 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
             "reference_price", False, f"the reference price is {seen}, limit {max_age / 1000:g}s"
         )
         return Decision(tuple(verdicts))
+    if intent.type in STOPS:  # a stop's trigger on the wrong side would fire at once
+        why = trigger_refusal(intent.side, intent.type, intent.stop_price, reference)
+        if not verdict("trigger", why is None, why or ""):
+            return Decision(tuple(verdicts))
     try:
         qty = quantize_quantity(intent.quantity, f, market=intent.type == "MARKET")
         price = quantize_price(intent.price, f, intent.side) if intent.price is not None else None
@@ -172,6 +188,7 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
             order_type=intent.type,
             quantity=qty,
             price=price,
+            stop_price=intent.stop_price,
             reference_price=reference,
             open_orders=(
                 intent.open_orders
@@ -183,7 +200,7 @@ def check_intent(intent: PolicyInput, limits: PolicyLimits) -> Decision:
     except (FilterViolation, MoneyError) as exc:
         verdict("filters", False, str(exc))
         return Decision(tuple(verdicts))
-    unit = price if price is not None else reference
+    unit = price if price is not None else intent.stop_price or reference
     assert unit is not None
     notional = qty * unit
     verdict(
@@ -291,6 +308,7 @@ def policy_input_from_book(
     now_ms: int,
     price_clock_ms: int | None = None,
     time_in_force: str | None = None,
+    stop_price: Decimal | None = None,
 ) -> PolicyInput:
     """Everything the guard needs about the account, read from the book at ``now_ms``.
 
@@ -326,8 +344,8 @@ def policy_input_from_book(
     for s, pos in book.positions.items():
         mark = book.prices.get(s)
         exposure += pos.quantity * mark if mark is not None else pos.cost
-    for (_, side), value in notional.items():
-        if side == "BUY":
+    for (_, held_side), value in notional.items():  # (not ``side``: the intent's)
+        if held_side == "BUY":
             exposure += value
     buys = notional.get((symbol, "BUY"), Decimal(0))
     sells = notional.get((symbol, "SELL"), Decimal(0))
@@ -358,4 +376,5 @@ def policy_input_from_book(
         orders_last_minute=book.intents_since(now_ms - 60_000 + 1),
         orders_today=book.intents_since(day_start),
         daily_pnl=book.daily_pnl(now_ms) if book.day_marked(now_ms) else None,
+        stop_price=stop_price,
     )

@@ -10,6 +10,9 @@ and the updated map. Rules:
 * anything else that differs (in-flight orders, fills not caught up yet, a balance that
   moves with them) is a WARNING while it is younger than ``grace_ms``, and CRITICAL once
   it outlives it: never silently ignored, never a false CRITICAL;
+* order lists: an open list on the exchange the book never placed, or an order in one of
+  ours that is not one of its legs, is CRITICAL at once (foreign); a list open in the book
+  the exchange no longer lists ages like a missing order;
 * a balance that differs while nothing of ours is moving is an unexplained balance
   change: CRITICAL once it outlives a short ``balance_grace_ms``; while orders move, a
   balance difference is a WARNING that waits for a conclusive cycle (``settled`` says the
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -56,6 +60,16 @@ class ExchangeTrade:
     order_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ListView:
+    """An order list as either side knows it: its ids and its orders' client ids."""
+
+    list_client_order_id: str
+    symbol: str
+    order_list_id: int | None
+    legs: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class InternalSnapshot:
     totals: dict[str, Decimal]
@@ -65,6 +79,10 @@ class InternalSnapshot:
     trades: frozenset[tuple[str, int]]  # (symbol, trade id) the book has accounted
     markets: dict[str, tuple[str, str]] = field(default_factory=dict)  # symbol → (base, quote)
     live: frozenset[str] | None = None  # client ids of the orders still open (None: all)
+    # the book's open order lists (EXECUTING, or not yet answered), by listClientOrderId
+    order_lists: Mapping[str, ListView] = field(default_factory=dict)
+    # every list the book knows, open or done: listClientOrderId → its legs
+    list_legs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def live_orders(self) -> list[InternalOrder]:
         if self.live is None:
@@ -77,6 +95,7 @@ class ExchangeSnapshot:
     balances: dict[str, tuple[Decimal, Decimal]]  # asset → (free, locked)
     open_orders: tuple[ExchangeOrder, ...]
     trades: tuple[ExchangeTrade, ...]  # recent trades of the watched symbols
+    open_lists: tuple[ListView, ...] = ()  # the account's open order lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +230,8 @@ def reconcile(
                 "not open",
             )
 
+    _compare_lists(internal, exchange, tolerances, aged, critical)
+
     # --- trades: every exchange trade must be in the execution log
     # An order in flight has no exchange id in the book yet, so a trade of it looks foreign
     # until its acknowledgment lands: on a symbol with orders in flight, an unknown trade
@@ -320,3 +341,48 @@ def _moving(
     for symbol in busy_symbols:
         moving.update(internal.markets.get(symbol, ()))
     return moving
+
+
+def _compare_lists(
+    internal: InternalSnapshot,
+    exchange: ExchangeSnapshot,
+    tolerances: Tolerances,
+    aged: Any,
+    critical: Any,
+) -> None:
+    """Order lists and their legs, both directions."""
+    listed: set[str] = set()
+    for ex in exchange.open_lists:
+        legs = internal.list_legs.get(ex.list_client_order_id)
+        if legs is None:
+            critical(
+                f"unknown_order_list:{ex.symbol}:{ex.order_list_id}",
+                "unknown_order_list",
+                f"exchange has open order list {ex.symbol} #{ex.order_list_id} "
+                f"({ex.list_client_order_id}) the book never placed: orders {', '.join(ex.legs)}",
+                "absent",
+                "open",
+            )
+            continue
+        listed.add(ex.list_client_order_id)
+        for leg in ex.legs:
+            if leg not in legs:
+                critical(
+                    f"foreign_leg:{ex.list_client_order_id}:{leg}",
+                    "foreign_leg",
+                    f"order {leg} in our order list {ex.list_client_order_id} is not one "
+                    "Vigil placed",
+                    f"legs {', '.join(legs)}",
+                    leg,
+                )
+    for view in internal.order_lists.values():
+        if view.list_client_order_id in listed:
+            continue
+        aged(
+            f"missing_order_list:{view.list_client_order_id}",
+            "missing_order_list",
+            f"order list {view.list_client_order_id} is open in the book, not on the exchange",
+            tolerances.grace_ms,
+            "open",
+            "not open",
+        )

@@ -5,8 +5,12 @@ point costs one dictionary lookup.
 ``name:N`` crashes on the N-th time the point is reached. Points:
 ``after_intent_journaled`` (the intent is durable, the order not yet sent),
 ``after_send`` (the exchange accepted the order, its acknowledgment not yet processed),
-``partial_fill`` (a partial fill was just booked), ``during_reconciliation`` (the exchange
-was read, the comparison not yet made).
+``after_list_journaled`` (an order list is durable, not yet sent), ``after_list_send``
+(the exchange accepted an order list, its answer not yet processed),
+``after_replace_send`` (the exchange answered a cancel-replace, the answer not yet
+processed), ``partial_fill`` (a partial fill was just booked), ``during_reconciliation``
+(the exchange was read, the comparison not yet made), ``checkpoint_write`` (the journal's
+flusher is about to commit a batch holding a checkpoint: none of it is on disk).
 """
 
 from __future__ import annotations

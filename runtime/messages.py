@@ -24,6 +24,7 @@ from exchange.contract import (
     BalanceUpdate,
     BookTicker,
     ExecutionReport,
+    ListStatus,
     OrderStatus,
     StreamStatus,
     Trade,
@@ -117,6 +118,8 @@ class OrderIntent(Message):
     price: Decimal | None = None
     client_order_id: str | None = None
     time_in_force: str | None = None  # "GTC" (LIMIT's default) | "IOC" | "FOK": LIMIT only
+    stop_price: Decimal | None = None  # a stop's trigger (STOP_LOSS(_LIMIT), TAKE_PROFIT(_LIMIT))
+    trailing_delta: int | None = None  # a trailing stop's distance, BIPS
     source: str = "api"
     # the gateway's key name; "" = the native API, an operator or the demo source
     strategy: str = ""
@@ -139,6 +142,71 @@ class IntentDecision(Message):
     type: str | None = None
     quantity: Decimal | None = None
     price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceIntent(Message):
+    """Cancel-replace as one intent: cancel ``cancel_client_order_id`` (ours, open) and place
+    ``order`` instead, in one exchange request. Refused whole or journaled whole (one intent
+    entry naming the order it replaces). Answered with an ``IntentDecision`` (the new
+    order's)."""
+
+    cancel_client_order_id: str
+    order: OrderIntent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListLeg:
+    """One order of an ``OrderListIntent`` (not a message: a part of one)."""
+
+    type: str
+    side: str
+    quantity: Decimal
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None  # BIPS
+    time_in_force: str | None = None
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderListIntent(Message):
+    """A request to place an order list: ``list_type`` OCO (legs ``above``, ``below``), OTO
+    (``working``, ``pending``) or OTOCO (``working``, ``above``, ``below``); ``legs`` are
+    (role, leg) pairs. It takes the same path as an order, whole."""
+
+    symbol: str
+    list_type: str
+    legs: tuple[tuple[str, ListLeg], ...]
+    list_client_order_id: str | None = None
+    source: str = "api"
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDecision(Message):
+    """Broker → caller: the list was accepted whole (journaled, handed to the wire) with its
+    legs' client order ids by role, or refused whole with the reason."""
+
+    accepted: bool
+    list_client_order_id: str | None
+    legs: tuple[tuple[str, str], ...] = ()  # (role, client order id)
+    reason: str = ""
+    refusal: Refusal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListEvent(Message):
+    """Listener → broker: a listStatus event."""
+
+    status: ListStatus
+    via: str = "ws"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListExpiryCheck(Message):
+    """Timer → broker: look for OCO legs whose expected expiry is overdue (and confirm them
+    by REST)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,6 +407,7 @@ class SendOutcome(Message):
     ack: Any = None
     code: int | None = None
     answered_at: float | None = None  # monotonic seconds: the wire had its answer (or failure)
+    order_list: bool = False  # an order list's send (``client_order_id``: its list id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,7 +34,9 @@ def exchange() -> Iterator[dict[str, str]]:
 
 
 class VigilProcess:
-    def __init__(self, info: dict[str, str], data_dir: Path, crash_at: str | None = None) -> None:
+    def __init__(
+        self, info: dict[str, str], data_dir: Path, crash_at: str | None = None, **settings: str
+    ) -> None:
         env = external_exchange_env(
             info,
             data_dir,
@@ -42,6 +44,7 @@ class VigilProcess:
             reconciliation__interval_s="0.5",
             poller__interval_s="0.3",
             broker__unknown_window_s="1",
+            **settings,
         )
         if crash_at:
             env["VIGIL_CRASH_AT"] = crash_at
@@ -274,3 +277,115 @@ def test_red_latched_across_kill_9_still_cancels_the_order_left_resting(
         assert second.status()["breaker"] == "RED"  # and RED stays
     finally:
         assert second.stop() == 0
+
+
+@pytest.mark.parametrize("point", ["after_list_journaled", "after_list_send"])
+def test_kill_9_with_an_order_list_in_flight_then_restart(
+    exchange: dict[str, str], tmp_path: Path, point: str
+) -> None:
+    """An OCO journaled whole, then SIGKILL before or after the exchange took it: the restart
+    knows which (its orders resolved by client order id: absent, or open on the exchange),
+    never sends it again, and keeps its audit record."""
+    data_dir = tmp_path / "var"
+    first = VigilProcess(exchange, data_dir, crash_at=point)
+    wait_for(lambda: green(first), timeout=15)
+    mid = Decimal(sim_state(exchange)["prices"]["BTCUSDT"]["mid"])
+    body = {
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "list_type": "OCO",
+        "list_client_order_id": "crash-oco",
+        "above": {"type": "LIMIT_MAKER", "price": str(mid + 500), "client_order_id": "crash-tp"},
+        "below": {"type": "STOP_LOSS", "stop_price": str(mid - 500), "client_order_id": "crash-sl"},
+    }  # fmt: skip
+    try:
+        first.api("POST", "/v1/order-lists", body)
+    except requests.RequestException:
+        pass  # the process may die while answering
+    wait_for(first.killed, timeout=20)
+
+    second = VigilProcess(exchange, data_dir)
+    try:
+        wait_for(lambda: not consistent(second, exchange), timeout=20, interval=0.2)
+        orders = second.api("GET", "/v1/orders").json()["orders"]
+
+        def settled() -> bool:
+            orders.update(second.api("GET", "/v1/orders").json()["orders"])
+            return all(orders[c]["state"] not in ("UNKNOWN", "PENDING_NEW") for c in LEGS)
+
+        LEGS = ("crash-tp", "crash-sl")
+        wait_for(settled, timeout=20, interval=0.2)
+        on_exchange = {o["clientOrderId"]: o["status"] for o in sim_state(exchange)["orders"]}
+        if point == "after_list_journaled":  # never reached the exchange: known absent
+            assert not any(c in on_exchange for c in LEGS)
+            assert {orders[c]["state"] for c in LEGS} == {"REJECTED"}
+        else:  # the exchange has it: both orders open, in the book as they are there
+            assert {on_exchange[c] for c in LEGS} == {"NEW"}
+            assert {orders[c]["state"] for c in LEGS} == {"NEW"}
+        ids = [o["clientOrderId"] for o in sim_state(exchange)["orders"]]
+        assert len(ids) == len(set(ids)), f"sent twice: {ids}"
+        assert len(sim_state(exchange)["order_lists"]) == (point == "after_list_send")
+        reset_after_review(second)  # a reconciliation after the restart came back HEALTHY
+    finally:
+        assert second.stop() == 0
+    assert audit_continuous(data_dir)
+    trail = open_read_only(data_dir / "audit.db")
+    try:
+        records = trail.query(kind="list_accepted", limit=100)
+    finally:
+        trail.close()
+    assert [r["list_client_order_id"] for r in records] == ["crash-oco"]
+
+
+@pytest.mark.parametrize("point", ["after_intent_journaled", "after_replace_send"])
+def test_kill_9_between_the_halves_of_a_cancel_replace(
+    exchange: dict[str, str], tmp_path: Path, point: str
+) -> None:
+    """A cancel-replace journaled whole, then SIGKILL before its request (neither half
+    happened) or after the exchange answered it (both did, the answer unprocessed): the
+    restart reads which from the exchange — the old order open or CANCELED, the new one
+    absent or open — and the book ends equal to the exchange's true state, nothing twice."""
+    data_dir = tmp_path / "var"
+    # (the old order's own intent is the first one journaled: the replace is the second)
+    crash_at = f"{point}:2" if point == "after_intent_journaled" else point
+    first = VigilProcess(exchange, data_dir, crash_at=crash_at)
+    wait_for(lambda: green(first), timeout=15)
+    mid = Decimal(sim_state(exchange)["prices"]["BTCUSDT"]["mid"])
+    old, new = "crash-old", "crash-new"
+    first.order(
+        side="BUY", type="LIMIT", quantity="0.01", price=str(mid - 500), client_order_id=old
+    )
+    wait_for(lambda: first.api("GET", "/v1/orders").json()["orders"][old]["state"] == "NEW")
+    try:
+        first.api(
+            "PUT", f"/v1/orders/{old}",
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01",
+             "price": str(mid - 400), "client_order_id": new},
+        )  # fmt: skip
+    except requests.RequestException:
+        pass  # the process may die while answering
+    wait_for(first.killed, timeout=20)
+
+    second = VigilProcess(exchange, data_dir)
+    try:
+        wait_for(lambda: not consistent(second, exchange), timeout=20, interval=0.2)
+
+        def resolved() -> dict[str, Any]:
+            orders: dict[str, Any] = second.api("GET", "/v1/orders").json()["orders"]
+            states = {c: orders[c]["state"] for c in (old, new)}
+            return states if "UNKNOWN" not in states.values() else {}
+
+        states = wait_for(resolved, timeout=20, interval=0.2)
+        truth = {o["clientOrderId"]: o["status"] for o in sim_state(exchange)["orders"]}
+        # (the restart is RED, an unclean stop: cancel-on-RED then cancels what is open)
+        if point == "after_intent_journaled":  # neither half happened: no new order
+            assert new not in truth and states[new] == "REJECTED"
+        else:  # both halves happened: the old order cancelled, the new one placed
+            assert truth[old] == "CANCELED" and new in truth
+            assert states[old] == "CANCELED" and states[new] != "REJECTED"
+        wait_for(lambda: not consistent(second, exchange), timeout=10, interval=0.2)
+        ids = [o["clientOrderId"] for o in sim_state(exchange)["orders"]]
+        assert sorted(ids) == sorted(set(ids))  # nothing twice
+        reset_after_review(second)
+    finally:
+        assert second.stop() == 0
+    assert audit_continuous(data_dir)
+    assert intents_audited(data_dir) == []

@@ -264,8 +264,10 @@ def test_a_second_ctrl_c_says_what_the_stop_is_still_waiting_for(
 def test_a_slow_start_says_what_it_is_doing_and_repeated_warnings_are_counted(
     exchange: dict[str, str], tmp_path: Path, mains: list[Main]
 ) -> None:
-    # the exchange's REST API is down for the first seconds: the start waits on its rules
-    outage = {"kind": "outage", "duration": 3}
+    # the exchange's REST API is down for the first seconds: the start waits on its rules.
+    # Long enough that a start slowed by a loaded machine (imports alone can take seconds)
+    # still meets the outage, short enough to stay within the 10 s of one throttled warning
+    outage = {"kind": "outage", "duration": 7}
     requests.post(f"{exchange['rest']}/_sim/faults", json=outage, timeout=5).raise_for_status()
     data_dir = tmp_path / "var"
     main = Main(env_for(exchange, data_dir), data_dir)

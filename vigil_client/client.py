@@ -72,6 +72,15 @@ class Order(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
+class PlacedList:
+    """An accepted order list: its id and its orders' client order ids by role."""
+
+    list_client_order_id: str
+    orders: dict[str, str]
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Placed:
     """An accepted order: Vigil's client order id and what is sent (quantized to the
     exchange's filters; a MARKET order may go as a LIMIT IOC)."""
@@ -220,6 +229,23 @@ class VigilClient:
             price=_decimal(answer.get("price")),
         )
 
+    def place_order_list(self, list_type: str, symbol: str, **fields: Any) -> PlacedList:
+        """Place an OCO, OTO or OTOCO as one intent (``POST /v1/order-lists``): ``fields``
+        are the body's (``side``, ``quantity``, ``above``, ``below``, ``working``,
+        ``pending``, ``pending_side``, ``pending_quantity``, ``pending_above``,
+        ``pending_below``, ``list_client_order_id``), amounts as strings or Decimals.
+        Raises ``Refused`` with Vigil's reason when the list is refused (whole)."""
+        body = {"symbol": symbol, "list_type": list_type, **_amounts(fields)}
+        status, answer = self._request("POST", "/v1/order-lists", body)
+        if status != 202:
+            kind = Refused if status in (409, 422) else VigilError
+            raise kind(status, self._error(status, answer), answer)
+        return PlacedList(
+            list_client_order_id=answer["list_client_order_id"],
+            orders=dict(answer["orders"]),
+            correlation_id=answer["correlation_id"],
+        )
+
     def cancel(self, client_order_id: str, reason: str | None = None) -> CancelResult:
         """Cancel one order. ``accepted`` False (with the reason) when it cannot be
         cancelled now; raises ``NotFound`` when Vigil has no such order."""
@@ -308,3 +334,12 @@ class VigilClient:
                 if deadline is not None and time.monotonic() > deadline:
                     return
                 raise VigilError(0, f"the event stream broke: {exc}") from exc
+
+
+def _amounts(value: Any) -> Any:
+    """Decimals (and ints) as strings, all the way down (Vigil refuses floats)."""
+    if isinstance(value, dict):
+        return {k: _amounts(v) for k, v in value.items()}
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(value)
+    return value

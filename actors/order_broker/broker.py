@@ -18,7 +18,17 @@ from typing import Any
 
 from loguru import logger
 
-from actors.order_broker import cancels, executions, flatten, intake, queries, resync, stale
+from actors.order_broker import (
+    cancels,
+    checkpoints,
+    executions,
+    flatten,
+    intake,
+    lists,
+    queries,
+    resync,
+    stale,
+)
 from actors.order_broker.feed import ExecutionFeed, account_event
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
@@ -51,12 +61,17 @@ from runtime.messages import (
     FlattenView,
     InFlightRequest,
     IntentDecision,
+    ListDecision,
+    ListEvent,
+    ListExpiryCheck,
     MarketPrice,
     OrderAbsent,
     OrderEvent,
     OrderIntent,
+    OrderListIntent,
     OrderSnapshot,
     OrdersQuery,
+    ReplaceIntent,
     ResyncRequest,
     SendOutcome,
     SendResult,
@@ -75,6 +90,10 @@ class OrderBroker(VigilActor):
     memory: BrokerMemory
     handlers = {
         OrderIntent: "on_intent",
+        OrderListIntent: "on_list_intent",
+        ReplaceIntent: "on_replace_intent",
+        ListEvent: "on_list_event",
+        ListExpiryCheck: "on_list_expiry_check",
         SendOutcome: "on_send_outcome",
         OrderEvent: "on_order_event",
         OrderSnapshot: "on_order_snapshot",
@@ -117,6 +136,7 @@ class OrderBroker(VigilActor):
         self.book: Book = self.memory.book
         self.state = self.memory.state
         self.feed = ExecutionFeed(self.book.open_orders())
+        self.expiry_timer_armed = False  # an order-list expiry check is scheduled
         self.book.on_change = self._journal_change
         self.limits = self.settings.policy.limits(self.settings.exchange.symbols)
         self.max_market_bps = self.settings.policy.max_market_slippage_bps
@@ -130,6 +150,10 @@ class OrderBroker(VigilActor):
             lanes=self.settings.exchange.wire_lanes,
         )
         self.trail = services.trail
+        services.journal.archive = self.settings.journal.archive
+        services.journal.on_checkpoint_write = checkpoints.crash_while_written
+        self.checkpointed = 0  # the journal length at this instance's last checkpoint
+        self.last_stall_s = 0.0  # how long writing the last checkpoint kept the broker busy
         self.stale = stale.StaleSweep()  # policy.max_order_age_s
         self.flattening = flatten.FlattenState()  # an emergency flatten's cancel retries
         for order in self.book.open_orders():  # recovered in-flight intents: resolve by query
@@ -234,9 +258,24 @@ class OrderBroker(VigilActor):
     def on_intent(self, intent: OrderIntent) -> IntentDecision:
         return intake.on_intent(self, intent)
 
+    def on_replace_intent(self, message: ReplaceIntent) -> IntentDecision:
+        return intake.on_intent(self, message.order, replacing=message.cancel_client_order_id)
+
+    def on_list_intent(self, intent: OrderListIntent) -> ListDecision:
+        return lists.on_list_intent(self, intent)
+
+    def on_list_event(self, message: ListEvent) -> None:
+        lists.on_list_event(self, message)
+
+    def on_list_expiry_check(self, message: ListExpiryCheck) -> None:
+        lists.on_expiry_check(self, message)
+
     # ------------------------------------------------------------------ send outcomes
 
     def on_send_outcome(self, message: SendOutcome) -> None:
+        if message.order_list:
+            lists.on_list_outcome(self, message)
+            return
         cid = message.client_order_id
         order = self.book.orders.get(cid)
         if order is None:
@@ -314,11 +353,14 @@ class OrderBroker(VigilActor):
         execution = executions.from_report(r, message.via)
         if execution is not None:
             self._fill(execution)
+        lists.after_report(self, order, r)
         self.check_reports()
         if order is not None and order.state is OrderState.PARTIALLY_FILLED:
             crash_point("partial_fill")
         if order is not None:
             self._settled(order)
+        elif self.book.late_report(r.order_client_id):
+            pass  # an order compacted away (closed for good): a late duplicate
         elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
             self.evidence(
                 EvidenceKind.ANOTHER_INSTANCE,
@@ -364,6 +406,8 @@ class OrderBroker(VigilActor):
     def on_order_snapshot(self, message: OrderSnapshot) -> None:
         s = message.status
         order = self.apply_status(s)
+        if order is not None and order.order_list is not None:
+            lists.watch_expiries(self)
         self.check_reports()
         if self._known(order):
             assert order is not None
@@ -419,6 +463,11 @@ class OrderBroker(VigilActor):
         self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
         if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
             self._risk()
+        self.checkpoint_due()
+
+    def checkpoint_due(self) -> bool:
+        """A checkpoint of the compacted book every ``journal.checkpoint_every`` entries."""
+        return checkpoints.checkpoint_due(self)
 
     def apply_status(self, status: OrderStatus) -> BookOrder | None:
         """Apply the exchange's view of one order to the book."""
@@ -500,6 +549,7 @@ class OrderBroker(VigilActor):
         """The book as plain, immutable data, for the reconciler (opened first)."""
         self.ensure_opened()
         self._risk()  # also here: prices may have moved since the last (throttled) sample
+        self.checkpoint_due()
         return queries.snapshot(self.memory, message.trade_marks)
 
     def on_in_flight_request(

@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from actors.order_broker.cancels import ADOPTED
 from domain.admission import (
     Admission,
     Refusal,
@@ -21,12 +22,13 @@ from domain.admission import (
     check_market_impact,
     intent_record,
 )
-from domain.book import BookOrder
+from domain.book import BookOrder, OrderState
 from domain.breaker import Level
 from domain.filters import SymbolFilters
 from domain.instance import client_order_id
 from domain.market_impact import FillEstimate, estimate_fill, protection_price
-from domain.policy import policy_input_from_book
+from domain.policy import TIF_TYPES, policy_input_from_book
+from domain.protective import STOPS
 from domain.replay import intent_entry
 from exchange.contract import ExchangeError, OrderRequest, TimeInForce
 from runtime.clock import mono_ms, now_ms
@@ -51,7 +53,12 @@ def new_strategy_order_id() -> str:
     return "".join(secrets.choice(_ID_CHARS) for _ in range(22))
 
 
-def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
+def on_intent(
+    broker: OrderBroker, intent: OrderIntent, *, replacing: str | None = None
+) -> IntentDecision:
+    """Admit, journal and send one intent; with ``replacing`` (a cancel-replace) the order
+    it replaces is named in the same journal entry and audit record, and both halves go in
+    one exchange request."""
     taken_at = time.monotonic()  # the start of vigil_intent_to_wire_seconds
     broker.state.counters["intents"] += 1
     instance = broker.ctx.services.instance
@@ -64,12 +71,18 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     else:
         cid = intent.client_order_id or new_client_order_id(instance)
         sid = intent.strategy_order_id
-    duplicate, why = cid in broker.book.orders, ""
+    duplicate, why = broker.book.knows_id(cid), ""  # compacted orders' ids too
     if not duplicate and sid is not None:
         earlier = broker.book.find_strategy(intent.strategy, sid)
         if earlier is not None and earlier.is_open:
             duplicate = True
             why = f"{sid} is still open ({earlier.client_order_id})"
+    shape = stop_shape(intent.type, intent.stop_price, intent.trailing_delta)
+    if shape is None and replacing is not None:
+        shape = replace_refusal(broker, intent, replacing)
+    if shape is not None:
+        admission = Admission((), intent.quantity, intent.price, Refusal.POLICY, f"policy: {shape}")
+        return refuse(broker, intent, cid, admission, sid=sid)
     now = now_ms()
     broker.journal_day(broker.state.risk.roll_day(broker.book, now))
     gate = broker.ctx.gate
@@ -85,6 +98,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         now_ms=now,
         price_clock_ms=mono_ms(),
         time_in_force=intent.time_in_force,
+        stop_price=intent.stop_price,
     )
     limits = intent.strategy_limits
     admission = admit(
@@ -107,7 +121,7 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
     if not admission.accepted:
         return refuse(broker, intent, cid, admission, estimate=estimate, sid=sid)
     order_type, price = intent.type, admission.price
-    tif = TimeInForce(intent.time_in_force or "GTC") if order_type == "LIMIT" else None
+    tif = TimeInForce(intent.time_in_force or "GTC") if order_type in TIF_TYPES else None
     if estimate is not None and broker.settings.policy.market_as_limit_ioc:
         # the exchange itself cannot fill it worse than the protection price
         filters = filters_of(broker, intent.symbol)
@@ -129,9 +143,13 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         strategy=intent.strategy,
         strategy_order_id=sid,
         time_in_force=None if tif is None else tif.value,
+        stop_price=intent.stop_price,
+        trailing_delta=intent.trailing_delta,
     )
     verdicts = admission.verdict_dicts()
     record = intent_record(order, verdicts)
+    if replacing is not None:
+        record["replaces"] = replacing
     if estimate is not None:
         record["market_estimate"] = estimate.as_dict()
         record["sent_as"] = f"{order_type} {tif.value}" if tif else order_type
@@ -145,6 +163,8 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         )
         gates = [v["gate"] for v in verdicts]
         entry = intent_entry(order, intent.correlation_id, audit_seq, gates)
+        if replacing is not None:  # both halves in the one write-ahead entry
+            entry["replaces"] = replacing
         broker.journal.append("intent", entry, durable=True)
     except StoreError as exc:
         gate.trip_red(f"durable storage failed: {exc}", "order_broker")
@@ -162,10 +182,15 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         client_order_id=cid,
         quantity=order.quantity,
         price=order.price,
+        stop_price=order.stop_price,
+        trailing_delta=order.trailing_delta,
         time_in_force=tif,
     )
     broker.state.counters["accepted"] += 1
-    broker.wire.send(request, intent.correlation_id, taken_at)
+    if replacing is not None:
+        broker.wire.send_replace(request, replacing, intent.correlation_id, taken_at)
+    else:
+        broker.wire.send(request, intent.correlation_id, taken_at)
     return IntentDecision(
         accepted=True,
         client_order_id=cid,
@@ -175,6 +200,38 @@ def on_intent(broker: OrderBroker, intent: OrderIntent) -> IntentDecision:
         quantity=order.quantity,
         price=order.price,
     )
+
+
+def replace_refusal(broker: OrderBroker, intent: OrderIntent, replacing: str) -> str | None:
+    """Why ``replacing`` cannot be cancel-replaced by ``intent`` (it must be an order of ours,
+    acknowledged and open, on the same symbol), or None."""
+    old = broker.book.orders.get(replacing)
+    if old is None:
+        return f"cannot replace {replacing}: no such order"
+    if old.source in ADOPTED:
+        return f"cannot replace {replacing}: not placed by Vigil"
+    if old.symbol != intent.symbol:
+        return f"cannot replace {replacing}: it is on {old.symbol}, not {intent.symbol}"
+    if old.order_list is not None:
+        return f"cannot replace {replacing}: it is an order of list {old.order_list}"
+    if old.order_id is None or old.state not in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
+        return f"cannot replace {replacing}: it is {old.state.value}"
+    return None
+
+
+def stop_shape(order_type: str, stop_price: Decimal | None, trailing: int | None) -> str | None:
+    """Why a stop's trigger fields do not fit its type (a stop needs a stop price or a
+    trailing delta, any other type takes neither), or None."""
+    triggered = stop_price is not None or trailing is not None
+    if order_type in STOPS and not triggered:
+        return f"a {order_type} needs a stop_price or a trailing_delta"
+    if order_type not in STOPS and triggered:
+        return f"a {order_type} takes no stop_price or trailing_delta"
+    if stop_price is not None and not (stop_price.is_finite() and stop_price > 0):
+        return "stop_price must be positive"
+    if trailing is not None and trailing <= 0:
+        return "trailing_delta must be positive"
+    return None
 
 
 def refuse(

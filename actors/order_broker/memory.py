@@ -19,12 +19,14 @@ from typing import Any
 
 from domain.book import Book, Market
 from domain.cancel_duty import CancelDuty
+from domain.checkpoint import CheckpointInvalid, restore
 from domain.evidence import OrderEvidence
 from domain.reconciliation import InternalOrder
 from domain.replay import replay
 from domain.risk import DayRisk
 from exchange.contract import OrderBookDepth
 from storage import Journal
+from storage.journal import Loaded
 
 
 class StaleInstance(RuntimeError):
@@ -65,6 +67,25 @@ class BrokerState:
             "answered": 0,  # sends the wire has finished, whatever their outcome
         }
     )
+
+
+def load_checkpointed(
+    journal: Journal, markets: Mapping[str, Market]
+) -> tuple[Loaded, tuple[Book, dict[str, int]] | None]:
+    """What recovery reads (``Journal.load_recovery``) and the book and trade floors its
+    checkpoint restores (None: no checkpoint, replay from the first entry). A checkpoint
+    that passes its checksum but cannot be restored (``CheckpointInvalid``) is skipped for
+    the one before it, as a damaged one is (named in ``damaged``)."""
+    unreadable: dict[int, str] = {}
+    while True:
+        loaded = journal.load_recovery(unreadable)
+        cp = loaded.checkpoint
+        if cp is None:
+            return loaded, None
+        try:
+            return loaded, restore(cp.body, markets)
+        except CheckpointInvalid as exc:
+            unreadable[cp.seq] = f"cannot be restored ({exc})"
 
 
 class BrokerMemory:
@@ -110,8 +131,9 @@ class BrokerMemory:
             self.state = BrokerState()
             journal.flush()
             with collector_paused():
-                entries = journal.load()
-                book, floors = replay(((e.kind, e.body) for e in entries), markets)
+                loaded, start = load_checkpointed(journal, markets)
+                entries = ((e.kind, e.body) for e in loaded.entries)
+                book, floors = replay(entries, markets, start=start)
             book.prices.update(old.prices)  # market data, not state: the latest mids carry over
             book.price_ms.update(old.price_ms)  # with when each was seen
             self._trade_floor.update(floors)

@@ -4,7 +4,7 @@ execution quality, risk). Read-only: nothing here changes the book."""
 
 from __future__ import annotations
 
-from collections import ChainMap, Counter
+from collections import ChainMap
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from actors.order_broker.memory import BrokerMemory
 from domain.book import Book, BookOrder, Execution
 from domain.money import for_people, plain
-from domain.reconciliation import InternalOrder, InternalSnapshot
+from domain.reconciliation import InternalOrder, InternalSnapshot, ListView
 from domain.risk import equity_quote
 from runtime.messages import OrdersQuery
 
@@ -45,6 +45,14 @@ def snapshot(memory: BrokerMemory, trade_marks: Mapping[str, int]) -> dict[str, 
             trades=book.trades_above(marks),
             markets={s: (m.base, m.quote) for s, m in book.markets.items()},
             live=frozenset(book.live),
+            order_lists={
+                ol.list_client_order_id: ListView(
+                    ol.list_client_order_id, ol.symbol, ol.order_list_id, tuple(ol.leg_ids)
+                )
+                for ol in book.order_lists.values()
+                if not ol.done and book.list_is_open(ol)
+            },
+            list_legs={k: tuple(ol.leg_ids) for k, ol in book.order_lists.items()},
         ),
         "trade_floor": dict(floors),
     }
@@ -54,7 +62,7 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
     book, state = memory.book, memory.state
     quote = equity_quote(book) if book.markets else None
     equity, unvalued = book.equity(quote) if quote is not None else (None, [])
-    fills = Counter((e.symbol, e.side) for e in book.executions.values())
+    fills = book.fill_counts()  # compacted orders' fills included
     fills_by_symbol: dict[str, dict[str, int]] = {}
     for (symbol, side), count in sorted(fills.items()):
         fills_by_symbol.setdefault(symbol, {})[side] = count
@@ -86,7 +94,9 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
             }
             for s, p in book.positions.items()
         },
-        "fills": len(book.executions),
+        "fills": sum(fills.values()),
+        # closed orders compacted away: no longer in "orders" (their ids are still refused)
+        "compacted_orders": len(book.compacted.ids),
         "counters": dict(state.counters),
         "anomalies": len(book.anomalies),
         "duplicates": book.duplicates,

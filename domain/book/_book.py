@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from domain.book._commitments import Commitments
+from domain.book._compaction import Compacted, compactable
 from domain.book._ledger import (
     VENUE_STATES,
     ZERO,
@@ -32,6 +33,7 @@ from domain.book._ledger import (
     Market,
     OrderState,
 )
+from domain.book._lists import BookOrderList, overdue_expiries, pair_shadows
 from domain.book._portfolio import (
     DAY_MS,
     DayMark,
@@ -73,12 +75,19 @@ class Book:
     # (strategy, the strategy's own order id) → Vigil's id of the most recent such order
     by_strategy_id: dict[tuple[str, str], str] = field(default_factory=dict)
     commitments: Commitments = field(default_factory=Commitments)
+    # order lists by listClientOrderId, by (symbol, orderListId), and each leg's list
+    order_lists: dict[str, BookOrderList] = field(default_factory=dict)
+    list_by_id: dict[tuple[str, int], str] = field(default_factory=dict)
+    list_of_leg: dict[str, str] = field(default_factory=dict)
     day: DayMark | None = None
+    # what is kept of the closed orders compacted away (``compact``): ids, fill counts
+    compacted: Compacted = field(default_factory=Compacted)
     # the fills accounted since the owner last took them (``take_accounted``); None: not
     # collected (a replay)
     accounted: list[Accounted] | None = field(default=None, compare=False, repr=False)
     # observer for the write-ahead journal: ("order", BookOrder), ("fill", Execution),
-    # ("external", (asset, delta)); intents and openings are journaled by their callers
+    # ("external", (asset, delta)), ("order_list", BookOrderList); intents and openings are
+    # journaled by their callers
     on_change: Callable[[str, Any], None] | None = field(default=None, compare=False, repr=False)
 
     def _emit(self, kind: str, payload: Any) -> None:
@@ -94,8 +103,13 @@ class Book:
 
     # ------------------------------------------------------------------ orders
 
+    def knows_id(self, client_order_id: str) -> bool:
+        """Whether ``client_order_id`` was ever used by an order of this book (compacted
+        ones included): an id is never used twice."""
+        return client_order_id in self.orders or client_order_id in self.compacted.ids
+
     def add_intent(self, order: BookOrder) -> None:
-        if order.client_order_id in self.orders:
+        if self.knows_id(order.client_order_id):
             raise ValueError(f"client order id {order.client_order_id} already in the book")
         self.orders[order.client_order_id] = order
         if order.strategy_order_id is not None:
@@ -119,6 +133,8 @@ class Book:
         else:
             self.live[order.client_order_id] = order
         self.commitments.count(order, self.markets[order.symbol])
+        if order.order_list is not None:
+            self._shadow_pair(order)
 
     def rebuild_live(self) -> None:
         """After orders were changed directly (journal replay)."""
@@ -127,6 +143,10 @@ class Book:
         self.commitments = Commitments()
         for order in self.live.values():
             self.commitments.count(order, self.markets[order.symbol])
+        for order_list in self.order_lists.values():
+            pair = order_list.pair
+            if pair is not None and pair[0] in self.orders:
+                self._shadow_pair(self.orders[pair[0]])
 
     def find(
         self, symbol: str, client_order_id: str | None, order_id: int | None
@@ -208,7 +228,161 @@ class Book:
         order.updated_ms = now_ms
         if (order.state, order.executed_qty, order.order_id) != before or learned_id:
             self._emit("order", order)
+        if order.order_list is not None:
+            self._leg_changed(order, now_ms)
         return order
+
+    def mark_triggered(self, order: BookOrder, now_ms: int) -> None:
+        """A stop's trigger (executionReport NEW with ``w`` true): an ordinary order from
+        now on, and for an OCO leg, the other leg's expiry is due."""
+        if order.triggered or not order.is_stop or order.state.is_terminal:
+            return
+        order.triggered = True
+        order.updated_ms = now_ms
+        self._track(order)
+        self._emit("order", order)
+        if order.order_list is not None:
+            self._leg_changed(order, now_ms)
+
+    # ------------------------------------------------------------------ order lists
+
+    def add_list_intent(self, order_list: BookOrderList, legs: list[BookOrder]) -> None:
+        """An accepted order list and its legs (each an intent like any order)."""
+        key = order_list.list_client_order_id
+        if key in self.order_lists:
+            raise ValueError(f"order list {key} already in the book")
+        if sorted(o.client_order_id for o in legs) != sorted(order_list.leg_ids):
+            raise ValueError(f"order list {key}: legs do not match its roles")
+        self.order_lists[key] = order_list
+        for leg in legs:
+            leg.order_list = key
+            self.list_of_leg[leg.client_order_id] = key
+            self.add_intent(leg)
+
+    def list_of(self, client_order_id: str) -> BookOrderList | None:
+        key = self.list_of_leg.get(client_order_id)
+        return None if key is None else self.order_lists.get(key)
+
+    def find_list(
+        self, symbol: str, list_client_order_id: str | None, order_list_id: int | None
+    ) -> BookOrderList | None:
+        if list_client_order_id is not None and list_client_order_id in self.order_lists:
+            return self.order_lists[list_client_order_id]
+        if order_list_id is not None:
+            key = self.list_by_id.get((symbol, order_list_id))
+            if key is not None:
+                return self.order_lists.get(key)
+        return None
+
+    def apply_list_status(
+        self,
+        *,
+        symbol: str,
+        order_list_id: int,
+        list_client_order_id: str,
+        contingency_type: str,
+        list_status_type: str,
+        list_order_status: str,
+        legs: list[tuple[str, int]],
+        now_ms: int,
+    ) -> BookOrderList | None:
+        """A listStatus event or a REST order-list answer. Returns the list, or None when
+        the book does not know it (a foreign list: the reconciler's business). The legs'
+        exchange ids are learned here too (``legs``: (client order id, order id))."""
+        order_list = self.find_list(symbol, list_client_order_id, order_list_id)
+        if order_list is None:
+            return None
+        before = (
+            order_list.order_list_id,
+            order_list.list_status_type,
+            order_list.list_order_status,
+        )
+        if order_list.order_list_id is None:
+            order_list.order_list_id = order_list_id
+            self.list_by_id[(symbol, order_list_id)] = order_list.list_client_order_id
+        order_list.contingency_type = contingency_type
+        if not order_list.done:  # a finished list stays finished
+            order_list.list_status_type = list_status_type
+            order_list.list_order_status = list_order_status
+        for cid, order_id in legs:
+            leg = self.orders.get(cid)
+            if leg is not None and leg.order_list == order_list.list_client_order_id:
+                if leg.order_id is None:
+                    leg.order_id = order_id
+                    self.by_order_id[(symbol, order_id)] = cid
+                    self.claim_foreign(leg)
+                    self._emit("order", leg)
+        after = (
+            order_list.order_list_id,
+            order_list.list_status_type,
+            order_list.list_order_status,
+        )
+        if after != before:
+            order_list.updated_ms = now_ms
+            self._emit("order_list", order_list)
+        return order_list
+
+    def refuse_list(self, list_client_order_id: str, now_ms: int) -> None:
+        """The exchange refused the list (or it never left): the list is REJECT, and each
+        leg the venue never acknowledged is REJECTED."""
+        order_list = self.order_lists[list_client_order_id]
+        for cid in order_list.leg_ids:
+            if self.orders[cid].order_id is None:
+                self.mark(cid, OrderState.REJECTED, now_ms)
+        if not order_list.done:
+            order_list.list_status_type = "RESPONSE"
+            order_list.list_order_status = "REJECT"
+            order_list.updated_ms = now_ms
+            self._emit("order_list", order_list)
+
+    def _leg_changed(self, order: BookOrder, now_ms: int) -> None:
+        """One leg changed: the expiry its OCO partner is due (or no longer due)."""
+        order_list = self.list_of(order.client_order_id)
+        if order_list is None:
+            return
+        changed = False
+        expected = order_list.expiry_expected
+        if order.state.is_terminal and order.client_order_id in expected:
+            del expected[order.client_order_id]
+            changed = True
+        partner_id = order_list.partner(order.client_order_id)
+        partner = None if partner_id is None else self.orders.get(partner_id)
+        if (
+            partner is not None
+            and order.executing
+            and not partner.state.is_terminal
+            and partner.client_order_id not in order_list.expiry_expected
+        ):
+            order_list.expiry_expected[partner.client_order_id] = now_ms
+            changed = True
+        if changed:
+            self._emit("order_list", order_list)
+
+    def overdue_expiries(self, now_ms: int, grace_ms: int) -> list[BookOrder]:
+        """Legs whose expiry has been due for ``grace_ms`` and is still not reported: to be
+        confirmed by REST."""
+        return overdue_expiries(self.order_lists, self.orders, now_ms, grace_ms)
+
+    def open_order_lists(self) -> list[BookOrderList]:
+        return [ol for ol in self.order_lists.values() if not ol.done or self.list_is_open(ol)]
+
+    def list_is_open(self, order_list: BookOrderList) -> bool:
+        """Whether any of the list's orders is still open (a compacted one is not)."""
+        return any(
+            (leg := self.orders.get(cid)) is not None and leg.is_open for cid in order_list.leg_ids
+        )
+
+    def _shadow_pair(self, order: BookOrder) -> None:
+        """Keep the pair's funds counted once (``pair_shadows``)."""
+        order_list = self.list_of(order.client_order_id)
+        if order_list is None:
+            return
+        for cid, shadowed in pair_shadows(order_list, self.orders).items():
+            leg = self.orders[cid]
+            if leg.shadowed != shadowed:
+                leg.shadowed = shadowed
+                if not leg.state.is_terminal:
+                    self.commitments.count(leg, self.markets[leg.symbol])
 
     # ------------------------------------------------------------------ executions
 
@@ -216,7 +390,7 @@ class Book:
         """Account one fill, once. Returns False for a duplicate; a fill of an order the book
         does not know is kept apart (``foreign_executions``) and changes no balance."""
         key = (execution.symbol, execution.trade_id)
-        if key in self.executions or key in self.foreign_executions:
+        if key in self.executions or key in self.foreign_executions or self._compacted_trade(key):
             self.duplicates += 1
             return False
         order = self.find(execution.symbol, execution.client_order_id, execution.order_id)
@@ -253,6 +427,15 @@ class Book:
             for trade_id in ids[bisect.bisect_right(ids, marks.get(symbol, 0)) :]
         )
 
+    def _compacted_trade(self, key: tuple[str, int]) -> bool:
+        """An accounted trade whose record was compacted away (its id is still in
+        ``trade_ids``, which holds every accounted trade)."""
+        ids = self.trade_ids.get(key[0])
+        if not ids or key[1] > ids[-1]:
+            return False
+        i = bisect.bisect_left(ids, key[1])
+        return i < len(ids) and ids[i] == key[1]
+
     def _account(self, execution: Execution, order: BookOrder) -> None:
         market = self.markets[execution.symbol]
         fee_quote = execution.fee_quote
@@ -278,6 +461,73 @@ class Book:
         if self.accounted is not None:
             self.accounted.append(Accounted(execution, realized, closed))
         self._emit("fill", execution)
+
+    # ------------------------------------------------------------------ compaction
+
+    def compact(self, client_order_ids: Iterable[str], forget_before_ms: int = 0) -> int:
+        """Compact these closed orders (``domain.book._compaction``): each leaves the
+        ledger with its executions; its client order id, its trade ids and its fill counts
+        stay. An order that is not closed for good is left whole. Intents' creation times
+        and per-day fill counts before ``forget_before_ms`` are forgotten (no limit or
+        summary looks further back than yesterday). Returns how many were compacted."""
+        batch = [
+            cid
+            for cid in dict.fromkeys(client_order_ids)  # each once, in the order given
+            if cid in self.orders and compactable(self.orders[cid])
+        ]
+        if batch:
+            members = set(batch)
+            fills = []
+            for key, ex in list(self.executions.items()):
+                owner = (
+                    ex.client_order_id
+                    if ex.client_order_id in self.orders
+                    else self.by_order_id.get((ex.symbol, ex.order_id))
+                )
+                if owner in members:
+                    del self.executions[key]
+                    fills.append(ex)
+            for cid in batch:
+                order = self.orders.pop(cid)
+                key = (order.symbol, order.order_id or 0)
+                if order.order_id is not None and self.by_order_id.get(key) == cid:
+                    del self.by_order_id[key]
+                if order.strategy_order_id is not None:
+                    mine = (order.strategy, order.strategy_order_id)
+                    if self.by_strategy_id.get(mine) == cid:
+                        del self.by_strategy_id[mine]
+                self.live.pop(cid, None)  # (a replay keeps closed ones there until its end)
+                self.commitments.discount(cid)
+            self.compacted.add(batch, fills)
+            self.closed = [cid for cid in self.closed if cid not in members]
+        if forget_before_ms:
+            del self.created[: bisect.bisect_left(self.created, forget_before_ms)]
+            self.compacted.forget_days_before(forget_before_ms)
+        return len(batch)
+
+    def late_report(self, client_order_id: str | None) -> bool:
+        """A report of an order compacted away (closed for good, every fill booked): a
+        late or replayed one, counted as a duplicate (its fills are refused by trade id)."""
+        if client_order_id is None or client_order_id not in self.compacted.ids:
+            return False
+        self.duplicates += 1
+        return True
+
+    def fill_counts(self) -> dict[tuple[str, str], int]:
+        """Fills accounted per (symbol, side), compacted ones included."""
+        counts = dict(self.compacted.fills)
+        for ex in self.executions.values():
+            key = (ex.symbol, ex.side)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def fills_since(self, day_start_ms: int) -> int:
+        """Fills accounted with a time at or after ``day_start_ms`` (a UTC day's start),
+        compacted ones included."""
+        # copies first: another thread may ask (the day's summary) while the owner books
+        kept = sum(1 for e in list(self.executions.values()) if e.time_ms >= day_start_ms)
+        days = list(self.compacted.fills_by_day.items())
+        return kept + sum(n for day, n in days if day >= day_start_ms)
 
     # ------------------------------------------------------------------ balances
 

@@ -44,12 +44,17 @@ class Commitments:
     unpriced: dict[str, BookOrder] = field(default_factory=dict)
     selling: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))  # base
     per_symbol: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # live orders
+    # live OCO orders whose partner holds the pair's funds: counted as orders, not as money
+    shadowed: dict[str, str] = field(default_factory=dict)  # client order id → symbol
 
     def count(self, order: BookOrder, market: Market) -> None:
         self.discount(order.client_order_id)
         if order.state.is_terminal:
             return
         self.per_symbol[order.symbol] += 1
+        if order.shadowed:
+            self.shadowed[order.client_order_id] = order.symbol
+            return
         remaining = max(order.quantity - order.executed_qty, ZERO)
         key = (order.symbol, order.side)
         if order.price is None:
@@ -70,6 +75,10 @@ class Commitments:
             self.notional[key] = EXACT.add(self.notional[key], share.notional)
 
     def discount(self, client_order_id: str) -> None:
+        shadowed = self.shadowed.pop(client_order_id, None)
+        if shadowed is not None:
+            self.per_symbol[shadowed] -= 1
+            return
         # every counted order has a share, or is unpriced (a MARKET BUY), or both
         unpriced = self.unpriced.pop(client_order_id, None)
         share = self.shares.pop(client_order_id, None)

@@ -38,6 +38,7 @@ TERMINAL = frozenset(
     {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED}
 )
 OPEN_ON_EXCHANGE = frozenset({OrderState.NEW, OrderState.PARTIALLY_FILLED})
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
 
 # which venue states map to ours (Binance has a few more)
 VENUE_STATES = {
@@ -80,11 +81,28 @@ class BookOrder:
     strategy: str = ""  # the gateway key that placed it ("": native API, operator, demo)
     strategy_order_id: str | None = None  # the strategy's own id for it
     time_in_force: str | None = None  # as sent (LIMIT: GTC, IOC or FOK)
+    stop_price: Decimal | None = None  # a stop's trigger price, as sent
+    trailing_delta: int | None = None  # a trailing stop's distance, BIPS
+    order_list: str | None = None  # the listClientOrderId of the order list it is a leg of
+    # a stop that has triggered is an ordinary (market or limit) order from then on
+    triggered: bool = False
     booked_qty: Decimal = ZERO  # the quantity of this order's fills the book has accounted
     booked_quote: Decimal = ZERO  # and their value (price * qty), quote
     # the broker's per-order evidence (a partial fill, a close) was given: not state
     partial_reported: bool = field(default=False, compare=False)
     evidence_done: bool = field(default=False, compare=False)
+    # the other order of its OCO pair holds the funds both share: this one reserves nothing
+    # (derived from the pair's state by the book)
+    shadowed: bool = field(default=False, compare=False)
+
+    @property
+    def is_stop(self) -> bool:
+        return self.type in STOP_TYPES
+
+    @property
+    def executing(self) -> bool:
+        """It has started to execute: a fill, or a stop's trigger."""
+        return self.executed_qty > 0 or self.triggered or self.state is OrderState.FILLED
 
     @property
     def fills_booked(self) -> bool:
@@ -98,7 +116,7 @@ class BookOrder:
     @property
     def reserved(self) -> tuple[str, Decimal] | None:
         """(side of the reservation, amount) this order locks on the exchange while open."""
-        if self.state not in OPEN_ON_EXCHANGE or self.type == "MARKET":
+        if self.state not in OPEN_ON_EXCHANGE or self.type == "MARKET" or self.shadowed:
             return None
         remaining = self.quantity - self.executed_qty
         if self.side == "BUY":

@@ -36,14 +36,18 @@ from exchange.contract import (
     ExchangeError,
     FilterRejected,
     HealthStatus,
+    ListType,
     MalformedPayload,
     OrderAck,
     OrderBookDepth,
+    OrderListRequest,
+    OrderListStatus,
     OrderRequest,
     OrderStatus,
     Position,
     RateLimitEvent,
     Rejected,
+    ReplaceAck,
     StreamStatus,
     Trade,
     UserEvent,
@@ -227,6 +231,119 @@ class BinanceSpotAdapter:
         ``UnknownOutcome`` / ``DuplicateClientOrderId`` mean resolve with ``get_order``.
         """
         self._preflight(request)
+        params = self._order_params(request)
+        answer = self.rest.call(
+            ENDPOINTS["new_order"], params, client_order_id=request.client_order_id
+        )
+        return self._read("new_order", parse.order_ack, answer)  # type: ignore[no-any-return]
+
+    def cancel_replace(self, request: OrderRequest, *, cancel_client_order_id: str) -> ReplaceAck:
+        """Cancel ``cancel_client_order_id`` and place ``request`` in one request, mode
+        STOP_ON_FAILURE (never re-sent). ``Rejected`` code -2021: the cancel succeeded, the
+        new order failed; -2022: the cancel failed, the new order was not attempted."""
+        self._preflight(request)
+        params = self._order_params(request)
+        params["cancelReplaceMode"] = "STOP_ON_FAILURE"
+        params["cancelOrigClientOrderId"] = _checked_id(cancel_client_order_id)
+        answer = self.rest.call(
+            ENDPOINTS["cancel_replace"], params, client_order_id=request.client_order_id
+        )
+        return self._read("cancel_replace", parse.replace_ack, answer)  # type: ignore[no-any-return]
+
+    # --- order lists ---------------------------------------------------------------------------
+
+    def place_order_list(self, request: OrderListRequest) -> OrderListStatus:
+        """Check each of the list's orders against the filters, then send the list once
+        (``orderList/oco``, ``/oto`` or ``/otoco``; never re-sent). ``UnknownOutcome`` means
+        resolve with ``get_order_list`` by its listClientOrderId."""
+        for order in request.orders:
+            self._preflight(order)
+        params = {"symbol": request.symbol, "listClientOrderId": request.list_client_order_id}
+        params["newOrderRespType"] = "FULL"
+        if request.list_type is ListType.OCO:
+            assert request.above is not None and request.below is not None
+            params["side"] = request.above.side.value
+            params["quantity"] = wire_decimal(request.above.quantity or Decimal(0))
+            params.update(_leg_params("above", request.above, shared=True))
+            params.update(_leg_params("below", request.below, shared=True))
+            endpoint = "new_oco"
+        elif request.list_type is ListType.OTO:
+            assert request.working is not None and request.pending is not None
+            params.update(_leg_params("working", request.working, shared=False))
+            params.update(_leg_params("pending", request.pending, shared=False))
+            endpoint = "new_oto"
+        else:
+            assert request.working is not None
+            assert request.above is not None and request.below is not None
+            params.update(_leg_params("working", request.working, shared=False))
+            params["pendingSide"] = request.above.side.value
+            params["pendingQuantity"] = wire_decimal(request.above.quantity or Decimal(0))
+            params.update(_leg_params("pendingAbove", request.above, shared=True))
+            params.update(_leg_params("pendingBelow", request.below, shared=True))
+            endpoint = "new_otoco"
+        answer = self.rest.call(
+            ENDPOINTS[endpoint], params, client_order_id=request.list_client_order_id
+        )
+        return self._read(endpoint, parse.order_list_status, answer)  # type: ignore[no-any-return]
+
+    def cancel_order_list(
+        self,
+        symbol: str,
+        *,
+        list_client_order_id: str | None = None,
+        order_list_id: int | None = None,
+    ) -> OrderListStatus:
+        """Cancel a whole order list (``DELETE /api/v3/orderList``)."""
+        params = self._list_ref(symbol, list_client_order_id, order_list_id)
+        answer = self.rest.call(ENDPOINTS["cancel_order_list"], params)
+        return self._read("cancel_order_list", parse.order_list_status, answer)  # type: ignore[no-any-return]
+
+    def get_order_list(
+        self,
+        symbol: str,
+        *,
+        list_client_order_id: str | None = None,
+        order_list_id: int | None = None,
+    ) -> OrderListStatus:
+        """The venue's view of one order list; ``OrderNotFound`` if it has none."""
+        params = self._list_ref(symbol, list_client_order_id, order_list_id)
+        del params["symbol"]  # GET /api/v3/orderList takes no symbol, and names the
+        if "listClientOrderId" in params:  # list's client id origClientOrderId
+            params["origClientOrderId"] = params.pop("listClientOrderId")
+        answer = self.rest.call(ENDPOINTS["query_order_list"], params)
+        return self._read("query_order_list", parse.order_list_status, answer)  # type: ignore[no-any-return]
+
+    def get_open_order_lists(self) -> list[OrderListStatus]:
+        """Every open order list of the account (``GET /api/v3/openOrderList``)."""
+        answer = self.rest.call(ENDPOINTS["open_order_lists"], {})
+        lists: list[OrderListStatus] = self._read(
+            "open_order_lists", lambda a: [parse.order_list_status(o) for o in _list(a)], answer
+        )
+        return lists
+
+    def get_all_order_lists(self, *, limit: int = 500) -> list[OrderListStatus]:
+        """The account's recent order lists in any state (``GET /api/v3/allOrderList``)."""
+        answer = self.rest.call(ENDPOINTS["all_order_lists"], {"limit": str(limit)})
+        lists: list[OrderListStatus] = self._read(
+            "all_order_lists", lambda a: [parse.order_list_status(o) for o in _list(a)], answer
+        )
+        return lists
+
+    @staticmethod
+    def _list_ref(
+        symbol: str, list_client_order_id: str | None, order_list_id: int | None
+    ) -> dict[str, str]:
+        if list_client_order_id is None and order_list_id is None:
+            raise ValueError("list_client_order_id or order_list_id is required")
+        params = {"symbol": symbol}
+        if list_client_order_id is not None:
+            params["listClientOrderId"] = _checked_id(list_client_order_id)
+        if order_list_id is not None:
+            params["orderListId"] = str(int(order_list_id))
+        return params
+
+    @staticmethod
+    def _order_params(request: OrderRequest) -> dict[str, str]:
         params: dict[str, str] = {
             "symbol": request.symbol,
             "side": request.side.value,
@@ -242,12 +359,11 @@ class BinanceSpotAdapter:
             params["price"] = wire_decimal(request.price)
         if request.stop_price is not None:
             params["stopPrice"] = wire_decimal(request.stop_price)
+        if request.trailing_delta is not None:
+            params["trailingDelta"] = str(request.trailing_delta)
         if request.time_in_force is not None:
             params["timeInForce"] = request.time_in_force.value
-        answer = self.rest.call(
-            ENDPOINTS["new_order"], params, client_order_id=request.client_order_id
-        )
-        return self._read("new_order", parse.order_ack, answer)  # type: ignore[no-any-return]
+        return params
 
     def _preflight(self, request: OrderRequest) -> None:
         filters = self.symbol_filters(request.symbol)
@@ -496,6 +612,24 @@ class BinanceSpotAdapter:
             if stream is not None:
                 stream.close()
         self.rest.close()
+
+
+def _leg_params(prefix: str, order: OrderRequest, *, shared: bool) -> dict[str, str]:
+    """One order of a list as ``{prefix}Type``, ``{prefix}Price``...; ``shared``: its side
+    and quantity are the list's (an OCO pair), else its own."""
+    params = {f"{prefix}Type": order.type.value, f"{prefix}ClientOrderId": order.client_order_id}
+    if not shared:
+        params[f"{prefix}Side"] = order.side.value
+        params[f"{prefix}Quantity"] = wire_decimal(order.quantity or Decimal(0))
+    if order.price is not None:
+        params[f"{prefix}Price"] = wire_decimal(order.price)
+    if order.stop_price is not None:
+        params[f"{prefix}StopPrice"] = wire_decimal(order.stop_price)
+    if order.trailing_delta is not None:
+        params[f"{prefix}TrailingDelta"] = str(order.trailing_delta)
+    if order.time_in_force is not None:
+        params[f"{prefix}TimeInForce"] = order.time_in_force.value
+    return params
 
 
 def _checked_id(value: str) -> str:

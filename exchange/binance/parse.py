@@ -25,12 +25,16 @@ from exchange.contract import (
     CancelAck,
     ExecutionReport,
     Fill,
+    ListOrderRef,
+    ListStatus,
     MalformedPayload,
     OrderAck,
     OrderBookDepth,
+    OrderListStatus,
     OrderState,
     OrderStatus,
     OrderType,
+    ReplaceAck,
     Side,
     StreamTerminated,
     TimeInForce,
@@ -49,7 +53,9 @@ __all__ = [
     "cancel_ack",
     "decode_json",
     "order_ack",
+    "order_list_status",
     "order_status",
+    "replace_ack",
     "server_time",
     "trade",
     "user_event",
@@ -209,8 +215,52 @@ def order_status(data: object) -> OrderStatus:
         cumulative_quote_qty=r.amount("cummulativeQuoteQty"),
         stop_price=stop if stop else None,
         time_in_force=_tif(r.opt_text("timeInForce"), r.text("type")),
-        time_ms=r.opt_integer("time"),
+        time_ms=r.opt_integer("time") or r.opt_integer("transactTime"),
         update_time_ms=r.opt_integer("updateTime"),
+        order_list_id=_list_id(r.opt_integer("orderListId")),
+        trailing_delta=r.opt_integer("trailingDelta"),
+    )
+
+
+def _list_id(value: int | None) -> int | None:
+    # Binance's -1 means "not in an order list"
+    return None if value is None or value < 0 else value
+
+
+def order_list_status(data: object) -> OrderListStatus:
+    """An order list (``orderList`` answers; ``orderReports`` when the answer has them)."""
+    r = _Reader(data, "orderList")
+    refs = tuple(
+        _list_ref(item, f"orderList.orders[{i}]") for i, item in enumerate(r.items("orders"))
+    )
+    reports = tuple(
+        order_status(item) for item in (r.items("orderReports") if "orderReports" in r.data else [])
+    )
+    return _build(  # type: ignore[no-any-return]
+        OrderListStatus,
+        "orderList",
+        order_list_id=r.integer("orderListId"),
+        contingency_type=r.text("contingencyType"),
+        list_status_type=r.text("listStatusType"),
+        list_order_status=r.text("listOrderStatus"),
+        list_client_order_id=r.text("listClientOrderId"),
+        transaction_time_ms=r.integer("transactionTime"),
+        symbol=r.text("symbol"),
+        orders=refs,
+        order_reports=reports,
+    )
+
+
+def _list_ref(
+    data: object, what: str, keys: tuple[str, str, str] = ("symbol", "orderId", "clientOrderId")
+) -> ListOrderRef:
+    r = _Reader(data, what)
+    return _build(  # type: ignore[no-any-return]
+        ListOrderRef,
+        what,
+        symbol=r.text(keys[0]),
+        order_id=r.integer(keys[1]),
+        client_order_id=r.text(keys[2]),
     )
 
 
@@ -263,6 +313,19 @@ def cancel_ack(data: object) -> CancelAck:
         client_order_id=r.text("clientOrderId"),
         state=r.text("status"),
         executed_qty=r.amount("executedQty"),
+    )
+
+
+def replace_ack(data: object) -> ReplaceAck:
+    """A cancel-replace whose halves both succeeded."""
+    r = _Reader(data, "cancelReplace")
+    if r.text("cancelResult") != "SUCCESS" or r.text("newOrderResult") != "SUCCESS":
+        raise r.fail("cancelResult", "a 200 answer with a failed half")
+    return _build(  # type: ignore[no-any-return]
+        ReplaceAck,
+        "cancelReplace",
+        cancel=cancel_ack(r.raw("cancelResponse")),
+        new_order=order_ack(r.raw("newOrderResponse")),
     )
 
 
@@ -328,6 +391,8 @@ def user_event(event: object) -> UserEvent:
     kind = r.text("e")
     if kind == "executionReport":
         return _execution_report(r)
+    if kind == "listStatus":
+        return _list_status(r)
     if kind == "outboundAccountPosition":
         rows = []
         for i, item in enumerate(r.items("B")):
@@ -401,7 +466,32 @@ def _execution_report(r: _Reader) -> ExecutionReport:
             "order_time_ms": r.integer("O"),
             "cumulative_quote_qty": r.amount("Z"),
             "last_quote_qty": r.amount("Y"),
+            "order_list_id": _list_id(r.opt_integer("g")),
+            "trailing_delta": r.opt_integer("d"),
+            "is_working": None if r.data.get("w") is None else r.flag("w"),
         },
+    )
+
+
+def _list_status(r: _Reader) -> ListStatus:
+    r.what = "listStatus"
+    refs = tuple(
+        _list_ref(item, f"listStatus.O[{i}]", ("s", "i", "c"))
+        for i, item in enumerate(r.items("O"))
+    )
+    return _build(  # type: ignore[no-any-return]
+        ListStatus,
+        r.what,
+        event_time_ms=r.integer("E"),
+        symbol=r.text("s"),
+        order_list_id=r.integer("g"),
+        contingency_type=r.text("c"),
+        list_status_type=r.text("l"),
+        list_order_status=r.text("L"),
+        list_reject_reason=r.text("r"),
+        list_client_order_id=r.text("C"),
+        transaction_time_ms=r.integer("T"),
+        orders=refs,
     )
 
 

@@ -1,5 +1,7 @@
 """The exchange contract: what Vigil needs from any venue, in venue-neutral types.
 
+- ``_lists`` / ``_list_orders``: order lists (OCO/OTO/OTOCO): statuses, the ``listStatus``
+  event, list requests and answers;
 - ``_models``: the values exchanged (requests, acks, statuses, balances, trades, stream
   events, audit and rate-limit records) and their enums;
 - ``_errors``: ``ExchangeError`` and its typed subclasses (what a caller may do next);
@@ -29,6 +31,22 @@ from exchange.contract._key_hygiene import (
     KeyReport,
     check_api_key,
     judge_api_key,
+)
+from exchange.contract._list_orders import (
+    ABOVE_TYPES,
+    BELOW_TYPES,
+    WORKING_TYPES,
+    ListType,
+    OrderListRequest,
+    OrderListStatus,
+    ReplaceAck,
+)
+from exchange.contract._lists import (
+    ContingencyType,
+    ListOrderRef,
+    ListOrderStatus,
+    ListStatus,
+    ListStatusType,
 )
 from exchange.contract._models import (
     CLIENT_ORDER_ID_PATTERN,
@@ -67,8 +85,11 @@ from exchange.contract._protocol import (
 )
 
 __all__ = [
+    "ABOVE_TYPES",
+    "BELOW_TYPES",
     "CLIENT_ORDER_ID_PATTERN",
     "UNSAFE_KEY_PERMISSIONS",
+    "WORKING_TYPES",
     "AccountPosition",
     "Amount",
     "ApiRestrictions",
@@ -80,6 +101,7 @@ __all__ = [
     "BookTicker",
     "CancelAck",
     "ClockSkew",
+    "ContingencyType",
     "DuplicateClientOrderId",
     "ExchangeAdapter",
     "ExchangeError",
@@ -88,10 +110,17 @@ __all__ = [
     "FilterRejected",
     "HealthStatus",
     "KeyReport",
+    "ListOrderRef",
+    "ListOrderStatus",
+    "ListStatus",
+    "ListStatusType",
+    "ListType",
     "MalformedPayload",
     "NotSent",
     "OrderAck",
     "OrderBookDepth",
+    "OrderListRequest",
+    "OrderListStatus",
     "OrderNotFound",
     "OrderRequest",
     "OrderState",
@@ -101,6 +130,7 @@ __all__ = [
     "RateLimitEvent",
     "RateLimited",
     "Rejected",
+    "ReplaceAck",
     "Side",
     "StreamState",
     "StreamStatus",

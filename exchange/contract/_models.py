@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from domain.money import MoneyError, to_decimal
+from exchange.contract._lists import ListStatus
 
 #: Binance's rule for client order ids (newClientOrderId / origClientOrderId)
 CLIENT_ORDER_ID_PATTERN = r"^[.A-Z:/a-z0-9_-]{1,36}$"
@@ -120,6 +121,8 @@ class OrderRequest(BaseModel):
     quote_order_qty: Amount | None = None
     price: Amount | None = None
     stop_price: Amount | None = None
+    # a trailing stop's distance in BIPS (Binance's trailingDelta); with or without a stop_price
+    trailing_delta: int | None = Field(default=None, ge=1)
     time_in_force: TimeInForce | None = None
 
     @model_validator(mode="after")
@@ -130,9 +133,10 @@ class OrderRequest(BaseModel):
             raise ValueError("quote_order_qty is only valid for MARKET orders")
         if (self.price is not None) != (self.type in _PRICED):
             raise ValueError(f"{self.type} {'needs' if self.type in _PRICED else 'takes no'} price")
-        if (self.stop_price is not None) != (self.type in _STOPS):
+        triggered = self.stop_price is not None or self.trailing_delta is not None
+        if triggered != (self.type in _STOPS):
             word = "needs" if self.type in _STOPS else "takes no"
-            raise ValueError(f"{self.type} {word} stop_price")
+            raise ValueError(f"{self.type} {word} stop_price or trailing_delta")
         if self.type in _NEEDS_TIF and self.time_in_force is None:
             object.__setattr__(self, "time_in_force", TimeInForce.GTC)
         if self.type not in _NEEDS_TIF and self.time_in_force is not None:
@@ -203,6 +207,8 @@ class OrderStatus(BaseModel):
     time_in_force: TimeInForce | None = None
     time_ms: int | None = None
     update_time_ms: int | None = None
+    order_list_id: int | None = None  # the order list it belongs to (Binance's -1: None)
+    trailing_delta: int | None = None
 
 
 class Balance(BaseModel):
@@ -331,6 +337,9 @@ class ExecutionReport(BaseModel):
     order_time_ms: int
     cumulative_quote_qty: Amount
     last_quote_qty: Amount
+    order_list_id: int | None = None  # ``g``: the order list it belongs to (-1: None)
+    trailing_delta: int | None = None  # ``d``, only on trailing stops
+    is_working: bool | None = None  # ``w``: on the book (a stop: True once triggered)
 
     @property
     def order_client_id(self) -> str:
@@ -381,7 +390,14 @@ class UnhandledEvent(BaseModel):
     payload: dict[str, Any]
 
 
-UserEvent = ExecutionReport | AccountPosition | BalanceUpdate | StreamTerminated | UnhandledEvent
+UserEvent = (
+    ExecutionReport
+    | ListStatus
+    | AccountPosition
+    | BalanceUpdate
+    | StreamTerminated
+    | UnhandledEvent
+)
 
 
 class OrderBookDepth(BaseModel):

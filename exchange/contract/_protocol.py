@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from domain.filters import SymbolFilters
+from exchange.contract._list_orders import OrderListRequest, OrderListStatus, ReplaceAck
 from exchange.contract._models import (
     ApiRestrictions,
     Balance,
@@ -51,6 +52,34 @@ class ExchangeAdapter(Protocol):
     ) -> list[OrderStatus]:
         """Orders of ``symbol`` in any state from ``from_order_id`` on, oldest first."""
         ...
+
+    def cancel_replace(self, request: OrderRequest, *, cancel_client_order_id: str) -> ReplaceAck:
+        """Cancel one order and place ``request`` in one venue request (STOP_ON_FAILURE)."""
+        ...
+
+    def place_order_list(self, request: OrderListRequest) -> OrderListStatus:
+        """Place an OCO, OTO or OTOCO once; its orders are checked like ``place_order``'s."""
+        ...
+
+    def cancel_order_list(
+        self,
+        symbol: str,
+        *,
+        list_client_order_id: str | None = None,
+        order_list_id: int | None = None,
+    ) -> OrderListStatus: ...
+
+    def get_order_list(
+        self,
+        symbol: str,
+        *,
+        list_client_order_id: str | None = None,
+        order_list_id: int | None = None,
+    ) -> OrderListStatus: ...
+
+    def get_open_order_lists(self) -> list[OrderListStatus]: ...
+
+    def get_all_order_lists(self, *, limit: int = 500) -> list[OrderListStatus]: ...
 
     def get_balances(self) -> dict[str, Balance]: ...
 

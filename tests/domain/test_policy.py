@@ -156,8 +156,25 @@ def test_a_market_buy_passes_and_has_no_fat_finger_gate() -> None:
         ({"symbol": "ETHUSDT"}, "symbol", "ETHUSDT is not allowed"),
         ({"side": "HOLD"}, "side", "bad side 'HOLD'"),
         ({"side": "buy"}, "side", "bad side 'buy'"),
-        ({"type": "STOP_LOSS_LIMIT"}, "type", "type STOP_LOSS_LIMIT not allowed"),
-        ({"type": "STOP_LOSS"}, "type", "type STOP_LOSS not allowed"),
+        ({"type": "OCO"}, "type", "type OCO not allowed"),
+        ({"type": "TRAILING"}, "type", "type TRAILING not allowed"),
+        (
+            {"type": "STOP_LOSS_LIMIT", "stop_price": D("59000")},
+            "trigger",
+            "BUY STOP_LOSS_LIMIT trigger 59000 is on the wrong side of the market 60000: it "
+            "must be above it (it would trigger at once)",
+        ),
+        (
+            {"type": "STOP_LOSS", "side": "SELL", "price": None, "stop_price": D("60000")},
+            "trigger",
+            "SELL STOP_LOSS trigger 60000 is on the wrong side of the market 60000: it "
+            "must be below it (it would trigger at once)",
+        ),
+        (
+            {"type": "STOP_LOSS", "stop_price": D("61000")},
+            "price",
+            "a STOP_LOSS order takes no price",
+        ),
         ({"quantity": D("0")}, "quantity", "quantity must be positive"),
         ({"quantity": D("-0.01")}, "quantity", "quantity must be positive"),
         ({"price": None}, "price", "a LIMIT needs a positive price"),
@@ -717,3 +734,16 @@ def test_a_reference_age_is_measured_on_the_prices_own_clock() -> None:
 
     wall = 1_700_000_000_000  # not the prices' clock
     assert buy_input(book, wall, price_clock_ms=6_500).reference_age_ms == 1_500
+
+
+def test_the_intents_side_survives_open_orders_of_the_other_side() -> None:
+    """A SELL judged while BUY orders are open stays a SELL (the exposure loop once rebound
+    ``side``: a protective sell was judged as a buy and refused under YELLOW)."""
+    book = Book({"BTCUSDT": Market("BTCUSDT", "BTC", "USDT")})
+    book.open({"BTC": D("1"), "USDT": D("100000")})
+    book.add_intent(BookOrder("b1", "BTCUSDT", "BUY", "LIMIT", D("0.01"), D("59000")))
+    account = policy_input_from_book(
+        book, symbol="BTCUSDT", side="SELL", type="LIMIT", quantity=D("0.01"),
+        price=D("61000"), filters=FILTERS, now_ms=0,
+    )  # fmt: skip
+    assert account.side == "SELL" and account.total_exposure == D("590.00")

@@ -21,6 +21,7 @@ from domain.reconciliation import (
     Finding,
     InternalOrder,
     InternalSnapshot,
+    ListView,
     Result,
     Severity,
     Tolerances,
@@ -658,3 +659,53 @@ def test_an_order_of_unknown_outcome_has_the_brokers_window_before_it_is_critica
     assert later.severity is Severity.WARNING  # past the grace, within the window
     last = reconcile(internal, exchange, 25_001, tol, later.first_seen)
     assert last.severity is Severity.CRITICAL
+
+
+# --- order lists ---------------------------------------------------------------------------------
+
+
+def with_lists(
+    book_lists: dict[str, tuple[str, ...]],
+    open_in_book: tuple[str, ...],
+    exchange_lists: tuple[ListView, ...],
+) -> tuple[InternalSnapshot, ExchangeSnapshot]:
+    mine, theirs_ = equal_state()
+    mine = replace(
+        mine,
+        list_legs=book_lists,
+        order_lists={k: ListView(k, SYMBOL, 7, book_lists[k]) for k in open_in_book},
+    )
+    return mine, replace(theirs_, open_lists=exchange_lists)
+
+
+def test_an_order_list_on_both_sides_is_healthy() -> None:
+    mine, theirs_ = with_lists(
+        {"L1": ("tp", "sl")}, ("L1",), (ListView("L1", SYMBOL, 7, ("sl", "tp")),)
+    )
+    assert reconcile(mine, theirs_, T0, TOL).severity is Severity.HEALTHY
+
+
+def test_a_list_the_book_never_placed_is_critical_at_once() -> None:
+    mine, theirs_ = with_lists({}, (), (ListView("ghost-oco", SYMBOL, 9, ("g1", "g2")),))
+    result = reconcile(mine, theirs_, T0, TOL)
+    assert result.severity is Severity.CRITICAL
+    (finding,) = result.findings
+    assert finding.kind == "unknown_order_list" and "ghost-oco" in finding.detail
+
+
+def test_a_leg_vigil_did_not_place_in_one_of_its_lists_is_critical() -> None:
+    mine, theirs_ = with_lists(
+        {"L1": ("tp", "sl")}, ("L1",), (ListView("L1", SYMBOL, 7, ("sl", "other")),)
+    )
+    result = reconcile(mine, theirs_, T0, TOL)
+    assert [f.kind for f in result.findings] == ["foreign_leg"]
+    assert result.severity is Severity.CRITICAL
+
+
+def test_a_list_open_in_the_book_only_ages_like_a_missing_order() -> None:
+    mine, theirs_ = with_lists({"L1": ("tp", "sl")}, ("L1",), ())
+    first = reconcile(mine, theirs_, T0, TOL)
+    assert first.severity is Severity.WARNING
+    later = reconcile(mine, theirs_, T0 + GRACE + 1, TOL, first.first_seen)
+    assert later.severity is Severity.CRITICAL
+    assert [f.kind for f in later.findings] == ["missing_order_list"]

@@ -138,6 +138,11 @@ def test_market_stream_delivers_book_tickers_and_reconnects(sim: SimHandle) -> N
 GOOD_EVENT = {
     "e": "balanceUpdate", "E": 1, "a": "USDT", "d": "10.00000000", "T": 1,
 }  # fmt: skip
+LIST_STATUS = {
+    "e": "listStatus", "E": 1, "s": "BTCUSDT", "g": 2, "c": "OCO", "l": "EXEC_STARTED",
+    "L": "EXECUTING", "r": "NONE", "C": "list-1", "T": 1,
+    "O": [{"s": "BTCUSDT", "i": 17, "c": "a"}, {"s": "BTCUSDT", "i": 18, "c": "b"}],
+}  # fmt: skip
 BAD_FRAMES: list[Any] = [
     "{not json",
     json.dumps({"subscriptionId": 0, "event": {"e": "executionReport", "E": 1}}),  # missing fields
@@ -146,6 +151,9 @@ BAD_FRAMES: list[Any] = [
     ),
     json.dumps({"subscriptionId": 0, "event": {"e": "executionReport", "E": "x", "s": 5}}),
     json.dumps([1, 2, 3]),
+    json.dumps({"subscriptionId": 0, "event": {**LIST_STATUS, "g": "2"}}),  # list id a string
+    json.dumps({"subscriptionId": 0, "event": {**LIST_STATUS, "L": "BOGUS"}}),  # unknown status
+    json.dumps({"subscriptionId": 0, "event": {**LIST_STATUS, "O": [{"s": "BTCUSDT"}]}}),
 ]
 
 

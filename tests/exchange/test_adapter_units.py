@@ -22,7 +22,13 @@ from exchange.binance import (
 from exchange.binance._socket import backoff_delay
 from exchange.binance.quantize import WIRE_DECIMAL, wire_decimal
 from exchange.binance.redact import Redactor
-from exchange.contract import ExecutionReport, MalformedPayload, OrderRequest, RateLimitEvent
+from exchange.contract import (
+    ExecutionReport,
+    ListStatus,
+    MalformedPayload,
+    OrderRequest,
+    RateLimitEvent,
+)
 from exchange.simulator.config import SymbolSpec
 
 FILTERS = SymbolFilters.from_exchange_info(
@@ -222,8 +228,23 @@ def test_execution_report_maps_c_and_big_c() -> None:
 
 
 def test_unknown_event_types_are_delivered_not_dropped() -> None:
-    event = parse.user_event({"e": "listStatus", "E": 5})
-    assert event.kind == "unhandled" and event.event_type == "listStatus"  # type: ignore[union-attr]
+    event = parse.user_event({"e": "externalLockUpdate", "E": 5})
+    assert event.kind == "unhandled" and event.event_type == "externalLockUpdate"  # type: ignore[union-attr]
+
+
+def test_list_status_is_parsed_strictly() -> None:
+    event = {
+        "e": "listStatus", "E": 5, "s": "BTCUSDT", "g": 2, "c": "OCO", "l": "ALL_DONE",
+        "L": "ALL_DONE", "r": "NONE", "C": "list-1", "T": 4,
+        "O": [{"s": "BTCUSDT", "i": 17, "c": "a"}, {"s": "BTCUSDT", "i": 18, "c": "b"}],
+    }  # fmt: skip
+    status = parse.user_event(event)
+    assert isinstance(status, ListStatus) and status.done
+    assert [o.order_id for o in status.orders] == [17, 18]
+    with pytest.raises(MalformedPayload, match=r"listStatus\.g"):
+        parse.user_event({**event, "g": "2"})
+    with pytest.raises(MalformedPayload, match=r"listStatus\.O\[1\]\.i"):
+        parse.user_event({**event, "O": [event["O"][0], {"s": "BTCUSDT", "c": "b"}]})  # type: ignore[index]
 
 
 def test_redactor_scrubs_signatures_keys_and_secrets() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import run
+from control import operator_cli
 from tests.conftest import Vigil, run_py, vigil_env
 
 REMOTE = "http://192.0.2.1:9"  # TEST-NET-1: documentation only, never contacted
@@ -110,14 +111,14 @@ def test_the_remote_refusal_from_the_command_line_is_quick(tmp_path: Path) -> No
     "url", ["http://127.0.0.1:8", "http://127.1.2.3:8/", "http://[::1]:8", "http://localhost:8"]
 )
 def test_loopback_urls_are_accepted(url: str) -> None:
-    assert run.url_is_loopback(run.control_url({"url": url, "pid": 1}))
+    assert operator_cli.url_is_loopback(operator_cli.control_url({"url": url, "pid": 1}))
 
 
 @pytest.mark.parametrize(
     "url", [REMOTE, "http://10.0.0.1:8", "http://example.com:8", "http://[::ffff:c000:201]:8"]
 )
 def test_other_urls_are_not_loopback(url: str) -> None:
-    assert not run.url_is_loopback(url)
+    assert not operator_cli.url_is_loopback(url)
 
 
 def test_an_explicit_url_and_token_file_are_used_as_given(vigil: Vigil, tmp_path: Path) -> None:
