@@ -101,12 +101,13 @@ class Wire:
         # (used from the broker's thread only, as every method here)
         self._pinned: dict[str, int] = {}
 
-    def _lane_index(self, client_order_id: str) -> int:
+    def lane(self, client_order_id: str) -> int:
+        """The lane an id's requests go on (its own hash, or the lane it is pinned to)."""
         pinned = self._pinned.get(client_order_id)
         return lane_of(client_order_id, len(self._lanes)) if pinned is None else pinned
 
     def _lane(self, client_order_id: str) -> concurrent.futures.ThreadPoolExecutor:
-        return self._lanes[self._lane_index(client_order_id)]
+        return self._lanes[self.lane(client_order_id)]
 
     def _pin(self, client_order_ids: list[str], lane: int) -> None:
         for cid in client_order_ids:
@@ -127,7 +128,7 @@ class Wire:
         request; the outcome is the new order's (the cancel's result follows through the
         old order's own reports). Sent on the lane of the order it replaces, where the new
         order's cancels will follow it."""
-        lane = self._lane_index(replaces)
+        lane = self.lane(replaces)
         self._pin([request.client_order_id], lane)
         self._lanes[lane].submit(self._send, request, correlation_id, taken_at, replaces=replaces)
 
@@ -144,7 +145,7 @@ class Wire:
     ) -> None:
         """An order list, sent once as one request (its outcome names the list's id), on
         the list id's lane, where its legs' cancels will follow it."""
-        lane = self._lane_index(request.list_client_order_id)
+        lane = self.lane(request.list_client_order_id)
         self._pin([o.client_order_id for o in request.orders], lane)
         self._lanes[lane].submit(self._send_list, request, correlation_id, taken_at)
 

@@ -4,11 +4,13 @@ cancel never overtakes its own order's send (it shares that order's lane)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from actors.order_broker.wire import lane_of
+from actors.order_broker.wire import Wire, lane_of
+from exchange.contract import OrderListRequest, OrderRequest
 from runtime.clock import now_ms
 from tests.conftest import Vigil, wait_for
 
@@ -79,3 +81,52 @@ def test_a_cancel_never_overtakes_its_own_orders_send(vigil_factory: Callable[..
     # (the other lanes idle), and reached the exchange only once that answer had come
     assert handed_at < order["time"] + HOLD_S * 1000
     assert order["updateTime"] >= order["time"] + HOLD_S * 1000
+
+
+def ids_on_other_lanes(prefix: str, lane: int) -> Iterator[str]:
+    """Client order ids whose own hash is not ``lane``."""
+    return (f"{prefix}{n}" for n in itertools.count() if lane_of(f"{prefix}{n}", LANES) != lane)
+
+
+def test_list_legs_and_a_replacement_share_the_lane_that_placed_them(vigil: Vigil) -> None:
+    # a wire of a broker instance that does not own the book: each request is refused at
+    # the ownership check, so nothing reaches the exchange; what is checked is the lanes
+    system = vigil.system
+    memory = system.book
+    wire = Wire(system.adapter, system.gate, system.directory, memory, -1, lanes=LANES)
+    before = vigil.sim_orders()
+    try:
+        list_id = "wl-list"
+        home = lane_of(list_id, LANES)
+        above, below = itertools.islice(ids_on_other_lanes("wl-leg", home), 2)
+        price = vigil.system.book.book.prices["BTCUSDT"]
+        oco = OrderListRequest(
+            list_type="OCO", symbol="BTCUSDT", list_client_order_id=list_id,
+            above=OrderRequest(
+                symbol="BTCUSDT", side="SELL", type="LIMIT_MAKER", quantity="0.001",
+                price=str((price * Decimal("1.02")).quantize(Decimal("0.01"))),
+                client_order_id=above,
+            ),
+            below=OrderRequest(
+                symbol="BTCUSDT", side="SELL", type="STOP_LOSS_LIMIT", quantity="0.001",
+                price=str((price * Decimal("0.97")).quantize(Decimal("0.01"))),
+                stop_price=str((price * Decimal("0.98")).quantize(Decimal("0.01"))),
+                client_order_id=below,
+            ),
+        )  # fmt: skip
+        wire.send_list(oco, "c1")
+        # the legs' cancels go where the list went, not where their own ids hash
+        assert wire.lane(above) == wire.lane(below) == home
+        old = "wl-old"
+        new = next(ids_on_other_lanes("wl-new", lane_of(old, LANES)))
+        replacement = OrderRequest(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.001",
+            price=str((price * Decimal("0.97")).quantize(Decimal("0.01"))),
+            time_in_force="GTC", client_order_id=new,
+        )  # fmt: skip
+        wire.send_replace(replacement, old, "c2", None)
+        assert wire.lane(new) == lane_of(old, LANES)  # the new order's cancels follow it
+        assert wire.lane("wl-other") == lane_of("wl-other", LANES)  # others: their hash
+    finally:
+        wire.close()
+    assert vigil.sim_orders() == before
