@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 import zlib
+from collections.abc import Callable
 
 from actors.order_broker.memory import BrokerMemory
 from exchange.contract import (
@@ -167,12 +168,55 @@ class Wire:
         flatten: bool = False,
         replaces: str | None = None,
     ) -> None:
-        cid = request.client_order_id
+        def call() -> OrderAck:
+            if replaces is None:
+                ack = self._adapter.place_order(request)
+                crash_point("after_send")
+                return ack
+            answer = self._adapter.cancel_replace(request, cancel_client_order_id=replaces)
+            crash_point("after_replace_send")
+            return answer.new_order
+
+        self._deliver(
+            request.client_order_id,
+            correlation_id,
+            taken_at,
+            call,
+            bypass_gate=(lambda: flatten_refusal(request)) if flatten else None,
+            replaces=replaces,
+        )
+
+    def _send_list(
+        self, request: OrderListRequest, correlation_id: str, taken_at: float | None
+    ) -> None:
+        def call() -> OrderListStatus:
+            ack = self._adapter.place_order_list(request)
+            crash_point("after_list_send")
+            return ack
+
+        self._deliver(request.list_client_order_id, correlation_id, taken_at, call, order_list=True)
+
+    def _deliver(
+        self,
+        cid: str,
+        correlation_id: str,
+        taken_at: float | None,
+        call: Callable[[], OrderAck | OrderListStatus],
+        *,
+        bypass_gate: Callable[[], str | None] | None = None,
+        replaces: str | None = None,
+        order_list: bool = False,
+    ) -> None:
+        """One send (an order, a cancel-replace or an order list): the instance's and the
+        gate's checks right before it (``bypass_gate``: the flatten path's own check instead
+        of the gate), the exchange call, and its outcome told to the broker. What an error
+        means is decided here once for every kind of send: a refusal the exchange gave is
+        REJECTED, anything that may have reached it is UNKNOWN, never re-sent."""
 
         def outcome(
             result: SendResult,
             detail: str = "",
-            ack: OrderAck | None = None,
+            ack: OrderAck | OrderListStatus | None = None,
             code: int | None = None,
         ) -> None:
             self._directory.tell(
@@ -185,6 +229,7 @@ class Wire:
                     code=code,
                     answered_at=time.monotonic(),
                     correlation_id=correlation_id,
+                    order_list=order_list,
                 ),
                 sender="wire",
             )
@@ -192,23 +237,17 @@ class Wire:
         if self._memory.owner != self._generation:
             outcome(SendResult.REFUSED, "sent by a broker instance that has been replaced")
             return
-        refusal = flatten_refusal(request) if flatten else self._gate.begin_send(cid)
+        refusal = bypass_gate() if bypass_gate is not None else self._gate.begin_send(cid)
         if refusal is not None:
             outcome(SendResult.REFUSED, refusal)
             return
         sent = time.monotonic()
-        self._memory.state.evidence.execution.sent(cid, sent)
+        if not order_list:
+            self._memory.state.evidence.execution.sent(cid, sent)
         if taken_at is not None:
             self._timings.intent_to_wire.observe(sent - taken_at)
         try:
-            if replaces is None:
-                ack = self._adapter.place_order(request)
-                crash_point("after_send")
-            else:
-                ack = self._adapter.cancel_replace(
-                    request, cancel_client_order_id=replaces
-                ).new_order
-                crash_point("after_replace_send")
+            ack = call()
         except DuplicateClientOrderId as exc:
             outcome(SendResult.UNKNOWN, f"duplicate client order id: {exc}", code=exc.code)
         except NotSent as exc:
@@ -216,64 +255,6 @@ class Wire:
         except Rejected as exc:
             half = REPLACE_HALVES.get(exc.code or 0) if replaces is not None else None
             outcome(SendResult.REJECTED, f"{half}: {exc}" if half else str(exc), code=exc.code)
-        except UnknownOutcome as exc:
-            outcome(SendResult.UNKNOWN, str(exc), code=exc.code)
-        except ExchangeError as exc:
-            known = exc.code is not None
-            outcome(SendResult.REJECTED if known else SendResult.UNKNOWN, str(exc), code=exc.code)
-        except Exception as exc:  # we cannot tell whether it reached the exchange
-            outcome(SendResult.UNKNOWN, f"{type(exc).__name__}: {exc}")
-        else:
-            self._timings.place_to_ack.observe(time.monotonic() - sent)
-            outcome(SendResult.ACKED, ack=ack)
-        finally:
-            self._gate.end_send(cid)
-
-    def _send_list(
-        self, request: OrderListRequest, correlation_id: str, taken_at: float | None
-    ) -> None:
-        cid = request.list_client_order_id
-
-        def outcome(
-            result: SendResult,
-            detail: str = "",
-            ack: OrderListStatus | None = None,
-            code: int | None = None,
-        ) -> None:
-            self._directory.tell(
-                "order_broker",
-                SendOutcome(
-                    client_order_id=cid,
-                    outcome=result,
-                    detail=detail,
-                    ack=ack,
-                    code=code,
-                    answered_at=time.monotonic(),
-                    correlation_id=correlation_id,
-                    order_list=True,
-                ),
-                sender="wire",
-            )
-
-        if self._memory.owner != self._generation:
-            outcome(SendResult.REFUSED, "sent by a broker instance that has been replaced")
-            return
-        refusal = self._gate.begin_send(cid)
-        if refusal is not None:
-            outcome(SendResult.REFUSED, refusal)
-            return
-        sent = time.monotonic()
-        if taken_at is not None:
-            self._timings.intent_to_wire.observe(sent - taken_at)
-        try:
-            ack = self._adapter.place_order_list(request)
-            crash_point("after_list_send")
-        except DuplicateClientOrderId as exc:
-            outcome(SendResult.UNKNOWN, f"duplicate client order id: {exc}", code=exc.code)
-        except NotSent as exc:
-            outcome(SendResult.NOT_SENT, str(exc), code=exc.code)
-        except Rejected as exc:
-            outcome(SendResult.REJECTED, str(exc), code=exc.code)
         except UnknownOutcome as exc:
             outcome(SendResult.UNKNOWN, str(exc), code=exc.code)
         except ExchangeError as exc:
