@@ -4,15 +4,59 @@ back-off, until the exchange reports it gone (CANCELED, FILLED, EXPIRED...) — 
 was acknowledged, whatever happened to an earlier attempt.
 
 An order whose state is not confirmed (in flight, UNKNOWN) is never a target: it is
-resolved by query first. Pure: the caller passes the time (monotonic ms) and sends.
+resolved by query first. The legs of one open order list are one target: the exchange
+cancels a whole list when any of its orders is cancelled, so one cancel goes (to the leg
+already being cancelled, else the first) and its siblings, which that cancel ends, are not
+sent a second one that could only be refused (-2011, unknown order). Pure: the caller
+passes the time (monotonic ms) and sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from domain.book import BookOrder, OrderState
+from domain.book import BookOrder, BookOrderList, OrderState
+
+#: an order's open order list (its key), or None when it stands alone
+ListKey = Callable[[BookOrder], str | None]
+
+
+def open_list_key(order_lists: Mapping[str, BookOrderList]) -> ListKey:
+    """The key of an order's list while the list is open on the exchange (a leg of a done
+    list, or an order outside any list, is cancelled on its own)."""
+
+    def key(order: BookOrder) -> str | None:
+        if order.order_list is None:
+            return None
+        order_list = order_lists.get(order.order_list)
+        return None if order_list is None or order_list.done else order.order_list
+
+    return key
+
+
+def one_per_list(
+    orders: Iterable[BookOrder], key: ListKey | None, prefer: Iterable[str] = ()
+) -> tuple[list[BookOrder], set[str]]:
+    """The orders to cancel, one per open list (a leg in ``prefer`` first, else the first
+    seen), and the client order ids of the siblings whose list that cancel ends."""
+    orders = list(orders)
+    if key is None:
+        return orders, set()
+    preferred = set(prefer)
+    ranked = sorted(orders, key=lambda o: o.client_order_id not in preferred)  # stable
+    leaders: dict[str, str] = {}
+    covered: set[str] = set()
+    for order in ranked:
+        k = key(order)
+        if k is None:
+            continue
+        if k in leaders:
+            covered.add(order.client_order_id)
+        else:
+            leaders[k] = order.client_order_id
+    return [o for o in orders if o.client_order_id not in covered], covered
+
 
 CONFIRMED_OPEN = frozenset({OrderState.NEW, OrderState.PARTIALLY_FILLED})
 
@@ -26,11 +70,16 @@ class CancelDuty:
     max_retry_ms: int = 15_000
     attempts: dict[str, tuple[int, int]] = field(default_factory=dict)  # cid → (n, next at)
 
-    def due(self, orders: Iterable[BookOrder], now_ms: int) -> list[tuple[BookOrder, int]]:
-        """The orders to cancel now, each with its attempt number (1 for the first)."""
-        targets = {o.client_order_id: o for o in orders if o.state in CONFIRMED_OPEN}
+    def due(
+        self, orders: Iterable[BookOrder], now_ms: int, list_key: ListKey | None = None
+    ) -> list[tuple[BookOrder, int]]:
+        """The orders to cancel now, each with its attempt number (1 for the first);
+        ``list_key`` (see ``open_list_key``) makes the legs of an open list one target."""
+        confirmed = [o for o in orders if o.state in CONFIRMED_OPEN]
+        leaders, _ = one_per_list(confirmed, list_key, prefer=self.attempts)
+        targets = {o.client_order_id: o for o in leaders}
         for cid in [c for c in self.attempts if c not in targets]:
-            del self.attempts[cid]  # gone from the exchange: the duty is done
+            del self.attempts[cid]  # gone from the exchange (or its list's cancel ends it)
         due = []
         for cid, order in targets.items():
             made, next_at = self.attempts.get(cid, (0, now_ms))

@@ -34,6 +34,7 @@ from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker_rules import EvidenceKind
+from domain.cancel_duty import one_per_list, open_list_key
 from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
@@ -577,11 +578,14 @@ class OrderBroker(VigilActor):
         return queries.orders(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
-        targets = [
-            o
-            for o in self.book.open_orders()
-            if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
-        ]
+        targets, _ = one_per_list(  # one cancel ends a whole list
+            (
+                o
+                for o in self.book.open_orders()
+                if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+            ),
+            open_list_key(self.book.order_lists),
+        )
         for order in targets:
             self.wire.cancel(order.symbol, order.client_order_id)
         self.audit("cancel_all", reason=message.reason, orders=[o.client_order_id for o in targets])
@@ -599,7 +603,8 @@ class OrderBroker(VigilActor):
         if not (self.settings.broker.cancel_on_red and self.ctx.gate.state.is_red):
             duty.clear()
             return
-        for order, attempt in duty.due(self.book.open_orders(), mono_ms()):
+        key = open_list_key(self.book.order_lists)  # one cancel ends a whole list
+        for order, attempt in duty.due(self.book.open_orders(), mono_ms(), key):
             self.wire.cancel(order.symbol, order.client_order_id)
             self.audit(
                 "cancel_on_red",
