@@ -24,6 +24,7 @@ from actors.order_broker import (
     executions,
     flatten,
     intake,
+    list_recovery,
     lists,
     queries,
     resync,
@@ -65,6 +66,8 @@ from runtime.messages import (
     ListDecision,
     ListEvent,
     ListExpiryCheck,
+    ListSnapshot,
+    ListsToResolve,
     MarketPrice,
     OrderAbsent,
     OrderEvent,
@@ -104,6 +107,8 @@ class OrderBroker(VigilActor):
         MarketPrice: "on_price",
         BookSnapshotRequest: "on_snapshot_request",
         InFlightRequest: "on_in_flight_request",
+        ListsToResolve: "on_lists_to_resolve",
+        ListSnapshot: "on_list_snapshot",
         CancelAll: "on_cancel_all",
         CancelOrder: "on_cancel",
         OrdersQuery: "on_orders_query",
@@ -565,6 +570,12 @@ class OrderBroker(VigilActor):
             (o.symbol, o.client_order_id, o.state.value, o.order_id)
             for o in self.book.open_orders()
         ]
+
+    def on_lists_to_resolve(self, message: ListsToResolve) -> list[tuple[str, str]]:
+        return list_recovery.to_resolve(self, message)
+
+    def on_list_snapshot(self, message: ListSnapshot) -> None:
+        list_recovery.on_snapshot(self, message)
 
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return queries.status(self.memory, now_ms(), red=self.ctx.gate.state.is_red)
