@@ -7,8 +7,10 @@ An order whose state is not confirmed (in flight, UNKNOWN) is never a target: it
 resolved by query first. The legs of one open order list are one target: the exchange
 cancels a whole list when any of its orders is cancelled, so one cancel goes (to the leg
 already being cancelled, else the first) and its siblings, which that cancel ends, are not
-sent a second one that could only be refused (-2011, unknown order). Pure: the caller
-passes the time (monotonic ms) and sends.
+sent a second one that could only be refused (-2011, unknown order). Once a leg of a list
+is CANCELED the exchange has cancelled the whole list: its siblings' reports are on the way
+and none of them is a target (were they lost, REST brings them). Pure: the caller passes
+the time (monotonic ms) and sends.
 """
 
 from __future__ import annotations
@@ -18,19 +20,27 @@ from dataclasses import dataclass, field
 
 from domain.book import BookOrder, BookOrderList, OrderState
 
-#: an order's open order list (its key), or None when it stands alone
-ListKey = Callable[[BookOrder], str | None]
+#: an order's open order list (its key) and whether the list is being cancelled already
+#: (one of its legs CANCELED), or None when the order stands alone
+ListKey = Callable[[BookOrder], tuple[str, bool] | None]
 
 
-def open_list_key(order_lists: Mapping[str, BookOrderList]) -> ListKey:
+def open_list_key(
+    order_lists: Mapping[str, BookOrderList], orders: Mapping[str, BookOrder] | None = None
+) -> ListKey:
     """The key of an order's list while the list is open on the exchange (a leg of a done
-    list, or an order outside any list, is cancelled on its own)."""
+    list, or an order outside any list, is cancelled on its own); with ``orders``, a list
+    one of whose legs is CANCELED is known to be ending."""
 
-    def key(order: BookOrder) -> str | None:
+    def key(order: BookOrder) -> tuple[str, bool] | None:
         if order.order_list is None:
             return None
         order_list = order_lists.get(order.order_list)
-        return None if order_list is None or order_list.done else order.order_list
+        if order_list is None or order_list.done:
+            return None
+        legs = [] if orders is None else [orders.get(c) for c in order_list.leg_ids]
+        ending = any(leg is not None and leg.state is OrderState.CANCELED for leg in legs)
+        return order.order_list, ending
 
     return key
 
@@ -39,7 +49,8 @@ def one_per_list(
     orders: Iterable[BookOrder], key: ListKey | None, prefer: Iterable[str] = ()
 ) -> tuple[list[BookOrder], set[str]]:
     """The orders to cancel, one per open list (a leg in ``prefer`` first, else the first
-    seen), and the client order ids of the siblings whose list that cancel ends."""
+    seen; none for a list already ending), and the client order ids of the legs left out:
+    the siblings whose list that cancel ends."""
     orders = list(orders)
     if key is None:
         return orders, set()
@@ -48,10 +59,11 @@ def one_per_list(
     leaders: dict[str, str] = {}
     covered: set[str] = set()
     for order in ranked:
-        k = key(order)
-        if k is None:
+        found = key(order)
+        if found is None:
             continue
-        if k in leaders:
+        k, ending = found
+        if ending or k in leaders:
             covered.add(order.client_order_id)
         else:
             leaders[k] = order.client_order_id

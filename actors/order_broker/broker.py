@@ -595,7 +595,7 @@ class OrderBroker(VigilActor):
                 for o in self.book.open_orders()
                 if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
             ),
-            open_list_key(self.book.order_lists),
+            open_list_key(self.book.order_lists, self.book.orders),
         )
         for order in targets:
             self.wire.cancel(order.symbol, order.client_order_id)
@@ -614,7 +614,7 @@ class OrderBroker(VigilActor):
         if not (self.settings.broker.cancel_on_red and self.ctx.gate.state.is_red):
             duty.clear()
             return
-        key = open_list_key(self.book.order_lists)  # one cancel ends a whole list
+        key = open_list_key(self.book.order_lists, self.book.orders)  # one ends a whole list
         for order, attempt in duty.due(self.book.open_orders(), mono_ms(), key):
             self.wire.cancel(order.symbol, order.client_order_id)
             self.audit(

@@ -67,7 +67,7 @@ def on_cancel(broker: OrderBroker, message: FlattenCancel) -> dict[str, Any]:
     duty = broker.state.cancel_duty if shared else broker.flattening.duty
     targets = [o for o in broker.book.open_orders() if ours(o)]
     cancelled = []
-    key = open_list_key(broker.book.order_lists)  # one cancel ends a whole list
+    key = open_list_key(broker.book.order_lists, broker.book.orders)  # one cancel ends a whole list
     for order, attempt in duty.due(targets, mono_ms(), key):
         extra = {"attempt": attempt}
         reason = f"emergency flatten: {message.reason}"

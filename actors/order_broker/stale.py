@@ -53,7 +53,9 @@ def sweep(broker: OrderBroker) -> int:
     )
     ages = {s.order.client_order_id: s.age_ms for s in stale}
     sent = 0
-    key = open_list_key(broker.book.order_lists)  # a stale leg's cancel ends its whole list
+    key = open_list_key(
+        broker.book.order_lists, broker.book.orders
+    )  # a stale leg's cancel ends its whole list
     for order, attempt in state.duty.due([s.order for s in stale], now, key):
         extra = {
             "age_s": ages[order.client_order_id] / 1000,

@@ -89,3 +89,13 @@ def test_one_per_list_names_the_covered_siblings() -> None:
     orders = [leg("a", "L"), leg("b", "L")]
     leaders, covered = one_per_list(orders, open_list_key(oco()), prefer=["b"])
     assert [o.client_order_id for o in leaders] == ["b"] and covered == {"a"}
+
+
+def test_a_list_with_a_cancelled_leg_is_ending_its_siblings_are_no_target() -> None:
+    a, b = leg("a", "L"), leg("b", "L")
+    a.state = OrderState.CANCELED  # its report came; the sibling's is on the way
+    orders = {"a": a, "b": b}
+    duty = CancelDuty()
+    assert duty.due([b], 0, open_list_key(oco(), orders)) == []
+    # without the orders the list is not known to be ending: "b" is the target
+    assert [o.client_order_id for o, _ in CancelDuty().due([b], 0, open_list_key(oco()))] == ["b"]
