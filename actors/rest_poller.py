@@ -2,7 +2,8 @@
 
 Each poll (``PollNow``, from the timer, faster while the user stream is down): open
 orders, the status of every order the book has open or in flight (by client order id),
-the account's trades since a watermark for each symbol, and a ping. It emits the same
+the account's trades since a watermark for each symbol, the order lists whose placement
+answer was lost (by listClientOrderId, never sending them again), and a ping. It emits the same
 messages the listener does, so missed, late or duplicated events converge to the same book.
 """
 
@@ -20,6 +21,8 @@ from runtime.actor import VigilActor
 from runtime.messages import (
     BreakerInput,
     InFlightRequest,
+    ListSnapshot,
+    ListsToResolve,
     OrderAbsent,
     OrderSnapshot,
     PollNow,
@@ -127,6 +130,14 @@ class RestPoller(VigilActor):
                 self.tell("order_broker", OrderAbsent(symbol=symbol, client_order_id=cid))
                 continue
             self.tell("order_broker", OrderSnapshot(status=status))
+        # order lists whose placement answer was lost: each read back by its client id
+        waiting = self.ask("order_broker", ListsToResolve(), ask_timeout)
+        for symbol, list_cid in waiting[:MAX_QUERIES]:
+            try:
+                found = self.adapter.get_order_list(symbol, list_client_order_id=list_cid)
+            except OrderNotFound:
+                continue  # never placed: its orders are resolved absent one by one
+            self.tell("order_broker", ListSnapshot(status=found))
         now = time.monotonic()
         if now - self.trades_polled < self.settings.poller.interval_s:
             return  # fast polling (stream down) repeats the cheap calls, not myTrades (weight 20)

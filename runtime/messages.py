@@ -25,6 +25,7 @@ from exchange.contract import (
     BookTicker,
     ExecutionReport,
     ListStatus,
+    OrderListStatus,
     OrderStatus,
     StreamStatus,
     Trade,
@@ -377,6 +378,19 @@ class PollNow(Message):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InFlightRequest(Message):
     """Poller → broker (ask): orders whose outcome or state needs a REST look."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListsToResolve(Message):
+    """Poller → broker (ask): our order lists whose placement answer was lost (sent, no
+    orderListId learned): ``(symbol, listClientOrderId)`` pairs to query by REST."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListSnapshot(Message):
+    """Poller → broker: one of our order lists as ``GET /api/v3/orderList`` shows it."""
+
+    status: OrderListStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,7 @@ from actors.order_broker import (
     executions,
     flatten,
     intake,
+    list_recovery,
     lists,
     queries,
     resync,
@@ -34,6 +35,7 @@ from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
 from domain.book import Book, BookOrder, Execution, OrderState
 from domain.breaker_rules import EvidenceKind
+from domain.cancel_duty import one_per_list, open_list_key
 from domain.evidence import Signal, position, unknown_orders
 from domain.instance import other_instance
 from domain.replay import change_entry, day_mark_entry, day_peak_entry
@@ -64,6 +66,8 @@ from runtime.messages import (
     ListDecision,
     ListEvent,
     ListExpiryCheck,
+    ListSnapshot,
+    ListsToResolve,
     MarketPrice,
     OrderAbsent,
     OrderEvent,
@@ -103,6 +107,8 @@ class OrderBroker(VigilActor):
         MarketPrice: "on_price",
         BookSnapshotRequest: "on_snapshot_request",
         InFlightRequest: "on_in_flight_request",
+        ListsToResolve: "on_lists_to_resolve",
+        ListSnapshot: "on_list_snapshot",
         CancelAll: "on_cancel_all",
         CancelOrder: "on_cancel",
         OrdersQuery: "on_orders_query",
@@ -566,6 +572,12 @@ class OrderBroker(VigilActor):
             for o in self.book.open_orders()
         ]
 
+    def on_lists_to_resolve(self, message: ListsToResolve) -> list[tuple[str, str]]:
+        return list_recovery.to_resolve(self, message)
+
+    def on_list_snapshot(self, message: ListSnapshot) -> None:
+        list_recovery.on_snapshot(self, message)
+
     def status(self, message: StatusRequest) -> dict[str, Any]:
         return queries.status(self.memory, now_ms(), red=self.ctx.gate.state.is_red)
 
@@ -578,11 +590,14 @@ class OrderBroker(VigilActor):
         return queries.orders(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
-        targets = [
-            o
-            for o in self.book.open_orders()
-            if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
-        ]
+        targets, _ = one_per_list(  # one cancel ends a whole list
+            (
+                o
+                for o in self.book.open_orders()
+                if o.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+            ),
+            open_list_key(self.book.order_lists, self.book.orders),
+        )
         for order in targets:
             self.wire.cancel(order.symbol, order.client_order_id)
         self.audit("cancel_all", reason=message.reason, orders=[o.client_order_id for o in targets])
@@ -600,7 +615,8 @@ class OrderBroker(VigilActor):
         if not (self.settings.broker.cancel_on_red and self.ctx.gate.state.is_red):
             duty.clear()
             return
-        for order, attempt in duty.due(self.book.open_orders(), mono_ms()):
+        key = open_list_key(self.book.order_lists, self.book.orders)  # one ends a whole list
+        for order, attempt in duty.due(self.book.open_orders(), mono_ms(), key):
             self.wire.cancel(order.symbol, order.client_order_id)
             self.audit(
                 "cancel_on_red",

@@ -27,7 +27,7 @@ from actors.order_broker.intake import filters_of, new_client_order_id
 from actors.order_broker.stale import cancel_ahead
 from domain.admission import intent_record
 from domain.book import BookOrder, OrderState
-from domain.cancel_duty import CancelDuty
+from domain.cancel_duty import CancelDuty, open_list_key
 from domain.filters import FilterViolation, check_order
 from domain.money import plain
 from domain.replay import intent_entry
@@ -67,7 +67,8 @@ def on_cancel(broker: OrderBroker, message: FlattenCancel) -> dict[str, Any]:
     duty = broker.state.cancel_duty if shared else broker.flattening.duty
     targets = [o for o in broker.book.open_orders() if ours(o)]
     cancelled = []
-    for order, attempt in duty.due(targets, mono_ms()):
+    key = open_list_key(broker.book.order_lists, broker.book.orders)  # one cancel ends a whole list
+    for order, attempt in duty.due(targets, mono_ms(), key):
         extra = {"attempt": attempt}
         reason = f"emergency flatten: {message.reason}"
         if cancel_ahead(

@@ -29,6 +29,7 @@ from domain.instance import client_order_id
 from domain.market_impact import FillEstimate, estimate_fill, protection_price
 from domain.policy import TIF_TYPES, policy_input_from_book
 from domain.protective import STOPS
+from domain.replacing import without_replaced
 from domain.replay import intent_entry
 from exchange.contract import ExchangeError, OrderRequest, TimeInForce
 from runtime.clock import mono_ms, now_ms
@@ -100,6 +101,13 @@ def on_intent(
         time_in_force=intent.time_in_force,
         stop_price=intent.stop_price,
     )
+    strategy_open = (
+        0 if intent.strategy_limits is None else broker.book.strategy_open_orders(intent.strategy)
+    )
+    if replacing is not None:  # cancelled first in the same request: its funds are the new one's
+        account = without_replaced(account, broker.book, replacing)
+        if broker.book.orders[replacing].strategy == intent.strategy:
+            strategy_open = max(strategy_open - 1, 0)
     limits = intent.strategy_limits
     admission = admit(
         account,
@@ -110,9 +118,7 @@ def on_intent(
         yellow=YellowView(board.limits, board.causes) if gate.state.level is Level.YELLOW else None,
         strategy=intent.strategy,
         strategy_limits=limits,
-        strategy_open_orders=0
-        if limits is None
-        else broker.book.strategy_open_orders(intent.strategy),
+        strategy_open_orders=strategy_open,
     )
     estimate: FillEstimate | None = None
     if admission.accepted and intent.type == "MARKET" and broker.max_market_bps is not None:

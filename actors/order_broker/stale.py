@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from domain.book import BookOrder
-from domain.cancel_duty import CancelDuty
+from domain.cancel_duty import CancelDuty, open_list_key
 from domain.stale_orders import OrderAges, stale_orders
 from runtime.clock import mono_ms, now_ms
 from storage import StoreError
@@ -53,7 +53,10 @@ def sweep(broker: OrderBroker) -> int:
     )
     ages = {s.order.client_order_id: s.age_ms for s in stale}
     sent = 0
-    for order, attempt in state.duty.due([s.order for s in stale], now):
+    key = open_list_key(
+        broker.book.order_lists, broker.book.orders
+    )  # a stale leg's cancel ends its whole list
+    for order, attempt in state.duty.due([s.order for s in stale], now, key):
         extra = {
             "age_s": ages[order.client_order_id] / 1000,
             "max_order_age_s": max_age_s,
@@ -90,6 +93,8 @@ def cancel_ahead(
         "state": order.state.value,
         "reason": reason,
     }
+    if order.order_list is not None:  # the exchange cancels the whole list with it
+        record["order_list"] = order.order_list
     try:
         broker.journal.append("cancel_requested", {**record, "at_ms": now_ms()}, durable=True)
         broker.trail.append(

@@ -48,7 +48,8 @@ FAULT_SCHEMA: dict[str, FaultKind] = {
         {"delay": _seconds(30.0)},
     ),
     "lost_response": FaultKind(
-        "the new order is accepted, then the connection is dropped with no response"
+        "the new order (or a new order list, OCO, OTO or OTOCO) is accepted, then the "
+        "connection is dropped with no response"
     ),
     "unknown_status": FaultKind(
         "HTTP `status` with `code`; the order was placed unless `placed` is false",

@@ -14,9 +14,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from aiohttp import web
+
 from exchange.simulator import rendering
+from exchange.simulator.connections import drop_connection
 from exchange.simulator.engine import Engine
 from exchange.simulator.errors import ApiError
+from exchange.simulator.faults import FaultBook
 from exchange.simulator.order_lists import Leg
 from exchange.simulator.params import Request, Route, illegal
 from exchange.simulator.validation import either
@@ -57,14 +61,16 @@ def read_leg(
 class OrderListEndpoints:
     """The order list endpoints under ``/api/v3``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, faults: FaultBook | None = None) -> None:
         self.engine = engine
+        self.faults = faults
 
     def routes(self) -> list[Route]:
+        placed = self._lost_response
         return [
-            Route("POST", "/api/v3/orderList/oco", 1, True, self.new_oco, True, 2),
-            Route("POST", "/api/v3/orderList/oto", 1, True, self.new_oto, True, 2),
-            Route("POST", "/api/v3/orderList/otoco", 1, True, self.new_otoco, True, 3),
+            Route("POST", "/api/v3/orderList/oco", 1, True, placed(self.new_oco), True, 2),
+            Route("POST", "/api/v3/orderList/oto", 1, True, placed(self.new_oto), True, 2),
+            Route("POST", "/api/v3/orderList/otoco", 1, True, placed(self.new_otoco), True, 3),
             Route("GET", "/api/v3/orderList", 4, True, self.query),
             Route("DELETE", "/api/v3/orderList", 1, True, self.cancel),
             Route("GET", "/api/v3/openOrderList", 6, True, self.open_lists),
@@ -72,6 +78,22 @@ class OrderListEndpoints:
         ]
 
     # ------------------------------------------------------------------ placement
+
+    def _lost_response(
+        self, handler: Callable[[Request], dict[str, Any]]
+    ) -> Callable[[Request], Any]:
+        """The ``lost_response`` fault on a list's placement: the list is placed, then the
+        connection is dropped with no response (as for a single new order)."""
+
+        async def placed(request: Request) -> Any:
+            body = handler(request)
+            lost = self.faults.take("lost_response") if self.faults is not None else None
+            if lost is not None and request.http is not None:
+                drop_connection(request.http)
+                return web.Response(status=500)
+            return body
+
+        return placed
 
     @staticmethod
     def _resp_type(request: Request) -> str:

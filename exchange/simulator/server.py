@@ -102,7 +102,7 @@ class SimServer:
         app = web.Application(middlewares=[self._not_found_middleware])
         endpoints = MarketDataEndpoints(self.engine, self.limiter).routes()
         endpoints += TradingEndpoints(self.engine, self.faults, self.limiter).routes()
-        endpoints += OrderListEndpoints(self.engine).routes()
+        endpoints += OrderListEndpoints(self.engine, self.faults).routes()
         endpoints += CancelReplaceEndpoint(self.engine, self.limiter).routes()
         for route in endpoints:
             app.router.add_route(route.method, route.path, self._endpoint(route))

@@ -240,3 +240,22 @@ def test_cancel_replace_over_the_order_count_cancels_only_when_asked(
     assert (body["data"]["cancelResult"], body["data"]["newOrderResult"]) == ("SUCCESS", "FAILURE")
     assert body["data"]["newOrderResponse"] == too_many
     assert sim.state()["open_orders"] == []
+
+
+def test_lost_response_places_the_list_then_drops_the_connection(
+    client: Client, sim: SimHandle
+) -> None:
+    import requests
+
+    sim.arm("lost_response", count=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.create_oco_order(**SELL_OCO, listClientOrderId="lost-1")
+    lists = sim.state()["order_lists"]
+    assert [(ol["listClientOrderId"], ol["listOrderStatus"]) for ol in lists] == [
+        ("lost-1", "EXECUTING")
+    ]
+    found = client.v3_get_order_list(origClientOrderId="lost-1")  # REST knows it
+    assert found["orderListId"] == lists[0]["orderListId"]
+    client.v3_delete_order_list(symbol=S, listClientOrderId="lost-1")
+    again = client.create_oco_order(**SELL_OCO)  # the fault is spent: answered again
+    assert again["listOrderStatus"] == "EXECUTING"
