@@ -64,6 +64,7 @@ from runtime.messages import (
     ListDecision,
     ListEvent,
     ListExpiryCheck,
+    ListsQuery,
     MarketPrice,
     OrderAbsent,
     OrderEvent,
@@ -106,6 +107,7 @@ class OrderBroker(VigilActor):
         CancelAll: "on_cancel_all",
         CancelOrder: "on_cancel",
         OrdersQuery: "on_orders_query",
+        ListsQuery: "on_lists_query",
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
@@ -575,6 +577,9 @@ class OrderBroker(VigilActor):
 
     def on_orders_query(self, message: OrdersQuery) -> tuple[dict[str, Any], ...]:
         return queries.orders(self.book, message)
+
+    def on_lists_query(self, message: ListsQuery) -> tuple[dict[str, Any], ...]:
+        return queries.order_lists(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
         targets = [
