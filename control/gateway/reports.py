@@ -59,7 +59,7 @@ def order_json(order: Mapping[str, Any]) -> dict[str, Any]:
         "timeInForce": order.get("time_in_force") or "GTC",
         "type": order["type"],
         "side": order["side"],
-        "stopPrice": ZERO8,
+        "stopPrice": fmt(order.get("stop_price")),
         "icebergQty": ZERO8,
         "time": created,
         "updateTime": updated,
@@ -105,9 +105,11 @@ def new_order_json(order: Mapping[str, Any], resp_type: str) -> dict[str, Any]:
         "timeInForce": full["timeInForce"],
         "type": full["type"],
         "side": full["side"],
-        "workingTime": created,
-        "selfTradePreventionMode": "NONE",
     }
+    if order.get("stop_price") is not None:  # a stop's answer shows its trigger
+        result["stopPrice"] = full["stopPrice"]
+    result["workingTime"] = created
+    result["selfTradePreventionMode"] = "NONE"
     if resp_type == "FULL":
         result["fills"] = [fill_json(f) for f in order.get("fills") or []]
     return result

@@ -151,6 +151,8 @@ class OrderEndpoints:
             quantity=order.quantity,
             price=order.price,
             time_in_force=order.time_in_force,
+            stop_price=order.stop_price,
+            trailing_delta=order.trailing_delta,
             source="gateway",
             strategy=key.name,
             strategy_order_id=order.client_order_id,

@@ -20,6 +20,7 @@ from aiohttp import web
 from loguru import logger
 
 from control.gateway.errors import MAX_BODY, error_response, json_response, too_large
+from control.gateway.rest_lists import ListEndpoints
 from control.gateway.rest_market import MarketData
 from control.gateway.rest_orders import OrderEndpoints
 from control.gateway.signed import Signed
@@ -64,6 +65,8 @@ class GatewayServer:
         self.signed.add_routes(self.app)
         self.orders = OrderEndpoints(system, self.signed, self.ring)
         self.orders.add_routes(self.app)
+        self.lists = ListEndpoints(system, self.signed)
+        self.lists.add_routes(self.app)
         self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
         self.streams.add_routes(self.app)
         self.app.on_shutdown.append(self._close_sockets)

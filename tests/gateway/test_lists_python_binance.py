@@ -1,0 +1,169 @@
+"""Unmodified python-binance placing order lists and stops through the gateway, judged by the
+simulator's true state (``GET /_sim/state``): ``create_oco_order`` places a guarded OCO under
+Vigil's ids (one leg fills, the other expires, and the strategy reads both by its own ids);
+a crossing bracket, an OCO after ``halt`` and a stop on the wrong side are refused with -2010
+and the reason, nothing sent; a second strategy can neither see nor cancel the first one's
+list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
+
+from tests.conftest import run_py, vigil_env, wait_for
+from tests.gateway.conftest import Gateway
+
+S = "BTCUSDT"
+
+
+def sim_orders(gateway: Gateway) -> list[dict[str, Any]]:
+    return gateway.vigil.sim.state()["orders"]  # type: ignore[no-any-return]
+
+
+def sim_order(gateway: Gateway, order_id: int) -> dict[str, Any]:
+    return next(o for o in sim_orders(gateway) if o["orderId"] == order_id)
+
+
+def place_oco(client: Client, own: str = "my-oco", **overrides: str) -> dict[str, Any]:
+    params = {
+        "symbol": S,
+        "side": "SELL",
+        "quantity": "0.01",
+        "listClientOrderId": own,
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": "61000",
+        "aboveClientOrderId": f"{own}-tp",
+        "belowType": "STOP_LOSS_LIMIT",
+        "belowPrice": "58900",
+        "belowStopPrice": "59000",
+        "belowTimeInForce": "GTC",
+        "belowClientOrderId": f"{own}-sl",
+        **overrides,
+    }
+    return client.create_oco_order(**params)  # type: ignore[no-any-return]
+
+
+def test_oco_placed_guarded_one_leg_fills_the_other_expires(gateway: Gateway) -> None:
+    client = gateway.client("bot1")
+    placed = place_oco(client)
+    assert placed["contingencyType"] == "OCO" and placed["listClientOrderId"] == "my-oco"
+    assert placed["listStatusType"] == "EXEC_STARTED" and placed["symbol"] == S
+    assert isinstance(placed["orderListId"], int) and placed["orderListId"] >= 0
+    assert isinstance(placed["transactionTime"], int)
+    assert [o["clientOrderId"] for o in placed["orders"]] == ["my-oco-sl", "my-oco-tp"] or [
+        o["clientOrderId"] for o in placed["orders"]
+    ] == ["my-oco-tp", "my-oco-sl"]
+    reports = {r["clientOrderId"]: r for r in placed["orderReports"]}
+    assert reports["my-oco-sl"]["stopPrice"] == "59000.00000000"
+    assert reports["my-oco-sl"]["orderListId"] == placed["orderListId"]
+    # on the exchange: one list of two orders, under Vigil's own ids
+    legs = [o for o in sim_orders(gateway) if o["orderListId"] == placed["orderListId"]]
+    assert len(legs) == 2 and {o["status"] for o in legs} == {"NEW"}
+    assert not {o["clientOrderId"] for o in legs} & {"my-oco-tp", "my-oco-sl"}
+
+    got = client.v3_get_order_list(orderListId=placed["orderListId"])
+    assert got["listClientOrderId"] == "my-oco" and "orderReports" not in got
+    assert (
+        client.v3_get_order_list(listClientOrderId="my-oco")["orderListId"]
+        == (placed["orderListId"])
+    )
+    assert [x["listClientOrderId"] for x in client.get_open_oco_orders()] == ["my-oco"]
+
+    gateway.vigil.sim.set_price(S, "61100")  # the take-profit fills, the stop expires
+    tp = next(o for o in placed["orders"] if o["clientOrderId"] == "my-oco-tp")["orderId"]
+    sl = next(o for o in placed["orders"] if o["clientOrderId"] == "my-oco-sl")["orderId"]
+    wait_for(lambda: sim_order(gateway, tp)["status"] == "FILLED", timeout=5)
+    assert sim_order(gateway, sl)["status"] == "EXPIRED"
+    done = wait_for(
+        lambda: (
+            r
+            if (r := client.v3_get_order_list(listClientOrderId="my-oco"))["listOrderStatus"]
+            == "ALL_DONE"
+            else None
+        ),
+        timeout=5,
+    )
+    assert done["listStatusType"] == "ALL_DONE"
+    assert client.get_order(symbol=S, origClientOrderId="my-oco-sl")["status"] == "EXPIRED"
+    assert client.get_order(symbol=S, origClientOrderId="my-oco-tp")["status"] == "FILLED"
+    assert client.get_open_oco_orders() == []
+    assert [x["listClientOrderId"] for x in client.v3_get_all_order_list()] == ["my-oco"]
+
+
+def test_refusals_send_nothing(gateway: Gateway) -> None:
+    client = gateway.client("bot1")
+    before = len(sim_orders(gateway))
+    with pytest.raises(BinanceAPIException) as crossing:  # take-profit below the stop
+        place_oco(client, "crossed", abovePrice="58000")
+    assert crossing.value.code == -2010 and crossing.value.message.startswith("Vigil policy")
+    with pytest.raises(BinanceAPIException) as wrong_side:  # a sell stop above the market
+        client.create_order(
+            symbol=S, side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC",
+            quantity="0.01", price="60900", stopPrice="61000",
+        )  # fmt: skip
+    assert wrong_side.value.code == -2010
+    assert "wrong side of the market" in wrong_side.value.message
+    with pytest.raises(BinanceAPIException) as no_trigger:
+        client.create_order(symbol=S, side="SELL", type="STOP_LOSS", quantity="0.01")
+    assert no_trigger.value.code == -1102
+    assert len(sim_orders(gateway)) == before
+
+    halted = run_py(vigil_env(gateway.vigil.system.data_dir), "halt", "--reason", "no brackets")
+    assert halted.returncode == 0, halted.stderr
+    wait_for(lambda: gateway.vigil.system.gate.refusal() is not None, timeout=5)
+    with pytest.raises(BinanceAPIException) as after_halt:
+        place_oco(client, "after-halt")
+    assert after_halt.value.code == -2010
+    assert after_halt.value.message.startswith("Vigil RED: operator halt: no brackets")
+    assert len(sim_orders(gateway)) == before
+
+
+def test_a_stop_is_placed_with_its_trigger(gateway: Gateway) -> None:
+    client = gateway.client("bot1")
+    placed = client.create_order(
+        symbol=S, side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC",
+        quantity="0.01", price="58900", stopPrice="59000", newClientOrderId="my-stop",
+    )  # fmt: skip
+    assert set(placed) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
+    assert placed["clientOrderId"] == "my-stop"  # a stop's answer is ACK by default
+    result = client.create_order(
+        symbol=S, side="SELL", type="TAKE_PROFIT", quantity="0.01", stopPrice="61000",
+        newClientOrderId="my-tp", newOrderRespType="RESULT",
+    )  # fmt: skip
+    assert result["status"] == "NEW" and result["stopPrice"] == "61000.00000000"
+    assert sim_order(gateway, result["orderId"])["type"] == "TAKE_PROFIT"
+    on_exchange = sim_order(gateway, placed["orderId"])
+    assert on_exchange["type"] == "STOP_LOSS_LIMIT"
+    assert Decimal(on_exchange["stopPrice"]) == Decimal("59000")
+    got = client.get_order(symbol=S, origClientOrderId="my-stop")
+    assert got["stopPrice"] == "59000.00000000" and got["type"] == "STOP_LOSS_LIMIT"
+
+
+def test_another_strategy_cannot_see_or_cancel_the_list(gateway: Gateway) -> None:
+    first, second = gateway.client("bot1"), gateway.client("bot2")
+    placed = place_oco(first, "shared-id")
+    list_id = placed["orderListId"]
+    for ask in (
+        lambda: second.v3_get_order_list(orderListId=list_id),
+        lambda: second.v3_get_order_list(listClientOrderId="shared-id"),
+        lambda: second.v3_delete_order_list(symbol=S, orderListId=list_id),
+    ):
+        with pytest.raises(BinanceAPIException) as hidden:
+            ask()
+        assert hidden.value.code == -2011
+    assert second.get_open_oco_orders() == [] and second.v3_get_all_order_list() == []
+    assert {o["status"] for o in sim_orders(gateway) if o["orderListId"] == list_id} == {"NEW"}
+
+    cancelled = first.v3_delete_order_list(symbol=S, listClientOrderId="shared-id")
+    assert cancelled["listOrderStatus"] == "ALL_DONE"
+    assert {r["status"] for r in cancelled["orderReports"]} <= {"CANCELED", "EXPIRED"}
+    assert {r["origClientOrderId"] for r in cancelled["orderReports"]} == {
+        "shared-id-tp",
+        "shared-id-sl",
+    }
+    statuses = {o["status"] for o in sim_orders(gateway) if o["orderListId"] == list_id}
+    assert statuses <= {"CANCELED", "EXPIRED"}
