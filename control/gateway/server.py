@@ -23,6 +23,7 @@ from control.gateway.errors import MAX_BODY, error_response, json_response, too_
 from control.gateway.rest_lists import ListEndpoints
 from control.gateway.rest_market import MarketData
 from control.gateway.rest_orders import OrderEndpoints
+from control.gateway.rest_replace import ReplaceEndpoint
 from control.gateway.signed import Signed
 from control.gateway.streams import StreamRelay
 from control.gateway.ws_api import WsApi
@@ -67,6 +68,8 @@ class GatewayServer:
         self.orders.add_routes(self.app)
         self.lists = ListEndpoints(system, self.signed)
         self.lists.add_routes(self.app)
+        self.replace = ReplaceEndpoint(system, self.signed)
+        self.replace.add_routes(self.app)
         self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
         self.streams.add_routes(self.app)
         self.app.on_shutdown.append(self._close_sockets)

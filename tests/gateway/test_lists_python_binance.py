@@ -167,3 +167,46 @@ def test_another_strategy_cannot_see_or_cancel_the_list(gateway: Gateway) -> Non
     }
     statuses = {o["status"] for o in sim_orders(gateway) if o["orderListId"] == list_id}
     assert statuses <= {"CANCELED", "EXPIRED"}
+
+
+def test_cancel_replace_through_python_binance(gateway: Gateway) -> None:
+    client, other = gateway.client("bot1"), gateway.client("bot2")
+    placed = client.create_order(
+        symbol=S, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price="59000", newClientOrderId="to-move",
+    )  # fmt: skip
+    with pytest.raises(BinanceAPIException) as not_yours:  # another strategy's order
+        other.cancel_replace_order(
+            symbol=S, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+            price="59100", cancelReplaceMode="STOP_ON_FAILURE",
+            cancelOrigClientOrderId="to-move",
+        )  # fmt: skip
+    assert not_yours.value.code == -2022
+    moved = client.cancel_replace_order(
+        symbol=S, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price="59100", cancelReplaceMode="STOP_ON_FAILURE",
+        cancelOrigClientOrderId="to-move", newClientOrderId="moved",
+    )  # fmt: skip
+    assert (moved["cancelResult"], moved["newOrderResult"]) == ("SUCCESS", "SUCCESS")
+    assert moved["cancelResponse"]["origClientOrderId"] == "to-move"
+    assert moved["cancelResponse"]["status"] == "CANCELED"
+    assert moved["newOrderResponse"]["clientOrderId"] == "moved"
+    assert moved["newOrderResponse"]["price"] == "59100.00000000"
+    assert sim_order(gateway, placed["orderId"])["status"] == "CANCELED"
+    new_id = moved["newOrderResponse"]["orderId"]
+    assert sim_order(gateway, new_id)["status"] == "NEW"
+
+    before = len(sim_orders(gateway))
+    with pytest.raises(BinanceAPIException) as refused:  # a sell stop above the market
+        client.cancel_replace_order(
+            symbol=S, side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC",
+            quantity="0.001", price="60900", stopPrice="61000",
+            cancelReplaceMode="STOP_ON_FAILURE", cancelOrigClientOrderId="moved",
+        )  # fmt: skip
+    assert refused.value.code == -2022
+    data = refused.value.response.json()["data"]
+    assert (data["cancelResult"], data["newOrderResult"]) == ("FAILURE", "FAILURE")
+    assert data["newOrderResponse"]["code"] == -2010
+    assert "wrong side of the market" in data["newOrderResponse"]["msg"]
+    assert len(sim_orders(gateway)) == before
+    assert sim_order(gateway, new_id)["status"] == "NEW"  # refused whole: still there
