@@ -203,6 +203,8 @@ def orders(book: Book, q: OrdersQuery) -> tuple[dict[str, Any], ...]:
     out = []
     for o in selected:
         view = order_view(o)
+        if o.order_list is not None and (ol := book.order_lists.get(o.order_list)) is not None:
+            view["order_list_id"] = ol.order_list_id  # the exchange's id of its list
         if q.with_fills:
             view["fills"] = fills.get(o.client_order_id, [])
         out.append(view)

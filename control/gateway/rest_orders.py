@@ -302,7 +302,7 @@ def cancel_json(order: dict[str, Any]) -> dict[str, Any]:
         "symbol": full["symbol"],
         "origClientOrderId": full["clientOrderId"],
         "orderId": full["orderId"],
-        "orderListId": -1,
+        "orderListId": full["orderListId"],
         "clientOrderId": full["clientOrderId"],
         "transactTime": full["updateTime"],
         "price": full["price"],

@@ -3,10 +3,12 @@ simulator's true state (``GET /_sim/state``): ``create_oco_order`` places a guar
 Vigil's ids (one leg fills, the other expires, and the strategy reads both by its own ids);
 a crossing bracket, an OCO after ``halt`` and a stop on the wrong side are refused with -2010
 and the reason, nothing sent; a second strategy can neither see nor cancel the first one's
-list."""
+list; the strategy's user stream carries ``g`` and its own lists' ``listStatus``; python-binance's
+``cancel_replace_order`` goes through the broker's cancel-replace intent."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -14,8 +16,9 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from tests.conftest import run_py, vigil_env, wait_for
+from tests.conftest import UserStream, run_py, vigil_env, wait_for
 from tests.gateway.conftest import Gateway
+from tests.gateway.test_sdk_and_user_stream import Endpoint
 
 S = "BTCUSDT"
 
@@ -210,3 +213,36 @@ def test_cancel_replace_through_python_binance(gateway: Gateway) -> None:
     assert "wrong side of the market" in data["newOrderResponse"]["msg"]
     assert len(sim_orders(gateway)) == before
     assert sim_order(gateway, new_id)["status"] == "NEW"  # refused whole: still there
+
+
+def test_user_stream_carries_the_list_id_and_list_status(gateway: Gateway) -> None:
+    api_key, secret = gateway.add_key("streamer")
+    stream = UserStream(Endpoint(gateway.ws_api, api_key, secret))  # type: ignore[arg-type]
+    try:
+        client = gateway.client_for(api_key, secret)
+        place_oco(gateway.client("someone-else"), "not-yours")
+        placed = place_oco(client, "bracket")
+        gateway.vigil.sim.set_price(S, "61100")  # the take-profit fills, the stop expires
+        seen: list[dict[str, Any]] = []
+
+        def complete() -> bool:
+            return any(e["e"] == "listStatus" and e["L"] == "ALL_DONE" for e in seen) and any(
+                e.get("x") == "EXPIRED" for e in seen
+            )
+
+        deadline = time.monotonic() + 5
+        while not complete():
+            assert time.monotonic() < deadline, f"events missing: {seen}"
+            seen.append(stream.next_event())
+    finally:
+        stream.close()
+    list_id = placed["orderListId"]
+    reports = [e for e in seen if e["e"] == "executionReport"]
+    assert {e["c"] for e in reports} == {"bracket-tp", "bracket-sl"}  # never the other's
+    assert {e["g"] for e in reports} == {list_id}
+    assert [e["x"] for e in reports if e["c"] == "bracket-sl"] == ["NEW", "EXPIRED"]
+    assert "TRADE" in [e["x"] for e in reports if e["c"] == "bracket-tp"]
+    statuses = [e for e in seen if e["e"] == "listStatus"]
+    assert {e["C"] for e in statuses} == {"bracket"} and {e["g"] for e in statuses} == {list_id}
+    assert statuses[-1]["l"] == "ALL_DONE"
+    assert {o["c"] for o in statuses[-1]["O"]} == {"bracket-tp", "bracket-sl"}
