@@ -246,3 +246,40 @@ def test_user_stream_carries_the_list_id_and_list_status(gateway: Gateway) -> No
     assert {e["C"] for e in statuses} == {"bracket"} and {e["g"] for e in statuses} == {list_id}
     assert statuses[-1]["l"] == "ALL_DONE"
     assert {o["c"] for o in statuses[-1]["O"]} == {"bracket-tp", "bracket-sl"}
+
+
+def test_strategy_ids_are_scoped_oto_otoco_and_filters(gateway: Gateway) -> None:
+    first, second = gateway.client("bot1"), gateway.client("bot2")
+    one, two = place_oco(first, "same"), place_oco(second, "same")  # no collision
+    assert one["orderListId"] != two["orderListId"]
+    assert one["listClientOrderId"] == two["listClientOrderId"] == "same"
+    before = len(sim_orders(gateway))
+    with pytest.raises(BinanceAPIException) as again:  # its own open list id, reused
+        place_oco(first, "same")
+    assert (again.value.code, again.value.message) == (-2010, "Duplicate order sent.")
+    with pytest.raises(BinanceAPIException) as filtered:  # below the lot size
+        place_oco(first, "tiny", quantity="0.0000001")
+    assert filtered.value.code == -1013
+    assert len(sim_orders(gateway)) == before
+
+    oto = first.v3_post_order_list_oto(
+        symbol=S, listClientOrderId="entry", workingType="LIMIT", workingSide="BUY",
+        workingPrice="59000", workingQuantity="0.001", workingTimeInForce="GTC",
+        workingClientOrderId="entry-buy", pendingType="LIMIT_MAKER", pendingSide="SELL",
+        pendingPrice="61000", pendingQuantity="0.001", pendingClientOrderId="entry-tp",
+    )  # fmt: skip
+    assert oto["contingencyType"] == "OTO" and oto["listClientOrderId"] == "entry"
+    assert {o["clientOrderId"] for o in oto["orders"]} == {"entry-buy", "entry-tp"}
+    otoco = first.v3_post_order_list_otoco(
+        symbol=S, listClientOrderId="bracket-entry", workingType="LIMIT", workingSide="BUY",
+        workingPrice="59000", workingQuantity="0.001", workingTimeInForce="GTC",
+        pendingSide="SELL", pendingQuantity="0.001",
+        pendingAboveType="LIMIT_MAKER", pendingAbovePrice="61000",
+        pendingBelowType="STOP_LOSS_LIMIT", pendingBelowPrice="57900",
+        pendingBelowStopPrice="58000", pendingBelowTimeInForce="GTC",
+    )  # fmt: skip
+    assert otoco["contingencyType"] == "OTO" and len(otoco["orders"]) == 3
+    on_exchange = {o["orderListId"] for o in sim_orders(gateway)}
+    assert {oto["orderListId"], otoco["orderListId"]} <= on_exchange
+    opened = {x["listClientOrderId"] for x in first.get_open_oco_orders()}
+    assert opened == {"same", "entry", "bracket-entry"}
