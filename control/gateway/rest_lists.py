@@ -293,7 +293,7 @@ class ListEndpoints:
             )
         found = self._lists(key, order_list_id=list_id, strategy_list_id=own)
         if not found:
-            raise ApiError(-2011, "Order list does not exist.")
+            raise ApiError(-2013, "Order list does not exist.")
         return found[-1]
 
     def get_list(self, key: StrategyKey, params: Params) -> dict[str, Any]:
