@@ -50,6 +50,7 @@ LEG_TYPES = {  # what Binance allows in each place of a list
 }
 PRICED = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 WITH_TIF = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+ACK_FIELDS = ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")
 LEG_UNSUPPORTED = ("IcebergQty", "PegPriceType", "PegOffsetType", "PegOffsetValue")
 
 
@@ -157,7 +158,9 @@ def read_list(params: Params, list_type: str) -> tuple[tuple[str, ListLeg], ...]
     )
 
 
-def list_json(found: dict[str, Any], *, reports_too: bool = False) -> dict[str, Any]:
+def list_json(
+    found: dict[str, Any], *, reports_too: bool = False, resp_type: str = "RESULT"
+) -> dict[str, Any]:
     """An order list (a ``ListsQuery`` dict) in Binance's shape, the strategy's ids in it."""
     orders = found["orders"]
     answer: dict[str, Any] = {
@@ -181,6 +184,8 @@ def list_json(found: dict[str, Any], *, reports_too: bool = False) -> dict[str, 
     if reports_too:
         list_id = answer["orderListId"]
         answer["orderReports"] = [{**_report(o), "orderListId": list_id} for o in orders]
+        if resp_type == "ACK":  # Binance's ACK: the ids and the time only
+            answer["orderReports"] = [{k: r[k] for k in ACK_FIELDS} for r in answer["orderReports"]]
     return answer
 
 
@@ -278,7 +283,7 @@ class ListEndpoints:
             o["state"] == "REJECTED" for o in found["orders"]
         ):
             raise ApiError(-2010, "Vigil: the exchange rejected the order list")
-        return list_json(found, reports_too=True)
+        return list_json(found, reports_too=True, resp_type=resp)
 
     # ---------------------------------------------------------------- queries
 

@@ -92,7 +92,8 @@ def test_oco_placed_guarded_one_leg_fills_the_other_expires(gateway: Gateway) ->
     )
     assert done["listStatusType"] == "ALL_DONE"
     assert client.get_order(symbol=S, origClientOrderId="my-oco-sl")["status"] == "EXPIRED"
-    assert client.get_order(symbol=S, origClientOrderId="my-oco-tp")["status"] == "FILLED"
+    filled = client.get_order(symbol=S, origClientOrderId="my-oco-tp")
+    assert filled["status"] == "FILLED" and filled["orderListId"] == placed["orderListId"]
     assert client.get_open_oco_orders() == []
     assert [x["listClientOrderId"] for x in client.v3_get_all_order_list()] == ["my-oco"]
 
@@ -283,3 +284,38 @@ def test_strategy_ids_are_scoped_oto_otoco_and_filters(gateway: Gateway) -> None
     assert {oto["orderListId"], otoco["orderListId"]} <= on_exchange
     opened = {x["listClientOrderId"] for x in first.get_open_oco_orders()}
     assert opened == {"same", "entry", "bracket-entry"}
+
+
+def test_bad_list_parameters_send_nothing(gateway: Gateway) -> None:
+    client = gateway.client("bot1")
+    before = len(sim_orders(gateway))
+    cases: list[tuple[dict[str, str], int]] = [
+        ({"quantity": "0"}, -1013),
+        ({"aboveType": "MARKET"}, -1116),  # not allowed above
+        ({"belowTimeInForce": "DAY"}, -1115),
+        ({"abovePrice": "abc"}, -1100),
+        ({"side": "HOLD"}, -1117),
+        ({"aboveIcebergQty": "0.001"}, -1020),
+        ({"symbol": "NOPE"}, -1121),
+        ({"surprise": "1"}, -1104),
+    ]
+    for overrides, code in cases:
+        with pytest.raises(BinanceAPIException) as bad:
+            place_oco(client, "bad", **overrides)
+        assert bad.value.code == code, (overrides, bad.value.message)
+    with pytest.raises(BinanceAPIException) as no_trigger:  # a stop needs its trigger
+        client.create_oco_order(
+            symbol=S, side="SELL", quantity="0.01", aboveType="LIMIT_MAKER",
+            abovePrice="61000", belowType="STOP_LOSS",
+        )  # fmt: skip
+    assert no_trigger.value.code == -1102
+    assert len(sim_orders(gateway)) == before
+    acked = place_oco(client, "acked", newOrderRespType="ACK")
+    assert set(acked["orderReports"][0]) == {
+        "symbol",
+        "orderId",
+        "orderListId",
+        "clientOrderId",
+        "transactTime",
+    }
+    assert len(sim_orders(gateway)) == before + 2
