@@ -122,7 +122,9 @@ class Reconciler(VigilActor):
         try:
             marks = dict(self.memory.trade_marks)
             before = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
-            exchange = self._exchange_snapshot(before["trade_floor"])
+            exchange = self._exchange_snapshot(
+                before["trade_floor"], bool(before["internal"].order_lists)
+            )
             crash_point("during_reconciliation")
             after = self.ask("order_broker", BookSnapshotRequest(trade_marks=marks), timeout)
         except (ExchangeError, pykka.Timeout, pykka.ActorDeadError) as exc:
@@ -154,7 +156,11 @@ class Reconciler(VigilActor):
         self._done(result.severity.value, findings)
         return result.severity.value
 
-    def _exchange_snapshot(self, floors: dict[str, int]) -> ExchangeSnapshot:
+    def _exchange_snapshot(self, floors: dict[str, int], book_lists: bool) -> ExchangeSnapshot:
+        """The exchange's side of a cycle. Open order lists are read (weight 6) only when
+        the book holds an open list or an open order on the exchange belongs to one: a
+        foreign list's orders are open orders too, so it is never missed, and a cycle
+        without lists keeps its weight for the reads every cycle needs."""
         balances = self.adapter.get_balances()
         symbols = self.settings.exchange.symbols
         every = self.settings.reconciliation.account_wide_every
@@ -170,6 +176,8 @@ class Reconciler(VigilActor):
             floor = max(floors.get(symbol, 0), marks.get(symbol, 0))
             for t in self.adapter.get_trades(symbol, from_id=floor + 1):
                 trades.append(ExchangeTrade(t.symbol, t.trade_id, t.order_id))
+        read_lists = book_lists or any(o.order_list_id is not None for o in open_orders)
+        lists = self.adapter.get_open_order_lists() if read_lists else []  # weight 6
         return ExchangeSnapshot(
             balances={a: (b.free, b.locked) for a, b in balances.items()},
             open_orders=tuple(
@@ -186,7 +194,7 @@ class Reconciler(VigilActor):
                     ol.order_list_id,
                     tuple(o.client_order_id for o in ol.orders),
                 )
-                for ol in self.adapter.get_open_order_lists()  # weight 6
+                for ol in lists
             ),
         )
 

@@ -17,6 +17,12 @@ audit), goes to the exchange, and is answered after the exchange's acknowledgmen
 Reports median and p99 of each, their ratio, one journal fsync on this disk, and the orders
 per second one bot pushes through the gateway. Goals (issue 13): gateway p99 <= 2 x direct
 p99 + one fsync; >= 200 orders/s.
+
+The rate's floors, in the same run: the orders/s the same bot gets directly on the
+simulator on as many connections, and the CPU time each process (Vigil, the simulator it
+trades on, the bot) spent per order while the bot pushed orders through the gateway on
+``THREADS`` connections, with the orders/s that CPU allows on this machine's cores were
+they all Vigil's.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ class Bot:
 
 def drive(bot: Bot) -> tuple[list[float], list[float], float, float]:
     """The bot's process: the same order alternately direct and through the gateway, then
-    its rate through the gateway one at a time and on ``THREADS`` connections."""
+    its rate through the gateway one at a time and directly on ``THREADS`` connections."""
     direct, through = client_for(*bot.direct), client_for(*bot.gateway)
     for _ in range(bot.warmup):
         place(direct, bot.price)
@@ -138,7 +144,21 @@ def drive(bot: Bot) -> tuple[list[float], list[float], float, float]:
         floor.append(place(direct, bot.price))
         gated.append(place(through, bot.price))
     per_s = rate(through, bot.price, bot.orders, 1)
-    return floor, gated, per_s, rate(through, bot.price, bot.orders, THREADS)
+    return floor, gated, per_s, rate(direct, bot.price, bot.orders, THREADS)
+
+
+def drive_connections(bot: Bot) -> tuple[float, float]:
+    """The bot's process: its rate through the gateway on ``THREADS`` connections, and the
+    CPU seconds the bot spent on it."""
+    cpu = time.process_time()
+    per_s = rate(client_for(*bot.gateway), bot.price, bot.orders, THREADS)
+    return per_s, time.process_time() - cpu
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -154,7 +174,7 @@ def simulator_process() -> Iterator[dict[str, str]]:
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        yield json.loads(proc.stdout.readline())
+        yield {**json.loads(proc.stdout.readline()), "pid": str(proc.pid)}
     finally:
         proc.stdin.close()
         try:
@@ -226,7 +246,13 @@ def main() -> int:
             )
             # the bot is its own process, as a bot is: its clients do not share Vigil's GIL
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                floor, gated, per_s, per_s_4 = pool.submit(drive, bot).result()
+                floor, gated, per_s, direct_4 = pool.submit(drive, bot).result()
+                # the rate on THREADS connections, and who spent what CPU on it
+                sim_pid = int(venue["pid"])
+                vigil_cpu, sim_cpu = time.process_time(), cpu_of(sim_pid)
+                per_s_4, bot_cpu = pool.submit(drive_connections, bot).result()
+                vigil_cpu = time.process_time() - vigil_cpu
+                sim_cpu = cpu_of(sim_pid) - sim_cpu
             fsync = fsync_cost(system.data_dir)
 
     def row(label: str, samples: list[float]) -> str:
@@ -254,6 +280,16 @@ def main() -> int:
     print(
         f"  one bot through the gateway: {per_s:.0f} orders/s one at a time, {per_s_4:.0f} "
         f"orders/s on {THREADS} connections (goal >= 200): {verdict(ok_rate)}"
+    )
+    placed = max(1, orders // THREADS) * THREADS
+    each = [vigil_cpu / placed, sim_cpu / placed, bot_cpu / placed]
+    cores = os.cpu_count() or 1
+    print(
+        f"  floors of the rate: the same bot directly on the simulator on {THREADS} connections"
+        f" {direct_4:.0f} orders/s; CPU per order through the gateway: Vigil"
+        f" {each[0] * 1e3:.2f} ms, simulator {each[1] * 1e3:.2f} ms, bot {each[2] * 1e3:.2f} ms"
+        f" = {sum(each) * 1e3:.2f} ms, at most {cores / sum(each):.0f} orders/s on {cores}"
+        f" idle cores (load average {os.getloadavg()[0]:.1f})"
     )
     return 0
 

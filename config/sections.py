@@ -81,6 +81,9 @@ class ExchangeSettings(BaseModel):
     ws_api_url: str | None = None
     stream_url: str | None = None
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    # the broker's wire: how many orders may be on their way to the exchange at once (an
+    # order and its cancels always share one lane: actors.order_broker.wire)
+    wire_lanes: int = Field(default=4, ge=1, le=16)
 
     @model_validator(mode="after")
     def _adapter_options_are_known(self) -> ExchangeSettings:

@@ -149,6 +149,7 @@ class OrderBroker(VigilActor):
             self.memory,
             self.generation,
             services.timings,
+            lanes=self.settings.exchange.wire_lanes,
         )
         self.trail = services.trail
         services.journal.archive = self.settings.journal.archive

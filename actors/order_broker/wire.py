@@ -1,17 +1,37 @@
-"""The wire: the one thread that sends the broker's orders and cancels to the exchange.
+"""The wire: the lanes that send the broker's orders and cancels to the exchange.
 
 Sends run here so the broker keeps answering (halts, heartbeats) while the exchange is
-slow. Right before each send the wire checks that its broker instance still owns the book
-and asks the gate (``begin_send``), so nothing queued before a RED reaches the exchange
-after it. The one exception is the emergency flatten's MARKET SELL (``send_flatten``),
-which skips the gate and nothing else. It never re-sends: every outcome (``SendOutcome``)
-goes back to the broker.
+slow. The wire has ``exchange.wire_lanes`` lanes, each one thread sending one request at a
+time, in the order given; an order goes to the lane its client order id hashes to (a
+stable hash, ``lane_of``), and so does every later cancel of that order, so orders of
+different ids travel side by side while one slow round trip holds up only its own lane.
+
+Right before each send, in whichever lane, the wire checks that its broker instance still
+owns the book and asks the gate (``begin_send``), so nothing queued before a RED reaches
+the exchange after it. The one exception is the emergency flatten's MARKET SELL
+(``send_flatten``), which skips the gate and nothing else. It never re-sends: every
+outcome (``SendOutcome``) goes back to the broker.
+
+What is guaranteed about order:
+
+* one order's send, and every cancel of it, leave in the order the broker handed them
+  over (same lane): a cancel never overtakes its own order's send. An order list goes on
+  its list id's lane and its legs' cancels follow it there; a cancel-replace goes on the
+  lane of the order it replaces, and the new order's cancels follow it there;
+* no send starts after a RED is in force (the gate's check is atomic with every trip);
+  the sends already under way at the trip, at most one per lane, are in the gate's
+  ``sending_at_red`` (they cannot be recalled);
+* a replaced broker instance sends nothing (the ownership check before each send);
+* sends of different orders may reach the exchange, and their outcomes come back, in any
+  order (each outcome names its order; nothing in the broker waits on another order's
+  answer). With one lane (``wire_lanes = 1``) everything leaves in hand-over order.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import time
+import zlib
 
 from actors.order_broker.memory import BrokerMemory
 from exchange.contract import (
@@ -40,9 +60,19 @@ REPLACE_HALVES = {
     -2022: "the cancel failed, the new order was not attempted",
 }
 
+MAX_LANES = 16
+PINNED_MAX = 10_000  # ids kept on another id's lane (list legs, replacements), newest kept
+
+
+def lane_of(client_order_id: str, lanes: int) -> int:
+    """The lane of an order and its cancels: a stable hash of its client order id (the
+    same in every process, unlike ``hash``)."""
+    return zlib.crc32(client_order_id.encode()) % lanes
+
 
 class Wire:
-    """Sends for one broker instance (``generation``), one at a time, in order."""
+    """Sends for one broker instance (``generation``), on ``lanes`` lanes, each one request
+    at a time and in order (see the module's docstring for what is ordered)."""
 
     def __init__(
         self,
@@ -52,46 +82,81 @@ class Wire:
         memory: BrokerMemory,
         generation: int,
         timings: Timings | None = None,
+        lanes: int = 1,
     ) -> None:
+        if not 1 <= lanes <= MAX_LANES:
+            raise ValueError(f"wire lanes must be 1..{MAX_LANES}, not {lanes}")
         self._adapter = adapter
         self._timings = timings or Timings()
         self._gate = gate
         self._directory = directory
         self._memory = memory
         self._generation = generation
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wire")
+        self._lanes = tuple(
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"wire-{n}")
+            for n in range(lanes)
+        )
+        # an order list's legs go where the list went, a cancel-replace's new order where
+        # the order it replaces went: their cancels follow the request that placed them
+        # (used from the broker's thread only, as every method here)
+        self._pinned: dict[str, int] = {}
+
+    def lane(self, client_order_id: str) -> int:
+        """The lane an id's requests go on (its own hash, or the lane it is pinned to)."""
+        pinned = self._pinned.get(client_order_id)
+        return lane_of(client_order_id, len(self._lanes)) if pinned is None else pinned
+
+    def _lane(self, client_order_id: str) -> concurrent.futures.ThreadPoolExecutor:
+        return self._lanes[self.lane(client_order_id)]
+
+    def _pin(self, client_order_ids: list[str], lane: int) -> None:
+        for cid in client_order_ids:
+            self._pinned[cid] = lane
+        while len(self._pinned) > PINNED_MAX:  # long done: their sends are far behind
+            del self._pinned[next(iter(self._pinned))]
 
     def send(
         self, request: OrderRequest, correlation_id: str, taken_at: float | None = None
     ) -> None:
         """``taken_at``: when the broker took the intent in (monotonic seconds)."""
-        self._pool.submit(self._send, request, correlation_id, taken_at)
+        self._lane(request.client_order_id).submit(self._send, request, correlation_id, taken_at)
 
     def send_replace(
         self, request: OrderRequest, replaces: str, correlation_id: str, taken_at: float | None
     ) -> None:
         """A cancel-replace: cancel ``replaces`` and place ``request`` in one exchange
         request; the outcome is the new order's (the cancel's result follows through the
-        old order's own reports)."""
-        self._pool.submit(self._send, request, correlation_id, taken_at, replaces=replaces)
+        old order's own reports). Sent on the lane of the order it replaces, where the new
+        order's cancels will follow it."""
+        lane = self.lane(replaces)
+        self._pin([request.client_order_id], lane)
+        self._lanes[lane].submit(self._send, request, correlation_id, taken_at, replaces=replaces)
 
     def send_flatten(self, request: OrderRequest, correlation_id: str) -> None:
         """The emergency flatten's path (``actors.order_broker.flatten``), the one exception
         to the gate: a MARKET SELL sent whatever the breaker says. Anything else sent this
         way is refused here, before the wire."""
-        self._pool.submit(self._send, request, correlation_id, None, flatten=True)
+        self._lane(request.client_order_id).submit(
+            self._send, request, correlation_id, None, flatten=True
+        )
 
     def send_list(
         self, request: OrderListRequest, correlation_id: str, taken_at: float | None = None
     ) -> None:
-        """An order list, sent once as one request (its outcome names the list's id)."""
-        self._pool.submit(self._send_list, request, correlation_id, taken_at)
+        """An order list, sent once as one request (its outcome names the list's id), on
+        the list id's lane, where its legs' cancels will follow it."""
+        lane = self.lane(request.list_client_order_id)
+        self._pin([o.client_order_id for o in request.orders], lane)
+        self._lanes[lane].submit(self._send_list, request, correlation_id, taken_at)
 
     def cancel(self, symbol: str, client_order_id: str) -> None:
-        self._pool.submit(self._cancel, symbol, client_order_id)
+        self._lane(client_order_id).submit(self._cancel, symbol, client_order_id)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=False)
+        """Every lane finishes what it was given (each send still checks ownership and
+        the gate first) and its thread ends; returns at once."""
+        for lane in self._lanes:
+            lane.shutdown(wait=False, cancel_futures=False)
 
     def _send(
         self,

@@ -563,3 +563,13 @@ def test_an_exchange_secret_too_short_to_redact_is_refused(
     monkeypatch.setenv("BINANCE_API_SECRET", "short")
     with pytest.raises(SettingsError, match="BINANCE_API_SECRET: shorter than 8"):
         load_settings()
+
+
+def test_wire_lanes_default_to_4_and_are_refused_outside_1_to_16(tmp_path: Path) -> None:
+    assert load_settings(profile(tmp_path, "")).exchange.wire_lanes == 4
+    assert load_settings(profile(tmp_path, "[exchange]\nwire_lanes = 1\n")).exchange.wire_lanes == 1
+    assert "wire_lanes" not in load_settings(profile(tmp_path, "")).exchange.adapter_options()
+    for bad in ("0", "17", '"many"'):
+        assert "exchange.wire_lanes" in refusal(
+            profile(tmp_path, f"[exchange]\nwire_lanes = {bad}\n")
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -18,7 +20,7 @@ from exchange.contract import (
     OrderState,
     Rejected,
 )
-from tests.conftest import SimHandle
+from tests.conftest import SimHandle, wait_for
 from tests.exchange.adapter_helpers import Recorder, client_id, limit_buy, make_adapter, sim_orders
 
 
@@ -207,3 +209,37 @@ def test_recorder_helper_filters_by_kind() -> None:
     recorder = Recorder()
     recorder("x")
     assert recorder.of_kind("request") == []
+
+
+def test_the_environments_proxy_is_still_honoured(
+    sim: SimHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the environment is read once per client instead of on every request: a proxy set
+    # there is still used (here one where nothing listens, so nothing reaches the exchange)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied, _ = make_adapter(sim)
+    with pytest.raises(NotSent):
+        proxied.rest.call(adapter_endpoint("ping"))
+    proxied.close()
+    monkeypatch.delenv("HTTP_PROXY")
+    direct, _ = make_adapter(sim)
+    direct.rest.call(adapter_endpoint("ping"))
+    direct.close()
+
+
+def test_calls_from_several_threads_run_side_by_side(sim: SimHandle) -> None:
+    # each thread has its own client: one call held by the exchange does not hold the next
+    adapter, _ = make_adapter(sim, read_timeout_s=5.0)
+    adapter.exchange_info()
+    sim.arm("timeout_after_accept", params={"delay": 1.5}, count=1)
+    cid = client_id()
+    held = threading.Thread(target=adapter.place_order, args=(limit_buy(cid=cid),))
+    held.start()
+    wait_for(lambda: len(sim_orders(sim, cid)) == 1, timeout=5)
+    started = time.monotonic()
+    adapter.get_open_orders("BTCUSDT")  # while the order's answer is still held
+    assert time.monotonic() - started < 1.0
+    held.join()
+    adapter.close()
