@@ -319,3 +319,17 @@ def test_bad_list_parameters_send_nothing(gateway: Gateway) -> None:
         "transactTime",
     }
     assert len(sim_orders(gateway)) == before + 2
+
+
+def test_the_keys_own_limits_apply_to_a_list(gateway: Gateway) -> None:
+    small = gateway.client("small", max_order_notional="100")
+    elsewhere = gateway.client("elsewhere", symbols=("ETHUSDT",))
+    before = len(sim_orders(gateway))
+    with pytest.raises(BinanceAPIException) as too_big:  # 0.01 BTC at 61,000: 610 USDT
+        place_oco(small, "big")
+    assert too_big.value.code == -2010
+    assert too_big.value.message.startswith("Vigil policy: strategy small: max_order_notional")
+    with pytest.raises(BinanceAPIException) as not_allowed:
+        place_oco(elsewhere, "wrong-symbol")
+    assert not_allowed.value.code == -2010 and "symbol" in not_allowed.value.message
+    assert len(sim_orders(gateway)) == before
