@@ -3,7 +3,9 @@
 ``userDataStream.unsubscribe``.
 
 A subscription carries that strategy's own ``executionReport``s (from the event bus's
-``"execution"`` events whose ``strategy`` is the key's name) and the account's
+``"execution"`` events whose ``strategy`` is the key's name; a list's leg carries the
+list's id in ``g``), the ``listStatus`` of its own order lists (the bus's ``"order_list"``
+changes, looked up in the book off the event loop), and the account's
 ``outboundAccountPosition`` / ``balanceUpdate`` (``"account"`` events), each in Binance's
 wrapper ``{"subscriptionId", "event"}``; once the key is revoked, the next event ends the
 subscription with ``eventStreamTerminated``. Answers are ``{"id", "status", "result"}`` or
@@ -29,6 +31,7 @@ from runtime.events import EventBus, Subscription, UiEvent
 from storage.strategy_keys import KeyRing
 
 MAX_MESSAGE = 64 * 1024
+MAX_LIST_IDS = 10_000  # lists whose exchange id the stream remembers
 
 
 @dataclass
@@ -180,6 +183,8 @@ class WsApi:
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(None, lambda: lookup(strategy, list_cid))
         if found is not None and found.get("order_list_id") is not None:
+            if len(self.list_ids) >= MAX_LIST_IDS:  # a cache: the book is the record
+                self.list_ids.clear()
             self.list_ids[list_cid] = int(found["order_list_id"])
         return found
 
