@@ -333,3 +333,22 @@ def test_the_keys_own_limits_apply_to_a_list(gateway: Gateway) -> None:
         place_oco(elsewhere, "wrong-symbol")
     assert not_allowed.value.code == -2010 and "symbol" in not_allowed.value.message
     assert len(sim_orders(gateway)) == before
+
+
+def test_cancel_replace_partially_failed_is_minus_2021(gateway: Gateway) -> None:
+    client = gateway.client("bot1")
+    placed = client.create_order(
+        symbol=S, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
+        price="59000", newClientOrderId="old",
+    )  # fmt: skip
+    with pytest.raises(BinanceAPIException) as partial:  # a maker order that would take
+        client.cancel_replace_order(
+            symbol=S, side="BUY", type="LIMIT_MAKER", quantity="0.001", price="60100",
+            cancelReplaceMode="STOP_ON_FAILURE", cancelOrigClientOrderId="old",
+        )  # fmt: skip
+    assert partial.value.code == -2021 and partial.value.status_code == 409
+    data = partial.value.response.json()["data"]
+    assert (data["cancelResult"], data["newOrderResult"]) == ("SUCCESS", "FAILURE")
+    assert data["cancelResponse"]["origClientOrderId"] == "old"
+    assert data["newOrderResponse"]["code"] == -2010
+    assert sim_order(gateway, placed["orderId"])["status"] == "CANCELED"
