@@ -214,6 +214,13 @@ def _report(order: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+def _rejected(found: dict[str, Any]) -> bool:
+    """The exchange refused the list (every leg REJECTED, or its list status says so)."""
+    return found["list_order_status"] == "REJECT" or all(
+        o["state"] == "REJECTED" for o in found["orders"]
+    )
+
+
 class ListEndpoints:
     def __init__(self, system: VigilSystem, signed: Signed) -> None:
         self.system = system
@@ -271,18 +278,16 @@ class ListEndpoints:
             while True:  # each leg's event wakes this; the list answers once it is known
                 got = self._lists(key, list_client_order_id=list_cid)
                 found = got[0] if got else None
-                if found is not None and found["order_list_id"] is not None:
+                if found is not None and (found["order_list_id"] is not None or _rejected(found)):
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 sub.get(min(left, 0.05))
+        if found is not None and _rejected(found):
+            raise ApiError(-2010, "Vigil: the exchange rejected the order list")
         if found is None or found["order_list_id"] is None:
             raise busy()  # sent, no answer yet: -1007 (query it)
-        if found["list_order_status"] == "REJECT" or all(
-            o["state"] == "REJECTED" for o in found["orders"]
-        ):
-            raise ApiError(-2010, "Vigil: the exchange rejected the order list")
         return list_json(found, reports_too=True, resp_type=resp)
 
     # ---------------------------------------------------------------- queries
