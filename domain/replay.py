@@ -57,6 +57,7 @@ def _order_list(body: dict[str, Any]) -> BookOrderList:
         updated_ms=created,
         source=body.get("source", ""),
         strategy=body.get("strategy", ""),
+        strategy_list_id=body.get("strategy_list_id"),
     )
 
 
@@ -241,6 +242,11 @@ def list_intent_entry(
         "created_ms": order_list.created_ms,
         "source": order_list.source,
         "strategy": order_list.strategy,
+        **(
+            {"strategy_list_id": order_list.strategy_list_id}
+            if order_list.strategy_list_id is not None
+            else {}
+        ),
         "orders": [intent_entry(leg, correlation_id, audit_seq, gates) for leg in legs],
         "correlation_id": correlation_id,
         "audit_seq": audit_seq,

@@ -168,6 +168,7 @@ class ListLeg:
     trailing_delta: int | None = None  # BIPS
     time_in_force: str | None = None
     client_order_id: str | None = None
+    strategy_order_id: str | None = None  # the strategy's own id for it (gateway)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,7 +182,11 @@ class OrderListIntent(Message):
     legs: tuple[tuple[str, ListLeg], ...]
     list_client_order_id: str | None = None
     source: str = "api"
+    # the gateway's key name, with its own ids for the list (the legs' are on each ListLeg)
+    # and its limits; a strategy's list and legs always go out under ids Vigil makes
     strategy: str = ""
+    strategy_list_id: str | None = None
+    strategy_limits: StrategyLimits | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,6 +253,19 @@ class OrdersQuery(Message):
     order_id: int | None = None
     open_only: bool = False
     with_fills: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListsQuery(Message):
+    """Caller → broker (ask): the book's order lists as plain dicts (``tuple[dict, ...]``,
+    oldest first), each with its legs' ``OrdersQuery`` dicts under ``"orders"``;
+    ``strategy_list_id`` is looked up within ``strategy``."""
+
+    strategy: str | None = None  # None: every list; "": native lists only
+    list_client_order_id: str | None = None
+    strategy_list_id: str | None = None
+    order_list_id: int | None = None
+    open_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -67,6 +67,7 @@ from runtime.messages import (
     ListEvent,
     ListExpiryCheck,
     ListSnapshot,
+    ListsQuery,
     ListsToResolve,
     MarketPrice,
     OrderAbsent,
@@ -112,6 +113,7 @@ class OrderBroker(VigilActor):
         CancelAll: "on_cancel_all",
         CancelOrder: "on_cancel",
         OrdersQuery: "on_orders_query",
+        ListsQuery: "on_lists_query",
         BreakerChanged: "on_breaker_changed",
         ResyncRequest: "on_resync",
         StatusRequest: "status",
@@ -588,6 +590,9 @@ class OrderBroker(VigilActor):
 
     def on_orders_query(self, message: OrdersQuery) -> tuple[dict[str, Any], ...]:
         return queries.orders(self.book, message)
+
+    def on_lists_query(self, message: ListsQuery) -> tuple[dict[str, Any], ...]:
+        return queries.order_lists(self.book, message)
 
     def on_cancel_all(self, message: CancelAll) -> int:
         targets, _ = one_per_list(  # one cancel ends a whole list

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from actors.order_broker.intake import filters_of, new_client_order_id
+from actors.order_broker.intake import filters_of, new_client_order_id, new_strategy_order_id
 from domain.admission import Admission, Refusal, YellowView, admit, intent_record
 from domain.book import BookOrder, BookOrderList, OrderState
 from domain.breaker import Level
@@ -61,11 +61,20 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     taken_at = time.monotonic()
     book = broker.book
     instance = broker.ctx.services.instance
-    list_cid = intent.list_client_order_id or new_client_order_id(instance)
     legs = dict(intent.legs)
-    leg_ids = {
-        role: leg.client_order_id or new_client_order_id(instance) for role, leg in legs.items()
-    }
+    own_ids: dict[str, str] = {}  # a strategy's own ids of its legs, by role
+    if intent.strategy:  # its ids are its own (scoped to it); what goes out is Vigil's
+        list_cid = new_client_order_id(instance)
+        leg_ids = {role: new_client_order_id(instance) for role in legs}
+        own_ids = {
+            role: leg.strategy_order_id or leg.client_order_id or new_strategy_order_id()
+            for role, leg in legs.items()
+        }
+    else:
+        list_cid = intent.list_client_order_id or new_client_order_id(instance)
+        leg_ids = {
+            role: leg.client_order_id or new_client_order_id(instance) for role, leg in legs.items()
+        }
     ids = (list_cid, *leg_ids.values())
 
     def refused(
@@ -82,6 +91,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
             refusal=refusal.value,
             verdicts=verdicts or [],
             strategy=intent.strategy,
+            strategy_list_id=intent.strategy_list_id,
             intent_cid=intent.correlation_id,
         )
         return ListDecision(
@@ -100,6 +110,9 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         return refused(Refusal.POLICY, f"policy: {_first_error(exc)}")
     if list_cid in book.order_lists or any(c in book.orders for c in ids[1:]):
         return refused(Refusal.DUPLICATE, "duplicate client order id: already in the book")
+    why_dup = _strategy_duplicate(broker, intent, own_ids)
+    if why_dup is not None:
+        return refused(Refusal.DUPLICATE, why_dup)
     market = book.prices.get(intent.symbol)
     why = protective_refusal(request, market)
     if why is not None:
@@ -109,7 +122,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     broker.journal_day(broker.state.risk.roll_day(book, now))
     for role in judged_roles(request):
         order = getattr(request, role)
-        admission = _admit(broker, order, now)
+        admission = _admit(broker, order, now, intent)
         admissions.append((role, admission))
         if not admission.accepted:
             return refused(
@@ -128,8 +141,12 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         updated_ms=now,
         source=intent.source,
         strategy=intent.strategy,
+        strategy_list_id=intent.strategy_list_id if intent.strategy else None,
     )
-    book_legs = [_book_order(o, now, intent) for o in request.orders]
+    own_by_cid = {leg_ids[role]: own for role, own in own_ids.items()}
+    book_legs = [
+        _book_order(o, now, intent, own_by_cid.get(o.client_order_id)) for o in request.orders
+    ]
     record = {
         "list_client_order_id": list_cid,
         "list_type": request.list_type.value,
@@ -220,7 +237,35 @@ def _worth(order: OrderRequest) -> Decimal:
     return (price or Decimal(0)) * (order.quantity or Decimal(0))
 
 
-def _admit(broker: OrderBroker, order: OrderRequest, now: int) -> Admission:
+def _strategy_duplicate(
+    broker: OrderBroker, intent: OrderListIntent, own_ids: dict[str, str]
+) -> str | None:
+    """Why a strategy's list reuses one of its own ids still in use (its list id on one of
+    its open lists, a leg's id on one of its open orders, or twice in the list), or None."""
+    if not intent.strategy:
+        return None
+    book = broker.book
+    if intent.strategy_list_id is not None:
+        for ol in book.order_lists.values():
+            if (
+                ol.strategy == intent.strategy
+                and ol.strategy_list_id == intent.strategy_list_id
+                and not ol.done
+                and book.list_is_open(ol)
+            ):
+                return f"duplicate list id: {intent.strategy_list_id} is still open"
+    if len(set(own_ids.values())) != len(own_ids):
+        return "duplicate client order id: the same id on two orders of the list"
+    for own in own_ids.values():
+        earlier = book.find_strategy(intent.strategy, own)
+        if earlier is not None and earlier.is_open:
+            return f"duplicate client order id: {own} is still open"
+    return None
+
+
+def _admit(
+    broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent
+) -> Admission:
     gate = broker.ctx.gate
     board = broker.ctx.services.board()
     account = policy_input_from_book(
@@ -236,16 +281,24 @@ def _admit(broker: OrderBroker, order: OrderRequest, now: int) -> Admission:
         time_in_force=None if order.time_in_force is None else order.time_in_force.value,
         stop_price=order.stop_price,
     )
+    limits = intent.strategy_limits
     return admit(
         account,
         broker.limits,
         duplicate=False,
         breaker_refusal=gate.refusal(),
         yellow=YellowView(board.limits, board.causes) if gate.state.level is Level.YELLOW else None,
+        strategy=intent.strategy,
+        strategy_limits=limits,
+        strategy_open_orders=0
+        if limits is None
+        else broker.book.strategy_open_orders(intent.strategy),
     )
 
 
-def _book_order(order: OrderRequest, now: int, intent: OrderListIntent) -> BookOrder:
+def _book_order(
+    order: OrderRequest, now: int, intent: OrderListIntent, own_id: str | None = None
+) -> BookOrder:
     return BookOrder(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -257,6 +310,7 @@ def _book_order(order: OrderRequest, now: int, intent: OrderListIntent) -> BookO
         updated_ms=now,
         source=intent.source,
         strategy=intent.strategy,
+        strategy_order_id=own_id,
         time_in_force=None if order.time_in_force is None else order.time_in_force.value,
         stop_price=order.stop_price,
         trailing_delta=order.trailing_delta,

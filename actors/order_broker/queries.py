@@ -10,11 +10,11 @@ from types import MappingProxyType
 from typing import Any
 
 from actors.order_broker.memory import BrokerMemory
-from domain.book import Book, BookOrder, Execution
+from domain.book import Book, BookOrder, BookOrderList, Execution
 from domain.money import for_people, plain
 from domain.reconciliation import InternalOrder, InternalSnapshot, ListView
 from domain.risk import equity_quote
-from runtime.messages import OrdersQuery
+from runtime.messages import ListsQuery, OrdersQuery
 
 
 def summary(o: BookOrder) -> InternalOrder:
@@ -131,6 +131,9 @@ def order_view(o: BookOrder) -> dict[str, Any]:
         "time_in_force": o.time_in_force,
         "quantity": plain(o.quantity),
         "price": None if o.price is None else plain(o.price),
+        "stop_price": None if o.stop_price is None else plain(o.stop_price),
+        "trailing_delta": o.trailing_delta,
+        "order_list": o.order_list,
         "state": o.state.value,
         "executed_qty": plain(o.executed_qty),
         "cumulative_quote": plain(o.cumulative_quote),
@@ -200,7 +203,43 @@ def orders(book: Book, q: OrdersQuery) -> tuple[dict[str, Any], ...]:
     out = []
     for o in selected:
         view = order_view(o)
+        if o.order_list is not None and (ol := book.order_lists.get(o.order_list)) is not None:
+            view["order_list_id"] = ol.order_list_id  # the exchange's id of its list
         if q.with_fills:
             view["fills"] = fills.get(o.client_order_id, [])
         out.append(view)
     return tuple(out)
+
+
+def list_view(book: Book, ol: BookOrderList) -> dict[str, Any]:
+    """One order list as ``ListsQuery`` answers it, its legs in Binance's order."""
+    return {
+        "list_client_order_id": ol.list_client_order_id,
+        "strategy": ol.strategy,
+        "strategy_list_id": ol.strategy_list_id,
+        "order_list_id": ol.order_list_id,
+        "symbol": ol.symbol,
+        "list_type": ol.list_type,
+        "contingency_type": ol.contingency_type,
+        "list_status_type": ol.list_status_type,
+        "list_order_status": ol.list_order_status,
+        "created_ms": ol.created_ms,
+        "updated_ms": ol.updated_ms,
+        "open": not ol.done and book.list_is_open(ol),
+        "orders": [order_view(book.orders[cid]) for cid in ol.leg_ids if cid in book.orders],
+    }
+
+
+def order_lists(book: Book, q: ListsQuery) -> tuple[dict[str, Any], ...]:
+    """The order lists ``q`` selects, oldest first."""
+    selected = [
+        ol
+        for ol in book.order_lists.values()
+        if (q.strategy is None or ol.strategy == q.strategy)
+        and (q.list_client_order_id is None or ol.list_client_order_id == q.list_client_order_id)
+        and (q.strategy_list_id is None or ol.strategy_list_id == q.strategy_list_id)
+        and (q.order_list_id is None or ol.order_list_id == q.order_list_id)
+    ]
+    selected.sort(key=lambda ol: ol.created_ms)
+    views = [list_view(book, ol) for ol in selected]
+    return tuple(v for v in views if v["open"] or not q.open_only)

@@ -25,13 +25,14 @@ ORDER_TYPES = frozenset(
         "LIMIT_MAKER",
     }
 )
-SUPPORTED_TYPES = frozenset({"LIMIT", "MARKET", "LIMIT_MAKER"})
+SUPPORTED_TYPES = ORDER_TYPES  # every type the broker guards (stops included)
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+PRICED = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+WITH_TIF = frozenset({"LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK"})
 RESP_TYPES = frozenset({"ACK", "RESULT", "FULL"})
 UNSUPPORTED = (
     "quoteOrderQty",
-    "stopPrice",
-    "trailingDelta",
     "icebergQty",
     "pegPriceType",
     "pegOffsetValue",
@@ -55,6 +56,8 @@ class NewOrder:
     time_in_force: str | None
     client_order_id: str | None
     resp_type: str
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
 
 def read_new_order(params: Params, symbols: Collection[str]) -> NewOrder:
@@ -69,7 +72,7 @@ def read_new_order(params: Params, symbols: Collection[str]) -> NewOrder:
     if order_type not in ORDER_TYPES:
         raise ApiError(-1116, "Invalid orderType.")
     if order_type not in SUPPORTED_TYPES:
-        raise unsupported(f"{order_type} orders; LIMIT, MARKET and LIMIT_MAKER only")
+        raise unsupported(f"{order_type} orders")
     for name in UNSUPPORTED:
         if params.get(name) is not None:
             raise unsupported(f"parameter '{name}'")
@@ -79,18 +82,19 @@ def read_new_order(params: Params, symbols: Collection[str]) -> NewOrder:
     if stp is not None and stp not in STP_MODES:
         raise ApiError(-1100, "Illegal characters found in parameter 'selfTradePreventionMode'.")
     tif = params.get("timeInForce")
-    if order_type == "LIMIT" and tif is None:
+    if order_type in WITH_TIF and tif is None:
         raise mandatory("timeInForce")
     if tif is not None:
         if tif not in TIME_IN_FORCE:
             raise ApiError(-1115, "Invalid timeInForce.")
-        if order_type != "LIMIT":
+        if order_type not in WITH_TIF:
             raise not_required("timeInForce")
     price = params.decimal("price")
-    if order_type == "MARKET" and price is not None:
+    if order_type not in PRICED and price is not None:
         raise not_required("price")
-    if order_type != "MARKET" and price is None:
+    if order_type in PRICED and price is None:
         raise mandatory("price")
+    stop_price, trailing = read_trigger(params, order_type)
     quantity = params.decimal("quantity")
     if quantity is None:
         if order_type == "MARKET":
@@ -118,7 +122,32 @@ def read_new_order(params: Params, symbols: Collection[str]) -> NewOrder:
         time_in_force=tif,
         client_order_id=client_id,
         resp_type=resp,
+        stop_price=stop_price,
+        trailing_delta=trailing,
     )
+
+
+def read_trigger(params: Params, order_type: str) -> tuple[Decimal | None, int | None]:
+    """A stop's ``stopPrice`` / ``trailingDelta`` (one of them mandatory for a stop type,
+    neither allowed otherwise)."""
+    stop_price = params.decimal("stopPrice")
+    trailing = params.integer("trailingDelta")
+    if order_type in STOP_TYPES:
+        if stop_price is None and trailing is None:
+            raise ApiError(
+                -1102,
+                "Param 'stopPrice' or 'trailingDelta' must be sent, but both were empty/null!",
+            )
+    else:
+        if stop_price is not None:
+            raise not_required("stopPrice")
+        if trailing is not None:
+            raise not_required("trailingDelta")
+    if stop_price is not None and stop_price <= 0:
+        raise ApiError(-1013, "Stop price is invalid.")
+    if trailing is not None and trailing <= 0:
+        raise ApiError(-2010, "Invalid trailingDelta.")
+    return stop_price, trailing
 
 
 def order_ref(params: Params) -> tuple[str, str | None, int | None]:

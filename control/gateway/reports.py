@@ -38,6 +38,11 @@ def _int(value: Any, default: int = 0) -> int:
     return default if value is None else int(value)
 
 
+def list_id(order: Mapping[str, Any]) -> int:
+    """The exchange's id of the order list the order is a leg of (-1: none, or not known)."""
+    return _int(order.get("order_list_id"), -1)
+
+
 def status(order: Mapping[str, Any]) -> str:
     return STATUS.get(str(order.get("state")), "NEW")
 
@@ -49,7 +54,7 @@ def order_json(order: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "symbol": order["symbol"],
         "orderId": _int(order.get("order_id"), -1),
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "clientOrderId": order.get("strategy_order_id") or order["client_order_id"],
         "price": fmt(order.get("price")),
         "origQty": fmt(order.get("quantity")),
@@ -59,7 +64,7 @@ def order_json(order: Mapping[str, Any]) -> dict[str, Any]:
         "timeInForce": order.get("time_in_force") or "GTC",
         "type": order["type"],
         "side": order["side"],
-        "stopPrice": ZERO8,
+        "stopPrice": fmt(order.get("stop_price")),
         "icebergQty": ZERO8,
         "time": created,
         "updateTime": updated,
@@ -87,7 +92,7 @@ def new_order_json(order: Mapping[str, Any], resp_type: str) -> dict[str, Any]:
     ack = {
         "symbol": order["symbol"],
         "orderId": _int(order.get("order_id"), -1),
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "clientOrderId": order.get("strategy_order_id") or order["client_order_id"],
         "transactTime": _int(order.get("updated_ms"), created),
     }
@@ -105,9 +110,11 @@ def new_order_json(order: Mapping[str, Any], resp_type: str) -> dict[str, Any]:
         "timeInForce": full["timeInForce"],
         "type": full["type"],
         "side": full["side"],
-        "workingTime": created,
-        "selfTradePreventionMode": "NONE",
     }
+    if order.get("stop_price") is not None:  # a stop's answer shows its trigger
+        result["stopPrice"] = full["stopPrice"]
+    result["workingTime"] = created
+    result["selfTradePreventionMode"] = "NONE"
     if resp_type == "FULL":
         result["fills"] = [fill_json(f) for f in order.get("fills") or []]
     return result
@@ -119,7 +126,7 @@ def trade_json(order: Mapping[str, Any], fill: Mapping[str, Any]) -> dict[str, A
         "symbol": order["symbol"],
         "id": _int(fill.get("trade_id"), -1),
         "orderId": _int(order.get("order_id"), -1),
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "price": fmt(fill.get("price")),
         "qty": fmt(fill.get("qty")),
         "quoteQty": fmt(fill.get("quote_qty")),
@@ -132,8 +139,9 @@ def trade_json(order: Mapping[str, Any], fill: Mapping[str, Any]) -> dict[str, A
     }
 
 
-def execution_report(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An ``"execution"`` event as Binance's ``executionReport``."""
+def execution_report(event: Mapping[str, Any], order_list_id: int = -1) -> dict[str, Any]:
+    """An ``"execution"`` event as Binance's ``executionReport`` (``g``: the exchange's id of
+    the order's list, -1 for none)."""
     created = _int(event.get("created_ms"))
     event_ms = _int(event.get("event_ms"), _int(event.get("updated_ms"), created))
     own_id = event.get("strategy_order_id") or event["client_order_id"]
@@ -150,9 +158,9 @@ def execution_report(event: Mapping[str, Any]) -> dict[str, Any]:
         "f": event.get("time_in_force") or "GTC",
         "q": fmt(event.get("quantity")),
         "p": fmt(event.get("price")),
-        "P": ZERO8,
+        "P": fmt(event.get("stop_price")),
         "F": ZERO8,
-        "g": -1,
+        "g": order_list_id,
         "C": own_id if execution_type == "CANCELED" else "",
         "x": execution_type,
         "X": order_status,
@@ -200,3 +208,28 @@ def account_event(data: Mapping[str, Any]) -> dict[str, Any] | None:
             "T": _int(data.get("clear_ms"), _int(data.get("event_ms"))),
         }
     return None
+
+
+def list_status_event(found: Mapping[str, Any], event_ms: int) -> dict[str, Any]:
+    """An order list (a ``ListsQuery`` dict) as Binance's ``listStatus`` event, with the
+    strategy's own ids."""
+    return {
+        "e": "listStatus",
+        "E": event_ms,
+        "s": found["symbol"],
+        "g": _int(found.get("order_list_id"), -1),
+        "c": found.get("contingency_type") or "OCO",
+        "l": found.get("list_status_type") or "EXEC_STARTED",
+        "L": found.get("list_order_status") or "EXECUTING",
+        "r": "NONE",
+        "C": found.get("strategy_list_id") or found["list_client_order_id"],
+        "T": _int(found.get("updated_ms"), event_ms),
+        "O": [
+            {
+                "s": o["symbol"],
+                "i": _int(o.get("order_id"), -1),
+                "c": o.get("strategy_order_id") or o["client_order_id"],
+            }
+            for o in found.get("orders") or []
+        ],
+    }

@@ -14,19 +14,22 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from loguru import logger
 
 from control.gateway.errors import MAX_BODY, error_response, json_response, too_large
+from control.gateway.rest_lists import ListEndpoints
 from control.gateway.rest_market import MarketData
 from control.gateway.rest_orders import OrderEndpoints
+from control.gateway.rest_replace import ReplaceEndpoint
 from control.gateway.signed import Signed
 from control.gateway.streams import StreamRelay
 from control.gateway.ws_api import WsApi
 from exchange.binance.market_data import MarketDataRelay
 from exchange.protocol.errors import ApiError
+from runtime.messages import ListsQuery
 from storage.strategy_keys import KeyRing, keys_path
 
 if TYPE_CHECKING:
@@ -52,7 +55,7 @@ class GatewayServer:
         )
         self.server_time: Callable[[], int] = system.adapter.clock.now_ms
         self.market = MarketData(self.relay, self.server_time)
-        self.ws_api = WsApi(self.ring, system.events, self.server_time)
+        self.ws_api = WsApi(self.ring, system.events, self.server_time, self._order_list)
         self.streams = StreamRelay(str(urls["streams"]))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Event | None = None
@@ -64,9 +67,20 @@ class GatewayServer:
         self.signed.add_routes(self.app)
         self.orders = OrderEndpoints(system, self.signed, self.ring)
         self.orders.add_routes(self.app)
+        self.lists = ListEndpoints(system, self.signed)
+        self.lists.add_routes(self.app)
+        self.replace = ReplaceEndpoint(system, self.signed)
+        self.replace.add_routes(self.app)
         self.app.router.add_get("/ws-api/v3", self.ws_api.handle)
         self.streams.add_routes(self.app)
         self.app.on_shutdown.append(self._close_sockets)
+
+    def _order_list(self, strategy: str, list_cid: str) -> dict[str, Any] | None:
+        """The strategy's order list ``list_cid`` (Vigil's id) from the book (None: none)."""
+        found = self.system.ask(
+            "order_broker", ListsQuery(strategy=strategy, list_client_order_id=list_cid)
+        )
+        return dict(found[0]) if found else None
 
     def __repr__(self) -> str:
         return f"GatewayServer({self.urls()['rest']!r})"

@@ -3,7 +3,9 @@
 ``userDataStream.unsubscribe``.
 
 A subscription carries that strategy's own ``executionReport``s (from the event bus's
-``"execution"`` events whose ``strategy`` is the key's name) and the account's
+``"execution"`` events whose ``strategy`` is the key's name; a list's leg carries the
+list's id in ``g``), the ``listStatus`` of its own order lists (the bus's ``"order_list"``
+changes, looked up in the book off the event loop), and the account's
 ``outboundAccountPosition`` / ``balanceUpdate`` (``"account"`` events), each in Binance's
 wrapper ``{"subscriptionId", "event"}``; once the key is revoked, the next event ends the
 subscription with ``eventStreamTerminated``. Answers are ``{"id", "status", "result"}`` or
@@ -23,12 +25,13 @@ from aiohttp import WSMsgType, web
 from loguru import logger
 
 from control.gateway.auth import signed_ws
-from control.gateway.reports import account_event, execution_report
+from control.gateway.reports import account_event, execution_report, list_status_event
 from exchange.protocol.errors import ApiError, mandatory
 from runtime.events import EventBus, Subscription, UiEvent
 from storage.strategy_keys import KeyRing
 
 MAX_MESSAGE = 64 * 1024
+MAX_LIST_IDS = 10_000  # lists whose exchange id the stream remembers
 
 
 @dataclass
@@ -41,10 +44,19 @@ class Session:
 
 
 class WsApi:
-    def __init__(self, ring: KeyRing, events: EventBus, server_time: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        ring: KeyRing,
+        events: EventBus,
+        server_time: Callable[[], int],
+        order_list: Callable[[str, str], dict[str, Any] | None] | None = None,
+    ) -> None:
         self.ring = ring
         self.events = events
         self.server_time = server_time
+        # (strategy, Vigil's list id) → the strategy's list as ``ListsQuery`` answers it
+        self.order_list = order_list
+        self.list_ids: dict[str, int] = {}  # Vigil's list id → the exchange's, once known
         self.sockets: set[web.WebSocketResponse] = set()  # open connections (closed at stop)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -157,17 +169,41 @@ class WsApi:
                         wrapped = {"subscriptionId": sub_id, "event": ended}
                         await session.ws.send_str(json.dumps(wrapped, separators=(",", ":")))
                         continue
-                    payload = self._event_for(event, strategy)
+                    payload = await self._event_for(event, strategy)
                     if payload is None:
                         continue
                     wrapped = {"subscriptionId": sub_id, "event": payload}
                     await session.ws.send_str(json.dumps(wrapped, separators=(",", ":")))
 
-    def _event_for(self, event: UiEvent, strategy: str) -> dict[str, Any] | None:
+    async def _list(self, strategy: str, list_cid: str) -> dict[str, Any] | None:
+        """The strategy's list (None: not its own, or no lookup), asked off the loop."""
+        if self.order_list is None:
+            return None
+        lookup = self.order_list
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, lambda: lookup(strategy, list_cid))
+        if found is not None and found.get("order_list_id") is not None:
+            if len(self.list_ids) >= MAX_LIST_IDS:  # a cache: the book is the record
+                self.list_ids.clear()
+            self.list_ids[list_cid] = int(found["order_list_id"])
+        return found
+
+    async def _event_for(self, event: UiEvent, strategy: str) -> dict[str, Any] | None:
         if event.kind == "execution":
             if event.data.get("strategy") != strategy:
                 return None
-            return execution_report(event.data)
+            list_cid = event.data.get("order_list")
+            list_id = -1
+            if list_cid is not None:  # a leg of a list: ``g`` is the list's id
+                if list_cid not in self.list_ids:
+                    await self._list(strategy, list_cid)
+                list_id = self.list_ids.get(list_cid, -1)
+            return execution_report(event.data, list_id)
+        if event.kind == "order_list":  # a list's status changed: its listStatus, if ours
+            found = await self._list(strategy, str(event.data.get("list_client_order_id")))
+            if found is None or found.get("order_list_id") is None:
+                return None
+            return list_status_event(found, self.server_time())
         if event.kind == "account":
             return account_event(event.data)
         return None

@@ -33,6 +33,7 @@ class BookOrderList:
     updated_ms: int = 0
     source: str = ""
     strategy: str = ""
+    strategy_list_id: str | None = None  # the strategy's own listClientOrderId
     # the leg whose expiry the other leg's execution makes due → since when (owner's ms)
     expiry_expected: dict[str, int] = field(default_factory=dict)
 

@@ -249,3 +249,20 @@ def test_a_checkpoint_keeps_the_lists_and_a_compacted_leg_breaks_nothing() -> No
     j.update("sl", "EXPIRED", "0", 20)
     j.status("ALL_DONE", "ALL_DONE", now=21)
     assert j.book.open_order_lists() == []
+
+
+def test_a_strategys_list_replays_with_its_own_ids() -> None:
+    j = Journaled()
+    order_list, legs = sell_oco()
+    order_list.strategy, order_list.strategy_list_id = "bot1", "my-bracket"
+    for leg, own in zip(legs, ("my-tp", "my-sl"), strict=True):
+        leg.strategy, leg.strategy_order_id = "bot1", own
+    j.add(order_list, legs)
+    j.status("EXEC_STARTED", "EXECUTING", now=5)
+    j.update("tp", "NEW", "0", 6)
+    j.update("sl", "NEW", "0", 6)
+    replayed = j.replayed()
+    assert_same(replayed, j.book)
+    assert replayed.order_lists["L1"].strategy_list_id == "my-bracket"
+    found = replayed.find_strategy("bot1", "my-sl")
+    assert found is not None and found.client_order_id == "sl"
