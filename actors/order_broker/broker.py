@@ -1,19 +1,16 @@
-"""The order broker's handlers: each decodes a message, calls the domain, journals and tells.
+"""The order broker actor: its state, its handler table and how it tells the breaker.
 
 ``OrderIntent → admission (duplicate, policy, breaker gate, YELLOW) → journal (write-ahead)
-→ wire → exchange``; acknowledgments, execution reports, REST snapshots and trades update
-the book, and every fill the book accounts becomes evidence for the breaker.
-
-Unknown outcomes (timeout after send, lost response, 5xx, -1007, a duplicate client id)
-are never re-sent: the order is UNKNOWN until the poller finds it by client order id or
-the exchange confirms it does not exist after ``unknown_window_s``; one that stays unknown
-longer is a RED input.
+→ wire → exchange``. Each handler is one line that hands the message to the module of its
+concept: intents (``intake``), order lists (``lists``, ``list_recovery``), the exchange's
+reports (``reports``), evidence from fills and prices (``fill_evidence``), queries, cancels,
+resync and flatten. What stays here is the instance itself: its start from durable state,
+the journal and live-event observer of the book, the evidence gathered while a message is
+handled and told as one ``BreakerEvidence``, and cancel-on-RED.
 """
 
 from __future__ import annotations
 
-import time
-from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -21,35 +18,29 @@ from loguru import logger
 from actors.order_broker import (
     cancels,
     checkpoints,
-    executions,
+    fill_evidence,
     flatten,
     intake,
     list_recovery,
     lists,
     queries,
+    reports,
     resync,
     stale,
 )
-from actors.order_broker.feed import ExecutionFeed, account_event
+from actors.order_broker.feed import ExecutionFeed
 from actors.order_broker.memory import BrokerMemory, OwnedJournal
 from actors.order_broker.wire import Wire
-from domain.book import Book, BookOrder, Execution, OrderState
+from domain.book import Book, BookOrder, OrderState
 from domain.breaker_rules import EvidenceKind
 from domain.cancel_duty import one_per_list, open_list_key
-from domain.evidence import Signal, position, unknown_orders
-from domain.instance import other_instance
-from domain.replay import change_entry, day_mark_entry, day_peak_entry
-from domain.risk import RiskReading
+from domain.evidence import Signal, unknown_orders
+from domain.replay import change_entry
 from exchange.contract import (
-    AccountPosition,
-    BalanceUpdate,
-    OrderAck,
     OrderStatus,
 )
 from runtime.actor import VigilActor
 from runtime.clock import mono_ms, now_ms
-from runtime.crashpoints import crash_point
-from runtime.incidents import write_incident
 from runtime.messages import (
     AccountEvent,
     BookSnapshotRequest,
@@ -79,14 +70,12 @@ from runtime.messages import (
     ReplaceIntent,
     ResyncRequest,
     SendOutcome,
-    SendResult,
     StatusRequest,
     TradesSeen,
 )
 from storage import StoreError
 
 NOT_OURS = cancels.ADOPTED  # adopted orders' sources
-RISK_SAMPLE_S = 1.0  # daily loss and drawdown samples on prices, at most this often
 EVIDENCE_BATCH = 100  # samples for the breaker wait for a busy broker at most this many
 
 
@@ -278,278 +267,56 @@ class OrderBroker(VigilActor):
     def on_list_expiry_check(self, message: ListExpiryCheck) -> None:
         lists.on_expiry_check(self, message)
 
-    # ------------------------------------------------------------------ send outcomes
+    # ------------------------------------------------------------------ reports (reports.py)
 
     def on_send_outcome(self, message: SendOutcome) -> None:
-        if message.order_list:
-            lists.on_list_outcome(self, message)
-            return
-        cid = message.client_order_id
-        order = self.book.orders.get(cid)
-        if order is None:
-            return
-        counters = self.state.counters
-        counters["answered"] += 1
-        self.audit(
-            "send_outcome",
-            client_order_id=cid,
-            outcome=message.outcome.value,
-            detail=message.detail,
-            code=message.code,
-        )
-        outcome = message.outcome
-        evidence = self.state.evidence
-        acked = outcome is SendResult.ACKED
-        latency = evidence.execution.answered(
-            cid, message.answered_at or time.monotonic(), acked=acked
-        )
-        if acked:
-            counters["sent"] += 1
-            self.signal(evidence.ack_latency(order.symbol, latency))
-            self._apply_ack(order, message.ack)
-            self.check_reports()
-        elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
-            self.feed.reject_reasons[cid] = message.detail or outcome.value
-            self.book.mark(cid, OrderState.REJECTED, now_ms())
-            self.feed.reject_reasons.pop(cid, None)  # (used, or the order was already closed)
-            if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
-                self.evidence(
-                    EvidenceKind.ORDER_REJECTED, f"{cid}: {message.code} {message.detail}"
-                )
-        else:
-            counters["sent"] += 1
-            if not order.state.is_terminal and order.order_id is None:
-                self.book.mark(cid, OrderState.UNKNOWN, now_ms())
-                self.state.unknown_since.setdefault(cid, mono_ms())
-            # else the exchange already told us about the order (its event overtook the
-            # failed answer): the outcome is known, nothing to resolve
-            self.evidence(EvidenceKind.UNKNOWN_OUTCOME, f"{cid}: {message.detail}")
-            self.report_unknown()
-        self._settled(order)
-        self.keep_cancelling()  # an order acknowledged after the trip
-
-    def _apply_ack(self, order: BookOrder, ack: OrderAck) -> None:
-        if self.state.unknown_since.pop(order.client_order_id, None) is not None:
-            self.report_unknown()  # (replayed as UNKNOWN after a restart: the answer came)
-        state = ack.state.value if ack.state is not None else "NEW"
-        self.book.apply_order_update(
-            symbol=ack.symbol,
-            client_order_id=order.client_order_id,
-            order_id=ack.order_id,
-            venue_state=state,
-            cumulative_qty=ack.executed_qty or Decimal(0),
-            cumulative_quote=ack.cumulative_quote_qty or Decimal(0),
-            now_ms=now_ms(),
-        )
-        for execution in executions.from_ack(ack, order):
-            self._fill(execution)
-
-    # ------------------------------------------------------------------ updates
+        reports.on_send_outcome(self, message)
 
     def on_order_event(self, message: OrderEvent) -> None:
-        r = message.report
-        order = self.book.apply_order_update(
-            symbol=r.symbol,
-            client_order_id=r.order_client_id,
-            order_id=r.order_id,
-            venue_state=r.state.value,
-            cumulative_qty=r.cumulative_qty,
-            cumulative_quote=r.cumulative_quote_qty,
-            now_ms=now_ms(),
-        )
-        self._known(order)
-        execution = executions.from_report(r, message.via)
-        if execution is not None:
-            self._fill(execution)
-        lists.after_report(self, order, r)
-        self.check_reports()
-        if order is not None and order.state is OrderState.PARTIALLY_FILLED:
-            crash_point("partial_fill")
-        if order is not None:
-            self._settled(order)
-        elif self.book.late_report(r.order_client_id):
-            pass  # an order compacted away (closed for good): a late duplicate
-        elif (other := other_instance(r.order_client_id, self.ctx.services.instance)) is not None:
-            self.evidence(
-                EvidenceKind.ANOTHER_INSTANCE,
-                f"another Vigil (instance {other}) trades this exchange account: "
-                f"{r.symbol} #{r.order_id} ({r.order_client_id})",
-            )
-        else:
-            self.evidence(
-                EvidenceKind.UNKNOWN_ORDER,
-                f"execution report for an order the book never placed: "
-                f"{r.symbol} #{r.order_id} ({r.order_client_id})",
-            )
-
-    def check_reports(self) -> None:
-        """A report that breaks an invariant of the book (filled more than ordered, a fill
-        for an order already closed beyond what it had, a state the venue does not have, a
-        negative balance from the exchange) means Vigil no longer knows where the money is:
-        CRITICAL evidence, RED, and an incident naming the order and both values."""
-        for anomaly in self.book.take_anomalies():
-            at = now_ms()
-            services = self.ctx.services
-            write_incident(
-                services.data_dir,
-                services.store,
-                kind="impossible_report",
-                at_ms=at,
-                reason=f"impossible report: {anomaly}",
-                state={"anomaly": anomaly, "book": queries.status(self.memory, at, red=True)},
-                report={"kind": "impossible_report", "anomaly": anomaly},
-                lines=[f"An exchange report broke the book's invariants: {anomaly}"],
-                orders=[anomaly.split(":", 1)[0]],
-            )
-            self.evidence(EvidenceKind.IMPOSSIBLE_REPORT, anomaly)
-
-    def _known(self, order: BookOrder | None) -> bool:
-        """The exchange told us of the order: it is no longer unknown."""
-        if order is None or order.client_order_id not in self.state.unknown_since:
-            return False
-        del self.state.unknown_since[order.client_order_id]
-        self.report_unknown()
-        return True
+        reports.on_order_event(self, message)
 
     def on_order_snapshot(self, message: OrderSnapshot) -> None:
-        s = message.status
-        order = self.apply_status(s)
-        if order is not None and order.order_list is not None:
-            lists.watch_expiries(self)
-        self.check_reports()
-        if self._known(order):
-            assert order is not None
-            cid = order.client_order_id
-            self.audit("unknown_resolved", client_order_id=cid, state=s.state.value)
-        if order is not None:
-            self._settled(order)
+        reports.on_order_snapshot(self, message)
 
     def on_order_absent(self, message: OrderAbsent) -> None:
-        order = self.book.orders.get(message.client_order_id)
-        if order is None or order.state is not OrderState.UNKNOWN:
-            return
-        since = self.state.unknown_since.setdefault(order.client_order_id, mono_ms())
-        if mono_ms() - since >= self.settings.broker.unknown_window_s * 1000:
-            self.feed.reject_reasons[order.client_order_id] = "the exchange has no such order"
-            self.book.mark(order.client_order_id, OrderState.REJECTED, now_ms())
-            self.feed.reject_reasons.pop(order.client_order_id, None)
-            self.state.unknown_since.pop(order.client_order_id, None)
-            self._settled(order)
-            self.audit(
-                "unknown_resolved",
-                client_order_id=order.client_order_id,
-                state="ABSENT",
-                detail="the exchange confirms no such order",
-            )
-            self.report_unknown()
+        reports.on_order_absent(self, message)
 
     def on_trades(self, message: TradesSeen) -> None:
-        for t in message.trades:
-            order = self.book.find(t.symbol, None, t.order_id)
-            self._fill(executions.from_trade(t, order.client_order_id if order else None))
+        reports.on_trades(self, message)
 
     def on_account(self, message: AccountEvent) -> None:
-        event = message.event
-        if self.ctx.services.events.subscribers > 0:
-            self.ctx.services.events.publish("account", account_event(event))
-        if isinstance(event, AccountPosition):
-            for b in event.balances:  # the exchange's own balances: never negative
-                if b.free < 0 or b.locked < 0:
-                    self.book.unreported.append(
-                        f"{b.asset}: the exchange reports free {b.free}, locked {b.locked}"
-                    )
-            self.check_reports()
-        if isinstance(event, BalanceUpdate):
-            self.book.apply_external(event.asset, event.delta)
-            self.audit("balance_update", asset=event.asset, delta=str(event.delta))
-            self._journal_peak(self.state.risk.shift_peak(self.book, event.asset, event.delta))
-            for symbol, market in self.book.markets.items():
-                if event.asset in (market.base, market.quote):
-                    self.signal(position(self.book, symbol))
+        reports.on_account(self, message)
+
+    def check_reports(self) -> None:
+        reports.check_reports(self)
+
+    def _known(self, order: BookOrder | None) -> bool:
+        return reports.known(self, order)
+
+    def apply_status(self, status: OrderStatus) -> BookOrder | None:
+        """Apply the exchange's view of one order to the book."""
+        return reports.apply_status(self, status)
+
+    # ------------------------------------------------------------------ evidence (fill_evidence.py)
 
     def on_price(self, message: MarketPrice) -> None:
-        self.book.set_price(message.ticker.symbol, message.ticker.mid, mono_ms())
-        if time.monotonic() - self.state.risk_sampled >= RISK_SAMPLE_S:
-            self._risk()
-        self.checkpoint_due()
+        fill_evidence.on_price(self, message)
 
     def checkpoint_due(self) -> bool:
         """A checkpoint of the compacted book every ``journal.checkpoint_every`` entries."""
         return checkpoints.checkpoint_due(self)
 
-    def apply_status(self, status: OrderStatus) -> BookOrder | None:
-        """Apply the exchange's view of one order to the book."""
-        return self.book.apply_order_update(
-            symbol=status.symbol,
-            client_order_id=status.client_order_id,
-            order_id=status.order_id,
-            venue_state=status.state.value,
-            cumulative_qty=status.executed_qty,
-            cumulative_quote=status.cumulative_quote_qty,
-            now_ms=now_ms(),
-        )
-
-    # ------------------------------------------------------------------ evidence
-
-    def _fill(self, execution: Execution) -> None:
-        """One execution, from whichever path brought it (a duplicate or a foreign fill is
-        accounted at most once, or kept apart)."""
-        self.book.apply_execution(execution)
-        self.collect_evidence()
-
     def collect_evidence(self) -> None:
-        """Evidence from every fill the book accounted since the last look, whichever way
-        it came: applied here, or claimed once its order's exchange id became known (a REST
-        trade can overtake the acknowledgment; several can be claimed at once). Every fill
-        is judged before any of their orders is judged as done."""
-        touched: dict[str, BookOrder] = {}
-        for accounted in self.book.take_accounted():
-            execution = accounted.execution
-            order = self.book.find(execution.symbol, execution.client_order_id, execution.order_id)
-            assert order is not None  # accounted executions belong to a known order
-            self.signal(self.state.evidence.fill(self.book, accounted, order, time.monotonic()))
-            self._risk()
-            touched[order.client_order_id] = order
-        for order in touched.values():
-            self._settled(order)  # this may have been the last fill of a finished order
+        fill_evidence.collect_evidence(self)
 
     def _settled(self, order: BookOrder) -> None:
-        """An order that is done (terminal, every fill it reported accounted) gives its
-        per-order evidence once, and its execution quality goes to the audit trail with its
-        symbol's latency percentiles as they now stand."""
-        self.collect_evidence()
-        if not order.state.is_terminal or not order.fills_booked:
-            return
-        evidence = self.state.evidence
-        self.signal(evidence.done(order))
-        quality = evidence.quality(order)
-        if quality:
-            assert not isinstance(quality, bool)
-            self.audit(
-                "execution_quality",
-                **quality.as_dict(),
-                latency=evidence.execution.summary(order.symbol).get(order.symbol, {}),
-            )
+        fill_evidence.settled(self, order)
 
     def _risk(self) -> None:
-        """Today's loss and the drawdown from today's highest equity, as breaker samples."""
-        self.state.risk_sampled = time.monotonic()
-        reading = self.state.risk.sample(self.book, now_ms())
-        self._journal_reading(reading)
-        self.signal(reading.signals)
-
-    def _journal_reading(self, reading: RiskReading) -> None:
-        self.journal_day(reading.new_day)
-        self._journal_peak(reading.peak)
+        fill_evidence.risk(self)
 
     def journal_day(self, day: Any) -> None:
-        if day is not None:
-            self.journal.append("day_mark", day_mark_entry(day))
-
-    def _journal_peak(self, day: Any) -> None:
-        """The day's peak as it stands now, for a restart to find (replay: latest wins)."""
-        if day is not None:
-            self.journal.append("day_peak", day_peak_entry(day))
+        fill_evidence.journal_day(self, day)
 
     # ------------------------------------------------------------------ queries
 

@@ -5,6 +5,8 @@
 - ``_commitments``: what the live orders reserve, as exact running totals;
 - ``_portfolio``: positions at average cost, P&L, the day's mark, equity;
 - ``_compaction``: what is kept of closed orders compacted away, and which are due;
+- ``_book_lists``: the book's order-list operations (a part of ``Book``);
+- ``_accounting``: each fill accounted once, into balances and positions (a part of ``Book``);
 - ``_book``: ``Book``, which composes them and applies every update.
 """
 

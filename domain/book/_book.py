@@ -1,5 +1,8 @@
-"""The book: Vigil's own record of orders, executions, balances and positions, composed of
-the ledger's records, the live orders' commitments and the portfolio.
+"""The book: Vigil's own record of orders, executions, balances and positions — its state,
+and the orders' lifecycle (intents, the venue's order updates, local transitions), with
+compaction and the portfolio's views. It composes the ledger's records, the live orders'
+commitments and the portfolio, with its order lists (``_book_lists``) and its fill
+accounting (``_accounting``) as parts of the same object.
 
 Pure and single-threaded (the order broker owns one). Updates may arrive from the
 WebSocket listener and the REST poller, duplicated, late or out of order:
@@ -18,10 +21,12 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from domain.book._accounting import Accounting
+from domain.book._book_lists import BookLists
 from domain.book._commitments import Commitments
 from domain.book._compaction import Compacted, compactable
 from domain.book._ledger import (
@@ -33,20 +38,19 @@ from domain.book._ledger import (
     Market,
     OrderState,
 )
-from domain.book._lists import BookOrderList, overdue_expiries, pair_shadows
+from domain.book._lists import BookOrderList
 from domain.book._portfolio import (
     DAY_MS,
     DayMark,
     Position,
     equity,
-    fee_in_quote,
     position_breaks,
     total_pnl,
 )
 
 
 @dataclass
-class Book:
+class Book(BookLists, Accounting):
     """One account's record: the ledger (``orders``, ``executions``, ``totals``), the live
     orders' ``commitments`` and the portfolio (``positions`` at the reference ``prices``,
     the ``day``'s mark). Every change goes through its methods, which keep these in step
@@ -244,224 +248,6 @@ class Book:
         if order.order_list is not None:
             self._leg_changed(order, now_ms)
 
-    # ------------------------------------------------------------------ order lists
-
-    def add_list_intent(self, order_list: BookOrderList, legs: list[BookOrder]) -> None:
-        """An accepted order list and its legs (each an intent like any order)."""
-        key = order_list.list_client_order_id
-        if key in self.order_lists:
-            raise ValueError(f"order list {key} already in the book")
-        if sorted(o.client_order_id for o in legs) != sorted(order_list.leg_ids):
-            raise ValueError(f"order list {key}: legs do not match its roles")
-        self.order_lists[key] = order_list
-        for leg in legs:
-            leg.order_list = key
-            self.list_of_leg[leg.client_order_id] = key
-            self.add_intent(leg)
-
-    def list_of(self, client_order_id: str) -> BookOrderList | None:
-        key = self.list_of_leg.get(client_order_id)
-        return None if key is None else self.order_lists.get(key)
-
-    def find_list(
-        self, symbol: str, list_client_order_id: str | None, order_list_id: int | None
-    ) -> BookOrderList | None:
-        if list_client_order_id is not None and list_client_order_id in self.order_lists:
-            return self.order_lists[list_client_order_id]
-        if order_list_id is not None:
-            key = self.list_by_id.get((symbol, order_list_id))
-            if key is not None:
-                return self.order_lists.get(key)
-        return None
-
-    def apply_list_status(
-        self,
-        *,
-        symbol: str,
-        order_list_id: int,
-        list_client_order_id: str,
-        contingency_type: str,
-        list_status_type: str,
-        list_order_status: str,
-        legs: list[tuple[str, int]],
-        now_ms: int,
-    ) -> BookOrderList | None:
-        """A listStatus event or a REST order-list answer. Returns the list, or None when
-        the book does not know it (a foreign list: the reconciler's business). The legs'
-        exchange ids are learned here too (``legs``: (client order id, order id))."""
-        order_list = self.find_list(symbol, list_client_order_id, order_list_id)
-        if order_list is None:
-            return None
-        before = (
-            order_list.order_list_id,
-            order_list.list_status_type,
-            order_list.list_order_status,
-        )
-        if order_list.order_list_id is None:
-            order_list.order_list_id = order_list_id
-            self.list_by_id[(symbol, order_list_id)] = order_list.list_client_order_id
-        order_list.contingency_type = contingency_type
-        if not order_list.done:  # a finished list stays finished
-            order_list.list_status_type = list_status_type
-            order_list.list_order_status = list_order_status
-        for cid, order_id in legs:
-            leg = self.orders.get(cid)
-            if leg is not None and leg.order_list == order_list.list_client_order_id:
-                if leg.order_id is None:
-                    leg.order_id = order_id
-                    self.by_order_id[(symbol, order_id)] = cid
-                    self.claim_foreign(leg)
-                    self._emit("order", leg)
-        after = (
-            order_list.order_list_id,
-            order_list.list_status_type,
-            order_list.list_order_status,
-        )
-        if after != before:
-            order_list.updated_ms = now_ms
-            self._emit("order_list", order_list)
-        return order_list
-
-    def refuse_list(self, list_client_order_id: str, now_ms: int) -> None:
-        """The exchange refused the list (or it never left): the list is REJECT, and each
-        leg the venue never acknowledged is REJECTED."""
-        order_list = self.order_lists[list_client_order_id]
-        for cid in order_list.leg_ids:
-            if self.orders[cid].order_id is None:
-                self.mark(cid, OrderState.REJECTED, now_ms)
-        if not order_list.done:
-            order_list.list_status_type = "RESPONSE"
-            order_list.list_order_status = "REJECT"
-            order_list.updated_ms = now_ms
-            self._emit("order_list", order_list)
-
-    def _leg_changed(self, order: BookOrder, now_ms: int) -> None:
-        """One leg changed: the expiry its OCO partner is due (or no longer due)."""
-        order_list = self.list_of(order.client_order_id)
-        if order_list is None:
-            return
-        changed = False
-        expected = order_list.expiry_expected
-        if order.state.is_terminal and order.client_order_id in expected:
-            del expected[order.client_order_id]
-            changed = True
-        partner_id = order_list.partner(order.client_order_id)
-        partner = None if partner_id is None else self.orders.get(partner_id)
-        if (
-            partner is not None
-            and order.executing
-            and not partner.state.is_terminal
-            and partner.client_order_id not in order_list.expiry_expected
-        ):
-            order_list.expiry_expected[partner.client_order_id] = now_ms
-            changed = True
-        if changed:
-            self._emit("order_list", order_list)
-
-    def overdue_expiries(self, now_ms: int, grace_ms: int) -> list[BookOrder]:
-        """Legs whose expiry has been due for ``grace_ms`` and is still not reported: to be
-        confirmed by REST."""
-        return overdue_expiries(self.order_lists, self.orders, now_ms, grace_ms)
-
-    def open_order_lists(self) -> list[BookOrderList]:
-        return [ol for ol in self.order_lists.values() if not ol.done or self.list_is_open(ol)]
-
-    def list_is_open(self, order_list: BookOrderList) -> bool:
-        """Whether any of the list's orders is still open (a compacted one is not)."""
-        return any(
-            (leg := self.orders.get(cid)) is not None and leg.is_open for cid in order_list.leg_ids
-        )
-
-    def _shadow_pair(self, order: BookOrder) -> None:
-        """Keep the pair's funds counted once (``pair_shadows``)."""
-        order_list = self.list_of(order.client_order_id)
-        if order_list is None:
-            return
-        for cid, shadowed in pair_shadows(order_list, self.orders).items():
-            leg = self.orders[cid]
-            if leg.shadowed != shadowed:
-                leg.shadowed = shadowed
-                if not leg.state.is_terminal:
-                    self.commitments.count(leg, self.markets[leg.symbol])
-
-    # ------------------------------------------------------------------ executions
-
-    def apply_execution(self, execution: Execution) -> bool:
-        """Account one fill, once. Returns False for a duplicate; a fill of an order the book
-        does not know is kept apart (``foreign_executions``) and changes no balance."""
-        key = (execution.symbol, execution.trade_id)
-        if key in self.executions or key in self.foreign_executions or self._compacted_trade(key):
-            self.duplicates += 1
-            return False
-        order = self.find(execution.symbol, execution.client_order_id, execution.order_id)
-        if order is None:
-            self.foreign_executions[key] = execution
-            return True
-        self._account(execution, order)
-        return True
-
-    def take_accounted(self) -> list[Accounted]:
-        """The fills accounted since the last call, by whichever path (a fill applied, or
-        fills claimed once an order's exchange id became known); collecting starts here."""
-        taken = self.accounted or []
-        self.accounted = []
-        return taken
-
-    def claim_foreign(self, order: BookOrder) -> None:
-        """Fills seen before the order's exchange id was known (a REST trade can overtake the
-        acknowledgment) were kept apart; now that the id is known they are ours."""
-        claimed = [
-            key
-            for key, ex in self.foreign_executions.items()
-            if ex.symbol == order.symbol and ex.order_id == order.order_id
-        ]
-        for key in claimed:
-            execution = self.foreign_executions.pop(key)
-            self._account(execution, order)
-
-    def trades_above(self, marks: dict[str, int]) -> frozenset[tuple[str, int]]:
-        """The (symbol, trade id) of accounted executions above each symbol's mark."""
-        return frozenset(
-            (symbol, trade_id)
-            for symbol, ids in self.trade_ids.items()
-            for trade_id in ids[bisect.bisect_right(ids, marks.get(symbol, 0)) :]
-        )
-
-    def _compacted_trade(self, key: tuple[str, int]) -> bool:
-        """An accounted trade whose record was compacted away (its id is still in
-        ``trade_ids``, which holds every accounted trade)."""
-        ids = self.trade_ids.get(key[0])
-        if not ids or key[1] > ids[-1]:
-            return False
-        i = bisect.bisect_left(ids, key[1])
-        return i < len(ids) and ids[i] == key[1]
-
-    def _account(self, execution: Execution, order: BookOrder) -> None:
-        market = self.markets[execution.symbol]
-        fee_quote = execution.fee_quote
-        if fee_quote is None:
-            fee_quote = fee_in_quote(market, execution, self.prices)
-            execution = replace(execution, fee_quote=fee_quote)
-        self.executions[(execution.symbol, execution.trade_id)] = execution
-        ids = self.trade_ids.setdefault(execution.symbol, [])
-        if ids and execution.trade_id < ids[-1]:
-            bisect.insort(ids, execution.trade_id)
-        else:
-            ids.append(execution.trade_id)
-        notional = execution.price * execution.qty
-        sign = Decimal(1) if execution.side == "BUY" else Decimal(-1)
-        self.totals[market.base] += sign * execution.qty
-        self.totals[market.quote] -= sign * notional
-        if execution.commission_asset:
-            self.totals[execution.commission_asset] -= execution.commission
-        pos = self.positions.setdefault(market.symbol, Position(market.symbol))
-        realized, closed = pos.apply_fill(market, execution, notional, fee_quote)
-        order.booked_qty += execution.qty
-        order.booked_quote += notional
-        if self.accounted is not None:
-            self.accounted.append(Accounted(execution, realized, closed))
-        self._emit("fill", execution)
-
     # ------------------------------------------------------------------ compaction
 
     def compact(self, client_order_ids: Iterable[str], forget_before_ms: int = 0) -> int:
@@ -513,28 +299,7 @@ class Book:
         self.duplicates += 1
         return True
 
-    def fill_counts(self) -> dict[tuple[str, str], int]:
-        """Fills accounted per (symbol, side), compacted ones included."""
-        counts = dict(self.compacted.fills)
-        for ex in self.executions.values():
-            key = (ex.symbol, ex.side)
-            counts[key] = counts.get(key, 0) + 1
-        return counts
-
-    def fills_since(self, day_start_ms: int) -> int:
-        """Fills accounted with a time at or after ``day_start_ms`` (a UTC day's start),
-        compacted ones included."""
-        # copies first: another thread may ask (the day's summary) while the owner books
-        kept = sum(1 for e in list(self.executions.values()) if e.time_ms >= day_start_ms)
-        days = list(self.compacted.fills_by_day.items())
-        return kept + sum(n for day, n in days if day >= day_start_ms)
-
     # ------------------------------------------------------------------ balances
-
-    def apply_external(self, asset: str, delta: Decimal) -> None:
-        """A deposit, withdrawal or transfer the exchange told us about (balanceUpdate)."""
-        self.totals[asset] += delta
-        self._emit("external", (asset, delta))
 
     def locked(self) -> dict[str, Decimal]:
         """What our open orders lock on the exchange, per asset."""

@@ -16,7 +16,9 @@ import pykka
 import pytest
 
 import actors.order_broker.broker as broker_module
+import actors.order_broker.fill_evidence as fill_evidence_module
 import actors.order_broker.intake as intake_module
+import actors.order_broker.reports as reports_module
 import runtime.clock as runtime_clock
 from actors.breaker import BreakerMemory
 from actors.order_broker import BrokerMemory, OrderBroker
@@ -167,7 +169,7 @@ def start_broker(
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    for module in (broker_module, intake_module):
+    for module in (broker_module, intake_module, reports_module, fill_evidence_module):
         monkeypatch.setattr(module, "now_ms", lambda: c.wall_ms)
         monkeypatch.setattr(module, "mono_ms", lambda: c.mono_ms)
     return c
