@@ -8,7 +8,6 @@ exchangeInfo (then cached for ``exchange_info_ttl_s`` and refetched after a -101
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -16,15 +15,30 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from domain.filters import FilterParseError, FilterViolation, SymbolFilters, check_order
+from domain.filters import SymbolFilters
 from exchange.binance import parse
 from exchange.binance.clock import ServerClock
 from exchange.binance.config import AdapterConfig
+from exchange.binance.malformed import MalformedReports
 from exchange.binance.market_stream import MarketDataStream
-from exchange.binance.quantize import wire_decimal
+from exchange.binance.order_params import (
+    cancel_replace_params,
+    checked_id,
+    list_query_params,
+    list_ref,
+    order_list_params,
+    order_params,
+    order_ref,
+)
 from exchange.binance.rate_limits import RateLimitTracker
 from exchange.binance.redact import Redactor, scrub_library_logs
 from exchange.binance.rest import ENDPOINTS, RestTransport
+from exchange.binance.symbol_filters import (
+    FilterCache,
+    local_reject_record,
+    preflight_failure,
+    read_exchange_info,
+)
 from exchange.binance.user_stream import UserDataStream
 from exchange.contract import (
     ApiRestrictions,
@@ -34,9 +48,7 @@ from exchange.contract import (
     BookTicker,
     CancelAck,
     ExchangeError,
-    FilterRejected,
     HealthStatus,
-    ListType,
     MalformedPayload,
     OrderAck,
     OrderBookDepth,
@@ -52,7 +64,6 @@ from exchange.contract import (
     Trade,
     UserEvent,
     backing_off,
-    is_valid_client_order_id,
 )
 
 if TYPE_CHECKING:
@@ -81,12 +92,11 @@ class BinanceSpotAdapter:
     ) -> None:
         self.config = config
         self._audit = audit or _no_audit
-        self._malformed_listeners: list[Callable[[MalformedPayload], None]] = (
-            [on_malformed] if on_malformed else []
-        )
-        self._rest_malformed = 0
         self.redact = Redactor(
             [config.api_key.get_secret_value(), config.api_secret.get_secret_value()]
+        )
+        self._reports = MalformedReports(
+            audit=self._audit, redact=self.redact, listener=on_malformed
         )
         scrub_library_logs()
         self.clock = ServerClock()
@@ -96,18 +106,15 @@ class BinanceSpotAdapter:
             share=config.throttle_share,
             listener=on_rate_limit,
         )
+        self._info = FilterCache(self._load_exchange_info, config.exchange_info_ttl_s)
         self.rest = RestTransport(
             config,
             clock=self.clock,
             limits=self.limits,
             redact=self.redact,
             audit=self._audit,
-            on_filter_reject=self._mark_filters_stale,
+            on_filter_reject=self._info.mark_stale,
         )
-        self._info_lock = threading.Lock()
-        self._filters: dict[str, SymbolFilters] = {}
-        self._info_fetched_at: float | None = None
-        self._info_stale = False
         self.user_stream: UserDataStream | None = None
         self.market_stream: MarketDataStream | None = None
 
@@ -120,95 +127,29 @@ class BinanceSpotAdapter:
         self.limits.add_listener(listener)
 
     def add_malformed_listener(self, listener: Callable[[MalformedPayload], None]) -> None:
-        self._malformed_listeners.append(listener)
+        self._reports.add_listener(listener)
 
     @property
     def malformed_count(self) -> int:
         """Malformed payloads seen so far (REST answers and stream frames)."""
         streams = [s for s in (self.user_stream, self.market_stream) if s is not None]
-        return self._rest_malformed + sum(s.malformed_count for s in streams)
-
-    def _malformed(self, exc: MalformedPayload) -> None:
-        for listener in list(self._malformed_listeners):
-            try:
-                listener(exc)
-            except Exception as err:
-                logger.error("malformed-payload listener failed: {}", self.redact(repr(err)))
-
-    def _read(self, what: str, reader: Callable[[Any], Any], payload: Any) -> Any:
-        """Parse a REST answer; a malformed one is counted, logged, reported and raised."""
-        try:
-            return reader(payload)
-        except MalformedPayload as exc:
-            raise self._rest_malformed_payload(what, exc) from None
-
-    def _rest_malformed_payload(self, what: str, exc: MalformedPayload) -> MalformedPayload:
-        self._rest_malformed += 1
-        logger.bind(component="binance.rest", op=what).warning("malformed answer: {}", exc.message)
-        self._audit(
-            AuditRecord(
-                kind="malformed",
-                at_ms=int(time.time() * 1000),
-                operation=what,
-                message=exc.message,
-            )
-        )
-        self._malformed(exc)
-        return exc
+        return self._reports.rest_count + sum(s.malformed_count for s in streams)
 
     # --- exchange info and filters ------------------------------------------------------------
 
-    def _mark_filters_stale(self) -> None:
-        self._info_stale = True
-
     def exchange_info(self, *, refresh: bool = False) -> Mapping[str, SymbolFilters]:
         """Every symbol's filters; fetched when missing, older than the TTL, stale or asked."""
-        with self._info_lock:
-            age = (
-                None if self._info_fetched_at is None else time.monotonic() - self._info_fetched_at
-            )
-            if refresh or self._info_stale or age is None or age > self.config.exchange_info_ttl_s:
-                self._load_exchange_info()
-            return dict(self._filters)
+        return self._info.get(refresh=refresh)
 
-    def _load_exchange_info(self) -> None:
-        info = self.rest.call(ENDPOINTS["exchange_info"])
-        if not isinstance(info, dict) or not isinstance(info.get("symbols"), list):
-            raise self._read_failure("exchange_info", "exchangeInfo: no symbols list")
-        filters: dict[str, SymbolFilters] = {}
-        for entry in info["symbols"]:
-            try:
-                parsed = SymbolFilters.from_exchange_info(entry)
-            except (FilterParseError, ValueError, AttributeError) as exc:
-                raise self._read_failure("exchange_info", f"exchangeInfo: {exc}") from None
-            filters[parsed.symbol] = parsed
-        self._apply_rate_limits(info.get("rateLimits"))
-        self._filters = filters
-        self._info_fetched_at = time.monotonic()
-        self._info_stale = False
-        logger.bind(component="binance.rest").info("exchangeInfo: {} symbols", len(filters))
-
-    def _read_failure(self, what: str, message: str) -> MalformedPayload:
-        return self._rest_malformed_payload(what, MalformedPayload(message))
-
-    def _apply_rate_limits(self, limits: object) -> None:
-        weight = orders = None
-        for item in limits if isinstance(limits, list) else []:
-            if not isinstance(item, dict):
-                continue
-            kind, interval, num = (
-                item.get("rateLimitType"),
-                item.get("interval"),
-                item.get("intervalNum"),
-            )
-            if kind == "REQUEST_WEIGHT" and interval == "MINUTE" and num == 1:
-                weight = item.get("limit")
-            if kind == "ORDERS" and interval == "SECOND" and num == 10:
-                orders = item.get("limit")
-        self.limits.set_limits(
-            weight_limit_1m=weight if isinstance(weight, int) else None,
-            order_limit_10s=orders if isinstance(orders, int) else None,
+    def _load_exchange_info(self) -> dict[str, SymbolFilters]:
+        info = self._reports.read(
+            "exchange_info", read_exchange_info, self.rest.call(ENDPOINTS["exchange_info"])
         )
+        self.limits.set_limits(
+            weight_limit_1m=info.weight_limit_1m, order_limit_10s=info.order_limit_10s
+        )
+        logger.bind(component="binance.rest").info("exchangeInfo: {} symbols", len(info.filters))
+        return info.filters
 
     def symbol_filters(self, symbol: str) -> SymbolFilters:
         filters = self.exchange_info().get(symbol)
@@ -231,24 +172,22 @@ class BinanceSpotAdapter:
         ``UnknownOutcome`` / ``DuplicateClientOrderId`` mean resolve with ``get_order``.
         """
         self._preflight(request)
-        params = self._order_params(request)
+        params = order_params(request)
         answer = self.rest.call(
             ENDPOINTS["new_order"], params, client_order_id=request.client_order_id
         )
-        return self._read("new_order", parse.order_ack, answer)  # type: ignore[no-any-return]
+        return self._reports.read("new_order", parse.order_ack, answer)
 
     def cancel_replace(self, request: OrderRequest, *, cancel_client_order_id: str) -> ReplaceAck:
         """Cancel ``cancel_client_order_id`` and place ``request`` in one request, mode
         STOP_ON_FAILURE (never re-sent). ``Rejected`` code -2021: the cancel succeeded, the
         new order failed; -2022: the cancel failed, the new order was not attempted."""
         self._preflight(request)
-        params = self._order_params(request)
-        params["cancelReplaceMode"] = "STOP_ON_FAILURE"
-        params["cancelOrigClientOrderId"] = _checked_id(cancel_client_order_id)
+        params = cancel_replace_params(request, cancel_client_order_id)
         answer = self.rest.call(
             ENDPOINTS["cancel_replace"], params, client_order_id=request.client_order_id
         )
-        return self._read("cancel_replace", parse.replace_ack, answer)  # type: ignore[no-any-return]
+        return self._reports.read("cancel_replace", parse.replace_ack, answer)
 
     # --- order lists ---------------------------------------------------------------------------
 
@@ -258,33 +197,11 @@ class BinanceSpotAdapter:
         resolve with ``get_order_list`` by its listClientOrderId."""
         for order in request.orders:
             self._preflight(order)
-        params = {"symbol": request.symbol, "listClientOrderId": request.list_client_order_id}
-        params["newOrderRespType"] = "FULL"
-        if request.list_type is ListType.OCO:
-            assert request.above is not None and request.below is not None
-            params["side"] = request.above.side.value
-            params["quantity"] = wire_decimal(request.above.quantity or Decimal(0))
-            params.update(_leg_params("above", request.above, shared=True))
-            params.update(_leg_params("below", request.below, shared=True))
-            endpoint = "new_oco"
-        elif request.list_type is ListType.OTO:
-            assert request.working is not None and request.pending is not None
-            params.update(_leg_params("working", request.working, shared=False))
-            params.update(_leg_params("pending", request.pending, shared=False))
-            endpoint = "new_oto"
-        else:
-            assert request.working is not None
-            assert request.above is not None and request.below is not None
-            params.update(_leg_params("working", request.working, shared=False))
-            params["pendingSide"] = request.above.side.value
-            params["pendingQuantity"] = wire_decimal(request.above.quantity or Decimal(0))
-            params.update(_leg_params("pendingAbove", request.above, shared=True))
-            params.update(_leg_params("pendingBelow", request.below, shared=True))
-            endpoint = "new_otoco"
+        endpoint, params = order_list_params(request)
         answer = self.rest.call(
             ENDPOINTS[endpoint], params, client_order_id=request.list_client_order_id
         )
-        return self._read(endpoint, parse.order_list_status, answer)  # type: ignore[no-any-return]
+        return self._reports.read(endpoint, parse.order_list_status, answer)
 
     def cancel_order_list(
         self,
@@ -294,9 +211,9 @@ class BinanceSpotAdapter:
         order_list_id: int | None = None,
     ) -> OrderListStatus:
         """Cancel a whole order list (``DELETE /api/v3/orderList``)."""
-        params = self._list_ref(symbol, list_client_order_id, order_list_id)
+        params = list_ref(symbol, list_client_order_id, order_list_id)
         answer = self.rest.call(ENDPOINTS["cancel_order_list"], params)
-        return self._read("cancel_order_list", parse.order_list_status, answer)  # type: ignore[no-any-return]
+        return self._reports.read("cancel_order_list", parse.order_list_status, answer)
 
     def get_order_list(
         self,
@@ -306,102 +223,32 @@ class BinanceSpotAdapter:
         order_list_id: int | None = None,
     ) -> OrderListStatus:
         """The venue's view of one order list; ``OrderNotFound`` if it has none."""
-        params = self._list_ref(symbol, list_client_order_id, order_list_id)
-        del params["symbol"]  # GET /api/v3/orderList takes no symbol, and names the
-        if "listClientOrderId" in params:  # list's client id origClientOrderId
-            params["origClientOrderId"] = params.pop("listClientOrderId")
+        params = list_query_params(symbol, list_client_order_id, order_list_id)
         answer = self.rest.call(ENDPOINTS["query_order_list"], params)
-        return self._read("query_order_list", parse.order_list_status, answer)  # type: ignore[no-any-return]
+        return self._reports.read("query_order_list", parse.order_list_status, answer)
 
     def get_open_order_lists(self) -> list[OrderListStatus]:
         """Every open order list of the account (``GET /api/v3/openOrderList``)."""
         answer = self.rest.call(ENDPOINTS["open_order_lists"], {})
-        lists: list[OrderListStatus] = self._read(
-            "open_order_lists", lambda a: [parse.order_list_status(o) for o in _list(a)], answer
-        )
-        return lists
+        return self._reports.read("open_order_lists", parse.order_list_statuses, answer)
 
     def get_all_order_lists(self, *, limit: int = 500) -> list[OrderListStatus]:
         """The account's recent order lists in any state (``GET /api/v3/allOrderList``)."""
         answer = self.rest.call(ENDPOINTS["all_order_lists"], {"limit": str(limit)})
-        lists: list[OrderListStatus] = self._read(
-            "all_order_lists", lambda a: [parse.order_list_status(o) for o in _list(a)], answer
-        )
-        return lists
-
-    @staticmethod
-    def _list_ref(
-        symbol: str, list_client_order_id: str | None, order_list_id: int | None
-    ) -> dict[str, str]:
-        if list_client_order_id is None and order_list_id is None:
-            raise ValueError("list_client_order_id or order_list_id is required")
-        params = {"symbol": symbol}
-        if list_client_order_id is not None:
-            params["listClientOrderId"] = _checked_id(list_client_order_id)
-        if order_list_id is not None:
-            params["orderListId"] = str(int(order_list_id))
-        return params
-
-    @staticmethod
-    def _order_params(request: OrderRequest) -> dict[str, str]:
-        params: dict[str, str] = {
-            "symbol": request.symbol,
-            "side": request.side.value,
-            "type": request.type.value,
-            "newClientOrderId": request.client_order_id,
-            "newOrderRespType": "FULL",
-        }
-        if request.quantity is not None:
-            params["quantity"] = wire_decimal(request.quantity)
-        if request.quote_order_qty is not None:
-            params["quoteOrderQty"] = wire_decimal(request.quote_order_qty)
-        if request.price is not None:
-            params["price"] = wire_decimal(request.price)
-        if request.stop_price is not None:
-            params["stopPrice"] = wire_decimal(request.stop_price)
-        if request.trailing_delta is not None:
-            params["trailingDelta"] = str(request.trailing_delta)
-        if request.time_in_force is not None:
-            params["timeInForce"] = request.time_in_force.value
-        return params
+        return self._reports.read("all_order_lists", parse.order_list_statuses, answer)
 
     def _preflight(self, request: OrderRequest) -> None:
         filters = self.symbol_filters(request.symbol)
         ticker = self.reference_price(request.symbol)
-        try:
-            check_order(
-                filters,
-                side=request.side.value,
-                order_type=request.type.value,
-                quantity=request.quantity,
-                price=request.price,
-                stop_price=request.stop_price,
-                reference_price=None if ticker is None else ticker.mid,
-            )
-        except FilterViolation as exc:
-            self._local_reject(request, str(exc), exc.detail, FilterRejected)
-        except ValueError as exc:
-            self._local_reject(request, "invalid order", str(exc), Rejected)
-
-    def _local_reject(
-        self, request: OrderRequest, message: str, detail: str, kind: type[Rejected]
-    ) -> None:
-        text = f"new_order not sent: {message} ({detail})"
-        logger.bind(component="binance.rest", op="new_order", outcome=kind.__name__).warning(
-            "{} [{}]", text, request.client_order_id
-        )
-        self._audit(
-            AuditRecord(
-                kind="error",
-                at_ms=int(time.time() * 1000),
-                operation="new_order",
-                params={"symbol": request.symbol, "newClientOrderId": request.client_order_id},
-                code=-1013 if kind is FilterRejected else None,
-                message=text,
-                outcome=kind.__name__,
-            )
-        )
-        raise kind(text, code=-1013 if kind is FilterRejected else None, local=True)
+        reference = None if ticker is None else ticker.mid
+        rejection = preflight_failure(filters, request, reference)
+        if rejection is None:
+            return
+        logger.bind(
+            component="binance.rest", op="new_order", outcome=type(rejection).__name__
+        ).warning("{} [{}]", rejection.message, request.client_order_id)
+        self._audit(local_reject_record(request, rejection))
+        raise rejection
 
     def cancel_order(
         self,
@@ -411,41 +258,25 @@ class BinanceSpotAdapter:
         order_id: int | None = None,
         cancel_client_order_id: str | None = None,
     ) -> CancelAck:
-        params = self._order_ref(symbol, client_order_id, order_id)
+        params = order_ref(symbol, client_order_id, order_id)
         if cancel_client_order_id is not None:
-            params["newClientOrderId"] = _checked_id(cancel_client_order_id)
+            params["newClientOrderId"] = checked_id(cancel_client_order_id)
         answer = self.rest.call(ENDPOINTS["cancel_order"], params)
-        return self._read("cancel_order", parse.cancel_ack, answer)  # type: ignore[no-any-return]
+        return self._reports.read("cancel_order", parse.cancel_ack, answer)
 
     def get_order(
         self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None
     ) -> OrderStatus:
         """The venue's view of one order; ``OrderNotFound`` if it has none."""
-        params = self._order_ref(symbol, client_order_id, order_id)
+        params = order_ref(symbol, client_order_id, order_id)
         answer = self.rest.call(ENDPOINTS["query_order"], params)
-        return self._read("query_order", parse.order_status, answer)  # type: ignore[no-any-return]
-
-    @staticmethod
-    def _order_ref(
-        symbol: str, client_order_id: str | None, order_id: int | None
-    ) -> dict[str, str]:
-        if client_order_id is None and order_id is None:
-            raise ValueError("client_order_id or order_id is required")
-        params = {"symbol": symbol}
-        if client_order_id is not None:
-            params["origClientOrderId"] = _checked_id(client_order_id)
-        if order_id is not None:
-            params["orderId"] = str(int(order_id))
-        return params
+        return self._reports.read("query_order", parse.order_status, answer)
 
     def get_open_orders(self, symbol: str | None = None) -> list[OrderStatus]:
         params = {} if symbol is None else {"symbol": symbol}
         weight = 6 if symbol is not None else 80
         answer = self.rest.call(ENDPOINTS["open_orders"], params, weight=weight)
-        statuses: list[OrderStatus] = self._read(
-            "open_orders", lambda a: [parse.order_status(o) for o in _list(a)], answer
-        )
-        return statuses
+        return self._reports.read("open_orders", parse.order_statuses, answer)
 
     def get_all_orders(
         self, symbol: str, *, from_order_id: int | None = None, limit: int = 1000
@@ -456,16 +287,13 @@ class BinanceSpotAdapter:
         if from_order_id is not None:
             params["orderId"] = str(from_order_id)
         answer = self.rest.call(ENDPOINTS["all_orders"], params, weight=20)
-        statuses: list[OrderStatus] = self._read(
-            "all_orders", lambda a: [parse.order_status(o) for o in _list(a)], answer
-        )
-        return statuses
+        return self._reports.read("all_orders", parse.order_statuses, answer)
 
     # --- account ------------------------------------------------------------------------------
 
     def get_balances(self) -> dict[str, Balance]:
         answer = self.rest.call(ENDPOINTS["account"])
-        return self._read("account", parse.balances, answer)  # type: ignore[no-any-return]
+        return self._reports.read("account", parse.balances, answer)
 
     def get_positions(self) -> dict[str, Position]:
         """Spot positions: the base-asset holding (free + locked) of each configured symbol."""
@@ -484,8 +312,7 @@ class BinanceSpotAdapter:
         answer = self.rest.call(
             ENDPOINTS["depth"], {"symbol": symbol, "limit": str(limit)}, weight=weight
         )
-        depth: OrderBookDepth = self._read("depth", lambda a: parse.depth(a, symbol), answer)
-        return depth
+        return self._reports.read("depth", lambda a: parse.depth(a, symbol), answer)
 
     def get_trades(
         self, symbol: str, since_ms: int | None = None, *, from_id: int | None = None
@@ -502,9 +329,7 @@ class BinanceSpotAdapter:
             params["fromId"] = str(int(from_id))
         while True:
             answer = self.rest.call(ENDPOINTS["my_trades"], params)
-            page: list[Trade] = self._read(
-                "my_trades", lambda a: [parse.trade(t) for t in _list(a)], answer
-            )
+            page = self._reports.read("my_trades", parse.trades, answer)
             trades.extend(page)
             if len(page) < _TRADES_PAGE or (since_ms is None and from_id is None):
                 return trades
@@ -521,10 +346,7 @@ class BinanceSpotAdapter:
         testnet does not (a ``Rejected`` with HTTP 404 there).
         """
         answer = self.rest.call(ENDPOINTS["api_restrictions"])
-        restrictions: ApiRestrictions = self._read(
-            "api_restrictions", parse.api_restrictions, answer
-        )
-        return restrictions
+        return self._reports.read("api_restrictions", parse.api_restrictions, answer)
 
     # --- health -------------------------------------------------------------------------------
 
@@ -573,7 +395,7 @@ class BinanceSpotAdapter:
             redact=self.redact,
             on_event=on_event,
             on_status=on_status,
-            on_malformed=self._malformed,
+            on_malformed=self._reports.report,
             on_clock_skew=self._resync_quietly,
             audit=self._audit,
         )
@@ -601,7 +423,7 @@ class BinanceSpotAdapter:
             redact=self.redact,
             on_ticker=on_ticker,
             on_status=on_status,
-            on_malformed=self._malformed,
+            on_malformed=self._reports.report,
             audit=self._audit,
         )
         self.market_stream.start()
@@ -612,36 +434,6 @@ class BinanceSpotAdapter:
             if stream is not None:
                 stream.close()
         self.rest.close()
-
-
-def _leg_params(prefix: str, order: OrderRequest, *, shared: bool) -> dict[str, str]:
-    """One order of a list as ``{prefix}Type``, ``{prefix}Price``...; ``shared``: its side
-    and quantity are the list's (an OCO pair), else its own."""
-    params = {f"{prefix}Type": order.type.value, f"{prefix}ClientOrderId": order.client_order_id}
-    if not shared:
-        params[f"{prefix}Side"] = order.side.value
-        params[f"{prefix}Quantity"] = wire_decimal(order.quantity or Decimal(0))
-    if order.price is not None:
-        params[f"{prefix}Price"] = wire_decimal(order.price)
-    if order.stop_price is not None:
-        params[f"{prefix}StopPrice"] = wire_decimal(order.stop_price)
-    if order.trailing_delta is not None:
-        params[f"{prefix}TrailingDelta"] = str(order.trailing_delta)
-    if order.time_in_force is not None:
-        params[f"{prefix}TimeInForce"] = order.time_in_force.value
-    return params
-
-
-def _checked_id(value: str) -> str:
-    if not is_valid_client_order_id(value):
-        raise ValueError(f"invalid client order id {value!r}")
-    return value
-
-
-def _list(answer: object) -> list[Any]:
-    if not isinstance(answer, list):
-        raise MalformedPayload(f"expected a list, got {type(answer).__name__}")
-    return answer
 
 
 if TYPE_CHECKING:
