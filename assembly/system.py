@@ -2,34 +2,27 @@
 
 ``VigilSystem.start()`` brings everything up in order — storage, the gate, the adapter and
 the exchange's rules, recovery (``assembly.recovery``), the supervised actors
-(``supervision.children``), the streams and the timers (``assembly.timers``); ``stop()`` is
-the graceful shutdown: no new intents, cancel open orders when safe, flush the audit trail.
+(``supervision.children``), the streams and the timers (``assembly.timers``), and wires
+their callbacks together; ``stop()`` is the graceful shutdown (``assembly.shutdown``): no new
+intents, cancel open orders when safe, flush the audit trail. The control files for the
+operator's tools are ``assembly.control_files``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import time
-from pathlib import Path
 from typing import Any
 
-import pykka
 from loguru import logger
 from pydantic import SecretStr
 
 from actors.breaker import BreakerMemory
 from actors.order_broker import BrokerMemory
+from assembly import control_files, shutdown
 from assembly import status as status_view
-from assembly.instance import (
-    CONTROL_JSON,
-    CONTROL_TOKEN,
-    InstanceLock,
-    make_private,
-    remove_own_control_files,
-    write_private,
-)
+from assembly.control_files import control_paths as control_paths  # (imported from here)
+from assembly.instance import InstanceLock, make_private
 from assembly.notifications import Context, Notifier, watch_incidents
 from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
@@ -49,7 +42,6 @@ from exchange.contract import (
 )
 from exchange.simulator import SimulatedExchange
 from runtime.actor import Services
-from runtime.clock import now_ms
 from runtime.directory import Directory
 from runtime.events import EventBus, breaker_event
 from runtime.gate import TradingGate
@@ -57,9 +49,7 @@ from runtime.messages import (
     AuditEvent,
     BreakerChanged,
     BreakerInput,
-    CancelAll,
     Flush,
-    PollNow,
     ReconcileNow,
     StreamFrame,
 )
@@ -417,37 +407,17 @@ class VigilSystem:
     # ------------------------------------------------------------------ control files
 
     def write_control_files(self, url: str, token: str) -> None:
-        """``control.token`` (0600), then ``control.json`` (URL, pid, exchange URLs), each
-        written atomically: a new private file renamed into place, so the secret is never
-        written into an existing file or a planted link, and a reader never sees half a
-        file. If ``control.json`` cannot be written, the token just written is removed."""
-        json_path, token_path = control_paths(self.data_dir)
-        write_private(token_path, token)
-        document: dict[str, Any] = {
-            "url": url,
-            "pid": os.getpid(),
-            "exchange": self.exchange_urls(),
-        }
-        if self.gateway is not None:
-            document["gateway"] = self.gateway.urls()
-        try:
-            write_private(json_path, json.dumps(document))
-        except BaseException:
-            token_path.unlink(missing_ok=True)
-            raise
+        """``control.token`` and ``control.json`` (``assembly.control_files``)."""
+        control_files.write_control_files(self, url, token)
 
     def exchange_urls(self) -> dict[str, str | None]:
         """The exchange's ``rest``, ``ws_api`` and ``streams`` URLs (the embedded
         simulator's when it runs one)."""
-        if self.simulator is not None:
-            sim = self.simulator
-            return {"rest": sim.rest_url, "ws_api": sim.ws_api_url, "streams": sim.streams_url}
-        ex = self.settings.exchange
-        return {"rest": ex.rest_url, "ws_api": ex.ws_api_url, "streams": ex.stream_url}
+        return control_files.exchange_urls(self)
 
     @staticmethod
     def new_token() -> str:
-        return secrets.token_urlsafe(32)
+        return control_files.new_token()
 
     # ------------------------------------------------------------------ stop
 
@@ -460,82 +430,7 @@ class VigilSystem:
         if self._stopped:
             return []
         self._stopped = True
-        self.accepting = False
-        failures = self.stop_failures
-
-        def step(phase: str, action: Any) -> None:
-            self.stop_phase = phase
-            try:
-                action()
-            except Exception as exc:  # shutdown goes on; what failed is reported
-                logger.error("shutdown: {} failed: {}: {}", phase, type(exc).__name__, exc)
-                failures.append(f"{phase}: {type(exc).__name__}: {exc}")
-
-        if self.demo is not None:
-            step("stopping the demo order source", self.demo.stop)
-        if cancel_open and hasattr(self, "directory"):
-            step("cancelling open orders", lambda: self._cancel_open(timeout))
-        if hasattr(self, "timers"):
-            step("stopping the timers", self.timers.stop)
-        if hasattr(self, "notifier"):  # at most notify.shutdown_s; the rest is audited
-            step("stopping the notifications", self.notifier.stop)
-        if hasattr(self, "directory"):
-            step("flushing the audit trail", self._flush_audit)
-        if self.gateway is not None:
-            step("stopping the strategy gateway", self.gateway.stop)
-        if self.control is not None:
-            step("stopping the control API", self.control.stop)
-        if hasattr(self, "supervisor"):
-            step("stopping the actors", self.supervisor.stop)
-        if hasattr(self, "adapter"):
-            step("closing the exchange connections", self.adapter.close)
-        if hasattr(self, "trace"):
-            step("closing the message trace", self.trace.close)
-        if self._own_simulator and self.simulator is not None:
-            step("stopping the embedded simulator", self.simulator.stop)
-        if hasattr(self, "store"):  # written last: everything before it is flushed and closed
-            step("writing the clean-stop mark", lambda: self.store.end_run(now_ms()))
-        for durable, what in (
-            ("journal", "closing the intent journal"),
-            ("trail", "closing the audit trail"),
-            ("store", "closing the store"),
-        ):
-            if hasattr(self, durable):
-                step(what, getattr(self, durable).close)
-        if self.instance is not None:  # only a process that held the lock wrote any
-            step(
-                "removing the control files",
-                lambda: remove_own_control_files(self.data_dir, os.getpid()),
-            )
-            step("releasing the data directory's lock", self.instance.release)
-        self.stop_phase = "stopped"
-        return list(failures)
+        return shutdown.stop(self, cancel_open=cancel_open, timeout=timeout)
 
     def _flush_audit(self) -> None:
         self.directory.ask("audit_logger", Flush(), timeout=3, sender="system")
-
-    def _cancel_open(self, timeout: float) -> None:
-        try:
-            sent = self.ask("order_broker", CancelAll(reason="shutdown"))
-        except (pykka.Timeout, pykka.ActorDeadError):
-            logger.error("shutdown: the broker did not take the cancel-all")
-            return
-        if not sent:
-            return
-        self.stop_phase = f"cancelling open orders ({sent} left)"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.directory.tell("rest_poller", PollNow(), sender="system")
-                left = self.status().get("orders", {}).get("open", 1)
-                self.stop_phase = f"cancelling open orders ({left} left)"
-                if left == 0:
-                    return
-            except Exception:  # status is best effort during shutdown
-                pass
-            time.sleep(0.2)
-        logger.warning("shutdown: open orders may remain; see GET /_sim/state or the exchange")
-
-
-def control_paths(data_dir: Path) -> tuple[Path, Path]:
-    return data_dir / CONTROL_JSON, data_dir / CONTROL_TOKEN

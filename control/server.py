@@ -1,18 +1,20 @@
-"""The control API: HTTP on loopback, ``Authorization: Bearer <token>``.
+"""The control API: HTTP on loopback, ``Authorization: Bearer <token>``; this module is the
+app, its authentication and its lifecycle, with the reads of the system's state.
 
-``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET``/``DELETE
-/v1/orders/{client_order_id}`` (``control.orders``), ``GET /v1/balances``,
-``POST /v1/halt``, ``POST /v1/reset``, ``POST /v1/resync``, ``POST /v1/cancel-all``,
-``GET /v1/incidents``, ``GET /metrics`` (Prometheus text), ``POST /v1/heartbeat`` (the
-operator's dead man's switch, when ``breaker.triggers.operator_heartbeat`` is on),
-``POST /v1/reconcile`` (one reconciliation cycle now, and its result), ``POST /v1/flatten``
-(the emergency flatten, ``control.flatten``), ``GET /v1/events``
-(Server-Sent Events: order updates, fills, breaker changes, the status every second) and
-``GET /`` (the status page: HTML with no data in it, the one answer without a token). The token is
-compared in constant time; a missing or wrong one gets 401 and is audited; too many from
-one address within a minute get 429 for a minute (``control.throttle``). A body over
-64 KiB gets 413, a body nested too deeply to parse 400; every answer is JSON (but
-``/metrics``, ``/v1/events`` and ``/``). Runs on its own thread.
+``GET /v1/status``, ``POST /v1/orders``, ``GET /v1/orders``, ``GET /v1/balances``,
+``GET /v1/incidents`` and ``GET /metrics`` (Prometheus text) are served here; ``GET``/``DELETE``/
+``PUT /v1/orders/{client_order_id}`` by ``control.orders``, ``POST /v1/order-lists`` by
+``control.order_lists``, ``POST /v1/halt``, ``/v1/reset``, ``/v1/resync``, ``/v1/cancel-all``,
+``/v1/heartbeat`` (the operator's dead man's switch, when
+``breaker.triggers.operator_heartbeat`` is on) and ``/v1/reconcile`` (one reconciliation
+cycle now, and its result) by ``control.operator_actions``, ``POST /v1/flatten`` (the
+emergency flatten) by ``control.flatten``, ``GET /v1/events`` (Server-Sent Events: order
+updates, fills, breaker changes, the status every second) by ``control.event_stream`` and
+``GET /`` (the status page: HTML with no data in it, the one answer without a token) by
+``control.page``. The token is compared in constant time; a missing or wrong one gets 401
+and is audited; too many from one address within a minute get 429 for a minute
+(``control.throttle``). A body over 64 KiB gets 413, a body nested too deeply to parse 400;
+every answer is JSON (but ``/metrics``, ``/v1/events`` and ``/``). Runs on its own thread.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import hmac
 import json
 import ssl
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -32,39 +33,24 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from control import flatten, page
+from control import event_stream, flatten, page
 from control.metrics import registry as metrics_registry
+from control.operator_actions import OperatorRoutes
 from control.order_lists import OrderListRoutes
 from control.orders import OrderRoutes
 from control.throttle import AuthThrottle
 from domain.admission import Refusal
-from domain.breaker_rules import EvidenceKind
 from domain.money import plain
-from runtime.clock import now_ms
-from runtime.events import breaker_event
-from runtime.messages import (
-    BreakerInput,
-    CancelAll,
-    Halt,
-    OrderIntent,
-    ReconcileNow,
-    ResetRequest,
-    ResyncRequest,
-    StatusRequest,
-)
+from runtime.messages import OrderIntent, StatusRequest
 
 if TYPE_CHECKING:
     from assembly.system import VigilSystem
 
 
+MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
+
 # the HTTP answer for each gate's refusal: a policy refusal is the request's own fault (422);
 # RED, a duplicate id and a storage failure conflict with the state Vigil is in (409)
-MAX_BODY = 64 * 1024  # bytes: a bigger body gets 413
-MAX_TEXT = 500  # characters of a reason or an operator name
-RECONCILE_TIMEOUT_S = 30.0  # POST /v1/reconcile waits this long for its cycle (then 504)
-# what GET /v1/events forwards (``execution``/``account``: as the gateway's user stream)
-EVENT_KINDS = frozenset({"order", "fill", "breaker", "execution", "account"})
-
 REFUSAL_STATUS = {
     Refusal.POLICY: 422,
     Refusal.FILTER: 422,
@@ -95,29 +81,6 @@ class OrderBody(BaseModel):
         return value
 
 
-class Reason(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    reason: str = Field(min_length=1, max_length=MAX_TEXT)
-    confirm: bool = False
-    operator: str = Field(default="operator", max_length=MAX_TEXT)
-
-
-class Heartbeat(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    operator: str = Field(default="operator", max_length=64)
-
-
-class Confirm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    confirm: bool = False
-    reason: str = Field(default="", max_length=MAX_TEXT)
-
-
-class ReconcileBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    timeout_s: float = Field(default=RECONCILE_TIMEOUT_S, gt=0, le=120)
-
-
 class ControlServer:
     def __init__(self, system: VigilSystem, host: str, port: int, token: str) -> None:
         self.system = system
@@ -141,16 +104,11 @@ class ControlServer:
         r.add_get("/v1/orders", self.get_orders)
         OrderRoutes(system).add_to(r)  # GET and DELETE /v1/orders/{client_order_id}
         OrderListRoutes(system).add_to(r)  # POST /v1/order-lists
+        OperatorRoutes(self).add_to(r)  # halt, reset, resync, cancel-all, heartbeat, reconcile
         r.add_get("/v1/balances", self.balances)
-        r.add_post("/v1/halt", self.halt)
-        r.add_post("/v1/reset", self.reset)
-        r.add_post("/v1/resync", self.resync)
-        r.add_post("/v1/cancel-all", self.cancel_all)
         r.add_get("/v1/incidents", self.incidents)
         r.add_get("/metrics", self.metrics)
-        r.add_post("/v1/heartbeat", self.heartbeat)
-        r.add_post("/v1/reconcile", self.reconcile)
-        r.add_get("/v1/events", self.events)
+        r.add_get("/v1/events", event_stream.handler(self))
         r.add_get("/", self.page)
         r.add_post("/v1/flatten", flatten.handler(self))
         self.status_every_s = 1.0  # GET /v1/events: a status event this often
@@ -307,23 +265,6 @@ class ControlServer:
             "unvalued_assets": risk.get("unvalued_assets", []),
         }
 
-    async def heartbeat(self, request: web.Request) -> web.Response:
-        body = await self._body(request, Heartbeat)
-        heard = self.system.directory.tell(
-            "breaker",
-            BreakerInput(kind=EvidenceKind.OPERATOR_HEARTBEAT, detail=body.operator),
-            sender="control",
-        )
-        answer = {
-            "ok": heard,
-            "breaker": self.system.gate.state.level.value,
-            # whether its absence would pause trading (breaker.triggers.operator_heartbeat)
-            "armed": self.system.heartbeat_armed,
-        }
-        if not heard:  # the breaker is restarting: this heartbeat was not received
-            answer["reason"] = "the breaker is not running; send the heartbeat again"
-        return web.json_response(answer, status=200 if heard else 503)
-
     async def post_order(self, request: web.Request) -> web.Response:
         try:
             body = OrderBody.model_validate(await self._json(request))
@@ -371,88 +312,6 @@ class ControlServer:
             {"balances": book["balances"], "locked": book["locked"], "positions": book["positions"]}
         )
 
-    async def halt(self, request: web.Request) -> web.Response:
-        body = await self._body(request, Reason)
-        reason = f"operator halt: {body.reason}"
-        await self._call(lambda: self.system.gate.trip_red(reason, "operator"))  # at once
-        self.system.directory.tell(
-            "breaker", Halt(reason=reason, source="operator"), sender="control"
-        )
-        return web.json_response(
-            {"breaker": self.system.gate.state.level.value, "reason": self.system.gate.state.reason}
-        )
-
-    async def reset(self, request: web.Request) -> web.Response:
-        body = await self._body(request, Reason)
-        if not body.confirm:
-            return web.json_response({"ok": False, "reason": "a reset needs confirm"}, status=409)
-        answer = await self._call(
-            lambda: self.system.ask(
-                "breaker", ResetRequest(reason=body.reason, operator=body.operator)
-            )
-        )
-        return web.json_response(answer, status=200 if answer["ok"] else 409)
-
-    async def resync(self, request: web.Request) -> web.Response:
-        body = await self._body(request, Confirm)
-        answer = await self._call(
-            lambda: self.system.ask(
-                "order_broker",
-                ResyncRequest(confirmed=body.confirm, reason=body.reason),
-                timeout=30,
-            )
-        )
-        return web.json_response(answer, status=200 if answer["ok"] else 409)
-
-    async def cancel_all(self, request: web.Request) -> web.Response:
-        body = await self._body(request, Confirm)  # an optional {"reason"} for the audit
-        reason = f"operator: {body.reason}" if body.reason else "operator"
-        count = await self._call(lambda: self.system.ask("order_broker", CancelAll(reason=reason)))
-        return web.json_response({"cancelling": count})
-
-    async def reconcile(self, request: web.Request) -> web.Response:
-        """One reconciliation cycle that begins after this request, and its result (504 when
-        none comes within ``timeout_s``). A cycle already running is waited out first."""
-        body = await self._body(request, ReconcileBody)
-        asked_ms = now_ms()
-        deadline = time.monotonic() + body.timeout_s
-        started = False
-        while (left := deadline - time.monotonic()) > 0:
-            if not started:  # skipped while a cycle runs: ask again until one starts
-                started = await self._call(lambda: self._start_cycle(left))
-            done = await self._call(lambda: self._reconciled_since(asked_ms, left))
-            if done is not None:
-                self.system.audit("operator_reconcile", result=done["result"])
-                return web.json_response(done)
-            await asyncio.sleep(0.02)
-        return web.json_response(
-            {"error": f"no reconciliation result within {body.timeout_s:g} s"}, status=504
-        )
-
-    def _ask_within(self, left: float) -> float:
-        return max(0.01, min(left, self.system.settings.supervision.ask_timeout_s))
-
-    def _start_cycle(self, left: float) -> bool:
-        """Whether a cycle started (or will: the request waits in a busy reconciler's inbox)."""
-        try:
-            return bool(self.system.ask("reconciler", ReconcileNow(), self._ask_within(left)))
-        except pykka.Timeout:
-            return True
-
-    def _reconciled_since(self, asked_ms: int, left: float) -> dict[str, Any] | None:
-        """The result of a cycle that began at or after ``asked_ms``, or None (yet)."""
-        gate = self.system.gate
-        began, result = gate.last_result_ms, gate.last_result
-        if began is None or began < asked_ms:
-            return None
-        try:
-            last = self.system.ask("reconciler", StatusRequest(), self._ask_within(left))["last"]
-        except pykka.Timeout:
-            return None
-        if not last or last["at_ms"] < began or last["result"] != result:
-            return None  # the reconciler's own record of that cycle is still to come
-        return {**last, "started_ms": began}
-
     async def incidents(self, request: web.Request) -> web.Response:
         return web.json_response({"incidents": await self._call(self.system.store.incidents)})
 
@@ -460,68 +319,10 @@ class ControlServer:
         text = await self._call(lambda: generate_latest(self.registry))
         return web.Response(body=text, content_type="text/plain", charset="utf-8")
 
-    # ---------------------------------------------------------------- live view
+    # ---------------------------------------------------------------- status page
 
     async def page(self, request: web.Request) -> web.Response:
         """The status page: static HTML (inline CSS and JS, no data); it asks for the token
         and reads everything else from the token-guarded endpoints."""
         body, headers = page.response()
         return web.Response(body=body, headers=headers)
-
-    async def events(self, request: web.Request) -> web.StreamResponse:
-        """Server-Sent Events: the breaker state at once and on every change, order
-        updates and fills as the broker books them, the status (as ``GET /v1/status``)
-        every ``status_every_s``, a comment at least every ``heartbeat_every_s``. A client
-        that falls behind loses its oldest events (a ``dropped`` event says how many so
-        far), never slowing the broker; one that goes away is unsubscribed."""
-        loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
-        sub = self.system.events.subscribe(wake=lambda: loop.call_soon_threadsafe(wake.set))
-        self._streams.add(wake)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        try:
-            await response.prepare(request)
-            await response.write(b": vigil events\n\n")
-            await response.write(sse("breaker", breaker_event(self.system.gate.state)))
-            next_status = next_beat = loop.time()
-            dropped = 0
-            while self._stopped is not None and not self._stopped.is_set():
-                wake.clear()
-                for event in sub.drain():
-                    if event.kind in EVENT_KINDS:
-                        await response.write(sse(event.kind, event.data))
-                if sub.dropped != dropped:
-                    dropped = sub.dropped
-                    await response.write(sse("dropped", {"count": dropped}))
-                if loop.time() >= next_status:
-                    next_status = loop.time() + self.status_every_s
-                    try:
-                        status = await self._call(self._status)
-                    except Exception as exc:  # the status is best effort; the stream goes on
-                        status = {"error": f"status failed: {type(exc).__name__}"}
-                    await response.write(sse("status", status))
-                if loop.time() >= next_beat:
-                    next_beat = loop.time() + self.heartbeat_every_s
-                    await response.write(b": keep-alive\n\n")
-                timeout = max(0.0, min(next_status, next_beat) - loop.time())
-                try:
-                    await asyncio.wait_for(wake.wait(), timeout)
-                except TimeoutError:
-                    pass
-        except ConnectionError:
-            pass  # the client went away
-        finally:
-            sub.close()
-            self._streams.discard(wake)
-        return response
-
-
-def sse(kind: str, data: Any) -> bytes:
-    """One Server-Sent Event (JSON on one ``data:`` line)."""
-    return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()
