@@ -5,6 +5,7 @@ Vigil system against an in-process simulator with fast timers for tests (``vigil
 from __future__ import annotations
 
 import contextlib
+import decimal
 import json
 import os
 import queue
@@ -29,6 +30,16 @@ from control.server import ControlServer
 from exchange.simulator import SimulatedExchange, SimulatorConfig
 from exchange.simulator.auth import hmac_hex, ws_payload
 from runtime.messages import OrderIntent
+
+
+@pytest.fixture(autouse=True)
+def _decimal_context() -> Iterator[None]:
+    """Each test starts with Python's default decimal context and leaves it so. A client
+    library used in-process (ccxt sets its calling thread's rounding to ROUND_HALF_UP and
+    traps Underflow) must not change how a later test's amounts round."""
+    decimal.setcontext(decimal.Context())
+    yield
+    decimal.setcontext(decimal.Context())
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
