@@ -23,7 +23,6 @@ from runtime.messages import (
     CancelDecision,
     CancelOrder,
     IntentDecision,
-    OrderIntent,
     OrdersQuery,
     ReplaceIntent,
 )
@@ -95,18 +94,7 @@ class OrderRoutes:
             return web.json_response({"error": "bad order", "detail": str(exc)}, status=422)
         if not self.system.accepting:
             return web.json_response({"error": "shutting down: no new intents"}, status=503)
-        order = OrderIntent(
-            symbol=body.symbol,
-            side=body.side,
-            type=body.type,
-            quantity=body.quantity,
-            price=body.price,
-            client_order_id=body.client_order_id,
-            time_in_force=body.time_in_force,
-            stop_price=body.stop_price,
-            trailing_delta=body.trailing_delta,
-            source="api",
-        )
+        order = body.intent()
         decision: IntentDecision = await self._ask(
             ReplaceIntent(cancel_client_order_id=cid, order=order)
         )

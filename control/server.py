@@ -80,6 +80,22 @@ class OrderBody(BaseModel):
             raise ValueError("send amounts as strings, not floats")
         return value
 
+    def intent(self) -> OrderIntent:
+        """This order as the intent every order takes (``POST /v1/orders``, the new half of
+        ``PUT /v1/orders/{cid}``)."""
+        return OrderIntent(
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            quantity=self.quantity,
+            price=self.price,
+            client_order_id=self.client_order_id,
+            time_in_force=self.time_in_force,
+            stop_price=self.stop_price,
+            trailing_delta=self.trailing_delta,
+            source="api",
+        )
+
 
 class ControlServer:
     def __init__(self, system: VigilSystem, host: str, port: int, token: str) -> None:
@@ -272,18 +288,7 @@ class ControlServer:
             return web.json_response({"error": "bad order", "detail": str(exc)}, status=422)
         if not self.system.accepting:
             return web.json_response({"error": "shutting down: no new intents"}, status=503)
-        intent = OrderIntent(
-            symbol=body.symbol,
-            side=body.side,
-            type=body.type,
-            quantity=body.quantity,
-            price=body.price,
-            client_order_id=body.client_order_id,
-            time_in_force=body.time_in_force,
-            stop_price=body.stop_price,
-            trailing_delta=body.trailing_delta,
-            source="api",
-        )
+        intent = body.intent()
         decision = await self._call(lambda: self.system.ask("order_broker", intent))
         if decision.accepted:
             return web.json_response(

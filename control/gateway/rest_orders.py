@@ -57,6 +57,25 @@ def limits_of(key: StrategyKey) -> StrategyLimits:
     )
 
 
+def intent_of(order: NewOrder, key: StrategyKey) -> OrderIntent:
+    """A strategy's new order (``POST order``, the new half of ``cancelReplace``) as the
+    intent every order takes: its own id scoped to it, its key's limits on top of [policy]."""
+    return OrderIntent(
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        quantity=order.quantity,
+        price=order.price,
+        time_in_force=order.time_in_force,
+        stop_price=order.stop_price,
+        trailing_delta=order.trailing_delta,
+        source="gateway",
+        strategy=key.name,
+        strategy_order_id=order.client_order_id,
+        strategy_limits=limits_of(key),
+    )
+
+
 def refusal_error(refusal: Refusal | None, reason: str) -> ApiError:
     """A refused intent as Binance's error (HTTP 400)."""
     if refusal is Refusal.DUPLICATE:
@@ -144,20 +163,7 @@ class OrderEndpoints:
         params.done()  # an unread parameter refuses the order before anything is done
         if not self.system.accepting:
             raise ApiError(-1016, "This service is no longer available.", 503)
-        intent = OrderIntent(
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            quantity=order.quantity,
-            price=order.price,
-            time_in_force=order.time_in_force,
-            stop_price=order.stop_price,
-            trailing_delta=order.trailing_delta,
-            source="gateway",
-            strategy=key.name,
-            strategy_order_id=order.client_order_id,
-            strategy_limits=limits_of(key),
-        )
+        intent = intent_of(order, key)
         ends_at_once = order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")
         taker = ends_at_once or self._crosses(order)
         with self.system.events.subscribe() as sub:  # before the ask: no event is missed

@@ -23,14 +23,14 @@ from control.gateway.order_params import read_new_order
 from control.gateway.rest_orders import (
     ENDED,
     cancel_json,
-    limits_of,
+    intent_of,
     refusal_error,
     wait_order,
 )
 from control.gateway.signed import Signed, busy
 from exchange.protocol.errors import ApiError
 from exchange.protocol.params import Params
-from runtime.messages import OrderIntent, OrdersQuery, ReplaceIntent
+from runtime.messages import OrdersQuery, ReplaceIntent
 from storage.strategy_keys import StrategyKey
 
 if TYPE_CHECKING:
@@ -135,20 +135,7 @@ class ReplaceEndpoint:
                 None,
                 new_result="NOT_ATTEMPTED",
             )
-        intent = OrderIntent(
-            symbol=order.symbol,
-            side=order.side,
-            type=order.type,
-            quantity=order.quantity,
-            price=order.price,
-            time_in_force=order.time_in_force,
-            stop_price=order.stop_price,
-            trailing_delta=order.trailing_delta,
-            source="gateway",
-            strategy=key.name,
-            strategy_order_id=order.client_order_id,
-            strategy_limits=limits_of(key),
-        )
+        intent = intent_of(order, key)
         request = ReplaceIntent(cancel_client_order_id=old["client_order_id"], order=intent)
         with self.system.events.subscribe() as sub:
             decision = self.signed.ask(request)
