@@ -11,9 +11,11 @@ the market. While it holds nothing to sell, a small MARKET buy now and then star
 inventory.
 
 It adapts to the breaker instead of hammering it: while trading is paused or RED it waits,
-doubling its wait (to 30 s); under YELLOW it only sells what it holds (the order path
-admits only orders that reduce exposure); a refusal doubles its wait, an accepted order
-resets it. It imports nothing of Vigil: it is a client like any other.
+doubling its wait (to 30 s); while Vigil only waits for a reconciliation (at start-up, or
+when the last one is stale) it looks again soon (its wait doubles to 2 s at most, so the
+first HEALTHY one is not followed by half a minute of idling); under YELLOW it only sells
+what it holds (the order path admits only orders that reduce exposure); a refusal doubles
+its wait, an accepted order resets it. It imports nothing of Vigil: it is a client like any other.
 """
 
 from __future__ import annotations
@@ -25,12 +27,36 @@ from typing import Any
 import requests
 
 TIMEOUT_S = 5.0
-MAX_WAIT_S = 30.0
+MAX_WAIT_S = 30.0  # paused, RED, refused: a person or the breaker has to act first
+SOON_WAIT_S = 2.0  # waiting for a reconciliation: Vigil clears this by itself
 REQUOTE_EVERY = 2  # steps between two withdrawals of the quotes (then quoted again)
 MARKET_EVERY = 10  # while it holds nothing to sell: a small MARKET buy every this many steps
 TICK = Decimal("0.01")
 FEES = Decimal("1.0021")  # an ask over the cost with a maker fee on both sides (0.1 % each)
 OPEN = ("NEW", "PARTIALLY_FILLED", "PENDING_NEW", "UNKNOWN")
+
+
+GO, SOON, BACK_OFF = "go", "soon", "back off"  # what one step says of the next one
+
+
+def next_wait(wait: float, outcome: str, interval_s: float) -> float:
+    """The wait before the next step: the interval after a step that went, else doubled,
+    up to ``SOON_WAIT_S`` while Vigil only waits for a reconciliation and ``MAX_WAIT_S``
+    otherwise (never below the interval)."""
+    if outcome == GO:
+        return interval_s
+    cap = SOON_WAIT_S if outcome == SOON else MAX_WAIT_S
+    return max(interval_s, min(wait * 2, cap))
+
+
+def outcome_of(breaker: str, trading: str) -> str | None:
+    """What the status alone says of a step: None when trading is allowed, SOON when Vigil
+    only waits for a (fresh) reconciliation, BACK_OFF when RED or paused."""
+    if trading == "allowed" and breaker != "RED":
+        return None
+    if breaker == "RED" or trading.startswith(("RED", "YELLOW")):
+        return BACK_OFF
+    return SOON  # "no HEALTHY reconciliation yet", "the last reconciliation is stale", ...
 
 
 class DemoSource:
@@ -114,19 +140,20 @@ class DemoSource:
             f"{self._control}/v1/cancel-all", json={"reason": "demo tidy-up"}, timeout=TIMEOUT_S
         )
 
-    def step(self, tick: int) -> bool:
-        """One look and at most a few orders; False when it should wait longer (paused,
-        RED, or an order refused)."""
+    def step(self, tick: int) -> str:
+        """One look and at most a few orders; GO, or SOON / BACK_OFF when it should wait
+        longer (waiting for a reconciliation; paused, RED, or an order refused)."""
         status = self._get("/v1/status")
-        level, trading = status["breaker"], status["trading"]
-        if level == "RED" or trading != "allowed":
-            return False
+        level = status["breaker"]
+        waiting = outcome_of(level, status["trading"])
+        if waiting is not None:
+            return waiting
         if tick % REQUOTE_EVERY == 0:
             self._tidy()
-            return True
+            return GO
         mid = self._mid()
         if mid is None:
-            return False
+            return BACK_OFF
         orders = self._get("/v1/orders")["orders"].values()
         mine = [o for o in orders if o["symbol"] == self._symbol and o["state"] in OPEN]
         bids = [o for o in mine if o["side"] == "BUY"]
@@ -141,20 +168,20 @@ class DemoSource:
             price = max(mid + self._offset, floor)
             ok &= self._order("SELL", "LIMIT", price.quantize(TICK, ROUND_CEILING))
         if level == "YELLOW":
-            return ok  # only orders that reduce exposure get through
+            return GO if ok else BACK_OFF  # only orders that reduce exposure get through
         if not bids and held < self._cap:
             price = (mid - self._offset).quantize(TICK, ROUND_FLOOR)
             ok &= self._order("BUY", "LIMIT", price)
         if held < self._quantity and tick % MARKET_EVERY == 1:
             ok &= self._order("BUY", "MARKET")  # nothing to quote an ask with: buy some
-        return ok
+        return GO if ok else BACK_OFF
 
     def _run(self) -> None:
         tick = 0
         while not self._stop.wait(self._wait):
             tick += 1
             try:
-                went = self.step(tick)
+                outcome = self.step(tick)
             except (requests.RequestException, KeyError, ValueError):
-                went = False  # Vigil or the exchange is busy or stopping
-            self._wait = self._interval_s if went else min(self._wait * 2, MAX_WAIT_S)
+                outcome = BACK_OFF  # Vigil or the exchange is busy or stopping
+            self._wait = next_wait(self._wait, outcome, self._interval_s)

@@ -168,6 +168,9 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
     finally:
         vigil.send_signal(signal.SIGTERM)
         out, err = vigil.communicate(timeout=30)
+        # shown by pytest only when the test fails: what Vigil said while it ran
+        print("--- run.py stdout (tail) ---", out[-4000:], sep="\n")
+        print("--- run.py stderr (tail) ---", err[-8000:], sep="\n")
     assert vigil.returncode == 0, err[-2000:]
     assert "stopped" in out
     assert "[GREEN]" in out and "| recon " in out and "actors 6/6" in out  # the status lines

@@ -85,3 +85,28 @@ def test_the_demo_trades_for_minutes_without_stalling_and_the_book_ends_equal(
     finally:
         vigil.terminate()
         vigil.wait(timeout=30)
+
+
+def test_the_demo_looks_again_soon_while_vigil_only_waits_for_a_reconciliation() -> None:
+    """At start-up (no HEALTHY reconciliation yet) or with a stale one, Vigil clears the
+    wait by itself: the demo's wait doubles to 2 s at most, so the first HEALTHY one is not
+    followed by up to 30 s of idling (a loaded CI machine once saw no trade within 45 s)."""
+    from strategies.demo import BACK_OFF, GO, SOON, next_wait, outcome_of
+
+    assert outcome_of("GREEN", "allowed") is None
+    assert outcome_of("GREEN", "no HEALTHY reconciliation yet") == SOON
+    assert outcome_of("YELLOW", "the last reconciliation is stale") == SOON
+    assert outcome_of("RED", "RED: unknown_order") == BACK_OFF
+    assert outcome_of("YELLOW", "YELLOW: trading paused (drawdown)") == BACK_OFF
+
+    waits, wait = [], 0.2
+    for _ in range(8):
+        wait = next_wait(wait, SOON, 0.2)
+        waits.append(wait)
+    assert waits == [0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0]
+    wait = 0.2
+    for _ in range(10):
+        wait = next_wait(wait, BACK_OFF, 0.2)
+    assert wait == 30.0
+    assert next_wait(30.0, GO, 0.2) == 0.2
+    assert next_wait(0.1, SOON, 5.0) == 5.0  # never quicker than the demo's own interval
