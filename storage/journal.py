@@ -76,6 +76,9 @@ _CHECKPOINTS = """CREATE INDEX IF NOT EXISTS journal_checkpoints ON journal(seq)
 
 
 PROGRESS_EVERY_S = 0.5
+#: an entry's text: keys sorted, no spaces, anything else as str (one encoder, made once:
+#: ``json.dumps`` with these options builds a new one for every entry)
+_ENCODE = json.JSONEncoder(default=str, sort_keys=True, separators=(",", ":")).encode
 
 
 class JournalCorrupt(StoreError):
@@ -206,7 +209,7 @@ class Journal(GroupCommitted):
 
     def append(self, kind: str, body: dict[str, Any], *, durable: bool = False) -> None:
         """Queue an entry; ``durable=True`` commits it (and everything before it) first."""
-        text = json.dumps(body, default=str, sort_keys=True, separators=(",", ":"))
+        text = _ENCODE(body)
         with self._lock:
             self._appended += 1
         self._enqueue((kind, text), durable)
