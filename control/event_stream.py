@@ -53,7 +53,7 @@ async def stream(server: ControlServer, request: web.Request) -> web.StreamRespo
         await response.write(sse("breaker", breaker_event(server.system.gate.state)))
         next_status = next_beat = loop.time()
         dropped = 0
-        while server._stopped is not None and not server._stopped.is_set():
+        while not server.stopping:
             wake.clear()
             for event in sub.drain():
                 if event.kind in EVENT_KINDS:

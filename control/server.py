@@ -23,7 +23,6 @@ import asyncio
 import hmac
 import json
 import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from control import event_stream, flatten, page
+from control.app_thread import AppThread
 from control.metrics import registry as metrics_registry
 from control.operator_actions import OperatorRoutes
 from control.order_lists import OrderListRoutes
@@ -102,10 +102,7 @@ class ControlServer:
         self.system = system
         self.host, self.port = host, port
         self._token = token.encode()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._served: AppThread | None = None
         self.registry = metrics_registry(system, self._status)
         c = system.settings.control
         self.throttle = AuthThrottle(c.auth_max_failures, c.auth_window_s, c.auth_block_s)
@@ -142,35 +139,29 @@ class ControlServer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> ControlServer:
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._serve()), name="control-api", daemon=True
+        self._served = AppThread(
+            self.app,
+            self.host,
+            self.port,
+            name="control-api",
+            what="control API",
+            ssl_context=self._tls,
+            before_cleanup=self._end_streams,
         )
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the control API did not start")
+        self.port = self._served.start()
         return self
 
-    async def _serve(self) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=self._tls)
-        await site.start()
-        self.port = int(runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self._stopped = asyncio.Event()
-        self._ready.set()
-        try:
-            await self._stopped.wait()
-        finally:
-            for wake in list(self._streams):  # event streams end now, not at their next tick
-                wake.set()
-            await runner.cleanup()
+    @property
+    def stopping(self) -> bool:
+        return self._served is None or self._served.stopping
+
+    async def _end_streams(self) -> None:
+        for wake in list(self._streams):  # event streams end now, not at their next tick
+            wake.set()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._served is not None:
+            self._served.stop()
 
     # ---------------------------------------------------------------- plumbing
 

@@ -12,13 +12,13 @@ Binance's ``{"code", "msg"}``; a request over 64 KiB gets -1101 (413).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from loguru import logger
 
+from control.app_thread import AppThread
 from control.gateway.errors import MAX_BODY, error_response, json_response, too_large
 from control.gateway.rest_lists import ListEndpoints
 from control.gateway.rest_market import MarketData
@@ -57,10 +57,7 @@ class GatewayServer:
         self.market = MarketData(self.relay, self.server_time)
         self.ws_api = WsApi(self.ring, system.events, self.server_time, self._order_list)
         self.streams = StreamRelay(str(urls["streams"]))
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopped: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._served: AppThread | None = None
         self.app = web.Application(middlewares=[self._errors], client_max_size=MAX_BODY)
         self.market.add_routes(self.app)
         self.signed = Signed(system, self.ring, self.server_time)
@@ -97,34 +94,23 @@ class GatewayServer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> GatewayServer:
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._serve()), name="gateway", daemon=True
+        self._served = AppThread(
+            self.app,
+            self.host,
+            self.port,
+            name="gateway",
+            what="strategy gateway",
+            before_cleanup=self._shut_down,
         )
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the strategy gateway did not start")
+        self.port = self._served.start()
         return self
 
-    async def _serve(self) -> None:
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        self.port = int(runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self._stopped = asyncio.Event()
-        self._ready.set()
-        try:
-            await self._stopped.wait()
-        finally:
-            await runner.shutdown()
-            await runner.cleanup()
+    async def _shut_down(self) -> None:
+        await self.app.shutdown()  # the sockets closed (on_shutdown) before the sites stop
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._stopped.set)
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._served is not None:
+            self._served.stop()
         self.relay.close()
 
     async def _close_sockets(self, app: web.Application) -> None:
