@@ -145,6 +145,7 @@ def cmd_main(args: argparse.Namespace) -> int:
 
     from assembly.instance import AlreadyRunning
     from assembly.system import VigilSystem
+    from config.settings import external_exchange_problem
     from control.gateway.server import GatewayServer
     from control.server import ControlServer
     from exchange.contract import UnsafeApiKey
@@ -154,6 +155,9 @@ def cmd_main(args: argparse.Namespace) -> int:
     settings = cli_settings(args)
     if settings.exchange.live and not args.live:
         return fail("this profile trades real money: run it with --live")
+    problem = external_exchange_problem(settings)
+    if problem is not None:  # before the data directory is opened: nothing is written
+        return fail(f"bad configuration: {problem}", 2)
     logger.remove()
     logger.add(
         sys.stderr,

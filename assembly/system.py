@@ -26,7 +26,7 @@ from assembly.instance import InstanceLock, make_private
 from assembly.notifications import Context, Notifier, watch_incidents
 from assembly.recovery import previous_run, recover
 from assembly.timers import Timers
-from config.settings import VigilSettings, exchange_credentials
+from config.settings import VigilSettings, exchange_credentials, external_exchange_problem
 from domain.book import DAY_MS, Market
 from domain.breaker import BreakerState
 from domain.breaker_rules import EvidenceKind
@@ -230,16 +230,10 @@ class VigilSystem:
                 api_secret=sim.config.api_secret,
                 **common,
             )
+        problem = external_exchange_problem(self.settings)  # (run.py checked it first)
+        if problem is not None:
+            raise RuntimeError(problem)
         key, secret = exchange_credentials()
-        if not key.get_secret_value() or not secret.get_secret_value():
-            raise RuntimeError(
-                "BINANCE_API_KEY and BINANCE_API_SECRET must be set for an external exchange"
-            )
-        missing = [n for n in ("rest_url", "ws_api_url", "stream_url") if getattr(ex, n) is None]
-        if missing:
-            raise RuntimeError(
-                f"exchange.{missing[0]} is required when exchange.simulator is false"
-            )
         return AdapterConfig(
             simulator=False,
             live=ex.live,

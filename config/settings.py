@@ -200,3 +200,21 @@ def exchange_credentials() -> tuple[SecretStr, SecretStr]:
         SecretStr(os.environ.get("BINANCE_API_KEY", "")),
         SecretStr(os.environ.get("BINANCE_API_SECRET", "")),
     )
+
+
+def external_exchange_problem(settings: VigilSettings) -> str | None:
+    """What keeps ``settings`` from trading on an external exchange (the credentials from
+    the environment, the three URLs), or None: checked before anything is opened."""
+    if settings.exchange.simulator:
+        return None
+    key, secret = exchange_credentials()
+    if not key.get_secret_value() or not secret.get_secret_value():
+        return (
+            "BINANCE_API_KEY and BINANCE_API_SECRET must be set for an external exchange "
+            "(credentials come from the environment only)"
+        )
+    ex = settings.exchange
+    missing = [n for n in ("rest_url", "ws_api_url", "stream_url") if getattr(ex, n) is None]
+    if missing:
+        return f"exchange.{missing[0]} is required when exchange.simulator is false"
+    return None

@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.conftest import ROOT, SimHandle, run_py
+from tests.conftest import ROOT, SimHandle, run_py, vigil_env
 
 
 def test_run_py_sim_prints_its_urls_and_serves_any_binance_client() -> None:
@@ -51,3 +52,20 @@ def test_run_py_sim_with_a_bad_config_exits_2_naming_the_field(tmp_path: Path) -
     assert result.returncode == 2
     assert "seed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("profile", ["config/testnet.toml", "config/live.toml"])
+def test_an_external_exchange_without_credentials_exits_2_and_writes_nothing(
+    tmp_path: Path, profile: str
+) -> None:
+    """Missing credentials are bad configuration: exit 2 before the data directory is
+    opened (a new user once found the lock, the audit trail and the journal created)."""
+    data_dir = tmp_path / "var"
+    env = vigil_env(data_dir)
+    env.pop("BINANCE_API_KEY", None)
+    env.pop("BINANCE_API_SECRET", None)
+    result = run_py(env, "--config", profile, "--live", timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "BINANCE_API_KEY and BINANCE_API_SECRET must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not data_dir.exists() or not any(data_dir.iterdir())
