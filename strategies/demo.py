@@ -1,14 +1,18 @@
 """The demo order source: a small market maker that trades through Vigil's control API, so
 that ``python run.py`` shows Vigil at work for as long as it runs.
 
-Each step it reads the mid from the exchange's public ``bookTicker`` and its own orders and
-position from Vigil (``GET /v1/orders``, ``GET /v1/balances``), then keeps one bid resting
-under the mid (while it holds less than its cap) and, while it holds coins, one ask over
-the mid and over what it paid with both fees (so a close is a win, never one of a run of
-losses that would turn the breaker YELLOW). Every other step it withdraws its quotes
-(``POST /v1/cancel-all``) and quotes again around the new mid, as a market maker follows
-the market. While it holds nothing to sell, a small MARKET buy now and then starts its
-inventory.
+It trades beside any other strategy without touching it: its orders carry client order
+ids of its own (``demo-<run>-<n>``), it cancels only those (``DELETE /v1/orders/{id}``,
+never ``cancel-all``), and it sells only what its own fills bought (a tally of its orders'
+executed quantities, never more than the account holds), not a bot's inventory.
+
+Each step it reads the mid from the exchange's public ``bookTicker`` and its own orders
+from Vigil (``GET /v1/orders``), then keeps one bid resting under the mid (while it holds
+less than its cap) and, while it holds coins, one ask over the mid and over what it paid
+with both fees (so a close is a win, never one of a run of losses that would turn the
+breaker YELLOW). Every other step it withdraws its quotes and quotes again around the new
+mid, as a market maker follows the market. While it holds nothing to sell, a small MARKET
+buy now and then starts its inventory.
 
 It adapts to the breaker instead of hammering it: while trading is paused or RED it waits,
 doubling its wait (to 30 s); while Vigil only waits for a reconciliation (at start-up, or
@@ -20,7 +24,9 @@ its wait, an accepted order resets it. It imports nothing of Vigil: it is a clie
 
 from __future__ import annotations
 
+import secrets
 import threading
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -34,6 +40,39 @@ MARKET_EVERY = 10  # while it holds nothing to sell: a small MARKET buy every th
 TICK = Decimal("0.01")
 FEES = Decimal("1.0021")  # an ask over the cost with a maker fee on both sides (0.1 % each)
 OPEN = ("NEW", "PARTIALLY_FILLED", "PENDING_NEW", "UNKNOWN")
+CANCELLABLE = ("NEW", "PARTIALLY_FILLED")
+PREFIX = "demo-"  # the client order ids of the demo's orders, from any run
+
+
+@dataclass
+class Inventory:
+    """What the demo's own fills hold, at average cost: each look at its orders adds the
+    executed quantity (and quote) each order gained since the last look, so an order
+    compacted out of the book after it was seen is not forgotten."""
+
+    held: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    seen: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+    def update(self, orders: list[dict[str, Any]]) -> None:
+        for o in orders:
+            qty, quote = Decimal(o["executed_qty"]), Decimal(o["cumulative_quote"])
+            was_qty, was_quote = self.seen.get(o["client_order_id"], (Decimal(0), Decimal(0)))
+            if qty <= was_qty:
+                continue
+            self.seen[o["client_order_id"]] = (qty, quote)
+            delta, delta_quote = qty - was_qty, quote - was_quote
+            if o["side"] == "BUY":
+                self.held += delta
+                self.cost += delta_quote
+            elif self.held > 0:
+                sold = min(delta, self.held)
+                self.cost -= self.cost * sold / self.held
+                self.held -= sold
+
+    @property
+    def entry(self) -> Decimal | None:
+        return self.cost / self.held if self.held > 0 else None
 
 
 GO, SOON, BACK_OFF = "go", "soon", "back off"  # what one step says of the next one
@@ -84,6 +123,9 @@ class DemoSource:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-source", daemon=True)
         self._wait = interval_s
+        self._run_tag = secrets.token_hex(3)
+        self._next_id = 0
+        self.inventory = Inventory()
         self.sent = 0
         self.accepted = 0
 
@@ -125,7 +167,9 @@ class DemoSource:
             "side": side,
             "type": kind,
             "quantity": str(self._quantity),
+            "client_order_id": f"{PREFIX}{self._run_tag}-{self._next_id}",
         }
+        self._next_id += 1
         if price is not None:
             order["price"] = str(price)
         self.sent += 1
@@ -135,10 +179,27 @@ class DemoSource:
             return True
         return False
 
+    def _own(self) -> list[dict[str, Any]]:
+        """The demo's orders (any run's) on its symbol as the book knows them; its
+        inventory brought up to date with their fills."""
+        orders = self._get("/v1/orders")["orders"]  # by client order id
+        own = [
+            {**o, "client_order_id": cid}
+            for cid, o in orders.items()
+            if cid.startswith(PREFIX) and o["symbol"] == self._symbol
+        ]
+        self.inventory.update(own)
+        return own
+
     def _tidy(self) -> None:
-        self._http.post(
-            f"{self._control}/v1/cancel-all", json={"reason": "demo tidy-up"}, timeout=TIMEOUT_S
-        )
+        """Withdraw its own resting quotes, one by one (nobody else's)."""
+        for o in self._own():
+            if o["state"] in CANCELLABLE:
+                self._http.delete(
+                    f"{self._control}/v1/orders/{o['client_order_id']}",
+                    params={"reason": "demo requote"},
+                    timeout=TIMEOUT_S,
+                )
 
     def step(self, tick: int) -> str:
         """One look and at most a few orders; GO, or SOON / BACK_OFF when it should wait
@@ -154,17 +215,17 @@ class DemoSource:
         mid = self._mid()
         if mid is None:
             return BACK_OFF
-        orders = self._get("/v1/orders")["orders"].values()
-        mine = [o for o in orders if o["symbol"] == self._symbol and o["state"] in OPEN]
+        mine = [o for o in self._own() if o["state"] in OPEN]
         bids = [o for o in mine if o["side"] == "BUY"]
         asks = [o for o in mine if o["side"] == "SELL"]
         position = self._get("/v1/balances")["positions"].get(self._symbol, {})
-        held = Decimal(position.get("quantity", "0"))
-        entry = position.get("average_entry")
+        # its own fills' holding, never more than the account holds (a bot's coins stay)
+        held = min(self.inventory.held, Decimal(position.get("quantity", "0")))
+        entry = self.inventory.entry
         ok = True
         selling = sum((Decimal(o["quantity"]) for o in asks), Decimal(0))
         if not asks and held - selling >= self._quantity:
-            floor = Decimal(entry) * FEES if entry else mid
+            floor = entry * FEES if entry is not None else mid
             price = max(mid + self._offset, floor)
             ok &= self._order("SELL", "LIMIT", price.quantize(TICK, ROUND_CEILING))
         if level == "YELLOW":

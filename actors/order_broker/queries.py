@@ -80,6 +80,7 @@ def status(memory: BrokerMemory, now_ms: int, *, red: bool) -> dict[str, Any]:
                 "state": o.state.value,
                 "order_id": o.order_id,
                 "executed_qty": plain(o.executed_qty),
+                "cumulative_quote": plain(o.cumulative_quote),
             }
             for cid, o in book.orders.items()
         },
