@@ -108,7 +108,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         request = list_request(intent, list_cid, leg_ids)
     except (ValidationError, ValueError) as exc:
         return refused(Refusal.POLICY, f"policy: {_first_error(exc)}")
-    if list_cid in book.order_lists or any(c in book.orders for c in ids[1:]):
+    if list_cid in book.order_lists or any(book.knows_id(c) for c in ids[1:]):  # compacted too
         return refused(Refusal.DUPLICATE, "duplicate client order id: already in the book")
     why_dup = _strategy_duplicate(broker, intent, own_ids)
     if why_dup is not None:
