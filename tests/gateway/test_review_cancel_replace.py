@@ -7,7 +7,9 @@ from collections.abc import Callable
 import pytest
 from binance.exceptions import BinanceAPIException
 
+from tests.conftest import wait_for
 from tests.gateway.conftest import Gateway
+from tests.gateway.test_lists_python_binance import sim_order
 
 S = "BTCUSDT"
 
@@ -19,8 +21,9 @@ def test_a_cancel_that_failed_on_the_exchange_is_not_reported_as_cancelled(
     cancel half failed (-2022: the order is no longer open there, the new order was not
     attempted), the gateway answers -2021 with ``cancelResult: SUCCESS`` — the strategy is
     told its order was cancelled and a new one refused, whatever really became of the old
-    order (here it is gone only because someone else cancelled it; it could as well have
-    filled). Binance answers -2022, cancelResult FAILURE, newOrderResult NOT_ATTEMPTED."""
+    order: here it filled (the book had not heard yet), so the strategy holds a position it
+    was told it does not have. Binance answers -2022, cancelResult FAILURE, newOrderResult
+    NOT_ATTEMPTED."""
     # slow polls: the book must not learn by REST that the order left the exchange
     gateway = gateway_factory(
         poller={"interval_s": 60.0, "fast_interval_s": 60.0},
@@ -32,8 +35,9 @@ def test_a_cancel_that_failed_on_the_exchange_is_not_reported_as_cancelled(
         price="59000", newClientOrderId="old",
     )  # fmt: skip
     sim = gateway.vigil.sim
-    sim.arm("drop_events", duration=30)  # Vigil does not hear of the cancel below
-    sim.client().cancel_order(symbol=S, orderId=placed["orderId"])  # gone on the exchange
+    sim.arm("drop_events", count=100, duration=30)  # Vigil does not hear of the fill below
+    sim.set_price(S, "58900")  # the old order fills on the exchange
+    wait_for(lambda: sim_order(gateway, placed["orderId"])["status"] == "FILLED", timeout=5)
     with pytest.raises(BinanceAPIException) as failed:
         client.cancel_replace_order(
             symbol=S, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001",
