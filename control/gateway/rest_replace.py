@@ -157,11 +157,12 @@ class ReplaceEndpoint:
                 old_view = self._order(old["client_order_id"]) or old_view
         cancel_answer = cancel_json(old_view)
         reason = str(answered.get("reject_reason") or "")
-        if answered.get("execution_type") == "REJECTED" and not reason.startswith(
-            REPLACE_HALVES[-2021]
-        ):
-            # only -2021 says the exchange cancelled the order; any other refusal (-2022: its
-            # cancel failed; a refusal before the wire or of the whole request) did nothing
+        # the exchange cancelled the order: its -2021 says so (when the wire's answer made
+        # the rejection), or the order's own CANCELED report (when the exchange's report of
+        # the rejected order came first); any other refusal (-2022: the cancel failed; one
+        # before the wire or of the whole request) did nothing
+        cancelled = reason.startswith(REPLACE_HALVES[-2021]) or old_view["state"] == "CANCELED"
+        if answered.get("execution_type") == "REJECTED" and not cancelled:
             raise failed(
                 {"code": -2011, "msg": f"Vigil: the exchange did not cancel the order: {reason}"},
                 None,
