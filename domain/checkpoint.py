@@ -216,12 +216,16 @@ def _list_row(ol: BookOrderList) -> list[Any]:
         ol.source,
         ol.strategy,
         dict(ol.expiry_expected),
+        ol.strategy_list_id,
     ]
 
 
 def _list_from_row(row: list[Any]) -> BookOrderList:
     (cid, symbol, list_type, legs, list_id, contingency, status_type, order_status,
-     created, updated, source, strategy, expected) = row  # fmt: skip
+     created, updated, source, strategy, expected) = row[:13]  # fmt: skip
+    if len(row) > 14:
+        raise CheckpointInvalid(f"an order list row of {len(row)} values")
+    own = row[13] if len(row) == 14 else None  # (absent in older checkpoints)
     return BookOrderList(
         list_client_order_id=str(cid),
         symbol=str(symbol),
@@ -236,6 +240,7 @@ def _list_from_row(row: list[Any]) -> BookOrderList:
         source=str(source),
         strategy=str(strategy),
         expiry_expected={str(c): int(t) for c, t in expected.items()},
+        strategy_list_id=None if own is None else str(own),
     )
 
 

@@ -108,13 +108,13 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         request = list_request(intent, list_cid, leg_ids)
     except (ValidationError, ValueError) as exc:
         return refused(Refusal.POLICY, f"policy: {_first_error(exc)}")
-    if list_cid in book.order_lists or any(c in book.orders for c in ids[1:]):
+    if list_cid in book.order_lists or any(book.knows_id(c) for c in ids[1:]):  # compacted too
         return refused(Refusal.DUPLICATE, "duplicate client order id: already in the book")
     why_dup = _strategy_duplicate(broker, intent, own_ids)
     if why_dup is not None:
         return refused(Refusal.DUPLICATE, why_dup)
     market = book.prices.get(intent.symbol)
-    why = protective_refusal(request, market)
+    why = protective_refusal(request, market) or pending_refusal(request)
     if why is not None:
         return refused(Refusal.POLICY, f"policy: {why}")
     admissions: list[tuple[str, Admission]] = []
@@ -225,11 +225,41 @@ def protective_refusal(request: OrderListRequest, market: Decimal | None) -> str
 
 def judged_roles(request: OrderListRequest) -> list[str]:
     """The legs the guard judges: an OCO's worst leg (the pair shares its funds: exposure
-    counts one), an OTO's / OTOCO's working order (the pending ones spend what it buys)."""
+    counts one); an OTO's / OTOCO's working order, and its pending order (an OTOCO's worst
+    pending leg) when that is on the working order's side: it adds exposure of its own. A
+    pending order on the other side only spends what the working order buys (or buys back
+    what it sells), never more (``pending_refusal``)."""
     if request.list_type is ListType.OCO:
         assert request.above is not None and request.below is not None
         return ["above" if _worth(request.above) >= _worth(request.below) else "below"]
-    return ["working"]
+    assert request.working is not None
+    roles = ["working"]
+    if request.pending is not None:
+        pending = "pending"
+    else:
+        assert request.above is not None and request.below is not None
+        pending = "above" if _worth(request.above) >= _worth(request.below) else "below"
+    if getattr(request, pending).side == request.working.side:
+        roles.append(pending)
+    return roles
+
+
+def pending_refusal(request: OrderListRequest) -> str | None:
+    """Why a pending order on the other side of its working order would trade more than
+    the working order does (it is not judged alone: it may only spend what the working
+    order buys, or buy back what it sells), or None."""
+    working = request.working
+    if working is None:
+        return None
+    for order in (request.pending, request.above, request.below):
+        if order is None or order.side == working.side:
+            continue
+        if (order.quantity or Decimal(0)) > (working.quantity or Decimal(0)):
+            return (
+                f"the pending {order.side.value} of {order.quantity} is more than the working "
+                f"{working.side.value} of {working.quantity}"
+            )
+    return None
 
 
 def _worth(order: OrderRequest) -> Decimal:

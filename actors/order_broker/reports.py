@@ -65,9 +65,11 @@ def on_send_outcome(broker: OrderBroker, message: SendOutcome) -> None:
         apply_ack(broker, order, message.ack)
         check_reports(broker)
     elif outcome in (SendResult.REJECTED, SendResult.NOT_SENT, SendResult.REFUSED):
-        broker.feed.reject_reasons[cid] = message.detail or outcome.value
-        broker.book.mark(cid, OrderState.REJECTED, now_ms())
-        broker.feed.reject_reasons.pop(cid, None)  # (used, or the order was already closed)
+        if order.state is not OrderState.REJECTED:  # (the exchange's own report may be in
+            # first: a cancel-replace's rejected new order comes as executionReport REJECTED)
+            broker.feed.reject_reasons[cid] = message.detail or outcome.value
+            broker.book.mark(cid, OrderState.REJECTED, now_ms())
+            broker.feed.reject_reasons.pop(cid, None)  # (used, or the order was already closed)
         if outcome is SendResult.REJECTED:  # evidence for the reject-spike rule
             broker.evidence(EvidenceKind.ORDER_REJECTED, f"{cid}: {message.code} {message.detail}")
     else:

@@ -6,10 +6,10 @@ The order to cancel is the strategy's own (``cancelOrigClientOrderId`` / ``cance
 the new order is checked as ``POST /api/v3/order`` checks it and guarded as any intent.
 Answers in Binance's shapes: ``{"cancelResult", "newOrderResult", "cancelResponse",
 "newOrderResponse"}``; -2022 "Order cancel-replace failed." when nothing was done (the order
-unknown, or Vigil refused the replacement: Vigil never cancels half of it), -2021 "Order
-cancel-replace partially failed." when the exchange cancelled the order but rejected the new
-one. ``cancelReplaceMode`` ``ALLOW_FAILURE`` is accepted and behaves as ``STOP_ON_FAILURE``
-(a refused intent is refused whole).
+unknown, Vigil refused the replacement, or the exchange did not cancel it: Vigil never
+cancels half of it), -2021 "Order cancel-replace partially failed." when the exchange
+cancelled the order but rejected the new one. ``cancelReplaceMode`` ``ALLOW_FAILURE`` is
+accepted and behaves as ``STOP_ON_FAILURE`` (a refused intent is refused whole).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from actors.order_broker.wire import REPLACE_HALVES
 from control.gateway import reports
 from control.gateway.order_params import read_new_order
 from control.gateway.rest_orders import (
@@ -155,6 +156,18 @@ class ReplaceEndpoint:
                 wait_order(sub, old["client_order_id"], lambda e: e.get("state") in ENDED, 1.0)
                 old_view = self._order(old["client_order_id"]) or old_view
         cancel_answer = cancel_json(old_view)
+        reason = str(answered.get("reject_reason") or "")
+        # the exchange cancelled the order: its -2021 says so (when the wire's answer made
+        # the rejection), or the order's own CANCELED report (when the exchange's report of
+        # the rejected order came first); any other refusal (-2022: the cancel failed; one
+        # before the wire or of the whole request) did nothing
+        cancelled = reason.startswith(REPLACE_HALVES[-2021]) or old_view["state"] == "CANCELED"
+        if answered.get("execution_type") == "REJECTED" and not cancelled:
+            raise failed(
+                {"code": -2011, "msg": f"Vigil: the exchange did not cancel the order: {reason}"},
+                None,
+                new_result="NOT_ATTEMPTED",
+            )
         if answered.get("execution_type") == "REJECTED":
             raise ReplaceFailed(
                 -2021,

@@ -29,6 +29,7 @@ class BookLists:
     if TYPE_CHECKING:  # the book's own, and the accounting's
 
         def _emit(self, kind: str, payload: Any) -> None: ...
+        def knows_id(self, client_order_id: str) -> bool: ...
         def add_intent(self, order: BookOrder) -> None: ...
         def mark(self, client_order_id: str, state: OrderState, now_ms: int) -> None: ...
         def claim_foreign(self, order: BookOrder) -> None: ...
@@ -40,6 +41,9 @@ class BookLists:
             raise ValueError(f"order list {key} already in the book")
         if sorted(o.client_order_id for o in legs) != sorted(order_list.leg_ids):
             raise ValueError(f"order list {key}: legs do not match its roles")
+        for leg in legs:  # checked before any change: refused whole, never half added
+            if self.knows_id(leg.client_order_id):
+                raise ValueError(f"client order id {leg.client_order_id} already in the book")
         self.order_lists[key] = order_list
         for leg in legs:
             leg.order_list = key

@@ -266,3 +266,26 @@ def test_a_strategys_list_replays_with_its_own_ids() -> None:
     assert replayed.order_lists["L1"].strategy_list_id == "my-bracket"
     found = replayed.find_strategy("bot1", "my-sl")
     assert found is not None and found.client_order_id == "sl"
+
+
+def test_a_checkpoint_keeps_a_strategys_own_list_id() -> None:
+    """Demonstrates a bug (review): ``domain.checkpoint`` writes an order list without its
+    ``strategy_list_id``, so a book restored from a checkpoint no longer equals the replayed
+    one — the strategy's own listClientOrderId is lost, its list cannot be found (or
+    cancelled) by that id through the gateway, and the duplicate-list-id check forgets it."""
+    import json
+
+    from domain.checkpoint import restore, snapshot
+
+    j = Journaled()
+    order_list, legs = sell_oco()
+    order_list.strategy, order_list.strategy_list_id = "bot1", "my-bracket"
+    for leg, own in zip(legs, ("my-tp", "my-sl"), strict=True):
+        leg.strategy, leg.strategy_order_id = "bot1", own
+    j.add(order_list, legs)
+    j.status("EXEC_STARTED", "EXECUTING", now=5)
+    doc = json.loads(json.dumps(snapshot(j.book, {})))
+    book, _ = restore(doc, MARKETS)
+    book.rebuild_live()
+    assert book.order_lists["L1"].strategy_list_id == "my-bracket"
+    assert book.order_lists == j.book.order_lists
