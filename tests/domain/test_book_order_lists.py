@@ -269,7 +269,7 @@ def test_a_strategys_list_replays_with_its_own_ids() -> None:
 
 
 def test_a_checkpoint_keeps_a_strategys_own_list_id() -> None:
-    """Demonstrates a bug (review): ``domain.checkpoint`` writes an order list without its
+    """A regression test (found by review): ``domain.checkpoint`` writes an order list without its
     ``strategy_list_id``, so a book restored from a checkpoint no longer equals the replayed
     one — the strategy's own listClientOrderId is lost, its list cannot be found (or
     cancelled) by that id through the gateway, and the duplicate-list-id check forgets it."""

@@ -1,4 +1,4 @@
-"""Review findings on the gateway's cancelReplace (each test demonstrates a bug)."""
+"""The gateway's cancelReplace when the exchange refuses it: answered as Binance answers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ S = "BTCUSDT"
 def test_a_cancel_that_failed_on_the_exchange_is_not_reported_as_cancelled(
     gateway_factory: Callable[..., Gateway],
 ) -> None:
-    """Demonstrates a bug (review): when the exchange refuses a cancelReplace because its
+    """A regression test (found by review): when the exchange refuses a cancelReplace because its
     cancel half failed (-2022: the order is no longer open there, the new order was not
     attempted), the gateway answers -2021 with ``cancelResult: SUCCESS`` — the strategy is
     told its order was cancelled and a new one refused, whatever really became of the old

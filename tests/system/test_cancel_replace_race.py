@@ -1,4 +1,4 @@
-"""Review findings on cancel-replace through the broker (each test demonstrates a bug)."""
+"""Cancel-replace through the broker: the exchange's two reports of a rejected new order."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def rejected_report(cid: str, order_id: int) -> ExecutionReport:
 def test_a_rejected_replacement_reported_first_by_the_stream_is_not_an_impossible_report(
     vigil: Vigil,
 ) -> None:
-    """Demonstrates a bug (review): when a cancel-replace's new order is rejected (-2021),
+    """A regression test (found by review): when a cancel-replace's new order is rejected (-2021),
     the exchange tells it twice — an executionReport ``x=REJECTED`` (Binance sends one
     exactly for this case) and the REST answer's -2021. When the stream's report is applied
     first (it travels on another connection), the wire's REJECTED outcome then

@@ -1,4 +1,4 @@
-"""Review findings on order lists through the broker (each test demonstrates a bug)."""
+"""Order lists through the broker: what the guard judges of a list, and a list refused whole."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ D = Decimal
 
 
 def test_an_otos_pending_order_is_judged_by_the_policy_guard(vigil: Vigil) -> None:
-    """Demonstrates a bug (review): ``actors.order_broker.lists.judged_roles`` judges only an
+    """Found by review: ``actors.order_broker.lists.judged_roles`` judged only an
     OTO's working order ("the pending ones spend what it buys"), but nothing makes the
     pending order spend what the working one buys: its side and quantity are free. A pending
     BUY of 1 BTC (59,000 USDT, over ``policy.max_order_notional`` = 5,000) is refused alone
@@ -50,7 +50,7 @@ def test_an_otos_pending_order_is_judged_by_the_policy_guard(vigil: Vigil) -> No
 def test_a_list_reusing_a_compacted_orders_id_is_refused_whole(
     vigil_factory: Callable[..., Vigil], tmp_path: Path
 ) -> None:
-    """Demonstrates a bug (review): a list's duplicate check looks at ``book.orders`` only,
+    """A regression test (found by review): a list's duplicate check looks at ``book.orders`` only,
     not at the ids of orders compacted away (``Book.knows_id``), as a single intent's does.
     A list whose leg reuses such an id is journaled (durable) and then ``add_list_intent``
     raises half-way: the book keeps the list and its first leg, the caller gets an
