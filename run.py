@@ -165,6 +165,8 @@ def cmd_main(args: argparse.Namespace) -> int:
         format="{time:HH:mm:ss} {level} {message}",
         filter=LogThrottle(),  # the same line again within 10 s is counted, not printed
     )
+    # the embedded simulator is new each run; a journal from an earlier run is not its book
+    earlier_book = settings.exchange.simulator and (settings.data_dir / "journal.db").exists()
     system = VigilSystem(settings)
     stop = _signals(lambda: system.stop_phase)
     try:
@@ -194,6 +196,15 @@ def cmd_main(args: argparse.Namespace) -> int:
                 quantity=demo.quantity,
                 interval_s=demo.interval_s,
             ).start()
+        if earlier_book:
+            _say(
+                f"vigil: note: the embedded simulator starts afresh on every run, but "
+                f"{system.data_dir} holds the book of an earlier run — reconciliation will "
+                f"find them different and go RED. Start on an empty data directory (move "
+                f"this one aside), or, once it is RED, adopt the new exchange's state: "
+                f"`python run.py resync --confirm`, then `python run.py reset --confirm "
+                f"--reason ...`."
+            )
         print(
             f"vigil: running; control API {system.control.url}; "
             + (f"gateway {system.gateway.urls()['rest']}; " if system.gateway else "")
@@ -359,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `run.py audit | head`: the reader has had enough, say nothing
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # (the interpreter's own final flush too)
+        return 1
 
 
 if __name__ == "__main__":

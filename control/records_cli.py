@@ -8,9 +8,11 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from control.operator_cli import cli_settings, fail
+from domain import instance
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -42,16 +44,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
+    """Trace records, filtered; exit 1 when none matches. ``--order`` takes Vigil's client
+    order id or a strategy's own (a gateway bot's), found in the audit trail."""
     from runtime.trace import read_trace
 
     settings = cli_settings(args)
-    path = settings.data_dir.resolve() / "trace" / "trace.jsonl"
+    data_dir = settings.data_dir.resolve()
+    path = data_dir / "trace" / "trace.jsonl"
     since = time.time() - args.since if args.since else None
+    orders = [args.order] if args.order else []
+    if args.order and not args.order.startswith(f"{instance.PREFIX}-"):  # not one of Vigil's
+        orders += _vigil_ids_of(data_dir, args.order)
     shown = 0
     seen: set[tuple[Any, ...]] = set()
     while True:
         records = read_trace(path) if path.parent.exists() else []
-        for record in select(records, args, since):
+        for record in select(records, args, since, orders):
             key = (
                 record.get("cid"),
                 record.get("type"),
@@ -67,18 +75,38 @@ def cmd_trace(args: argparse.Namespace) -> int:
             break
         time.sleep(0.5)
     if not shown:
-        print("vigil: no matching trace records", file=sys.stderr)
+        return fail("no matching trace records", 1)
     return 0
 
 
+def _vigil_ids_of(data_dir: Path, strategy_order_id: str) -> list[str]:
+    """Vigil's ids of the orders a strategy placed as ``strategy_order_id`` (none when
+    there is no audit trail)."""
+    from storage.audit import open_read_only
+
+    path = data_dir / "audit.db"
+    if not path.exists():
+        return []
+    trail = open_read_only(path)
+    try:
+        return trail.client_order_ids_of(strategy_order_id)
+    finally:
+        trail.close()
+
+
 def select(
-    records: list[dict[str, Any]], args: argparse.Namespace, since: float | None
+    records: list[dict[str, Any]],
+    args: argparse.Namespace,
+    since: float | None,
+    orders: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Filter trace records; ``--order`` also pulls in every record sharing a correlation id
-    with one of that order's records (the intent that created it, its send outcome)."""
-    if args.order:
-        cids = {r.get("cid") for r in records if r.get("order") == args.order}
-        records = [r for r in records if r.get("order") == args.order or r.get("cid") in cids]
+    """Filter trace records; an order (``orders``: its ids, Vigil's and a strategy's)
+    also pulls in every record sharing a correlation id with one of that order's records
+    (the intent that created it, its send outcome)."""
+    if orders:
+        wanted = set(orders)
+        cids = {r.get("cid") for r in records if r.get("order") in wanted}
+        records = [r for r in records if r.get("order") in wanted or r.get("cid") in cids]
     out = []
     for r in records:
         if args.actor and args.actor not in (r.get("receiver"), r.get("sender")):

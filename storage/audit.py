@@ -128,6 +128,23 @@ class AuditTrail(GroupCommitted):
             for r in rows
         ]
 
+    def client_order_ids_of(self, strategy_order_id: str) -> list[str]:
+        """Vigil's client order ids of the orders a strategy placed under its own id
+        ``strategy_order_id`` (a gateway bot's ``newClientOrderId``), oldest first: from
+        the accepted intents' and order lists' records."""
+        sql = """
+            SELECT seq, json_extract(data, '$.client_order_id') FROM audit
+            WHERE kind = 'intent_accepted' AND json_extract(data, '$.strategy_order_id') = ?
+            UNION ALL
+            SELECT audit.seq, json_extract(leg.value, '$.client_order_id')
+            FROM audit, json_each(audit.data, '$.orders') AS leg
+            WHERE audit.kind = 'list_accepted'
+              AND json_extract(leg.value, '$.strategy_order_id') = ?
+            ORDER BY 1"""
+        with self._commit_lock:
+            rows = self._db.execute(sql, (strategy_order_id, strategy_order_id)).fetchall()
+        return list(dict.fromkeys(str(r[1]) for r in rows if r[1]))
+
     def gaps(self) -> list[int]:
         """Missing sequence numbers among the durable records (should always be empty)."""
         with self._commit_lock:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, SimHandle, run_py, vigil_env
+from tests.conftest import ROOT, SimHandle, run_py, start_run_py, vigil_env, wait_for
 
 
 def test_run_py_sim_prints_its_urls_and_serves_any_binance_client() -> None:
@@ -69,3 +69,25 @@ def test_an_external_exchange_without_credentials_exits_2_and_writes_nothing(
     assert "BINANCE_API_KEY and BINANCE_API_SECRET must be set" in result.stderr
     assert "Traceback" not in result.stderr
     assert not data_dir.exists() or not any(data_dir.iterdir())
+
+
+def test_a_second_run_on_the_embedded_simulator_says_its_book_is_an_earlier_runs(
+    tmp_path: Path,
+) -> None:
+    """The embedded simulator is new on every run; the data directory is not. A newcomer's
+    second ``python run.py`` went RED (balance) without a word of why: it now says so at
+    start, and how to start clean or adopt the new exchange's state."""
+    data_dir = tmp_path / "var"
+    env = vigil_env(data_dir, VIGIL_DEMO__ENABLED="false")
+    outs = []
+    for _ in range(2):
+        proc = start_run_py(env)
+        try:
+            wait_for((data_dir / "control.json").exists, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        outs.append(out)
+    assert "starts afresh" not in outs[0]
+    assert "starts afresh on every run" in outs[1] and "resync --confirm" in outs[1]

@@ -1,7 +1,8 @@
 """The gateway as a user meets it: ``python run.py`` (embedded simulator) starts it beside
 the control API and names its URLs in control.json; ``run.py keys add`` makes a key the
 running process honours; an unmodified python-binance places and cancels an order through
-it; SIGTERM stops everything cleanly (exit 0, control.json gone)."""
+it; SIGTERM stops everything cleanly (exit 0, control.json gone); ``run.py trace --order``
+follows the order by the bot's own id."""
 
 from __future__ import annotations
 
@@ -56,6 +57,12 @@ def test_run_py_serves_the_gateway(tmp_path: Path) -> None:
     assert vigil.returncode == 0, err
     assert "gateway http://127.0.0.1:" in out
     assert not (data_dir / "control.json").exists()
+    # the bot's own id follows its order too (Vigil's id found in the audit trail)
+    traced = run_py(env, "trace", "--order", "from-run-py")
+    assert traced.returncode == 0, traced.stderr
+    journey = [line for line in traced.stdout.splitlines() if " -> " in line]
+    assert any("OrderIntent" in line for line in journey), traced.stdout
+    assert any("CANCELED" in line for line in journey), traced.stdout
 
 
 def _place(client: Client, price: str) -> dict[str, object] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,16 @@ import pytest
 import requests
 
 from runtime.messages import InjectFault, ReconcileNow
-from tests.conftest import Vigil, audited, run_py, start_run_py, vigil_env, wait_audited, wait_for
+from tests.conftest import (
+    ROOT,
+    Vigil,
+    audited,
+    run_py,
+    start_run_py,
+    vigil_env,
+    wait_audited,
+    wait_for,
+)
 
 
 def answer(result: subprocess.CompletedProcess[str]) -> Any:
@@ -98,7 +108,7 @@ def test_the_trace_filters_by_actor_type_correlation_id_and_time(vigil: Vigil) -
     assert not any(f"cid={decisions[1].correlation_id}" in line for line in by_cid)
     assert trace_lines(env, "--since", "600")
     old = run_py(env, "trace", "--since", "0.000001")  # nothing is that recent any more
-    assert "no matching trace records" in old.stderr
+    assert "no matching trace records" in old.stderr and old.returncode == 1
 
 
 def test_a_message_that_cannot_be_delivered_is_traced_as_dropped(vigil: Vigil) -> None:
@@ -169,3 +179,20 @@ def test_a_live_start_without_a_risk_limit_exits_2_naming_it_before_any_network(
 
     whole = run_py(vigil_env(tmp_path / "var"), "--config", str(profile))  # without --live
     assert whole.returncode == 2 and "policy.max_daily_loss" in whole.stderr
+
+
+def test_a_reader_that_stops_reading_ends_a_command_without_a_traceback(vigil: Vigil) -> None:
+    """``run.py audit | head``: the pipe closes under the command; it ends quietly."""
+    env = vigil_env(vigil.system.data_dir)
+    vigil.system.trace.close()
+    for command in ("audit", "trace"):
+        piped = subprocess.run(
+            f"{sys.executable} run.py {command} | true",
+            shell=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
