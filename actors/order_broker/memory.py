@@ -21,6 +21,7 @@ from domain.book import Book, Market
 from domain.cancel_duty import CancelDuty
 from domain.checkpoint import CheckpointInvalid, restore
 from domain.evidence import OrderEvidence
+from domain.recent import RecentKeys
 from domain.reconciliation import InternalOrder
 from domain.replay import replay
 from domain.risk import DayRisk
@@ -56,6 +57,9 @@ class BrokerState:
     risk_sampled: float = 0.0  # monotonic: the last risk samples taken on a price
     cancel_duty: CancelDuty = field(default_factory=CancelDuty)
     depth: dict[str, tuple[int, OrderBookDepth]] = field(default_factory=dict)  # mono ms, book
+    # balanceUpdates seen (asset, delta, clear and event time): one delivered twice (the
+    # event has no id) must not move the balance twice
+    balance_updates: RecentKeys = field(default_factory=RecentKeys)
     closed_summaries: dict[str, InternalOrder] = field(default_factory=dict)
     closed_index: int = 0
     counters: dict[str, int] = field(

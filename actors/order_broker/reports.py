@@ -217,6 +217,11 @@ def on_trades(broker: OrderBroker, message: TradesSeen) -> None:
 
 def on_account(broker: OrderBroker, message: AccountEvent) -> None:
     event = message.event
+    if isinstance(event, BalanceUpdate):
+        key = (event.asset, event.delta, event.clear_time_ms, event.event_time_ms)
+        if not broker.state.balance_updates.first_time(key):  # delivered twice: once only
+            broker.audit("balance_update_duplicate", asset=event.asset, delta=str(event.delta))
+            return
     if broker.ctx.services.events.subscribers > 0:
         broker.ctx.services.events.publish("account", account_event(event))
     if isinstance(event, AccountPosition):

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from domain.admission import Refusal
 from exchange.simulator import SimulatedExchange, SimulatorConfig
-from tests.conftest import SimHandle, Vigil, wait_audited, wait_for
+from tests.conftest import SimHandle, Vigil, audited, wait_audited, wait_for
 
 
 def differences(vigil: Vigil) -> list[str]:
@@ -165,6 +166,26 @@ def test_duplicated_events_never_double_count(vigil: Vigil) -> None:
     wait_for(lambda: orders_match_exchange(vigil) and book_matches_exchange(vigil), timeout=10)
     assert vigil.api("GET", "/v1/status").json()["breaker"] == "GREEN"
     assert vigil.system.book.book.duplicates > 0
+
+
+def test_a_deposit_delivered_twice_moves_the_balance_once(vigil: Vigil) -> None:
+    """A balanceUpdate has no id: one delivered twice moved the book's balance twice, and
+    reconciliation then found the book richer than the exchange (RED)."""
+    vigil.wait_green()
+    before = vigil.system.book.book.totals["USDT"]
+    vigil.sim.arm("duplicate_events", count=1)
+    resp = requests.post(
+        f"{vigil.sim.rest}/_sim/deposit", json={"asset": "USDT", "amount": "250"}, timeout=5
+    )
+    assert resp.status_code == 200, resp.text
+    wait_audited(vigil, "balance_update_duplicate", asset="USDT")
+    assert vigil.system.book.book.totals["USDT"] == before + 250
+    assert len(audited(vigil, "balance_update")) == 1
+    gate = vigil.system.gate
+    after = gate.last_result_ms or 0
+    wait_for(lambda: (gate.last_result_ms or 0) > after, timeout=5)  # a reconciliation since
+    assert gate.last_result == "HEALTHY" and vigil.status()["breaker"] == "GREEN"
+    assert book_matches_exchange(vigil)
 
 
 def test_resync_needs_red_and_confirmation_then_rebuilds_the_book_from_the_exchange(
