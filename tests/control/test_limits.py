@@ -18,8 +18,11 @@ from runtime.messages import InjectFault
 from tests.conftest import Vigil, audited, run_py, vigil_env, wait_audited, wait_for
 
 
-def post(vigil: Vigil, path: str, data: bytes | str, token: str | None = None) -> requests.Response:
-    return requests.post(
+def post(
+    vigil: Vigil, path: str, data: bytes | str, token: str | None = None, method: str = "POST"
+) -> requests.Response:
+    return requests.request(
+        method,
         vigil.url + path,
         data=data,
         headers={
@@ -74,6 +77,9 @@ def test_json_nested_too_deeply_gets_400_or_413_as_json_never_500(vigil: Vigil) 
         assert "nested" in body["error"], path
         deep_object = '{"a":' * 12_000
         json_error(post(vigil, path, deep_object), 400)
+    for method, path in (("POST", "/v1/order-lists"), ("PUT", "/v1/orders/some-order")):
+        body = json_error(post(vigil, path, deep, method=method), 400)
+        assert "nested" in body["error"], path
     assert vigil.status()["breaker"] == "GREEN"  # the server is fine
 
 
