@@ -147,11 +147,15 @@ class AuditTrail(GroupCommitted):
 
     def gaps(self) -> list[int]:
         """Missing sequence numbers among the durable records (should always be empty)."""
+        # the runs of missing numbers, found by SQLite walking the primary key: memory
+        # follows the gaps, not the records (the trail is never pruned)
+        sql = """
+            SELECT prev + 1, seq - 1 FROM (
+                SELECT seq, LAG(seq, 1, 0) OVER (ORDER BY seq) AS prev FROM audit
+            ) WHERE seq - prev > 1 ORDER BY seq"""
         with self._commit_lock:
-            rows = self._db.execute("SELECT seq FROM audit ORDER BY seq").fetchall()
-        seqs = [r[0] for r in rows]
-        have = set(seqs)
-        return [s for s in range(1, (seqs[-1] if seqs else 0) + 1) if s not in have]
+            runs = self._db.execute(sql).fetchall()
+        return [s for first, last in runs for s in range(first, last + 1)]
 
 
 def open_read_only(path: Path) -> AuditTrail:

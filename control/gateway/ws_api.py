@@ -128,6 +128,8 @@ class WsApi:
                 if params.get(name) in (None, ""):
                     raise mandatory(name)
             key = signed_ws(self.ring, params, self.server_time())
+            if key.name in session.subscriptions.values():  # one per account, as Binance
+                raise ApiError(-2035, "User Data Stream subscription already active.")
             if session.bus is None:
                 session.bus = self.events.subscribe(
                     wake=lambda: loop.call_soon_threadsafe(session.wake.set)

@@ -144,8 +144,13 @@ class MarketDataRelay:
             resp.status_code, resp.content, resp.headers.get("Content-Type", "application/json")
         )
         if path in CACHED and resp.status_code == 200:
+            now = time.monotonic()
             with self._lock:
-                self._cache[key] = (time.monotonic(), relayed)
+                # an answer past cache_s is never served again: not kept either (the keys
+                # are the clients' queries, as many as they care to make)
+                for old in [k for k, (at, _) in self._cache.items() if now - at >= self.cache_s]:
+                    del self._cache[old]
+                self._cache[key] = (now, relayed)
         return relayed
 
 

@@ -177,7 +177,9 @@ class RestTransport:
         # the wire's lanes, the reconciler and the poller call the exchange side by side
         # instead of queueing behind each other's round trips
         self._local = threading.local()
-        self._clients: list[Client] = []
+        # (the thread that made it, its client): a client whose thread has ended is closed
+        # and dropped when the next one is made (an actor restart must not leak sockets)
+        self._clients: list[tuple[threading.Thread, Client]] = []
 
     def __repr__(self) -> str:
         return f"RestTransport({self._config.rest_url!r})"
@@ -185,7 +187,7 @@ class RestTransport:
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            for client in self._clients:
+            for _, client in self._clients:
                 client.session.close()
 
     def _binance(self) -> Client:
@@ -211,7 +213,11 @@ class RestTransport:
             session.verify = env["verify"]
             session.trust_env = False
             with self._lock:
-                self._clients.append(client)
+                ended = [c for t, c in self._clients if not t.is_alive()]
+                self._clients = [(t, c) for t, c in self._clients if t.is_alive()]
+                self._clients.append((threading.current_thread(), client))
+            for old in ended:  # nobody can be using them: their threads are gone
+                old.session.close()
             self._local.client = client
         return client
 
