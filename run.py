@@ -355,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--until", type=float, help="until this epoch time (s)")
     audit.add_argument("--limit", type=int, default=1000)
     audit.add_argument("--check", action="store_true", help="verify the sequence has no gaps")
+    audit.add_argument("--file", help="read an archive file (audit-archive-*.db) instead")
+    audit.add_argument(
+        "--archive-older-than-days",
+        dest="archive_days",
+        type=float,
+        help="move records older than this (at least 1 day) to an archive file beside it",
+    )
     trace = command("trace", cmd_trace, "read the message trace")
     trace.add_argument("--actor")
     trace.add_argument("--type")

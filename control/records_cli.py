@@ -16,11 +16,16 @@ from domain import instance
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Query the audit trail: one JSON record per line, oldest first."""
+    """Query the audit trail (or an archive of it, ``--file``): one JSON record per line,
+    oldest first; ``--archive-older-than-days D`` moves older records to an archive file."""
     from storage.audit import open_read_only
 
     settings = cli_settings(args)
     path = settings.data_dir.resolve() / "audit.db"
+    if args.archive_days is not None:
+        return _archive(path, args.archive_days)
+    if args.file is not None:
+        path = Path(args.file)
     if not path.exists():
         return fail(f"no audit trail at {path}", 1)
     trail = open_read_only(path)
@@ -40,6 +45,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
             return 1 if gaps else 0
     finally:
         trail.close()
+    return 0
+
+
+def _archive(path: Path, days: float) -> int:
+    from storage.audit_archive import archive_audit
+    from storage.store import StoreError
+
+    try:
+        done = archive_audit(path, days * 86_400)
+    except ValueError as exc:
+        return fail(str(exc), 2)
+    except StoreError as exc:
+        return fail(str(exc), 1)
+    print(json.dumps(done.as_dict()))
     return 0
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from storage.group_commit import GroupCommitted, open_db
 from storage.store import StoreError
 
-_SCHEMA = [
+SCHEMA = [
     """CREATE TABLE IF NOT EXISTS audit (
         seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, cid TEXT,
         actor TEXT, data TEXT NOT NULL
@@ -37,6 +37,13 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
     "CREATE INDEX IF NOT EXISTS audit_cid ON audit (cid)",
 ]
+
+
+def archived_through(db: sqlite3.Connection) -> int:
+    """The last sequence number moved to an archive file (``storage.audit_archive``), or 0:
+    the records up to it are no longer in this file, by design."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'archived_through'").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 class AuditTrail(GroupCommitted):
@@ -49,15 +56,17 @@ class AuditTrail(GroupCommitted):
         max_pages: int | None = None,
     ) -> None:
         self.path = path
-        db = open_db(path, "audit trail", _SCHEMA)
+        db = open_db(path, "audit trail", SCHEMA)
         super().__init__(db, flush_interval, on_failure)
         try:
             if max_pages:  # a storage quota: past it, writes fail as on a full disk
                 db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             row = db.execute("SELECT MAX(seq) FROM audit").fetchone()
+            archived = archived_through(db)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the audit trail at {path}: {exc}") from exc
-        self._next = int(row[0] or 0) + 1
+        # numbered on from the last record, kept here or archived (never a number twice)
+        self._next = max(int(row[0] or 0), archived) + 1
         self.durable_seq = self._next - 1
         # every record up to here was on disk when this trail opened (rows commit in seq
         # order): a record another run numbered above it was lost with that run
@@ -149,12 +158,14 @@ class AuditTrail(GroupCommitted):
         """Missing sequence numbers among the durable records (should always be empty)."""
         # the runs of missing numbers, found by SQLite walking the primary key: memory
         # follows the gaps, not the records (the trail is never pruned)
+        # (the records up to ``archived_through`` live in archive files: counted from there)
         sql = """
             SELECT prev + 1, seq - 1 FROM (
-                SELECT seq, LAG(seq, 1, 0) OVER (ORDER BY seq) AS prev FROM audit
+                SELECT seq, LAG(seq, 1, ?) OVER (ORDER BY seq) AS prev FROM audit WHERE seq > ?
             ) WHERE seq - prev > 1 ORDER BY seq"""
         with self._commit_lock:
-            runs = self._db.execute(sql).fetchall()
+            floor = archived_through(self._db)
+            runs = self._db.execute(sql, (floor, floor)).fetchall()
         return [s for first, last in runs for s in range(first, last + 1)]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,28 @@ def test_a_reader_that_stops_reading_ends_a_command_without_a_traceback(vigil: V
             timeout=60,
         )
         assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, piped.stderr
+
+
+def test_run_py_audit_archives_old_records_and_reads_an_archive_back(vigil: Vigil) -> None:
+    """``audit --archive-older-than-days`` beside the running instance: the records of an
+    earlier month move to an archive file, ``--check`` still finds no gap, ``--file``
+    reads them back; less than a day is refused (exit 2)."""
+    env = vigil_env(vigil.system.data_dir)
+    trail = vigil.system.trail
+    trail.flush()
+    last = trail.durable_seq
+    db = sqlite3.connect(vigil.system.data_dir / "audit.db")
+    db.execute("UPDATE audit SET ts = ts - 40 * 86400 WHERE seq <= ?", (last - 1,))
+    db.commit()
+    db.close()
+    moved = run_py(env, "audit", "--archive-older-than-days", "30")
+    assert moved.returncode == 0, moved.stderr
+    report = json.loads(moved.stdout)
+    assert report["moved"] == last - 1 and report["last_seq"] == last - 1
+    vigil.api("POST", "/v1/halt", {"reason": "a record after the archiving"})
+    check = run_py(env, "audit", "--check")
+    assert check.returncode == 0 and "continuous" in check.stderr, check.stderr
+    back = run_py(env, "audit", "--file", report["file"], "--limit", "100000")
+    assert len(back.stdout.splitlines()) == last - 1
+    too_soon = run_py(env, "audit", "--archive-older-than-days", "0.5")
+    assert too_soon.returncode == 2 and "1 day" in too_soon.stderr
