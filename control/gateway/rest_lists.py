@@ -27,6 +27,7 @@ from control.gateway.order_params import (
     STOP_TYPES,
     TIME_IN_FORCE,
     limit_param,
+    page,
     unsupported,
 )
 from control.gateway.rest_orders import ENDED, limits_of, refusal_error
@@ -327,7 +328,8 @@ class ListEndpoints:
             and (start is None or f["created_ms"] >= start)
             and (end is None or f["created_ms"] <= end)
         ]
-        return [list_json(f) for f in found[:limit]]
+        chosen = page(found, limit, from_start=from_id is not None or start is not None)
+        return [list_json(f) for f in chosen]
 
     # ---------------------------------------------------------------- cancels
 

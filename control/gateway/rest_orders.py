@@ -29,6 +29,7 @@ from control.gateway.order_params import (
     NewOrder,
     limit_param,
     order_ref,
+    page,
     read_new_order,
     unsupported,
 )
@@ -233,7 +234,10 @@ class OrderEndpoints:
             and (start is None or o["created_ms"] >= start)
             and (end is None or o["created_ms"] <= end)
         ]
-        return [reports.order_json(o) for o in found[:limit]]
+        return [
+            reports.order_json(o)
+            for o in page(found, limit, from_start=from_id is not None or start is not None)
+        ]
 
     def my_trades(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
         symbol = self._symbol(params)
@@ -244,13 +248,14 @@ class OrderEndpoints:
         for order in self._query(key, symbol=symbol, order_id=order_id, with_fills=True):
             trades += [reports.trade_json(order, f) for f in order.get("fills") or []]
         trades.sort(key=lambda t: t["id"])
-        return [
+        chosen = [
             t
             for t in trades
             if (from_id is None or t["id"] >= from_id)
             and (start is None or t["time"] >= start)
             and (end is None or t["time"] <= end)
-        ][:limit]
+        ]
+        return page(chosen, limit, from_start=from_id is not None or start is not None)
 
     # ---------------------------------------------------------------- cancels
 
