@@ -63,7 +63,9 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     instance = broker.ctx.services.instance
     legs = dict(intent.legs)
     own_ids: dict[str, str] = {}  # a strategy's own ids of its legs, by role
+    own_list_id: str | None = None  # and of the list (made, as Binance makes one, if none)
     if intent.strategy:  # its ids are its own (scoped to it); what goes out is Vigil's
+        own_list_id = intent.strategy_list_id or new_strategy_order_id()
         list_cid = new_client_order_id(instance)
         leg_ids = {role: new_client_order_id(instance) for role in legs}
         own_ids = {
@@ -141,7 +143,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         updated_ms=now,
         source=intent.source,
         strategy=intent.strategy,
-        strategy_list_id=intent.strategy_list_id if intent.strategy else None,
+        strategy_list_id=own_list_id,
     )
     own_by_cid = {leg_ids[role]: own for role, own in own_ids.items()}
     book_legs = [

@@ -293,14 +293,19 @@ class ListEndpoints:
 
     # ---------------------------------------------------------------- queries
 
-    def _one(self, key: StrategyKey, params: Params) -> dict[str, Any]:
+    def _one(
+        self, key: StrategyKey, params: Params, own_param: str = "listClientOrderId"
+    ) -> dict[str, Any]:
+        """The strategy's list by ``orderListId`` or its own id in ``own_param`` (Binance
+        names it ``origClientOrderId`` in a query, ``listClientOrderId`` in a cancel)."""
         list_id = params.integer("orderListId")
-        own = params.client_id("listClientOrderId")
+        own = params.client_id(own_param)
+        if own is None and own_param != "listClientOrderId":  # the name Vigil took first
+            own = params.client_id("listClientOrderId")
         if list_id is None and own is None:
             raise ApiError(
                 -1102,
-                "Param 'orderListId' or 'listClientOrderId' must be sent, "
-                "but both were empty/null!",
+                f"Param 'orderListId' or '{own_param}' must be sent, but both were empty/null!",
             )
         found = self._lists(key, order_list_id=list_id, strategy_list_id=own)
         if not found:
@@ -308,7 +313,7 @@ class ListEndpoints:
         return found[-1]
 
     def get_list(self, key: StrategyKey, params: Params) -> dict[str, Any]:
-        found = self._one(key, params)
+        found = self._one(key, params, "origClientOrderId")
         params.done()
         return list_json(found)
 
