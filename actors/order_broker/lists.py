@@ -124,7 +124,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     broker.journal_day(broker.state.risk.roll_day(book, now))
     for role in judged_roles(request):
         order = getattr(request, role)
-        admission = _admit(broker, order, now, intent)
+        admission = _admit(broker, order, now, intent, len(request.orders))
         admissions.append((role, admission))
         if not admission.accepted:
             return refused(
@@ -296,8 +296,10 @@ def _strategy_duplicate(
 
 
 def _admit(
-    broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent
+    broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent, legs: int = 1
 ) -> Admission:
+    """The guard on one judged leg; the strategy's open orders counted as if the list's
+    other ``legs - 1`` orders were already open (a list opens them all at once)."""
     gate = broker.ctx.gate
     board = broker.ctx.services.board()
     account = policy_input_from_book(
@@ -324,7 +326,7 @@ def _admit(
         strategy_limits=limits,
         strategy_open_orders=0
         if limits is None
-        else broker.book.strategy_open_orders(intent.strategy),
+        else broker.book.strategy_open_orders(intent.strategy) + legs - 1,
     )
 
 
