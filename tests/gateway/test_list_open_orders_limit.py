@@ -1,8 +1,11 @@
 """A key's ``--max-open-orders`` counts every order a list opens: an OCO puts two orders on
 the book at once, so a key allowed one open order is refused it (-2010 ``Vigil policy``) and
-nothing is sent; allowed two, it is placed."""
+nothing is sent; allowed two, it is placed. The account's ``[policy] max_open_orders``
+counts them the same way."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from binance.exceptions import BinanceAPIException
@@ -24,3 +27,16 @@ def test_an_oco_counts_as_two_open_orders(gateway: Gateway) -> None:
     placed = place_oco(two, "fits", quantity="0.001")
     assert len(placed["orders"]) == 2
     assert len(two.get_open_orders()) == 2
+
+
+def test_the_accounts_max_open_orders_counts_every_leg(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
+    gateway = gateway_factory(policy={"max_open_orders": 1})
+    client = gateway.client("bot1")
+    before = len(sim_orders(gateway))
+    with pytest.raises(BinanceAPIException) as refused:
+        place_oco(client, "too-many", quantity="0.001")
+    assert refused.value.code == -2010
+    assert "max_open_orders" in refused.value.message
+    assert len(sim_orders(gateway)) == before
