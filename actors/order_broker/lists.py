@@ -298,8 +298,8 @@ def _strategy_duplicate(
 def _admit(
     broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent, legs: int = 1
 ) -> Admission:
-    """The guard on one judged leg; the strategy's open orders counted as if the list's
-    other ``legs - 1`` orders were already open (a list opens them all at once)."""
+    """The guard on one judged leg; the account's and the strategy's open orders counted as
+    if the list's other ``legs - 1`` orders were already open (a list opens them at once)."""
     gate = broker.ctx.gate
     board = broker.ctx.services.board()
     account = policy_input_from_book(
@@ -315,6 +315,9 @@ def _admit(
         time_in_force=None if order.time_in_force is None else order.time_in_force.value,
         stop_price=order.stop_price,
     )
+    account.open_orders += legs - 1  # the list's other orders open with this one
+    if account.symbol_open_orders is not None:
+        account.symbol_open_orders += legs - 1
     limits = intent.strategy_limits
     return admit(
         account,
