@@ -89,6 +89,6 @@ def check_signature(secret: str, payloads: list[str], signature: str | None) -> 
     """-1102 without a signature, -1022 if it matches none of the payloads."""
     if not signature:
         raise mandatory("signature")
-    given = signature.lower()
-    if not any(hmac.compare_digest(hmac_hex(secret, p), given) for p in payloads):
+    given = signature.lower().encode()  # bytes: compare_digest refuses non-ASCII str
+    if not any(hmac.compare_digest(hmac_hex(secret, p).encode(), given) for p in payloads):
         raise ApiError(-1022, "Signature for this request is not valid.")
