@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, urlencode
 
+import pytest
 import requests
 from websocket import create_connection
 
@@ -24,21 +25,24 @@ def test_rest_non_ascii_signature_is_minus_1022(gateway: Gateway) -> None:
     assert (answer.status_code, answer.json()["code"]) == (400, -1022), answer.text
 
 
-def test_ws_api_non_ascii_signature_is_minus_1022(gateway: Gateway) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [{"signature": "é" * 64}, {"signature": "\ud800" * 64}, {"note": "\ud800"}],
+    ids=["accented", "lone-surrogate", "surrogate-in-a-param"],
+)
+def test_ws_api_non_ascii_signature_is_minus_1022(gateway: Gateway, extra: dict[str, str]) -> None:
     api_key, _ = gateway.add_key("signer")
+    params = {
+        "apiKey": api_key,
+        "timestamp": gateway.server.server_time(),
+        "signature": "ab" * 32,
+        **extra,
+    }
     ws = create_connection(gateway.ws_api, timeout=5)
-    try:
+    try:  # json.dumps escapes a lone surrogate as \ud800, which the server's JSON reads back
         ws.send(
             json.dumps(
-                {
-                    "id": "s1",
-                    "method": "userDataStream.subscribe.signature",
-                    "params": {
-                        "apiKey": api_key,
-                        "timestamp": gateway.server.server_time(),
-                        "signature": "é" * 64,
-                    },
-                }
+                {"id": "s1", "method": "userDataStream.subscribe.signature", "params": params}
             )
         )
         answer = json.loads(ws.recv())
