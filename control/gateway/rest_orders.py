@@ -303,7 +303,17 @@ class OrderEndpoints:
         ]
         if not live:
             raise ApiError(-2011, "Unknown order sent.")
-        return [self._cancel(key, symbol, o["strategy_order_id"], None) for o in live]
+        answers = []
+        for o in live:
+            try:
+                answers.append(self._cancel(key, symbol, o["strategy_order_id"], None))
+            except ApiError as exc:  # a list's leg ends with the list when another leg's
+                # cancel ended it: that is this order cancelled, not an error
+                now = self._query(key, client_order_id=o["client_order_id"])
+                if exc.code != -2011 or not now or now[-1]["state"] not in ENDED:
+                    raise
+                answers.append(cancel_json(now[-1]))
+        return answers
 
 
 def cancel_json(order: dict[str, Any]) -> dict[str, Any]:
