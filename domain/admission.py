@@ -114,7 +114,8 @@ def admit(
         )
         return refused(kind, f"policy: {decision.reason}")
     if strategy_limits is not None:
-        unit = price if price is not None else account.reference_price
+        # valued as [policy] values it: a stop without a limit price at its trigger
+        unit = price if price is not None else account.stop_price or account.reference_price
         reasons = check_strategy(
             strategy,
             strategy_limits,

@@ -36,6 +36,8 @@ def find(broker: OrderBroker, message: CancelOrder) -> BookOrder | None:
         order = book.find(message.symbol, None, message.order_id)
     if order is None or (message.symbol and order.symbol != message.symbol):
         return None
+    if message.order_id is not None and order.order_id != message.order_id:
+        return None  # both ids named, of different orders: as Binance, neither is cancelled
     if message.strategy and order.strategy != message.strategy:
         return None  # another strategy's order: as if there were none
     return order

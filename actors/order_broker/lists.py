@@ -63,7 +63,9 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     instance = broker.ctx.services.instance
     legs = dict(intent.legs)
     own_ids: dict[str, str] = {}  # a strategy's own ids of its legs, by role
+    own_list_id: str | None = None  # and of the list (made, as Binance makes one, if none)
     if intent.strategy:  # its ids are its own (scoped to it); what goes out is Vigil's
+        own_list_id = intent.strategy_list_id or new_strategy_order_id()
         list_cid = new_client_order_id(instance)
         leg_ids = {role: new_client_order_id(instance) for role in legs}
         own_ids = {
@@ -122,7 +124,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
     broker.journal_day(broker.state.risk.roll_day(book, now))
     for role in judged_roles(request):
         order = getattr(request, role)
-        admission = _admit(broker, order, now, intent)
+        admission = _admit(broker, order, now, intent, len(request.orders))
         admissions.append((role, admission))
         if not admission.accepted:
             return refused(
@@ -141,7 +143,7 @@ def on_list_intent(broker: OrderBroker, intent: OrderListIntent) -> ListDecision
         updated_ms=now,
         source=intent.source,
         strategy=intent.strategy,
-        strategy_list_id=intent.strategy_list_id if intent.strategy else None,
+        strategy_list_id=own_list_id,
     )
     own_by_cid = {leg_ids[role]: own for role, own in own_ids.items()}
     book_legs = [
@@ -294,8 +296,10 @@ def _strategy_duplicate(
 
 
 def _admit(
-    broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent
+    broker: OrderBroker, order: OrderRequest, now: int, intent: OrderListIntent, legs: int = 1
 ) -> Admission:
+    """The guard on one judged leg; the account's and the strategy's open orders counted as
+    if the list's other ``legs - 1`` orders were already open (a list opens them at once)."""
     gate = broker.ctx.gate
     board = broker.ctx.services.board()
     account = policy_input_from_book(
@@ -311,6 +315,9 @@ def _admit(
         time_in_force=None if order.time_in_force is None else order.time_in_force.value,
         stop_price=order.stop_price,
     )
+    account.open_orders += legs - 1  # the list's other orders open with this one
+    if account.symbol_open_orders is not None:
+        account.symbol_open_orders += legs - 1
     limits = intent.strategy_limits
     return admit(
         account,
@@ -322,7 +329,7 @@ def _admit(
         strategy_limits=limits,
         strategy_open_orders=0
         if limits is None
-        else broker.book.strategy_open_orders(intent.strategy),
+        else broker.book.strategy_open_orders(intent.strategy) + legs - 1,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from exchange.protocol.errors import ApiError, bad_symbol, mandatory, not_required
 from exchange.protocol.params import Params
@@ -40,6 +41,7 @@ UNSUPPORTED = (
 )
 IGNORED = ("strategyId", "strategyType")  # Binance's own tags: read, not used
 STP_MODES = frozenset({"NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"})
+T = TypeVar("T")
 
 
 def unsupported(what: str) -> ApiError:
@@ -160,6 +162,13 @@ def order_ref(params: Params) -> tuple[str, str | None, int | None]:
             -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
         )
     return symbol, own_id, order_id
+
+
+def page(items: list[T], limit: int, *, from_start: bool) -> list[T]:
+    """A history answer's ``limit`` items, oldest first, as Binance picks them: the oldest
+    from the starting point (``orderId`` / ``fromId`` / ``startTime`` given), otherwise the
+    most recent (rest-api.md, "General API Information")."""
+    return items[:limit] if from_start else items[-limit:]
 
 
 def limit_param(params: Params, default: int = 500, maximum: int = 1000) -> int:

@@ -27,6 +27,7 @@ from control.gateway.order_params import (
     STOP_TYPES,
     TIME_IN_FORCE,
     limit_param,
+    page,
     unsupported,
 )
 from control.gateway.rest_orders import ENDED, limits_of, refusal_error
@@ -292,14 +293,19 @@ class ListEndpoints:
 
     # ---------------------------------------------------------------- queries
 
-    def _one(self, key: StrategyKey, params: Params) -> dict[str, Any]:
+    def _one(
+        self, key: StrategyKey, params: Params, own_param: str = "listClientOrderId"
+    ) -> dict[str, Any]:
+        """The strategy's list by ``orderListId`` or its own id in ``own_param`` (Binance
+        names it ``origClientOrderId`` in a query, ``listClientOrderId`` in a cancel)."""
         list_id = params.integer("orderListId")
-        own = params.client_id("listClientOrderId")
+        own = params.client_id(own_param)
+        if own is None and own_param != "listClientOrderId":  # the name Vigil took first
+            own = params.client_id("listClientOrderId")
         if list_id is None and own is None:
             raise ApiError(
                 -1102,
-                "Param 'orderListId' or 'listClientOrderId' must be sent, "
-                "but both were empty/null!",
+                f"Param 'orderListId' or '{own_param}' must be sent, but both were empty/null!",
             )
         found = self._lists(key, order_list_id=list_id, strategy_list_id=own)
         if not found:
@@ -307,7 +313,7 @@ class ListEndpoints:
         return found[-1]
 
     def get_list(self, key: StrategyKey, params: Params) -> dict[str, Any]:
-        found = self._one(key, params)
+        found = self._one(key, params, "origClientOrderId")
         params.done()
         return list_json(found)
 
@@ -327,7 +333,8 @@ class ListEndpoints:
             and (start is None or f["created_ms"] >= start)
             and (end is None or f["created_ms"] <= end)
         ]
-        return [list_json(f) for f in found[:limit]]
+        chosen = page(found, limit, from_start=from_id is not None or start is not None)
+        return [list_json(f) for f in chosen]
 
     # ---------------------------------------------------------------- cancels
 

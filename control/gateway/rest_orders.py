@@ -29,6 +29,7 @@ from control.gateway.order_params import (
     NewOrder,
     limit_param,
     order_ref,
+    page,
     read_new_order,
     unsupported,
 )
@@ -233,7 +234,10 @@ class OrderEndpoints:
             and (start is None or o["created_ms"] >= start)
             and (end is None or o["created_ms"] <= end)
         ]
-        return [reports.order_json(o) for o in found[:limit]]
+        return [
+            reports.order_json(o)
+            for o in page(found, limit, from_start=from_id is not None or start is not None)
+        ]
 
     def my_trades(self, key: StrategyKey, params: Params) -> list[dict[str, Any]]:
         symbol = self._symbol(params)
@@ -244,13 +248,14 @@ class OrderEndpoints:
         for order in self._query(key, symbol=symbol, order_id=order_id, with_fills=True):
             trades += [reports.trade_json(order, f) for f in order.get("fills") or []]
         trades.sort(key=lambda t: t["id"])
-        return [
+        chosen = [
             t
             for t in trades
             if (from_id is None or t["id"] >= from_id)
             and (start is None or t["time"] >= start)
             and (end is None or t["time"] <= end)
-        ][:limit]
+        ]
+        return page(chosen, limit, from_start=from_id is not None or start is not None)
 
     # ---------------------------------------------------------------- cancels
 
@@ -298,7 +303,17 @@ class OrderEndpoints:
         ]
         if not live:
             raise ApiError(-2011, "Unknown order sent.")
-        return [self._cancel(key, symbol, o["strategy_order_id"], None) for o in live]
+        answers = []
+        for o in live:
+            try:
+                answers.append(self._cancel(key, symbol, o["strategy_order_id"], None))
+            except ApiError as exc:  # a list's leg ends with the list when another leg's
+                # cancel ended it: that is this order cancelled, not an error
+                now = self._query(key, client_order_id=o["client_order_id"])
+                if exc.code != -2011 or not now or now[-1]["state"] not in ENDED:
+                    raise
+                answers.append(cancel_json(now[-1]))
+        return answers
 
 
 def cancel_json(order: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ accepted and behaves as ``STOP_ON_FAILURE`` (a refused intent is refused whole).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -151,6 +152,13 @@ class ReplaceEndpoint:
             answered = wait_order(sub, cid, lambda e: True, self.ack_timeout_s)
             if answered is None:
                 raise busy()
+            if (order.type == "MARKET" or order.time_in_force in ("IOC", "FOK")) and (
+                answered.get("state") not in ENDED
+            ):  # as POST order: one that ends at once answers after it ended, fills in
+                answered = (
+                    wait_order(sub, cid, lambda e: e.get("state") in ENDED, self.ack_timeout_s)
+                    or answered
+                )
             old_view = self._order(old["client_order_id"]) or old
             if old_view["state"] not in ENDED:  # its CANCELED may come just after
                 wait_order(sub, old["client_order_id"], lambda e: e.get("state") in ENDED, 1.0)
@@ -184,9 +192,13 @@ class ReplaceEndpoint:
                 },
                 409,
             )
+        new_view: dict[str, Any] = {**answered, "fills": []}
+        if Decimal(answered.get("executed_qty") or 0) > 0:  # its fills, as POST order's
+            filled = list(self.signed.ask(OrdersQuery(client_order_id=cid, with_fills=True)))
+            new_view = filled[-1] if filled else new_view
         return {
             "cancelResult": "SUCCESS",
             "newOrderResult": "SUCCESS",
             "cancelResponse": cancel_answer,
-            "newOrderResponse": reports.new_order_json({**answered, "fills": []}, order.resp_type),
+            "newOrderResponse": reports.new_order_json(new_view, order.resp_type),
         }

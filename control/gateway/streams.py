@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -13,6 +14,10 @@ from loguru import logger
 
 from control.gateway.errors import error_response
 from exchange.protocol.errors import ApiError
+
+# /ws, /ws/<stream>[/<stream>...] or /stream: Binance's stream names (letters, digits,
+# @ _ ! - and a kline's time zone's + :) — nothing that could leave the stream paths
+STREAM_PATH = re.compile(r"/ws(/[A-Za-z0-9@_!:+/-]*)?|/stream")
 
 
 class StreamRelay:
@@ -27,6 +32,9 @@ class StreamRelay:
         app.router.add_get("/stream", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        path, _, _ = request.raw_path.partition("?")
+        if not STREAM_PATH.fullmatch(path):  # no "..", no escapes: only stream names
+            return error_response(ApiError(-1100, "Illegal characters found in the stream path."))
         target = self.streams_url + request.raw_path
         session = aiohttp.ClientSession()
         try:

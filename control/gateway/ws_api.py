@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pykka
 from aiohttp import WSMsgType, web
 from loguru import logger
 
@@ -183,7 +184,12 @@ class WsApi:
             return None
         lookup = self.order_list
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(None, lambda: lookup(strategy, list_cid))
+        try:
+            found = await loop.run_in_executor(None, lambda: lookup(strategy, list_cid))
+        except (pykka.Timeout, pykka.ActorDeadError) as exc:  # the broker restarting: the
+            # list's status is skipped, the stream goes on (its pump must never die)
+            logger.warning("gateway: user stream: list lookup failed: {}", type(exc).__name__)
+            return None
         if found is not None and found.get("order_list_id") is not None:
             if len(self.list_ids) >= MAX_LIST_IDS:  # a cache: the book is the record
                 self.list_ids.clear()

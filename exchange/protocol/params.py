@@ -65,7 +65,7 @@ class Params:
         value = self.get(name)
         if value is None:
             return None
-        if not DECIMAL_RE.match(value):
+        if not DECIMAL_RE.fullmatch(value):
             raise illegal(name, "^([0-9]{1,20})(\\.[0-9]{1,20})?$")
         try:
             return Decimal(value)
@@ -82,7 +82,7 @@ class Params:
 
     def client_id(self, name: str) -> str | None:
         value = self.get(name)
-        if value is not None and not CLIENT_ID_RE.match(value):
+        if value is not None and not CLIENT_ID_RE.fullmatch(value):
             raise illegal(name, "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")
         return value
 

@@ -19,7 +19,10 @@ MAX_RECV_WINDOW_MS = 60000
 
 
 def hmac_hex(secret: str, payload: str) -> str:
-    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    # surrogatepass: a lone surrogate (JSON may carry one) signs as bytes, never raises
+    return hmac.new(
+        secret.encode(), payload.encode("utf-8", "surrogatepass"), hashlib.sha256
+    ).hexdigest()
 
 
 def _without_signature(raw: str) -> str:
@@ -89,6 +92,7 @@ def check_signature(secret: str, payloads: list[str], signature: str | None) -> 
     """-1102 without a signature, -1022 if it matches none of the payloads."""
     if not signature:
         raise mandatory("signature")
-    given = signature.lower()
-    if not any(hmac.compare_digest(hmac_hex(secret, p), given) for p in payloads):
+    # bytes: compare_digest refuses a non-ASCII str
+    given = signature.lower().encode("utf-8", "surrogatepass")
+    if not any(hmac.compare_digest(hmac_hex(secret, p).encode(), given) for p in payloads):
         raise ApiError(-1022, "Signature for this request is not valid.")
