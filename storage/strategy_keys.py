@@ -92,6 +92,15 @@ class StrategyKey:
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise StrategyKeyError(f"a key entry is malformed: {type(exc).__name__}") from None
 
+    def __post_init__(self) -> None:
+        # the same rules as ``add_key``, for an entry edited into the file by hand: an empty
+        # name would be no strategy at all (the operator's own orders), an empty key or
+        # secret would match an empty one
+        if not NAME_RE.match(self.name):
+            raise StrategyKeyError(f"a key entry has a bad name: {self.name!r}")
+        if not self.api_key or not self.secret:
+            raise StrategyKeyError(f"key {self.name!r} has an empty api_key or secret")
+
 
 def parse_symbols(text: str | None) -> tuple[str, ...] | None:
     """``"BTCUSDT,ETHUSDT"`` → a tuple of symbols (None: every symbol)."""

@@ -151,3 +151,26 @@ def test_unknown_key_and_no_key(gateway: Gateway) -> None:
     with pytest.raises(BinanceAPIException) as missing:
         nokey.get_account()
     assert missing.value.code == -2014
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"name": ""},  # no strategy at all: it would act as the operator
+        {"name": "bad name"},
+        {"api_key": ""},
+        {"secret": ""},
+    ],
+)
+def test_a_hand_edited_key_against_the_rules_fails_closed(
+    tmp_path: Path, edit: dict[str, str]
+) -> None:
+    path = keys_path(tmp_path)
+    key = add_key(path, "bot1")
+    ring = KeyRing(path, check_every_s=0.0)
+    document = json.loads(path.read_text())
+    document["keys"][0].update(edit)
+    path.write_text(json.dumps(document))
+    with pytest.raises(StrategyKeyError):
+        read_keys(path)
+    assert ring.lookup(key.api_key) is None and ring.error  # nobody trades on it
