@@ -183,7 +183,7 @@ def test_run_py_end_to_end(exchange: dict[str, str], tmp_path: Path) -> None:
     filled = next(
         o
         for o in sim_state()["orders"]
-        if o["status"] == "FILLED" and o["clientOrderId"].startswith("vgl-")
+        if o["status"] == "FILLED" and o["clientOrderId"].startswith("demo-")  # the demo's own ids
     )
     code, text = cli(env, "trace", "--order", filled["clientOrderId"])
     lines = text.splitlines() if isinstance(text, str) else []
