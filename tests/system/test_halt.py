@@ -10,13 +10,17 @@ from runtime.messages import InjectFault, OrderIntent, ReconcileNow, StatusReque
 from runtime.trace import read_trace
 from tests.conftest import Vigil, audited, wait_audited, wait_for
 
+QUEUED = 2_000  # enough to pile up behind a busy broker; bench.actors measures the speed
 
-def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:
+
+def test_a_halt_overtakes_the_queued_intents(vigil: Vigil) -> None:
+    """(It queued 10,000 once: in a full CI run that took over 90 s to drain on one
+    occasion, against 3 s alone; the order of handling, not the volume, is the point.)"""
     directory = vigil.system.directory
     before = vigil.sim_orders()
     # keep the broker busy so that the intents pile up in its inbox
     directory.tell("order_broker", InjectFault(kind="hang", seconds=0.6), sender="test")
-    for _ in range(10_000):
+    for _ in range(QUEUED):
         directory.tell(
             "order_broker",
             OrderIntent(symbol="BTCUSDT", side="BUY", type="MARKET", quantity=Decimal("0.001")),
@@ -26,7 +30,7 @@ def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:
     assert resp.status_code == 200 and resp.json()["breaker"] == "RED"
     # every intent gets its answer (a refusal) ...
     # (a deadline for a loaded machine, not a bound: bench.actors measures the speed)
-    wait_for(lambda: vigil.system.book.counters["refused"] >= 10_000, timeout=90)
+    wait_for(lambda: vigil.system.book.counters["refused"] >= QUEUED, timeout=90)
     assert vigil.system.book.counters["accepted"] == 0
     # ... none reached the exchange ...
     assert vigil.sim_orders() == before
@@ -36,8 +40,8 @@ def test_a_halt_overtakes_10000_queued_intents(vigil: Vigil) -> None:
     def handled() -> list[dict[str, object]]:
         return [r for r in read_trace(path) if r["receiver"] == "order_broker"]
 
-    # the trace is written behind a queue: on a loaded machine 10,000 records take a while
-    wait_for(lambda: sum(r["type"] == "OrderIntent" for r in handled()) >= 10_000, timeout=30)
+    # the trace is written behind a queue: on a loaded machine its records take a while
+    wait_for(lambda: sum(r["type"] == "OrderIntent" for r in handled()) >= QUEUED, timeout=30)
     order = [r["type"] for r in handled() if r["type"] in ("BreakerChanged", "OrderIntent")]
     assert order[0] == "BreakerChanged"
 
