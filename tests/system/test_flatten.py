@@ -161,7 +161,9 @@ def test_flatten_is_refused_when_not_healthy_unless_forced_from_the_command_line
     # money moves on the exchange that Vigil cannot explain: CRITICAL, RED
     vigil.sim.arm("balance_drift", params={"asset": "USDT", "delta": "-1"})
     wait_for(lambda: vigil.system.gate.last_result == "CRITICAL", timeout=10)
-    assert vigil.system.gate.state.is_red
+    # (the reconciler records CRITICAL, then the breaker trips RED on its message: a moment
+    # apart — the gate refuses orders on CRITICAL alone meanwhile)
+    wait_for(lambda: vigil.system.gate.state.is_red, timeout=5)
 
     unconfirmed = run_py(env, "flatten", "--reason", "x")
     assert unconfirmed.returncode == 1 and "--confirm" in unconfirmed.stderr
