@@ -289,6 +289,12 @@ class Exchange:
     def clear(self) -> None:
         requests.delete(f"{self.rest}/_sim/faults", timeout=5).raise_for_status()
 
+    def triggered(self, fault_id: int) -> bool:
+        """Whether the armed fault ``fault_id`` has acted at least once (one spent and
+        gone has)."""
+        armed = requests.get(f"{self.rest}/_sim/faults", timeout=5).json()["armed"]
+        return next((f["triggered"] > 0 for f in armed if f["id"] == fault_id), True)
+
     def kinds(self) -> list[str]:
         """The fault kinds this simulator knows (its history lists them on a bad kind)."""
         answer = requests.post(f"{self.rest}/_sim/faults", json={"kind": "?"}, timeout=5)
@@ -429,6 +435,9 @@ class Injected:
     start_ms: int
     end_ms: int = 0
     armed: bool = True
+    # a fault that acts on an order (slippage) acts only if one reaches the exchange while
+    # it is armed: Vigil's own guard (YELLOW's reduce-only, its rate) may refuse them all
+    took_effect: bool = True
     reds: list[str] = field(default_factory=list)
 
 
@@ -562,6 +571,10 @@ class Chaos:
             # before the reconciliation's grace, a difference is rightly only a WARNING
             until_red = expect.red == "always" and injected.armed
             self.traffic(RED_WAIT_S if until_red else seconds, stop_on_red=until_red)
+            if kind == "slippage" and injected.armed:
+                injected.took_effect = self.exchange.triggered(answer.json()["armed"]["id"])
+                if not injected.took_effect:
+                    print("    not triggered: no MARKET order of ours reached the exchange")
             self.exchange.clear()
             self.undo(event)
         self.recover(injected)
@@ -843,13 +856,15 @@ def report(chaos: Chaos, took: float, kinds_known: list[str]) -> int:
     per_kind: dict[str, list[Injected]] = collections.defaultdict(list)
     for inj in injected:
         per_kind[inj.kind].append(inj)
-        if inj.expect.red == "always" and not inj.reds and inj.armed:
+        if inj.expect.red == "always" and not inj.reds and inj.armed and inj.took_effect:
             missed_reds.append(f"step {inj.step} {inj.kind} {inj.spec}")
     for kind in (*FAULT_KINDS, *ACTOR_EVENTS, *PROCESS_EVENTS):
         done = per_kind.get(kind, [])
         expected = sum(1 for i in done if i.expect.red == "always")
         seen = sum(1 for i in done if i.reds)
-        missed = sum(1 for i in done if i.expect.red == "always" and not i.reds and i.armed)
+        missed = sum(
+            1 for i in done if i.expect.red == "always" and not i.reds and i.armed and i.took_effect
+        )
         note = EXPECT[kind].note if done else "NOT EXERCISED this run"
         print(
             f"{kind:22s} {len(done):8d} {EXPECT[kind].red:>7s} {expected:9d} {seen:5d} "
