@@ -49,6 +49,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -58,6 +59,7 @@ from assembly.system import VigilSystem
 from bench.actors import QUIET, SYMBOL, intent, reference, running, simulator
 from exchange.binance import parse
 from exchange.contract import OrderAck, OrderRequest, OrderState
+from storage.group_commit import open_db
 
 GOAL_PER_S = 20_000
 DEFAULT_TRACE = {"trace": {"level": "summary"}}  # the production default (bench.actors: off)
@@ -215,14 +217,10 @@ class _Hop(pykka.ThreadingActor):
 
 
 def journal_db(where: str) -> sqlite3.Connection:
-    """A bare table of (seq, text) with the journal's settings (WAL, synchronous=FULL)."""
-    db = sqlite3.connect(
-        os.path.join(where, "floor.db"), check_same_thread=False, isolation_level=None
-    )
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    return db
+    """A bare table of (seq, text), opened as the journal opens its file (``open_db``: WAL,
+    synchronous=FULL)."""
+    schema = ["CREATE TABLE journal (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)"]
+    return open_db(Path(where) / "floor.db", "floor journal", schema)
 
 
 def parse_and_hops(texts: list[str], where: str | None = None) -> tuple[float, float]:
